@@ -1,0 +1,89 @@
+// swift-tools-version: 6.1
+// swift-otlp: OpenTelemetry export over OTLP/gRPC (HTTP/2) and OTLP/HTTP.
+// Module layering is described in ARCHITECTURE.md; each target imports only those below it.
+import PackageDescription
+
+let package = Package(
+    name: "swift-otlp",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "OTel", targets: ["OTel"]),
+        .library(name: "OTLPExporter", targets: ["OTLPExporter"]),
+        .library(name: "OTLPProto", targets: ["OTLPProto"]),
+        .executable(name: "otlp", targets: ["otlp"]),
+        .executable(name: "protogen", targets: ["protogen"]),
+        .plugin(name: "ProtoGenPlugin", targets: ["ProtoGenPlugin"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-atomics", exact: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", exact: "1.7.3"),
+        .package(url: "https://github.com/apple/swift-service-context", exact: "1.5.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
+    ],
+    targets: [
+        // MARK: Generator (build tool)
+        .target(name: "ProtoGenCore"),
+        .executableTarget(name: "protogen", dependencies: ["ProtoGenCore"]),
+        .plugin(name: "ProtoGenPlugin", capability: .buildTool(), dependencies: ["protogen"]),
+
+        // MARK: Codec
+        .target(name: "OTLPWire"),
+        .target(name: "OTLPProto", dependencies: ["OTLPWire"]),
+
+        // MARK: C system libraries (imported by HTTP2Transport only)
+        .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
+        // MARK: Transport
+        .target(name: "HTTP2Transport", dependencies: ["CNGHTTP2", "COpenSSL", "CZlib"]),
+
+        // MARK: Pipeline
+        .target(
+            name: "TelemetryPipeline",
+            dependencies: ["OTLPProto", .product(name: "Atomics", package: "swift-atomics")]
+        ),
+
+        // MARK: Export
+        .target(name: "OTLPExporter", dependencies: ["OTLPProto", "HTTP2Transport", "TelemetryPipeline"]),
+
+        // MARK: Public API
+        .target(
+            name: "OTel",
+            dependencies: [
+                "OTLPProto", "TelemetryPipeline", "OTLPExporter",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "ServiceContextModule", package: "swift-service-context"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+
+        // MARK: Command-line tool
+        .executableTarget(
+            name: "otlp",
+            dependencies: [
+                "OTel", "OTLPExporter", "OTLPProto", "HTTP2Transport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: Test support (peer launchers, fixtures)
+        .target(name: "OTLPTestSupport", dependencies: ["OTLPProto"]),
+
+        // MARK: Tests
+        .testTarget(name: "ProtoGenCoreTests", dependencies: ["ProtoGenCore"]),
+        .testTarget(name: "OTLPWireTests", dependencies: ["OTLPWire"]),
+        .testTarget(name: "OTLPProtoTests", dependencies: ["OTLPProto", "OTLPTestSupport"]),
+        .testTarget(name: "HTTP2TransportTests", dependencies: ["HTTP2Transport", "OTLPTestSupport"]),
+        .testTarget(name: "TelemetryPipelineTests", dependencies: ["TelemetryPipeline", "OTLPTestSupport"]),
+        .testTarget(name: "OTLPExporterTests", dependencies: ["OTLPExporter", "OTel", "OTLPTestSupport"]),
+        .testTarget(name: "OTelTests", dependencies: ["OTel", "OTLPTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["OTLPTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

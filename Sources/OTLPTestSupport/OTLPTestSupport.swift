@@ -1,0 +1,1 @@
+// Placeholder: this module's content arrives with its issue.

@@ -1,0 +1,2 @@
+// Placeholder: subcommands arrive with their issues.
+print("otlp: no subcommands yet")

@@ -1,0 +1,4 @@
+import Testing
+@testable import OTLPWire
+
+@Test func skeletonBuilds() { #expect(1 + 1 == 2) }
