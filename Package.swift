@@ -7,9 +7,12 @@ let package = Package(
     name: "swift-otlp",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "OTel", targets: ["OTel"]),
+        .library(name: "Telemetry", targets: ["Telemetry"]),
         .library(name: "OTLPExporter", targets: ["OTLPExporter"]),
         .library(name: "OTLPProto", targets: ["OTLPProto"]),
+        .library(name: "OTLPWire", targets: ["OTLPWire"]),
+        .library(name: "HTTP2Transport", targets: ["HTTP2Transport"]),
+        .library(name: "TelemetryPipeline", targets: ["TelemetryPipeline"]),
         .executable(name: "otlp", targets: ["otlp"]),
         .executable(name: "protogen", targets: ["protogen"]),
         .plugin(name: "ProtoGenPlugin", targets: ["ProtoGenPlugin"]),
@@ -50,9 +53,9 @@ let package = Package(
         // MARK: Export
         .target(name: "OTLPExporter", dependencies: ["OTLPProto", "HTTP2Transport", "TelemetryPipeline"]),
 
-        // MARK: Public API
+        // MARK: Public API (named Telemetry: swift-otel already owns the module name OTel)
         .target(
-            name: "OTel",
+            name: "Telemetry",
             dependencies: [
                 "OTLPProto", "TelemetryPipeline", "OTLPExporter",
                 .product(name: "Logging", package: "swift-log"),
@@ -67,7 +70,7 @@ let package = Package(
         .executableTarget(
             name: "otlp",
             dependencies: [
-                "OTel", "OTLPExporter", "OTLPProto", "HTTP2Transport",
+                "Telemetry", "OTLPExporter", "OTLPProto", "OTLPWire", "HTTP2Transport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -81,8 +84,8 @@ let package = Package(
         .testTarget(name: "OTLPProtoTests", dependencies: ["OTLPProto", "OTLPTestSupport"]),
         .testTarget(name: "HTTP2TransportTests", dependencies: ["HTTP2Transport", "OTLPTestSupport"]),
         .testTarget(name: "TelemetryPipelineTests", dependencies: ["TelemetryPipeline", "OTLPTestSupport"]),
-        .testTarget(name: "OTLPExporterTests", dependencies: ["OTLPExporter", "OTel", "OTLPTestSupport"]),
-        .testTarget(name: "OTelTests", dependencies: ["OTel", "OTLPTestSupport"]),
+        .testTarget(name: "OTLPExporterTests", dependencies: ["OTLPExporter", "Telemetry", "OTLPTestSupport"]),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "OTLPTestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["OTLPTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

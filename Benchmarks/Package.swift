@@ -1,0 +1,69 @@
+// swift-tools-version: 6.1
+// swift-otlp benchmarks: our modules side by side with the peers we measure against.
+// The peers (swift-protobuf, grpc-swift-2, swift-otel) are dependencies of this package only,
+// never of the library. Run: `swift package --package-path Benchmarks benchmark` (package-benchmark
+// suites) or `swift run -c release --package-path Benchmarks TransportBench` (executables).
+import PackageDescription
+
+let package = Package(
+    name: "swift-otlp-benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "swift-otlp", path: ".."),
+        .package(url: "https://github.com/ordo-one/package-benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", exact: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", exact: "2.9.2"),
+        .package(url: "https://github.com/swift-otel/swift-otel", exact: "1.6.0"),
+    ],
+    targets: [
+        // swift-protobuf code generated once from ../Protos with protoc + protoc-gen-swift (committed).
+        .target(
+            name: "SwiftProtobufPeer",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
+        // Codec: our generated OTLP types vs swift-protobuf's.
+        .executableTarget(
+            name: "CodecBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "OTLPProto", package: "swift-otlp"),
+                .product(name: "OTLPWire", package: "swift-otlp"),
+                "SwiftProtobufPeer",
+            ],
+            path: "Benchmarks/CodecBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+        // Pipeline: producer cost of our SDK vs swift-otel.
+        .executableTarget(
+            name: "PipelineBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "Telemetry", package: "swift-otlp"),
+                .product(name: "TelemetryPipeline", package: "swift-otlp"),
+                .product(name: "OTel", package: "swift-otel"),
+            ],
+            path: "Benchmarks/PipelineBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+        // Transport: raw HTTP/2 POSTs vs h2load on nghttpd; gRPC unary calls vs grpc-swift-2.
+        .executableTarget(
+            name: "TransportBench",
+            dependencies: [
+                .product(name: "HTTP2Transport", package: "swift-otlp"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ]
+        ),
+        // End-to-end export: `otlp load` vs swift-otel into the same local sink.
+        .executableTarget(
+            name: "ExportBench",
+            dependencies: [
+                .product(name: "Telemetry", package: "swift-otlp"),
+                .product(name: "OTLPExporter", package: "swift-otlp"),
+                .product(name: "OTel", package: "swift-otel"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

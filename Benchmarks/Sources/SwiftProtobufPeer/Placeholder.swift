@@ -1,0 +1,1 @@
+// Placeholder: swift-protobuf peer code is generated into this folder.

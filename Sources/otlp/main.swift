@@ -1,2 +1,0 @@
-// Placeholder: subcommands arrive with their issues.
-print("otlp: no subcommands yet")
