@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(name: "TelemetryPipelineTests", dependencies: ["TelemetryPipeline", "OTLPTestSupport"]),
         .testTarget(name: "OTLPExporterTests", dependencies: ["OTLPExporter", "Telemetry", "OTLPTestSupport"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "OTLPTestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["OTLPTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["OTLPTestSupport", "OTLPProto"]),
     ],
     swiftLanguageModes: [.v6]
 )
