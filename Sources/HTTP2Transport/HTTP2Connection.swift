@@ -189,6 +189,13 @@ final class HTTP2Connection: @unchecked Sendable {
     // MARK: - I/O thread
 
     private func run() {
+        // OpenSSL writes with write(2), which raises SIGPIPE on a closed socket. SIGPIPE is sent to
+        // the writing thread: blocking it here turns it into EPIPE without touching the process's
+        // signal handling.
+        var pipeOnly = sigset_t()
+        sigemptyset(&pipeOnly)
+        sigaddset(&pipeOnly, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &pipeOnly, nil)
         let connectDeadline = monotonicNanos() &+ configuration.connectTimeout.nanoseconds
         do throws(TransportError) {
             try establish(deadline: connectDeadline)
