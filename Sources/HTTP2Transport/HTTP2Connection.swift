@@ -264,6 +264,11 @@ final class HTTP2Connection: @unchecked Sendable {
             try keepalive(now: now)
             processActions()
             try flush(session: session)
+            if let connectionError { throw connectionError }
+            if nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0
+                && output.readableBytes == 0 && !machine.isFinished {
+                throw TransportError(.protocolError, "HTTP/2 session ended by a protocol error")
+            }
             if machine.isFinished && output.readableBytes == 0 {
                 if !drainedLocally && machine.state != .closed {
                     drainedLocally = true
@@ -586,4 +591,12 @@ final class HTTP2Connection: @unchecked Sendable {
     }
 
     func receivedPingAck() { pingSentAt = nil }
+
+    /// nghttp2 sent GOAWAY: with an error code it found the peer violating HTTP/2 (bad frame,
+    /// flood, CONTINUATION limit ...) and ends the session.
+    func sentGoAway(errorCode: UInt32) {
+        if errorCode != NGHTTP2_NO_ERROR.rawValue && connectionError == nil {
+            connectionError = TransportError(.protocolError, "peer violated HTTP/2; sent GOAWAY \(NGHTTP2Errors.http2ErrorName(errorCode))")
+        }
+    }
 }
