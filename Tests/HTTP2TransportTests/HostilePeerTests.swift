@@ -136,4 +136,32 @@ struct HostilePeerTests {
         #expect(small.status == 200)
         #expect(client.connectionCount == 1)
     }
+
+    @Test func goAwayBeforeOurStreamFailsRetryablyAfterOneRetryOnANewConnection() async throws {
+        let server = try HostileServer {
+            // GOAWAY last-stream-id 0, NO_ERROR: stream 1 was not processed.
+            Frame.settings() + Frame.settingsAck + Frame.make(type: 7, payload: [0, 0, 0, 0, 0, 0, 0, 0])
+        }
+        defer { server.stop() }
+        let client = try HTTP2Client(configuration: h2cConfiguration(port: server.port))
+        defer { client.shutdown(graceful: false) }
+        do {
+            _ = try await client.execute(HTTP2Request(path: "/", body: [1], timeout: .seconds(2)))
+            Issue.record("request above GOAWAY's last stream succeeded")
+        } catch {
+            #expect(error.code == .goAway, "\(error)")
+            #expect(error.isRetryable)
+        }
+        #expect(client.connectionCount == 2)
+    }
+
+    @Test func rstStreamFailsThatStreamWithStreamReset() async throws {
+        let server = try HostileServer {
+            Frame.settings() + Frame.settingsAck + Frame.make(type: 3, stream: 1, payload: [0, 0, 0, 2])  // INTERNAL_ERROR
+        }
+        defer { server.stop() }
+        let outcome = try await call(server)
+        expectFailure(outcome, [.streamReset])
+        if case .failure(let error) = outcome.0 { #expect(error.message.contains("INTERNAL_ERROR")) }
+    }
 }
