@@ -34,7 +34,12 @@ let package = Package(
 
         // MARK: Codec
         .target(name: "OTLPWire"),
-        .target(name: "OTLPProto", dependencies: ["OTLPWire"]),
+        .target(
+            name: "OTLPProto",
+            dependencies: ["OTLPWire"],
+            exclude: ["Protos/README.md"],
+            plugins: [.plugin(name: "ProtoGenPlugin")]
+        ),
 
         // MARK: C system libraries (imported by HTTP2Transport only)
         .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
