@@ -86,7 +86,7 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "ProtoGenCoreTests", dependencies: ["ProtoGenCore"]),
         .testTarget(name: "OTLPWireTests", dependencies: ["OTLPWire"]),
-        .testTarget(name: "OTLPProtoTests", dependencies: ["OTLPProto", "OTLPTestSupport"]),
+        .testTarget(name: "OTLPProtoTests", dependencies: ["OTLPProto", "OTLPTestSupport", "ProtoGenCore"]),
         .testTarget(name: "HTTP2TransportTests", dependencies: ["HTTP2Transport", "OTLPTestSupport"]),
         .testTarget(name: "TelemetryPipelineTests", dependencies: ["TelemetryPipeline", "OTLPTestSupport"]),
         .testTarget(name: "OTLPExporterTests", dependencies: ["OTLPExporter", "Telemetry", "OTLPTestSupport"]),
