@@ -7,6 +7,7 @@ Modes (frames are a 4-byte little-endian length followed by that many bytes):
                           Export<Signal>ServiceRequest messages (edge values included).
   check SIGNAL            stdin: N x [reference binary][swift binary][swift OTLP/JSON];
                           stdout: one line per message, "ok" or "FAIL <index>: <reason>".
+  rejects SIGNAL          stdin: N binary frames; stdout: "rejected" or "accepted" per frame.
   to-json SIGNAL          stdin: one binary message; stdout: its OTLP/JSON (reference).
   from-json SIGNAL        stdin: OTLP/JSON; stdout: the reference binary encoding.
   describe                stdout: a canonical description of the descriptors (for the
@@ -212,6 +213,14 @@ def main():
                 print("ok")
             except Exception as error:  # report, keep going
                 print(f"FAIL {n}: {type(error).__name__}: {str(error)[:300]}")
+    elif mode == "rejects":
+        cls = SIGNALS[sys.argv[2]]
+        for frame in read_frames(sys.stdin.buffer.read()):
+            try:
+                cls.FromString(frame)
+                print("accepted")
+            except Exception:
+                print("rejected")
     elif mode == "to-json":
         cls = SIGNALS[sys.argv[2]]
         out.write(to_otlp_json(cls.FromString(sys.stdin.buffer.read())))

@@ -74,6 +74,12 @@ public enum ReferencePeer {
         return text.split(separator: "\n").map(String.init)
     }
 
+    /// For each input, whether the reference parser rejects it as malformed.
+    public static func rejects(_ signal: Signal, _ inputs: [[UInt8]]) throws -> [Bool] {
+        let text = String(decoding: try run(["rejects", signal.rawValue], stdin: frame(inputs)), as: UTF8.self)
+        return text.split(separator: "\n").map { $0 == "rejected" }
+    }
+
     /// The reference's OTLP/JSON for a binary message.
     public static func toJSON(_ signal: Signal, binary: [UInt8]) throws -> [UInt8] {
         [UInt8](try run(["to-json", signal.rawValue], stdin: Data(binary)))

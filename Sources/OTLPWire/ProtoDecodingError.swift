@@ -11,7 +11,7 @@ public struct ProtoDecodingError: Error, Hashable, Sendable, CustomStringConvert
         public static let truncated = Code(1)
         /// A tag carries wire type 6 or 7, or an end-group without a matching start-group.
         public static let invalidWireType = Code(2)
-        /// A varint is longer than 10 bytes (or its 10th byte overflows 64 bits).
+        /// A varint is longer than 10 bytes.
         public static let overlongVarint = Code(3)
         /// A length-delimited field claims more bytes than remain in its enclosing message.
         public static let lengthPastEnd = Code(4)

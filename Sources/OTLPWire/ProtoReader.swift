@@ -95,9 +95,7 @@ public struct ProtoReader {
             }
             let byte = p.load(as: UInt8.self)
             p += 1
-            if shift == 63 && byte > 1 {
-                throw error(.overlongVarint, "varint overflows 64 bits")
-            }
+            // Like the reference (upb), bits beyond 64 in the 10th byte are dropped, not an error.
             result |= UInt64(byte & 0x7F) &<< shift
             if byte < 0x80 { break }
             shift += 7

@@ -101,6 +101,10 @@ public struct ProtoReservedRange: Hashable, Sendable {
     public var lower: Int
     /// Inclusive upper bound.
     public var upper: Int
+    public init(lower: Int, upper: Int) {
+        self.lower = lower
+        self.upper = upper
+    }
 }
 
 public struct ProtoMessageDecl: Hashable, Sendable {
