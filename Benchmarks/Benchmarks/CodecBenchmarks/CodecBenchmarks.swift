@@ -45,7 +45,7 @@ func firstDifference(_ a: [UInt8], _ b: [UInt8]) -> Int {
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
-        metrics: [.wallClock, .throughput, megabytesPerSecond, .mallocCountTotal],
+        metrics: [.wallClock, .cpuTotal, .throughput, megabytesPerSecond, .mallocCountTotal],
         timeUnits: .microseconds,
         warmupIterations: 10,
         scalingFactor: .one,
