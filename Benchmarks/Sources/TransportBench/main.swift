@@ -301,7 +301,7 @@ if runGRPC {
         services: [BenchService()])
     try await withThrowingDiscardingTaskGroup { group in
         group.addTask { try await server.serve() }
-        guard let port = try await server.listeningAddress?.ipv4?.port else {
+        guard let port = try await server.transport.listeningAddress.ipv4?.port else {
             throw NSError(domain: "no server port", code: 1)
         }
         print("\n(b) gRPC unary calls to a grpc-swift-2 server (h2c, same process), 16-byte responses")
