@@ -105,8 +105,9 @@ public struct HTTP2ClientConfiguration: Sendable, Hashable {
     /// Maximum size of a received header list (names + values + 32 bytes per field, as
     /// SETTINGS_MAX_HEADER_LIST_SIZE counts it). Default 64 KiB.
     public var maxHeaderListBytes: Int
-    /// Send a PING when the connection has been idle this long; `nil` (default) disables it.
-    /// Keep it at 5 minutes or more unless the server allows more frequent pings.
+    /// Send a PING when nothing has been received for this long; `nil` (default) disables it.
+    /// Use `recommendedKeepaliveInterval` (5 minutes) unless the server allows more frequent
+    /// pings: gRPC servers close connections that ping too often (`ENHANCE_YOUR_CALM`).
     public var keepaliveInterval: Duration?
     /// How long to wait for a PING acknowledgement before closing the connection. Default 20 s.
     public var keepaliveTimeout: Duration
@@ -130,6 +131,10 @@ public struct HTTP2ClientConfiguration: Sendable, Hashable {
         self.keepaliveTimeout = keepaliveTimeout
         self.userAgent = userAgent
     }
+
+    /// The keepalive interval to use when turning keepalive on: 5 minutes, the gRPC default
+    /// minimum a server accepts without calls in flight.
+    public static let recommendedKeepaliveInterval: Duration = .seconds(300)
 
     /// Checks option combinations that can never work.
     public func validate() throws(TransportError) {

@@ -74,8 +74,13 @@ struct ConnectionStateMachine {
     /// A new request arrives.
     mutating func enqueue(_ id: RequestID, deadline: UInt64) -> [Action] {
         switch state {
-        case .closed, .goingAway, .draining:
-            return [.fail(id, TransportError(.connectionClosed, "connection no longer accepts requests"))]
+        case .closed:
+            return [.fail(id, TransportError(.connectionClosed, "connection is closed"))]
+        case .goingAway:
+            // Not sent: safe to send again on a new connection (HTTP2Client does so once).
+            return [.fail(id, TransportError(.goAway, "connection is going away; request not sent"))]
+        case .draining:
+            return [.fail(id, TransportError(.shutdown, "client is shutting down", isRetryable: false))]
         case .connecting, .ready:
             queue.append(Queued(id: id, deadline: deadline))
             return state == .ready ? admit() : []

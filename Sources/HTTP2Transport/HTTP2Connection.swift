@@ -249,6 +249,8 @@ final class HTTP2Connection: @unchecked Sendable {
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue),
                                    value: UInt32(clamping: configuration.maxHeaderListBytes)),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), value: 100),
+            // RFC 9218: no RFC 7540 priority tree (cheaper stream scheduling in nghttp2).
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES.rawValue), value: 1),
         ]
         var rc = nghttp2_submit_settings(session.session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &settings, settings.count)
         guard rc == 0 else { throw NGHTTP2Errors.error("nghttp2_submit_settings", code: Int(rc)) }

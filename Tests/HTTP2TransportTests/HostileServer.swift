@@ -71,7 +71,13 @@ final class HostileServer: @unchecked Sendable {
     }
 
     private func serve(_ fd: Int32) {
-        defer { close(fd) }
+        // Close under the lock, after unlisting, so stop() never shuts down a reused descriptor.
+        defer {
+            state.withLock { state in
+                state.fds.removeAll { $0 == fd }
+                close(fd)
+            }
+        }
         var buffer = [UInt8](repeating: 0, count: 65536)
         var received: [UInt8] = []
         var sent = false
@@ -101,11 +107,13 @@ final class HostileServer: @unchecked Sendable {
     }
 
     func stop() {
-        let fds = state.withLock { state -> [Int32] in
-            state.stopped = true
-            return state.fds
+        let first = state.withLock { state -> Bool in
+            defer { state.stopped = true }
+            // Still-open connections: shut down (their serve threads close them).
+            for fd in state.fds { Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
+            return !state.stopped
         }
-        for fd in fds { Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
+        guard first else { return }
         Glibc.shutdown(listenFD, Int32(SHUT_RDWR))
         close(listenFD)
     }

@@ -1,1 +1,330 @@
-print("placeholder: this benchmark arrives with its issue")
+// TransportBench: our HTTP/2 client side by side with its peers, on this machine, in one run.
+//
+// (a) Raw HTTP/2 POSTs/s against a local nghttpd (h2c), 1 KiB and 256 KiB bodies, 1/16/100
+//     streams in flight on one connection: ours vs h2load (Debian nghttp2-client).
+// (b) gRPC unary calls/s against a grpc-swift-2 server (grpc-swift-nio-transport, h2c) in this
+//     process, raw-bytes messages, 16 in flight: ours vs the grpc-swift-2 client.
+//
+// Each figure is the median of REPEATS runs (env TRANSPORT_BENCH_REPEATS, default 3).
+// CPU seconds: (a) ours = this process (client only), h2load = the h2load child;
+//              (b) this process, which also runs the server (same server for both clients).
+// Run: swift run -c release --package-path Benchmarks TransportBench
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import HTTP2Transport
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+let repeats = Int(ProcessInfo.processInfo.environment["TRANSPORT_BENCH_REPEATS"] ?? "") ?? 3
+
+func cpuSeconds(_ who: __rusage_who) -> Double {
+    var usage = rusage()
+    getrusage(Int32(truncatingIfNeeded: who.rawValue), &usage)
+    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+}
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+struct Measurement {
+    var requestsPerSecond: Double
+    var megabytesPerSecond: Double
+    var cpuSeconds: Double
+    var failures: Int
+}
+
+func median(_ runs: [Measurement]) -> Measurement {
+    let sorted = runs.sorted { $0.requestsPerSecond < $1.requestsPerSecond }
+    return sorted[sorted.count / 2]
+}
+
+/// Issues `total` operations keeping `inFlight` outstanding; `operation` calls its argument when done.
+final class ClosedLoop: @unchecked Sendable {
+    private struct State { var issued = 0; var completed = 0; var failures = 0 }
+    private let state = Mutex(State())
+    private let done = DispatchSemaphore(value: 0)
+    private let total: Int
+    private let operation: @Sendable (@escaping @Sendable (Bool) -> Void) -> Void
+
+    init(total: Int, operation: @escaping @Sendable (@escaping @Sendable (Bool) -> Void) -> Void) {
+        self.total = total
+        self.operation = operation
+    }
+
+    func run(inFlight: Int) -> Int {
+        for _ in 0..<min(inFlight, total) { issue() }
+        done.wait()
+        return state.withLock { $0.failures }
+    }
+
+    private func issue() {
+        let go = state.withLock { state -> Bool in
+            guard state.issued < total else { return false }
+            state.issued += 1
+            return true
+        }
+        guard go else { return }
+        operation { [self] ok in
+            let finished = state.withLock { state -> Bool in
+                state.completed += 1
+                if !ok { state.failures += 1 }
+                return state.completed == total
+            }
+            if finished { done.signal() } else { issue() }
+        }
+    }
+}
+
+// MARK: - (a) raw POSTs: ours vs h2load on nghttpd
+
+final class Nghttpd {
+    let process = Process()
+    let port: UInt16
+    let htdocs: URL
+
+    init() throws {
+        htdocs = FileManager.default.temporaryDirectory.appendingPathComponent("transport-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: htdocs, withIntermediateDirectories: true)
+        try Data("ok".utf8).write(to: htdocs.appendingPathComponent("ok"))
+        port = UInt16.random(in: 20000...40000)
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/nghttpd")
+        // Large windows on the server too (2^24-1), so neither client is window-bound.
+        process.arguments = ["--no-tls", "-a", "127.0.0.1", "-d", htdocs.path, "-w", "24", "-W", "24", String(port)]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<200 {
+            if canConnect() { return }
+            usleep(20_000)
+        }
+        throw NSError(domain: "nghttpd did not start", code: 1)
+    }
+
+    func canConnect() -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = port.bigEndian
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
+    }
+
+    func stop() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(at: htdocs)
+    }
+}
+
+func oursRaw(port: UInt16, body: [UInt8], inFlight: Int, total: Int) throws -> Measurement {
+    var configuration = HTTP2ClientConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: port, useTLS: false))
+    configuration.maxConcurrentStreams = max(inFlight, 1)
+    let client = try HTTP2Client(configuration: configuration)
+    defer { client.shutdown(graceful: true) }
+    let request = HTTP2Request(method: "POST", path: "/ok", headers: [HTTPField("content-type", "application/octet-stream")],
+                               body: body, timeout: .seconds(30))
+    // Warm-up: connect and settle the windows.
+    _ = ClosedLoop(total: 200) { done in client.execute(request) { done((try? $0.get().status) == 200) } }.run(inFlight: inFlight)
+    let cpu0 = cpuSeconds(RUSAGE_SELF)
+    let t0 = now()
+    let failures = ClosedLoop(total: total) { done in
+        client.execute(request) { done((try? $0.get().status) == 200) }
+    }.run(inFlight: inFlight)
+    let elapsed = now() - t0
+    let rps = Double(total) / elapsed
+    return Measurement(requestsPerSecond: rps, megabytesPerSecond: rps * Double(body.count) / 1e6,
+                       cpuSeconds: cpuSeconds(RUSAGE_SELF) - cpu0, failures: failures)
+}
+
+func h2load(port: UInt16, bodyFile: String, bodySize: Int, inFlight: Int, total: Int) throws -> Measurement {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/h2load")
+    process.arguments = ["-n", String(total), "-c", "1", "-t", "1", "-m", String(inFlight), "-d", bodyFile,
+                         "-w", "24", "-W", "24", "http://127.0.0.1:\(port)/ok"]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    let cpu0 = cpuSeconds(RUSAGE_CHILDREN)
+    try process.run()
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    let cpu = cpuSeconds(RUSAGE_CHILDREN) - cpu0
+    // "finished in 1.23s, 81234.56 req/s, 12.34MB/s"
+    guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("finished in") }) else {
+        throw NSError(domain: "h2load output: \(output)", code: 1)
+    }
+    let parts = line.split(separator: ",")
+    let rps = Double(parts[1].trimmingCharacters(in: .whitespaces).split(separator: " ")[0]) ?? 0
+    var failures = 0
+    if let requests = output.split(separator: "\n").first(where: { $0.hasPrefix("requests:") }),
+       let failed = requests.split(separator: ",").first(where: { $0.contains("failed") }) {
+        failures = Int(failed.trimmingCharacters(in: .whitespaces).split(separator: " ")[0]) ?? 0
+    }
+    return Measurement(requestsPerSecond: rps, megabytesPerSecond: rps * Double(bodySize) / 1e6, cpuSeconds: cpu, failures: failures)
+}
+
+// MARK: - (b) gRPC unary: ours vs grpc-swift-2, against a grpc-swift-2 server
+
+struct RawSerializer: MessageSerializer, MessageDeserializer {
+    func serialize<Bytes: GRPCContiguousBytes>(_ message: [UInt8]) throws -> Bytes { Bytes(message) }
+    func deserialize<Bytes: GRPCContiguousBytes>(_ bytes: Bytes) throws -> [UInt8] {
+        bytes.withUnsafeBytes { Array($0) }
+    }
+}
+
+let benchMethod = MethodDescriptor(fullyQualifiedService: "bench.Bench", method: "Call")
+
+/// Answers every call with a 16-byte message (like a small export response).
+struct BenchService: RegistrableRPCService {
+    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+        router.registerHandler(forMethod: benchMethod, deserializer: RawSerializer(), serializer: RawSerializer()) { request, _ in
+            for try await _ in request.messages {}
+            return StreamingServerResponse(single: ServerResponse(message: [UInt8](repeating: 1, count: 16)))
+        }
+    }
+}
+
+func oursGRPC(port: Int, message: [UInt8], inFlight: Int, total: Int) throws -> Measurement {
+    var configuration = HTTP2ClientConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: UInt16(port), useTLS: false))
+    configuration.maxConcurrentStreams = max(inFlight, 1)
+    let client = try HTTP2Transport.GRPCClient(configuration: configuration)
+    defer { client.shutdown(graceful: true) }
+    let call: @Sendable (@escaping @Sendable (Bool) -> Void) -> Void = { done in
+        client.unary(path: "/bench.Bench/Call", message: message, timeout: .seconds(30)) { result in
+            done((try? result.get().code) == .ok)
+        }
+    }
+    _ = ClosedLoop(total: 200, operation: call).run(inFlight: inFlight)
+    let cpu0 = cpuSeconds(RUSAGE_SELF)
+    let t0 = now()
+    let failures = ClosedLoop(total: total, operation: call).run(inFlight: inFlight)
+    let elapsed = now() - t0
+    let rps = Double(total) / elapsed
+    return Measurement(requestsPerSecond: rps, megabytesPerSecond: rps * Double(message.count) / 1e6,
+                       cpuSeconds: cpuSeconds(RUSAGE_SELF) - cpu0, failures: failures)
+}
+
+func grpcSwiftGRPC(port: Int, message: [UInt8], inFlight: Int, total: Int, callTimeout: Duration) async throws -> Measurement {
+    try await withGRPCClient(
+        transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
+    ) { client in
+        @Sendable func call() async -> Bool {
+            var options = CallOptions.defaults
+            options.timeout = callTimeout
+            do {
+                return try await client.unary(request: ClientRequest(message: message), descriptor: benchMethod,
+                                              serializer: RawSerializer(), deserializer: RawSerializer(), options: options) { response in
+                    (try? response.message) != nil
+                }
+            } catch {
+                return false
+            }
+        }
+        func batch(_ count: Int) async -> Int {
+            await withTaskGroup(of: Int.self) { group in
+                for worker in 0..<inFlight {
+                    let share = count / inFlight + (worker < count % inFlight ? 1 : 0)
+                    group.addTask {
+                        var failures = 0
+                        for _ in 0..<share where !(await call()) { failures += 1 }
+                        return failures
+                    }
+                }
+                return await group.reduce(0, +)
+            }
+        }
+        _ = await batch(200)
+        let cpu0 = cpuSeconds(RUSAGE_SELF)
+        let t0 = now()
+        let failures = await batch(total)
+        let elapsed = now() - t0
+        let rps = Double(total) / elapsed
+        return Measurement(requestsPerSecond: rps, megabytesPerSecond: rps * Double(message.count) / 1e6,
+                           cpuSeconds: cpuSeconds(RUSAGE_SELF) - cpu0, failures: failures)
+    }
+}
+
+// MARK: - main
+
+func format(_ m: Measurement) -> String {
+    String(format: "%10.0f | %8.1f | %6.2f | %d", m.requestsPerSecond, m.megabytesPerSecond, m.cpuSeconds, m.failures)
+}
+
+func sizeName(_ bytes: Int) -> String { bytes >= 1024 ? "\(bytes / 1024) KiB" : "\(bytes) B" }
+
+let arguments = Set(CommandLine.arguments.dropFirst())
+let runRaw = arguments.isEmpty || arguments.contains("raw")
+let runGRPC = arguments.isEmpty || arguments.contains("grpc")
+
+print("TransportBench — median of \(repeats) runs; CPU = seconds of CPU for the measured run")
+if runRaw {
+    let server = try Nghttpd()
+    defer { server.stop() }
+    print("\n(a) raw HTTP/2 POST to nghttpd (h2c, one connection)")
+    print("| body | streams | client | req/s | MB/s | CPU s | failed | ratio ours/h2load |")
+    print("|---|---|---|---|---|---|---|---|")
+    for size in [1024, 256 * 1024] {
+        let body = [UInt8](repeating: 0x61, count: size)
+        let bodyFile = FileManager.default.temporaryDirectory.appendingPathComponent("transport-bench-body-\(size)").path
+        try Data(body).write(to: URL(fileURLWithPath: bodyFile))
+        for inFlight in [1, 16, 100] {
+            let total = size == 1024 ? (inFlight == 1 ? 20_000 : 100_000) : (inFlight == 1 ? 2_000 : 6_000)
+            var ours: [Measurement] = []
+            var peer: [Measurement] = []
+            for _ in 0..<repeats {
+                ours.append(try oursRaw(port: server.port, body: body, inFlight: inFlight, total: total))
+                peer.append(try h2load(port: server.port, bodyFile: bodyFile, bodySize: size, inFlight: inFlight, total: total))
+            }
+            let o = median(ours), p = median(peer)
+            let ratio = String(format: "%.2f", o.requestsPerSecond / p.requestsPerSecond)
+            print("| \(sizeName(size)) | \(inFlight) | ours | \(format(o).replacingOccurrences(of: " | ", with: " | ")) | \(ratio) |")
+            print("| \(sizeName(size)) | \(inFlight) | h2load | \(format(p)) | |")
+        }
+        try? FileManager.default.removeItem(atPath: bodyFile)
+    }
+}
+
+if runGRPC {
+    let server = GRPCServer(
+        transport: .http2NIOPosix(address: .ipv4(host: "127.0.0.1", port: 0), transportSecurity: .plaintext),
+        services: [BenchService()])
+    try await withThrowingDiscardingTaskGroup { group in
+        group.addTask { try await server.serve() }
+        guard let port = try await server.transport.listeningAddress.ipv4?.port else {
+            throw NSError(domain: "no server port", code: 1)
+        }
+        print("\n(b) gRPC unary calls to a grpc-swift-2 server (h2c, same process), 16-byte responses")
+        print("| request | in flight | client | calls/s | MB/s | CPU s | failed | ratio ours/grpc-swift-2 |")
+        print("|---|---|---|---|---|---|---|---|")
+        for size in [1024, 64 * 1024] {
+            let message = [UInt8](repeating: 0x62, count: size)
+            for inFlight in [1, 16] {
+                let totalOurs = size == 1024 ? 40_000 : 8_000
+                let totalPeer = size == 1024 ? 10_000 : 2_000
+                var ours: [Measurement] = []
+                var peer: [Measurement] = []
+                for _ in 0..<repeats {
+                    ours.append(try oursGRPC(port: port, message: message, inFlight: inFlight, total: totalOurs))
+                    peer.append(try await grpcSwiftGRPC(port: port, message: message, inFlight: inFlight, total: totalPeer,
+                                                        callTimeout: .seconds(10)))
+                }
+                let o = median(ours), p = median(peer)
+                let ratio = String(format: "%.2f", o.requestsPerSecond / p.requestsPerSecond)
+                print("| \(sizeName(size)) | \(inFlight) | ours | \(format(o)) | \(ratio) |")
+                print("| \(sizeName(size)) | \(inFlight) | grpc-swift-2 | \(format(p)) | |")
+            }
+        }
+        server.beginGracefulShutdown()
+    }
+}

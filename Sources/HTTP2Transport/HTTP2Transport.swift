@@ -1,0 +1,20 @@
+// HTTP2Transport: our HTTP/2 + TLS client on libnghttp2, OpenSSL 3 and zlib, speaking gRPC.
+//
+// Layers (bottom up):
+// - CErrors.swift        the one place per C library where errors become `TransportError`s
+// - Socket.swift         DNS (getaddrinfo, IPv4/IPv6), non-blocking connect with a deadline, buffers
+// - TLS.swift            `TLSContext` (SSL_CTX: TLS 1.2+, ALPN h2, verification) and `TLSConnection` (SSL on the socket)
+// - NGHTTP2Callbacks.swift  `NGHTTP2Session` (owns nghttp2_session, hardening options) and the C callbacks
+// - ConnectionStateMachine.swift  stream admission, GOAWAY, deadlines, shutdown — no sockets, unit-tested
+// - HTTP2Connection.swift one connection, its own I/O thread (poll on socket + wake-up pipe)
+// - HTTP2Client.swift    `HTTPTransport` protocol, reconnecting `HTTP2Client`, `InMemoryHTTPTransport`
+// - GRPC.swift, Gzip.swift  gRPC unary calls (`GRPCClient`), framing, status mapping, gzip
+//
+// Threading: callers submit from any thread into a lock-protected queue and wake the I/O thread
+// only when it sleeps; the I/O thread drains the queue, runs nghttp2, writes all frames of one
+// loop turn with one send, and calls completions (keep them short). `async` wrappers resume a
+// continuation from the completion.
+//
+// Errors: every failure is a `TransportError` with a `Code` and `isRetryable`. gRPC statuses —
+// including client-side ones such as INTERNAL for a malformed response or RESOURCE_EXHAUSTED for
+// one over the size cap — come back as `GRPCResponse`, not as errors.
