@@ -168,7 +168,13 @@ public struct ProtoReader {
 
     @inlinable
     public mutating func readBytes() throws(ProtoDecodingError) -> [UInt8] {
-        [UInt8](try readLengthDelimited())
+        let bytes = try readLengthDelimited()
+        let count = bytes.count
+        if count == 0 { return [] }
+        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: bytes.baseAddress!, byteCount: count)
+            initialized = count
+        }
     }
 
     /// Reads a `string` field, rejecting invalid UTF-8.
