@@ -84,9 +84,9 @@ let package = Package(
         .target(name: "OTLPTestSupport", dependencies: ["OTLPProto"]),
 
         // MARK: Tests
-        .testTarget(name: "ProtoGenCoreTests", dependencies: ["ProtoGenCore"]),
+        .testTarget(name: "ProtoGenCoreTests", dependencies: ["ProtoGenCore"], exclude: ["Golden"]),
         .testTarget(name: "OTLPWireTests", dependencies: ["OTLPWire"]),
-        .testTarget(name: "OTLPProtoTests", dependencies: ["OTLPProto", "OTLPTestSupport", "ProtoGenCore"]),
+        .testTarget(name: "OTLPProtoTests", dependencies: ["OTLPProto", "OTLPTestSupport", "ProtoGenCore"], exclude: ["Golden"]),
         .testTarget(name: "HTTP2TransportTests", dependencies: ["HTTP2Transport", "OTLPTestSupport"]),
         .testTarget(name: "TelemetryPipelineTests", dependencies: ["TelemetryPipeline", "OTLPTestSupport"]),
         .testTarget(name: "OTLPExporterTests", dependencies: ["OTLPExporter", "Telemetry", "OTLPTestSupport"]),

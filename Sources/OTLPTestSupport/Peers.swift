@@ -11,18 +11,20 @@ public func startGuardedPeer(_ executable: String, _ arguments: [String]) throws
     return try ChildProcess(TestEnvironment.python, ["-u", guardScript, executable] + arguments)
 }
 
-/// Waits until something accepts TCP connections on 127.0.0.1:`port`.
-public func waitForTCPPort(_ port: UInt16, timeout: Double = 10) throws {
+/// Waits until something accepts TCP connections on `host`:`port` (IPv4 or IPv6 literal).
+public func waitForTCPPort(_ port: UInt16, host: String = "127.0.0.1", timeout: Double = 10) throws {
     let deadline = Date().addingTimeInterval(timeout)
+    var hints = addrinfo()
+    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+    hints.ai_flags = AI_NUMERICHOST
+    var info: UnsafeMutablePointer<addrinfo>?
+    guard getaddrinfo(host, String(port), &hints, &info) == 0, let address = info else {
+        throw ChildProcess.Failure.couldNotStart(command: "wait for \(host)", reason: "bad address")
+    }
+    defer { freeaddrinfo(info) }
     while Date() < deadline {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = port.bigEndian
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
+        let fd = socket(address.pointee.ai_family, Int32(SOCK_STREAM.rawValue), 0)
+        let rc = connect(fd, address.pointee.ai_addr, address.pointee.ai_addrlen)
         close(fd)
         if rc == 0 { return }
         Thread.sleep(forTimeInterval: 0.02)
@@ -71,20 +73,21 @@ public final class NghttpdPeer: @unchecked Sendable {
     ///   - tls: certificate and key; `nil` for h2c (`--no-tls`).
     ///   - requireClientCertificate: `-V` (nghttpd requests a client certificate and fails the
     ///     handshake without one; it does not verify it).
+    ///   - address: the address to listen on (`127.0.0.1`, or `::1` for IPv6).
     public init(tls: (cert: String, key: String)? = nil, requireClientCertificate: Bool = false,
-                extraArguments: [String] = []) throws {
+                address: String = "127.0.0.1", extraArguments: [String] = []) throws {
         htdocs = FileManager.default.temporaryDirectory.appendingPathComponent("nghttpd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: htdocs, withIntermediateDirectories: true)
         try Data("hello from nghttpd\n".utf8).write(to: htdocs.appendingPathComponent("hello.txt"))
         var lastError: Error?
         for _ in 0..<5 {
             let port = freeLoopbackPort()
-            var arguments = ["-a", "127.0.0.1", "-d", htdocs.path, "--echo-upload"] + extraArguments
+            var arguments = ["-a", address, "-d", htdocs.path, "--echo-upload"] + extraArguments
             if requireClientCertificate { arguments.append("-V") }
             if let tls { arguments += [String(port), tls.key, tls.cert] } else { arguments += ["--no-tls", String(port)] }
             let child = try startGuardedPeer("/usr/sbin/nghttpd", arguments)
             do {
-                try waitForTCPPort(port, timeout: 5)
+                try waitForTCPPort(port, host: address, timeout: 5)
                 process = child
                 self.port = port
                 return

@@ -168,7 +168,13 @@ public struct ProtoReader {
 
     @inlinable
     public mutating func readBytes() throws(ProtoDecodingError) -> [UInt8] {
-        [UInt8](try readLengthDelimited())
+        let bytes = try readLengthDelimited()
+        let count = bytes.count
+        if count == 0 { return [] }
+        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: bytes.baseAddress!, byteCount: count)
+            initialized = count
+        }
     }
 
     /// Reads a `string` field, rejecting invalid UTF-8.
@@ -177,10 +183,11 @@ public struct ProtoReader {
         let at = offset
         let bytes = try readLengthDelimited()
         if bytes.isEmpty { return "" }
-        guard let string = String(validating: bytes.assumingMemoryBound(to: UInt8.self), as: UTF8.self) else {
+        guard UTF8Validation.isValid(bytes) else {
             throw ProtoDecodingError(.invalidUTF8, offset: at, "string field is not valid UTF-8")
         }
-        return string
+        // Valid UTF-8: `String(decoding:)` copies it without repairs (and is not generic at runtime).
+        return String(decoding: bytes.assumingMemoryBound(to: UInt8.self), as: UTF8.self)
     }
 
     /// Merges a length-delimited nested message into `message`, enforcing the depth limit.
@@ -269,6 +276,49 @@ public struct ProtoReader {
             }
         default:
             throw error(.invalidWireType, "unexpected end-group for field \(tag >> 3)")
+        }
+    }
+}
+
+/// UTF-8 validation (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF),
+/// with an 8-bytes-at-a-time ASCII fast path.
+public enum UTF8Validation {
+    @inlinable
+    public static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
+        let count = bytes.count
+        var i = 0
+        while true {
+            // ASCII fast path.
+            while i &+ 8 <= count {
+                if (base + i).loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { break }
+                i &+= 8
+            }
+            while i < count && base.load(fromByteOffset: i, as: UInt8.self) < 0x80 { i &+= 1 }
+            if i >= count { return true }
+            let lead = base.load(fromByteOffset: i, as: UInt8.self)
+            @inline(__always) func continuation(_ offset: Int) -> UInt8? {
+                guard i &+ offset < count else { return nil }
+                let byte = base.load(fromByteOffset: i &+ offset, as: UInt8.self)
+                return byte & 0xC0 == 0x80 ? byte : nil
+            }
+            switch lead {
+            case 0xC2...0xDF:
+                guard continuation(1) != nil else { return false }
+                i &+= 2
+            case 0xE0...0xEF:
+                guard let b1 = continuation(1), continuation(2) != nil else { return false }
+                if lead == 0xE0 && b1 < 0xA0 { return false }  // overlong
+                if lead == 0xED && b1 > 0x9F { return false }  // surrogates
+                i &+= 3
+            case 0xF0...0xF4:
+                guard let b1 = continuation(1), continuation(2) != nil, continuation(3) != nil else { return false }
+                if lead == 0xF0 && b1 < 0x90 { return false }  // overlong
+                if lead == 0xF4 && b1 > 0x8F { return false }  // above U+10FFFF
+                i &+= 4
+            default:
+                return false  // continuation byte as lead, overlong C0/C1, F5...FF
+            }
         }
     }
 }

@@ -467,13 +467,14 @@ public struct SwiftEmitter {
                         } else if let width = fixedWidth(field.type) {
                             p.line("n &+= \(f).count &* \(tagSize + width)")
                         } else {
-                            p.line("for v in \(f) { n &+= \(tagSize) &+ \(sizeExpression(field.type, "v")) }")
+                            // Elements are borrowed through the buffer, not copied (no retain/release per field).
+                            p.line("\(f).withUnsafeBufferPointer { b in for i in b.indices { n &+= \(tagSize) &+ \(sizeExpression(field.type, "b[i]")) } }")
                         }
                     } else if field.label == .optional || isMessage(field) {
                         if fixedWidth(field.type) != nil {
                             p.line("if \(f) != nil { n &+= \(tagSize) &+ \(sizeExpression(field.type, "v")) }")
                         } else {
-                            p.line("if let v = \(f) { n &+= \(tagSize) &+ \(sizeExpression(field.type, "v")) }")
+                            p.line("if \(f) != nil { n &+= \(tagSize) &+ \(sizeExpression(field.type, f + "!")) }")
                         }
                     } else {
                         p.line("if \(nonDefaultCondition(field.type, f)) { n &+= \(tagSize) &+ \(sizeExpression(field.type, f)) }")
@@ -513,10 +514,10 @@ public struct SwiftEmitter {
                                 p.line("for v in \(f) { \(writeStatement(field.type, "v")) }")
                             }
                         } else {
-                            p.line("for v in \(f) { writer.writeTag(\(t)); \(writeStatement(field.type, "v")) }")
+                            p.line("\(f).withUnsafeBufferPointer { b in for i in b.indices { writer.writeTag(\(t)); \(writeStatement(field.type, "b[i]")) } }")
                         }
                     } else if field.label == .optional || isMessage(field) {
-                        p.line("if let v = \(f) { writer.writeTag(\(t)); \(writeStatement(field.type, "v")) }")
+                        p.line("if \(f) != nil { writer.writeTag(\(t)); \(writeStatement(field.type, f + "!")) }")
                     } else {
                         p.line("if \(nonDefaultCondition(field.type, f)) { writer.writeTag(\(t)); \(writeStatement(field.type, f)) }")
                     }

@@ -82,8 +82,9 @@ struct SendCommand: AsyncParsableCommand {
         }
         let bytes: [UInt8]
         if let file {
-            guard let data = FileManager.default.contents(atPath: file) else { throw usage("cannot read \(file)") }
-            bytes = [UInt8](data)
+            guard let handle = FileHandle(forReadingAtPath: file) else { throw usage("cannot read \(file)") }
+            defer { try? handle.close() }
+            bytes = [UInt8](handle.readDataToEndOfFile())
         } else {
             bytes = [UInt8](FileHandle.standardInput.readDataToEndOfFile())
         }

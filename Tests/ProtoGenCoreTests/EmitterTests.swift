@@ -1,3 +1,4 @@
+import Foundation
 import ProtoGenCore
 import Testing
 
@@ -64,5 +65,18 @@ import Testing
         } catch {
             #expect(error.description.hasPrefix("m.proto:3:3: error: map fields are parsed but not yet supported"))
         }
+    }
+}
+
+/// The committed sample of generated code (for review) is what the emitter produces today.
+@Suite struct GeneratedSampleTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test func committedResourceSampleIsCurrent() throws {
+        let root = Self.repository.appendingPathComponent("Protos")
+        let path = "opentelemetry/proto/resource/v1/resource.proto"
+        let generated = try SwiftEmitter(schema: try ProtoSchema.load(root: root, files: [path])).emit(path: path)
+        let sample = try String(contentsOf: Self.repository.appendingPathComponent("Tests/ProtoGenCoreTests/Golden/resource.pb.swift.txt"), encoding: .utf8)
+        #expect(generated == sample, "regenerate with: swift run protogen --proto-root Protos --output Tests/ProtoGenCoreTests/Golden/resource.pb.swift.txt \(path)")
     }
 }

@@ -1,0 +1,100 @@
+import OTLPWire
+import Testing
+
+/// The runtime's primitives: varint sizes and bounds, UTF-8 validation, base64, JSON parsing.
+@Suite struct WireTests {
+    @Test func varintSizeMatchesTheEncodedLength() {
+        var values: [UInt64] = [0, 1, 127, 128, 16383, 16384, .max, 1 << 63]
+        for shift in 0..<64 { values.append(1 << UInt64(shift)); values.append((1 << UInt64(shift)) - 1) }
+        for value in values {
+            var v = value, n = 1
+            while v >= 0x80 { v >>= 7; n += 1 }
+            #expect(ProtoSize.varint(value) == n, "\(value)")
+        }
+        #expect(ProtoSize.int32(-1) == 10)
+        #expect(ProtoSize.sint32(-1) == 1)
+        #expect(ProtoSize.sint64(.min) == 10)
+    }
+
+    @Test func zigZagRoundTrips() {
+        for v: Int64 in [0, -1, 1, .min, .max, -64, 63] { #expect(ProtoZigZag.decode64(ProtoZigZag.encode64(v)) == v) }
+        for v: Int32 in [0, -1, 1, .min, .max] { #expect(ProtoZigZag.decode32(ProtoZigZag.encode32(v)) == v) }
+        #expect(ProtoZigZag.encode32(-1) == 1 && ProtoZigZag.encode32(1) == 2)
+    }
+
+    @Test func readerReportsTruncationAndOverlongVarints() throws {
+        func read(_ bytes: [UInt8]) throws(ProtoDecodingError) -> UInt64 {
+            var failure: ProtoDecodingError?
+            var value: UInt64 = 0
+            bytes.withUnsafeBytes { buffer in
+                var reader = ProtoReader(buffer)
+                do throws(ProtoDecodingError) { value = try reader.readVarint() } catch { failure = error }
+            }
+            if let failure { throw failure }
+            return value
+        }
+        #expect(try read([0xAC, 0x02]) == 300)
+        #expect(try read([0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]) == .max)
+        #expect(throws: ProtoDecodingError.self) { try read([0xAC]) }
+        #expect(throws: ProtoDecodingError.self) { try read([]) }
+        do { _ = try read([UInt8](repeating: 0x80, count: 10) + [0]) } catch { #expect(error.code == .overlongVarint) }
+    }
+
+    static let utf8Cases: [([UInt8], Bool)] = [
+        (Array("plain ascii, longer than eight bytes".utf8), true),
+        (Array("héllo ✓ 𝄞 — mixed".utf8), true),
+        ([0xC3, 0x28], false),            // bad continuation
+        ([0xC0, 0xAF], false),            // overlong
+        ([0xE0, 0x80, 0xAF], false),      // overlong 3-byte
+        ([0xED, 0xA0, 0x80], false),      // surrogate
+        ([0xF4, 0x90, 0x80, 0x80], false),  // above U+10FFFF
+        ([0xF5, 0x80, 0x80, 0x80], false),
+        ([0x80], false),                  // lone continuation
+        ([0xE2, 0x82], false),            // truncated
+        ([0xF0, 0x9F, 0x98, 0x80], true),  // 😀
+        ([0xEF, 0xBF, 0xBF], true),        // U+FFFF
+    ]
+
+    @Test(arguments: 0..<utf8Cases.count)
+    func utf8ValidationAgreesWithTheStandardLibrary(index: Int) {
+        let (bytes, valid) = Self.utf8Cases[index]
+        let ours = bytes.withUnsafeBytes { UTF8Validation.isValid($0) }
+        #expect(ours == valid)
+        #expect((String(validating: bytes, as: UTF8.self) != nil) == valid)
+    }
+
+    @Test func base64RoundTripsAndRejectsGarbage() {
+        for length in 0..<10 {
+            let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 * 37 + 5) }
+            #expect(Base64.decode(Base64.encode(bytes)) == bytes)
+        }
+        #expect(Base64.encode(Array("foob".utf8)) == "Zm9vYg==")
+        #expect(Base64.decode("Zm9vYg") == Array("foob".utf8))  // padding optional
+        #expect(Base64.decode("-_8") == [0xFB, 0xFF])  // URL-safe alphabet
+        #expect(Base64.decode("Zm9v*") == nil)
+        #expect(Base64.decode("Zg=x") == nil)
+    }
+
+    @Test func jsonParserHandlesEscapesNumbersAndNesting() throws {
+        let value = try JSONValue.parse(Array(#"{"a":[1,-2.5e3,"x\u00e9\ud834\udd1e\n"],"b":{"c":null,"d":true}}"#.utf8))
+        guard case .object(let members) = value else { Issue.record("not an object"); return }
+        #expect(members.map(\.key) == ["a", "b"])
+        #expect(members[0].value == .array([.number("1"), .number("-2.5e3"), .string("xé𝄞\n")]))
+        #expect(throws: ProtoDecodingError.self) { try JSONValue.parse(Array("[01]".utf8)) }
+        #expect(throws: ProtoDecodingError.self) { try JSONValue.parse(Array("[1,]".utf8)) }
+        #expect(throws: ProtoDecodingError.self) { try JSONValue.parse(Array(String(repeating: "[", count: 101).utf8) + Array(String(repeating: "]", count: 101).utf8)) }
+        _ = try JSONValue.parse(Array(String(repeating: "[", count: 100).utf8) + Array(String(repeating: "]", count: 100).utf8))
+    }
+
+    @Test func jsonWriterEscapesStringsAndWritesSpecialDoubles() {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.key("s"); writer.string("q\"b\\n\n\u{01}é")
+        writer.key("d"); writer.beginArray(); writer.double(.nan); writer.double(-.infinity); writer.double(-0.0); writer.double(1e300); writer.endArray()
+        writer.key("i"); writer.int64(.min)
+        writer.key("h"); writer.hex([0x00, 0xAB])
+        writer.endObject()
+        #expect(String(decoding: writer.bytes, as: UTF8.self)
+                == #"{"s":"q\"b\\n\n\u0001é","d":["NaN","-Infinity",-0.0,1e+300],"i":"-9223372036854775808","h":"00ab"}"#)
+    }
+}
