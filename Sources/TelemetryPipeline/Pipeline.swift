@@ -436,9 +436,14 @@ public final class Pipeline: @unchecked Sendable {
     /// Exports everything recorded before this call (and collects metrics), then waits for the
     /// exporters' own flush. Throws ``TelemetryError/Code/timedOut`` past `deadline`.
     public func forceFlush(deadline: ContinuousClock.Instant) async throws {
-        if isShutDown { return }
-        let ticket = FlushTicket(lanes: 3)
-        commands.withLock { $0.append(.flush(ticket)) }
+        // Under the shutdown lock, so a flush is either queued before the shutdown command (and
+        // processed before the worker stops) or waits for the shutdown, which exports everything.
+        let ticket = shutdownTicket.withLock { shutdown -> FlushTicket in
+            if let shutdown { return shutdown }
+            let ticket = FlushTicket(lanes: 3)
+            commands.withLock { $0.append(.flush(ticket)) }
+            return ticket
+        }
         wakeWorker()
         guard await ticket.wait(until: deadline) else {
             throw TelemetryError(code: .timedOut, message: "forceFlush did not complete before its deadline")

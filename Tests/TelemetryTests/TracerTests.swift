@@ -217,6 +217,25 @@ struct TracerTests {
         #expect(Sampler.traceIDRatio(1).shouldSample(parent: nil, traceID: id) == .recordAndSample)
     }
 
+    @Test("a span dropped without end() is ended once; an ended span is exported once")
+    func spanEndsOnceAtScopeExit() async throws {
+        let exporter = InMemorySpanExporter()
+        let provider = makeProvider(spans: exporter)
+        let tracer = provider.tracer("t")
+        do {
+            var forgotten = tracer.startSpan("forgotten")
+            forgotten.setAttribute("k", 1)
+        }
+        do {
+            let ended = tracer.startSpan("ended")
+            ended.end()
+        }
+        try await provider.forceFlush(timeout: .seconds(10))
+        #expect(exporter.spans.map(\.name).sorted() == ["ended", "forgotten"])
+        #expect(exporter.spans.allSatisfy { $0.endTimeUnixNano >= $0.startTimeUnixNano && $0.endTimeUnixNano > 0 })
+        try await provider.shutdown(timeout: .seconds(10))
+    }
+
     @Test("ids are valid, distinct and round-trip through hex")
     func identifiers() {
         var seen = Set<UInt64>()
