@@ -78,3 +78,39 @@ struct MetricsClientOTLPTests {
         #expect(attributes.compactMap { $0["key"] as? String }.contains("session_source"))
     }
 }
+
+@Suite("MetricsClient into SDK metric exporters")
+struct MetricsClientPipelineBridgeTests {
+    @Test func collectionsReachTheExporterInOrderAndShutdownPropagates() async throws {
+        let sdkExporter = InMemoryMetricExporter()
+        let bridge = MetricExporterBridge([sdkExporter])
+        let client = try MetricsClient(.init(serviceName: "svc", exportInterval: nil, exporter: bridge))
+        try client.counter("c", by: 2, tags: ["k": "v"])
+        try client.flush()
+        try client.recordDuration("d", .milliseconds(30))
+        try client.gauge("g", 1.5)
+        try client.shutdown()
+        await bridge.finished()
+        #expect(sdkExporter.isShutDown)
+        #expect(bridge.failedExports == 0)
+        let batches = sdkExporter.batches
+        #expect(batches.count == 2)
+        #expect(batches.first?.metrics.map(\.name) == ["c"])
+        #expect(batches.last?.metrics.map(\.name) == ["d", "g"])
+        guard case .sum(let monotonic, let temporality, let points)? = batches.first?.metrics.first?.points else {
+            Issue.record("not a sum")
+            return
+        }
+        #expect(monotonic)
+        #expect(temporality == .delta)
+        #expect(points.first?.value == .int(2))
+        #expect(points.first?.attributes == [Attribute("k", .string("v"))])
+        guard case .histogram(_, let histogram)? = batches.last?.metrics.first?.points else {
+            Issue.record("not a histogram")
+            return
+        }
+        #expect(histogram.first?.explicitBounds == MetricsClient.durationBucketsMilliseconds)
+        #expect(batches.first?.resource.attributes.contains(Attribute("service.name", .string("svc"))) == true)
+        #expect(throws: MetricsError.self) { try bridge.export(client.snapshot()) }
+    }
+}

@@ -81,8 +81,8 @@ public final class MetricsClient: Sendable {
     public static let scopeName = "swift-otlp.metrics-client"
 
     let configuration: Configuration
-    private let state: Mutex<ClientAggregationState>
-    private let exportTask = Mutex<Task<Void, Never>?>(nil)
+    private let state: LockedBox<ClientAggregationState>
+    private let exportTask = LockedBox<Task<Void, Never>?>(nil)
 
     /// Creates a client.
     /// - Throws: ``MetricsError`` when a default tag is invalid.
@@ -91,7 +91,7 @@ public final class MetricsClient: Sendable {
             try Self.validateTag(key: key, value: value)
         }
         self.configuration = configuration
-        self.state = Mutex(ClientAggregationState(startTime: configuration.now()))
+        self.state = LockedBox(ClientAggregationState(startTime: configuration.now()))
         if let interval = configuration.exportInterval, interval > .zero {
             let task = Task.detached(priority: .utility) { [weak self] in
                 while !Task.isCancelled {

@@ -124,7 +124,7 @@ extension MetricsClient {
 
     /// An in-memory exporter for tests: keeps every exported snapshot.
     public final class InMemoryExporter: MetricsClientExporter {
-        private let state = Mutex<(snapshots: [Snapshot], shutDown: Bool)>(([], false))
+        private let state = LockedBox<(snapshots: [Snapshot], shutDown: Bool)>(([], false))
 
         public init() {}
 

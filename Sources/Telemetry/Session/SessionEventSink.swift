@@ -75,7 +75,7 @@ public struct DiscardingSessionEventSink: SessionEventSink {
 
 /// A sink that keeps every event in memory, for tests.
 public final class InMemorySessionEventSink: SessionEventSink {
-    private let state = Mutex<(logs: [SessionEventRecord], spanEvents: [SessionEventRecord])>(([], []))
+    private let state = LockedBox<(logs: [SessionEventRecord], spanEvents: [SessionEventRecord])>(([], []))
 
     public init() {}
 

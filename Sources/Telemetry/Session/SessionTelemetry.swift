@@ -141,7 +141,7 @@ public final class SessionTelemetry: Sendable {
     let metricsUseMetadataTags: Bool
     let now: @Sendable () -> UInt64
     private let warnings = Atomic<Int>(0)
-    private let warnedKinds = Mutex<Set<String>>([])
+    private let warnedKinds = LockedBox<Set<String>>([])
     private static let logger = Logger(label: "swift-otlp.session-telemetry")
 
     /// - Parameters:
