@@ -60,7 +60,7 @@ struct PipelineStressTests {
         configuration.diagnostics = { _ in }
         let pipeline = Pipeline(resource: Resource(serviceName: "stress"), configuration: configuration, spanExporters: [collector.spanExporter])
         let context = SpanContext(traceID: TraceID(high: 1, low: 1), spanID: SpanID(1))
-        runOnThreads(producers) { producer in
+        await runOnThreadsAsync(producers) { producer in
             for sequence in 0..<perProducer {
                 pipeline.recordSpan(SpanData(
                     name: "s", context: context, startTimeUnixNano: UInt64(producer) << 32 | UInt64(sequence), scope: scope))
@@ -88,7 +88,7 @@ struct PipelineStressTests {
                 try await pipeline.forceFlush(deadline: .now + .seconds(30))
             }
         }
-        runOnThreads(producers) { producer in
+        await runOnThreadsAsync(producers) { producer in
             for sequence in 0..<perProducer {
                 pipeline.recordLog(LogRecordData(
                     timeUnixNano: UInt64(producer) << 32 | UInt64(sequence), observedTimeUnixNano: 0, scope: scope))
@@ -115,7 +115,7 @@ struct PipelineStressTests {
         configuration.metrics.measurementQueueSize = 1 << 20  // large enough that nothing drops
         let pipeline = Pipeline(resource: Resource(serviceName: "stress"), configuration: configuration, metricExporters: [sums])
         let id = pipeline.registerInstrument(InstrumentDescriptor(name: "c", kind: .counter, isDouble: false, scope: scope))
-        runOnThreads(producers) { producer in
+        await runOnThreadsAsync(producers) { producer in
             let attributes: [Attribute] = ["producer": .int(Int64(producer))]
             for _ in 0..<perProducer {
                 pipeline.recordMeasurement(Measurement(instrument: id, value: .int(1), attributes: attributes))

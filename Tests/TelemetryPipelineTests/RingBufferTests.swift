@@ -90,7 +90,7 @@ struct RingBufferStressTests {
     static func encode(_ producer: Int, _ sequence: Int) -> Int { producer << 32 | sequence }
 
     @Test("N producers x M items: every item delivered once, per-producer order kept", arguments: [1, 2, 4])
-    func exactDeliveryWithRetry(producers: Int) {
+    func exactDeliveryWithRetry(producers: Int) async {
         let itemsPerProducer = 20_000 * stressScale
         let ring = MPSCRingBuffer<Int>(minimumCapacity: 64)  // small: producers hit "full" often
         let finished = ManagedAtomic<Int>(0)
@@ -122,7 +122,7 @@ struct RingBufferStressTests {
             received.set(total: total, violations: orderViolations, last: lastSeen)
             consumerDone.signal()
         }.start()
-        runOnThreads(producers) { producer in
+        await runOnThreadsAsync(producers) { producer in
             for sequence in 0..<itemsPerProducer {
                 while ring.push(Self.encode(producer, sequence)) == nil {
                     sched_yield()  // full: retry so that every item is delivered
@@ -130,7 +130,7 @@ struct RingBufferStressTests {
             }
             finished.wrappingIncrement(ordering: .releasing)
         }
-        consumerDone.wait()
+        await offPool { consumerDone.wait() }
         let result = received.get()
         #expect(result.total == producers * itemsPerProducer)
         #expect(result.violations == 0)
@@ -140,7 +140,7 @@ struct RingBufferStressTests {
     }
 
     @Test("producers that never retry: accepted + dropped == attempted, delivered == accepted")
-    func exactAccountingWithDrops() {
+    func exactAccountingWithDrops() async {
         let producers = 3
         let itemsPerProducer = 20_000 * stressScale
         let ring = MPSCRingBuffer<Int>(minimumCapacity: 32)
@@ -170,7 +170,7 @@ struct RingBufferStressTests {
             consumerDone.signal()
         }.start()
         let acceptedByProducers = ManagedAtomic<Int>(0)
-        runOnThreads(producers) { producer in
+        await runOnThreadsAsync(producers) { producer in
             var accepted = 0
             for sequence in 0..<itemsPerProducer where ring.push(Self.encode(producer, sequence)) != nil {
                 accepted += 1
@@ -178,7 +178,7 @@ struct RingBufferStressTests {
             acceptedByProducers.wrappingIncrement(by: accepted, ordering: .relaxed)
             finished.wrappingIncrement(ordering: .releasing)
         }
-        consumerDone.wait()
+        await offPool { consumerDone.wait() }
         let result = received.get()
         let accepted = acceptedByProducers.load(ordering: .relaxed)
         #expect(accepted + ring.droppedCount == producers * itemsPerProducer)
@@ -188,7 +188,7 @@ struct RingBufferStressTests {
     }
 
     @Test("concurrent push/pop of objects: nothing leaked, nothing released twice")
-    func concurrentElementLifetime() {
+    func concurrentElementLifetime() async {
         let counters = LifetimeCounters()
         let producers = 2
         let itemsPerProducer = 10_000 * stressScale
@@ -205,16 +205,17 @@ struct RingBufferStressTests {
                 popped.store(count, ordering: .relaxed)
                 consumerDone.signal()
             }.start()
-            runOnThreads(producers) { producer in
+            await runOnThreadsAsync(producers) { producer in
                 for value in 0..<itemsPerProducer { ring.push(LifetimeTracked(producer * itemsPerProducer + value, counters)) }
             }
             stop.store(true, ordering: .releasing)
-            consumerDone.wait()
+            await offPool { consumerDone.wait() }
             #expect(ring.acceptedCount + ring.droppedCount == producers * itemsPerProducer)
             #expect(popped.load(ordering: .relaxed) + ring.count == ring.acceptedCount)
         }
-        // The leftovers were released by the ring's deinit; the dropped ones at the failed push.
-        #expect(counters.live.load(ordering: .relaxed) == 0)
+        // The leftovers are released by the ring's deinit (once the finished threads have let go of
+        // their closures, which hold the ring); the dropped ones at the failed push.
+        #expect(await eventually { counters.live.load(ordering: .relaxed) == 0 })
         #expect(counters.destroyed.load(ordering: .relaxed) == producers * itemsPerProducer)
     }
 }

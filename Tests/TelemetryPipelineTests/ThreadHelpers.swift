@@ -44,3 +44,31 @@ final class LifetimeTracked: Sendable {
         counters.destroyed.wrappingIncrement(ordering: .relaxed)
     }
 }
+
+/// ``runOnThreads(_:_:)`` without blocking a Swift-concurrency pool thread while the threads run
+/// (a blocked pool starves other tests' export tasks on a 2-core machine).
+func runOnThreadsAsync(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) async {
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        Thread {
+            runOnThreads(count, body)
+            continuation.resume()
+        }.start()
+    }
+}
+
+/// Runs a blocking `body` on a fresh thread and awaits it, keeping the concurrency pool free.
+func offPool<Result: Sendable>(_ body: @escaping @Sendable () -> Result) async -> Result {
+    await withCheckedContinuation { (continuation: CheckedContinuation<Result, Never>) in
+        Thread { continuation.resume(returning: body()) }.start()
+    }
+}
+
+/// Waits (bounded) until `condition` holds: for effects that land when another thread exits.
+func eventually(timeout: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while !condition() {
+        if ContinuousClock.now >= deadline { return false }
+        try? await Task.sleep(for: .milliseconds(5))
+    }
+    return true
+}

@@ -27,13 +27,13 @@ struct LifecycleTests {
         }
         provider.logger("l").info("hello")
         provider.meter("m").counter("requests").add(5)
-        try await provider.shutdown(timeout: .seconds(10))
+        try await provider.shutdown(timeout: .seconds(60))
         #expect(spans.spans.count == 1000)
         #expect(spans.batches.allSatisfy { $0.spans.count <= 512 })
         #expect(logs.records.count == 1)
         #expect(metrics.metrics.map(\.name) == ["requests"])
         #expect(spans.isShutDown && logs.isShutDown && metrics.isShutDown)
-        try await provider.shutdown(timeout: .seconds(10))  // idempotent
+        try await provider.shutdown(timeout: .seconds(60))  // idempotent
         let stats = provider.statistics(.traces)
         #expect(stats.accepted == 1000 && stats.exported == 1000 && stats.dropped == 0 && stats.failed == 0)
     }
@@ -42,7 +42,7 @@ struct LifecycleTests {
     func recordAfterShutdown() async throws {
         let spans = InMemorySpanExporter()
         let provider = makeProvider(spans: spans)
-        try await provider.shutdown(timeout: .seconds(10))
+        try await provider.shutdown(timeout: .seconds(60))
         var span = provider.tracer("t").startSpan("late")
         span.end()
         provider.logger("l").warn("late")
@@ -67,7 +67,7 @@ struct LifecycleTests {
             #expect(error.code == .timedOut)
         }
         blocking.release()
-        try await provider.shutdown(timeout: .seconds(10))
+        try await provider.shutdown(timeout: .seconds(60))
         #expect(provider.statistics(.traces).exported == 1)
     }
 
@@ -94,7 +94,7 @@ struct LifecycleTests {
         }
         #expect(messages.contains("because the buffer was full"))
         blocking.release()
-        try await provider.shutdown(timeout: .seconds(10))
+        try await provider.shutdown(timeout: .seconds(60))
         let final = provider.statistics(.traces)
         #expect(final.exported == final.accepted)
     }
