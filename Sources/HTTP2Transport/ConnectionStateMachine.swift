@@ -1,0 +1,192 @@
+/// Identifies one request on one connection (assigned by the connection when it is submitted).
+public typealias RequestID = UInt64
+
+/// The stream-admission logic of one HTTP/2 connection, free of sockets and nghttp2.
+///
+/// It decides when a queued request may open a stream (the peer's MAX_CONCURRENT_STREAMS and
+/// our own limit), which requests fail on GOAWAY, connection loss or their deadline, and when
+/// the connection may close. The connection feeds it events and carries out the returned actions.
+/// Times are monotonic nanoseconds, passed in so tests are deterministic.
+struct ConnectionStateMachine {
+    enum State: Equatable {
+        /// TCP/TLS not ready: requests queue.
+        case connecting
+        /// Streams may be opened.
+        case ready
+        /// The peer (or our own shutdown) said no new streams: active ones finish, queued ones fail.
+        case goingAway
+        /// Shutting down gracefully at our request: queued and active requests still finish.
+        case draining
+        /// Nothing more happens on this connection.
+        case closed
+    }
+
+    enum Action: Equatable {
+        /// Open a stream for this request now.
+        case start(RequestID)
+        /// Complete this request with an error (it holds no stream, or its stream is gone).
+        case fail(RequestID, TransportError)
+        /// Cancel the stream (RST_STREAM CANCEL) and complete its request with `deadlineExceeded`.
+        case cancelStream(Int32, RequestID)
+    }
+
+    private struct Queued { var id: RequestID; var deadline: UInt64 }
+    private struct Active { var id: RequestID; var deadline: UInt64; var cancelled: Bool }
+
+    private(set) var state: State = .connecting
+    private var queue: [Queued] = []
+    private var queueHead = 0
+    private var starting: [RequestID: UInt64] = [:]
+    private var active: [Int32: Active] = [:]
+    private let localMaxConcurrent: Int
+    private var peerMaxConcurrent: Int
+
+    /// - Parameter maxConcurrentStreams: our own limit; the peer's is assumed 100 until its SETTINGS.
+    init(maxConcurrentStreams: Int) {
+        localMaxConcurrent = maxConcurrentStreams
+        peerMaxConcurrent = 100
+    }
+
+    /// Requests waiting for a stream.
+    var queuedCount: Int { queue.count - queueHead }
+    /// Streams open (or being opened).
+    var activeCount: Int { active.count + starting.count }
+    /// How many streams may be open at once now.
+    var concurrencyLimit: Int { min(localMaxConcurrent, peerMaxConcurrent) }
+    /// Whether new requests can still be accepted on this connection.
+    var acceptsRequests: Bool { state == .connecting || state == .ready }
+    /// True when the connection has nothing left to do and should close.
+    var isFinished: Bool {
+        switch state {
+        case .closed: return true
+        case .goingAway, .draining: return queuedCount == 0 && activeCount == 0
+        default: return false
+        }
+    }
+
+    /// The transport is up (TCP connected, TLS done, preface sent).
+    mutating func connected() -> [Action] {
+        guard state == .connecting else { return [] }
+        state = .ready
+        return admit()
+    }
+
+    /// A new request arrives.
+    mutating func enqueue(_ id: RequestID, deadline: UInt64) -> [Action] {
+        switch state {
+        case .closed, .goingAway, .draining:
+            return [.fail(id, TransportError(.connectionClosed, "connection no longer accepts requests"))]
+        case .connecting, .ready:
+            queue.append(Queued(id: id, deadline: deadline))
+            return state == .ready ? admit() : []
+        }
+    }
+
+    /// The connection opened stream `streamID` for request `id` (after a `.start`).
+    mutating func streamOpened(_ id: RequestID, streamID: Int32) {
+        guard let deadline = starting.removeValue(forKey: id) else { return }
+        active[streamID] = Active(id: id, deadline: deadline, cancelled: false)
+    }
+
+    /// Opening a stream for request `id` failed locally (e.g. nghttp2 ran out of stream IDs).
+    mutating func streamOpenFailed(_ id: RequestID, _ error: TransportError) -> [Action] {
+        starting.removeValue(forKey: id)
+        return [.fail(id, error)] + admit()
+    }
+
+    /// The peer's SETTINGS changed its MAX_CONCURRENT_STREAMS.
+    mutating func peerSettings(maxConcurrentStreams: Int) -> [Action] {
+        peerMaxConcurrent = max(0, maxConcurrentStreams)
+        return state == .ready || state == .draining ? admit() : []
+    }
+
+    /// A stream closed (completed, reset or refused); its request was completed by the connection.
+    mutating func streamClosed(_ streamID: Int32) -> [Action] {
+        guard active.removeValue(forKey: streamID) != nil else { return [] }
+        return state == .ready || state == .draining ? admit() : []
+    }
+
+    /// The peer sent GOAWAY. Streams above `lastStreamID` are refused by nghttp2 (and close with
+    /// REFUSED_STREAM); queued requests fail here as retryable so they go to a new connection.
+    mutating func goAway(lastStreamID: Int32) -> [Action] {
+        guard state != .closed else { return [] }
+        state = .goingAway
+        return failQueued(TransportError(.goAway, "server sent GOAWAY (last stream \(lastStreamID))"))
+    }
+
+    /// We shut down gracefully: no new requests; queued and active ones still run.
+    mutating func shutdownGracefully() -> [Action] {
+        switch state {
+        case .connecting, .ready:
+            let wasReady = state == .ready
+            state = .draining
+            return wasReady ? admit() : []
+        default: return []
+        }
+    }
+
+    /// The connection is gone (or could not be made): every queued and active request fails.
+    mutating func connectionFailed(_ error: TransportError) -> [Action] {
+        guard state != .closed else { return [] }
+        state = .closed
+        var actions = failQueued(error)
+        for id in starting.keys.sorted() { actions.append(.fail(id, error)) }
+        starting.removeAll()
+        for (_, stream) in active.sorted(by: { $0.key < $1.key }) where !stream.cancelled {
+            actions.append(.fail(stream.id, error))
+        }
+        active.removeAll()
+        return actions
+    }
+
+    /// Fails queued requests and cancels streams whose deadline is at or before `now`.
+    mutating func expire(now: UInt64) -> [Action] {
+        var actions: [Action] = []
+        if queuedCount > 0 {
+            var kept: [Queued] = []
+            for entry in queue[queueHead...] {
+                if entry.deadline <= now {
+                    actions.append(.fail(entry.id, TransportError(.deadlineExceeded, "deadline passed while waiting for a stream")))
+                } else {
+                    kept.append(entry)
+                }
+            }
+            if !actions.isEmpty { queue = kept; queueHead = 0 }
+        }
+        for (streamID, stream) in active.sorted(by: { $0.key < $1.key }) where !stream.cancelled && stream.deadline <= now {
+            active[streamID]!.cancelled = true
+            actions.append(.cancelStream(streamID, stream.id))
+        }
+        return actions
+    }
+
+    /// The earliest deadline of any queued request or uncancelled stream.
+    var nextDeadline: UInt64? {
+        var earliest: UInt64?
+        for entry in queue[queueHead...] { earliest = min(earliest ?? .max, entry.deadline) }
+        for stream in active.values where !stream.cancelled { earliest = min(earliest ?? .max, stream.deadline) }
+        for deadline in starting.values { earliest = min(earliest ?? .max, deadline) }
+        return earliest
+    }
+
+    private mutating func failQueued(_ error: TransportError) -> [Action] {
+        var actions: [Action] = []
+        for entry in queue[queueHead...] { actions.append(.fail(entry.id, error)) }
+        queue.removeAll(keepingCapacity: true)
+        queueHead = 0
+        return actions
+    }
+
+    private mutating func admit() -> [Action] {
+        var actions: [Action] = []
+        while queueHead < queue.count && activeCount < concurrencyLimit {
+            let next = queue[queueHead]
+            queueHead += 1
+            starting[next.id] = next.deadline
+            actions.append(.start(next.id))
+        }
+        if queueHead == queue.count { queue.removeAll(keepingCapacity: true); queueHead = 0 }
+        else if queueHead > 1024 && queueHead * 2 > queue.count { queue.removeFirst(queueHead); queueHead = 0 }
+        return actions
+    }
+}

@@ -1,0 +1,582 @@
+// One HTTP/2 connection driven by its own I/O thread (poll on the socket and an eventfd).
+import CNGHTTP2
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The state of one request on the I/O thread: the request, the response as it arrives.
+final class RequestContext: @unchecked Sendable {
+    // Created by the submitting thread, then handed to the I/O thread through the locked queue;
+    // from then on only the I/O thread touches it.
+    let id: RequestID
+    let request: HTTP2Request
+    let deadline: UInt64
+    let completion: HTTP2Completion
+    let maxBodyBytes: Int
+    var bodyOffset = 0
+    var streamID: Int32 = -1
+    var status = 0
+    var headers: [HTTPField] = []
+    var trailers: [HTTPField] = []
+    var body: [UInt8] = []
+    var headerBytes = 0
+    var headersComplete = false
+    var endStreamReceived = false
+    var error: TransportError?
+    var completed = false
+
+    init(id: RequestID, request: HTTP2Request, deadline: UInt64, maxBodyBytes: Int, completion: @escaping HTTP2Completion) {
+        self.id = id
+        self.request = request
+        self.deadline = deadline
+        self.maxBodyBytes = maxBodyBytes
+        self.completion = completion
+    }
+
+    func readBody(into buffer: UnsafeMutablePointer<UInt8>, capacity: Int) -> Int {
+        let remaining = request.body.count - bodyOffset
+        let count = min(remaining, capacity)
+        if count > 0 {
+            request.body.withUnsafeBufferPointer { source in
+                buffer.update(from: source.baseAddress! + bodyOffset, count: count)
+            }
+            bodyOffset += count
+        }
+        return count
+    }
+}
+
+/// One HTTP/2 connection (h2c or TLS) with its own I/O thread.
+///
+/// Requests are submitted from any thread; the I/O thread connects (DNS, TCP, TLS), opens streams
+/// as the peer's MAX_CONCURRENT_STREAMS allows, and calls each request's completion once.
+/// A closed connection (lost, GOAWAY, shut down) accepts no more requests: `HTTP2Client` makes a
+/// new one.
+final class HTTP2Connection: @unchecked Sendable {
+    // MARK: Shared between threads (behind `shared`)
+    private struct Shared {
+        var queue: [RequestContext] = []
+        var sleeping = false
+        var accepting = true
+        var closed = false
+        var shutdown: ShutdownRequest?
+        var nextID: RequestID = 1
+    }
+    private enum ShutdownRequest { case graceful, immediate }
+
+    private let shared = Mutex(Shared())
+    /// Read end (polled by the I/O thread) and write end of the wake-up pipe.
+    private let wakeFD: Int32
+    private let wakeWriteFD: Int32
+    let configuration: HTTP2ClientConfiguration
+    private let tlsContext: TLSContext?
+    private var thread: pthread_t?
+    private let threadMutex = Mutex(false)  // joined?
+
+    // MARK: I/O-thread only
+    private var socket: SocketHandle?
+    private var tls: TLSConnection?
+    private var session: NGHTTP2Session?
+    private var machine: ConnectionStateMachine
+    private var requests: [RequestID: RequestContext] = [:]
+    private var streams: [Int32: RequestContext] = [:]
+    private var pendingActions: [ConnectionStateMachine.Action] = []
+    private let output = ByteBuffer(capacity: 256 << 10)
+    private let inputCapacity = 256 << 10
+    private let input: UnsafeMutableRawPointer
+    private var connectionError: TransportError?
+    private var lastReadAt: UInt64 = 0
+    private var pingSentAt: UInt64?
+    private var drainedLocally = false
+
+    init(configuration: HTTP2ClientConfiguration, tlsContext: TLSContext?) throws(TransportError) {
+        self.configuration = configuration
+        self.tlsContext = tlsContext
+        machine = ConnectionStateMachine(maxConcurrentStreams: configuration.maxConcurrentStreams)
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { throw POSIXErrors.error(.internalError, "pipe", errno: errno) }
+        for fd in fds {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
+        wakeFD = fds[0]
+        wakeWriteFD = fds[1]
+        input = UnsafeMutableRawPointer.allocate(byteCount: inputCapacity, alignment: 16)
+    }
+
+    /// Starts the I/O thread (which connects). Call once.
+    func start() throws(TransportError) {
+        let retained = Unmanaged.passRetained(self).toOpaque()
+        var tid = pthread_t()
+        let rc = pthread_create(&tid, nil, { argument in
+            let connection = Unmanaged<HTTP2Connection>.fromOpaque(argument!).takeRetainedValue()
+            connection.run()
+            return nil
+        }, retained)
+        guard rc == 0 else {
+            Unmanaged<HTTP2Connection>.fromOpaque(retained).release()
+            throw POSIXErrors.error(.internalError, "pthread_create", errno: rc)
+        }
+        thread = tid
+    }
+
+    deinit {
+        if let thread {
+            let joined = threadMutex.withLock { $0 }
+            if !joined {
+                if pthread_equal(thread, pthread_self()) != 0 { pthread_detach(thread) }
+                else { pthread_join(thread, nil) }
+            }
+        }
+        _ = close(wakeFD)
+        _ = close(wakeWriteFD)
+        input.deallocate()
+    }
+
+    /// Whether new requests may be submitted (not closed, not going away, not shutting down).
+    var isAccepting: Bool { shared.withLock { $0.accepting } }
+    /// Whether the I/O thread has finished.
+    var isClosed: Bool { shared.withLock { $0.closed } }
+
+    /// Queues a request. Returns `false` (and does not call `completion`) if this connection no
+    /// longer accepts requests; the caller should use a new connection.
+    func submit(_ request: HTTP2Request, completion: @escaping HTTP2Completion) -> Bool {
+        let now = monotonicNanos()
+        let deadline = request.timeout.map { now &+ $0.nanoseconds } ?? .max
+        let maxBody = request.maxResponseBodyBytes ?? configuration.maxResponseBodyBytes
+        let wake: Bool? = shared.withLock { state in
+            guard state.accepting else { return nil }
+            let id = state.nextID
+            state.nextID += 1
+            state.queue.append(RequestContext(id: id, request: request, deadline: deadline == 0 ? 1 : deadline,
+                                              maxBodyBytes: maxBody, completion: completion))
+            if state.sleeping { state.sleeping = false; return true }
+            return false
+        }
+        guard let wake else { return false }
+        if wake { wakeUp() }
+        return true
+    }
+
+    /// Stops accepting requests. Graceful: queued and in-flight requests finish first, then
+    /// GOAWAY and close. Immediate: they fail with `shutdown`.
+    func shutdown(graceful: Bool) {
+        let wake = shared.withLock { state -> Bool in
+            state.accepting = false
+            if state.shutdown != .immediate { state.shutdown = graceful ? .graceful : .immediate }
+            state.sleeping = false
+            return true
+        }
+        if wake { wakeUp() }
+    }
+
+    /// Waits for the I/O thread to end (call after `shutdown`). Not from the I/O thread itself.
+    func join() {
+        guard let thread, pthread_equal(thread, pthread_self()) == 0 else { return }
+        let alreadyJoined = threadMutex.withLock { joined -> Bool in
+            defer { joined = true }
+            return joined
+        }
+        if !alreadyJoined { pthread_join(thread, nil) }
+    }
+
+    private func wakeUp() {
+        var one: UInt8 = 1
+        _ = write(wakeWriteFD, &one, 1)
+    }
+
+    // MARK: - I/O thread
+
+    private func run() {
+        let connectDeadline = monotonicNanos() &+ configuration.connectTimeout.nanoseconds
+        do throws(TransportError) {
+            try establish(deadline: connectDeadline)
+            try startSession()
+            lastReadAt = monotonicNanos()
+            pendingActions += machine.connected()
+            try loop()
+        } catch {
+            fail(error)
+        }
+        finishThread()
+    }
+
+    /// DNS, TCP connect and TLS handshake, servicing submissions and deadlines meanwhile.
+    private func establish(deadline: UInt64) throws(TransportError) {
+        let endpoint = configuration.endpoint
+        drainSubmissions()
+        let socket = try SocketHandle.connect(host: endpoint.host, port: endpoint.port, deadline: deadline)
+        self.socket = socket
+        if let tlsContext {
+            let tls = try TLSConnection(context: tlsContext, fd: socket.fd, host: endpoint.host)
+            self.tls = tls
+            while let wait = try tls.handshakeStep() {
+                let now = monotonicNanos()
+                if now >= deadline { throw TransportError(.connectTimeout, "TLS handshake with \(endpoint.authority) timed out") }
+                drainSubmissions()
+                processActions()
+                if let shutdown = shared.withLock({ $0.shutdown }), shutdown == .immediate {
+                    throw TransportError(.shutdown, "client shut down while connecting")
+                }
+                let limit = min(deadline, machine.nextDeadline ?? .max)
+                var fds = [pollfd(fd: socket.fd, events: Int16(wait == .wantWrite ? POLLOUT : POLLIN), revents: 0),
+                           pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+                _ = poll(&fds, 2, pollTimeout(until: limit, now: now, cap: 100))
+                if fds[1].revents != 0 { drainWake() }
+                pendingActions += machine.expire(now: monotonicNanos())
+                processActions()
+            }
+        }
+    }
+
+    private func startSession() throws(TransportError) {
+        let session = try NGHTTP2Session(owner: self, maxHeaderListBytes: configuration.maxHeaderListBytes)
+        self.session = session
+        var settings = [
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue),
+                                   value: UInt32(configuration.initialStreamWindow)),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue),
+                                   value: UInt32(clamping: configuration.maxHeaderListBytes)),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), value: 100),
+        ]
+        var rc = nghttp2_submit_settings(session.session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &settings, settings.count)
+        guard rc == 0 else { throw NGHTTP2Errors.error("nghttp2_submit_settings", code: Int(rc)) }
+        rc = nghttp2_session_set_local_window_size(session.session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0,
+                                                   configuration.connectionWindow)
+        guard rc == 0 else { throw NGHTTP2Errors.error("nghttp2_session_set_local_window_size", code: Int(rc)) }
+    }
+
+    private func loop() throws(TransportError) {
+        guard let socket, let session = session?.session else { return }
+        while true {
+            drainSubmissions()
+            let now = monotonicNanos()
+            pendingActions += machine.expire(now: now)
+            try keepalive(now: now)
+            processActions()
+            try flush(session: session)
+            if machine.isFinished && output.readableBytes == 0 {
+                if !drainedLocally && machine.state != .closed {
+                    drainedLocally = true
+                    nghttp2_session_terminate_session(session, NGHTTP2_NO_ERROR.rawValue)
+                    try flush(session: session)
+                }
+                tls?.shutdown()
+                return
+            }
+            // Sleep until the socket, a submission or the next deadline.
+            let wantsWrite = output.readableBytes > 0
+            var timeoutTarget = machine.nextDeadline
+            if let interval = configuration.keepaliveInterval {
+                let next = pingSentAt.map { $0 &+ configuration.keepaliveTimeout.nanoseconds }
+                    ?? (lastReadAt &+ interval.nanoseconds)
+                timeoutTarget = min(timeoutTarget ?? .max, next)
+            }
+            let mayBlock = shared.withLock { state -> Bool in
+                if !state.queue.isEmpty || state.shutdown != nil && !shutdownSeen { return false }
+                state.sleeping = true
+                return true
+            }
+            var fds = [pollfd(fd: socket.fd, events: Int16(POLLIN) | (wantsWrite ? Int16(POLLOUT) : 0), revents: 0),
+                       pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+            let timeout = mayBlock ? pollTimeout(until: timeoutTarget, now: monotonicNanos()) : 0
+            let n = poll(&fds, 2, timeout)
+            shared.withLock { $0.sleeping = false }
+            if n < 0 && errno != EINTR { throw POSIXErrors.error(.ioError, "poll", errno: errno) }
+            if fds[1].revents != 0 { drainWake() }
+            if fds[0].revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 { try readAvailable(session: session) }
+        }
+    }
+
+    private var shutdownSeen = false
+
+    private func drainWake() {
+        var scratch = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+        while withUnsafeMutableBytes(of: &scratch, { read(wakeFD, $0.baseAddress, $0.count) }) > 0 {}
+    }
+
+    /// Moves submitted requests into the state machine; applies a shutdown request once.
+    private func drainSubmissions() {
+        let (batch, shutdown) = shared.withLock { state -> ([RequestContext], ShutdownRequest?) in
+            let batch = state.queue
+            state.queue.removeAll(keepingCapacity: true)
+            return (batch, state.shutdown)
+        }
+        for context in batch {
+            requests[context.id] = context
+            pendingActions += machine.enqueue(context.id, deadline: context.deadline)
+        }
+        if let shutdown, !shutdownSeen {
+            shutdownSeen = true
+            switch shutdown {
+            case .graceful: pendingActions += machine.shutdownGracefully()
+            case .immediate:
+                pendingActions += machine.connectionFailed(TransportError(.shutdown, "client shut down", isRetryable: false))
+            }
+        }
+    }
+
+    private func keepalive(now: UInt64) throws(TransportError) {
+        guard let interval = configuration.keepaliveInterval, let session = session?.session else { return }
+        if let sentAt = pingSentAt {
+            if now >= sentAt &+ configuration.keepaliveTimeout.nanoseconds {
+                throw TransportError(.connectionClosed, "no PING acknowledgement within the keepalive timeout")
+            }
+        } else if now >= lastReadAt &+ interval.nanoseconds {
+            _ = nghttp2_submit_ping(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nil)
+            pingSentAt = now
+        }
+    }
+
+    /// Runs the state machine's actions (and those they cause) until none are left.
+    private func processActions() {
+        while !pendingActions.isEmpty {
+            let actions = pendingActions
+            pendingActions.removeAll(keepingCapacity: true)
+            for action in actions {
+                switch action {
+                case .start(let id):
+                    guard let context = requests[id] else { continue }
+                    startStream(context)
+                case .fail(let id, let error):
+                    if let context = requests[id] { finish(context, .failure(error)) }
+                case .cancelStream(let streamID, let id):
+                    if let session = session?.session {
+                        _ = nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, NGHTTP2_CANCEL.rawValue)
+                    }
+                    if let context = requests[id] {
+                        finish(context, .failure(TransportError(.deadlineExceeded, "no complete response before the deadline")))
+                    }
+                }
+            }
+        }
+    }
+
+    private func startStream(_ context: RequestContext) {
+        guard let session = session?.session else { return }
+        let endpoint = configuration.endpoint
+        var fields: [(String, String)] = [
+            (":method", context.request.method),
+            (":scheme", endpoint.useTLS ? "https" : "http"),
+            (":authority", endpoint.authority),
+            (":path", context.request.path),
+        ]
+        for field in context.request.headers { fields.append((field.name, field.value)) }
+        // One contiguous byte array holds every name and value for the duration of the submit call
+        // (nghttp2 copies them).
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(fields.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count })
+        var spans: [(Int, Int, Int, Int)] = []
+        for (name, value) in fields {
+            let nameStart = bytes.count
+            bytes.append(contentsOf: name.utf8)
+            let valueStart = bytes.count
+            bytes.append(contentsOf: value.utf8)
+            spans.append((nameStart, valueStart - nameStart, valueStart, bytes.count - valueStart))
+        }
+        let contextPointer = Unmanaged.passUnretained(context).toOpaque()
+        let streamID: Int32 = bytes.withUnsafeMutableBufferPointer { raw -> Int32 in
+            let base = raw.baseAddress ?? UnsafeMutablePointer<UInt8>(bitPattern: 1)!
+            var nva = spans.map { span in
+                nghttp2_nv(name: base + span.0, value: base + span.2, namelen: span.1, valuelen: span.3,
+                           flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+            }
+            if context.request.body.isEmpty {
+                return nghttp2_submit_request(session, nil, &nva, nva.count, nil, contextPointer)
+            }
+            var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: contextPointer), read_callback: nghttp2ReadBody)
+            return nghttp2_submit_request(session, nil, &nva, nva.count, &provider, contextPointer)
+        }
+        if streamID < 0 {
+            pendingActions += machine.streamOpenFailed(context.id, NGHTTP2Errors.error("nghttp2_submit_request", code: Int(streamID)))
+            return
+        }
+        context.streamID = streamID
+        streams[streamID] = context
+        machine.streamOpened(context.id, streamID: streamID)
+    }
+
+    private func finish(_ context: RequestContext, _ result: Result<HTTP2Response, TransportError>) {
+        guard !context.completed else { return }
+        context.completed = true
+        requests.removeValue(forKey: context.id)
+        context.completion(result)
+    }
+
+    /// Serialises nghttp2's pending frames into `output` and writes as much as the socket takes.
+    private func flush(session: OpaquePointer) throws(TransportError) {
+        while true {
+            while output.readableBytes < (1 << 20) {
+                var pointer: UnsafePointer<UInt8>?
+                let n = nghttp2_session_mem_send(session, &pointer)
+                if n < 0 { throw NGHTTP2Errors.error("nghttp2_session_mem_send", code: n) }
+                if n == 0 { break }
+                output.append(pointer!, count: n)
+            }
+            processActions()  // mem_send may close streams (e.g. after RST_STREAM)
+            if output.readableBytes == 0 { return }
+            var wrote = false
+            while output.readableBytes > 0 {
+                switch try writeSome(output.readPointer, count: output.readableBytes) {
+                case .bytes(let n): output.consume(n); wrote = true
+                case .wantRead, .wantWrite: return
+                case .closed: throw TransportError(.connectionClosed, "connection closed by peer")
+                }
+            }
+            if !wrote || nghttp2_session_want_write(session) == 0 { return }
+        }
+    }
+
+    private func writeSome(_ pointer: UnsafeRawPointer, count: Int) throws(TransportError) -> IOResult {
+        if let tls { return try tls.write(from: pointer, count: count) }
+        guard let fd = socket?.fd else { return .closed }
+        while true {
+            let n = send(fd, pointer, count, Int32(MSG_NOSIGNAL))
+            if n >= 0 { return .bytes(n) }
+            let code = errno
+            if code == EINTR { continue }
+            if code == EAGAIN || code == EWOULDBLOCK { return .wantWrite }
+            throw POSIXErrors.error(.connectionClosed, "send", errno: code)
+        }
+    }
+
+    private func readSome() throws(TransportError) -> IOResult {
+        if let tls { return try tls.read(into: input, count: inputCapacity) }
+        guard let fd = socket?.fd else { return .closed }
+        while true {
+            let n = recv(fd, input, inputCapacity, 0)
+            if n > 0 { return .bytes(n) }
+            if n == 0 { return .closed }
+            let code = errno
+            if code == EINTR { continue }
+            if code == EAGAIN || code == EWOULDBLOCK { return .wantRead }
+            throw POSIXErrors.error(.connectionClosed, "recv", errno: code)
+        }
+    }
+
+    private func readAvailable(session: OpaquePointer) throws(TransportError) {
+        for _ in 0..<16 {
+            switch try readSome() {
+            case .bytes(let n):
+                lastReadAt = monotonicNanos()
+                let rc = nghttp2_session_mem_recv(session, input.assumingMemoryBound(to: UInt8.self), n)
+                processActions()
+                if rc < 0 {
+                    throw TransportError(.protocolError, "HTTP/2 protocol error from peer: \(NGHTTP2Errors.describe(rc))")
+                }
+                if let connectionError { throw connectionError }
+                if n < inputCapacity && tls == nil { return }
+            case .wantRead, .wantWrite: return
+            case .closed:
+                throw TransportError(.connectionClosed, "connection closed by peer")
+            }
+        }
+    }
+
+    /// Fails everything and marks the connection closed.
+    private func fail(_ error: TransportError) {
+        shared.withLock { $0.accepting = false }
+        drainSubmissions()
+        pendingActions += machine.connectionFailed(error)
+        processActions()
+        for context in Array(requests.values) { finish(context, .failure(error)) }
+    }
+
+    private func finishThread() {
+        if connectionError == nil, !machine.isFinished { fail(TransportError(.connectionClosed, "connection closed")) }
+        // Anything that raced in after the last drain.
+        let leftovers = shared.withLock { state -> [RequestContext] in
+            state.accepting = false
+            state.closed = true
+            let leftovers = state.queue
+            state.queue.removeAll()
+            return leftovers
+        }
+        for context in leftovers {
+            context.completion(.failure(TransportError(.connectionClosed, "connection closed before the request was sent")))
+        }
+        for context in Array(requests.values) {
+            finish(context, .failure(TransportError(.connectionClosed, "connection closed")))
+        }
+        streams.removeAll()
+        session = nil
+        tls = nil
+        socket?.close()
+        socket = nil
+    }
+
+    // MARK: - nghttp2 events (called from the callbacks during mem_recv / mem_send)
+
+    /// A received header field. Returns false to reset the stream (header list too large).
+    func receivedHeader(_ context: RequestContext, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> Bool {
+        context.headerBytes += name.count + value.count + 32
+        if context.headerBytes > configuration.maxHeaderListBytes {
+            if context.error == nil {
+                context.error = TransportError(.headerListTooLarge,
+                                               "response header list exceeds \(configuration.maxHeaderListBytes) bytes")
+            }
+            return false
+        }
+        if name.count == 7 && name.elementsEqual(":status".utf8) {
+            var status = 0
+            for byte in value where byte >= 48 && byte <= 57 { status = status * 10 + Int(byte - 48) }
+            if status >= 200 { context.status = status; context.headers.removeAll() }
+            return true
+        }
+        if name.first == UInt8(ascii: ":") { return true }
+        let field = HTTPField(String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
+        if context.headersComplete { context.trailers.append(field) } else { context.headers.append(field) }
+        return true
+    }
+
+    func receivedStreamFrame(_ context: RequestContext, isHeaders: Bool, endStream: Bool) {
+        if isHeaders && context.status >= 200 { context.headersComplete = true }
+        if endStream { context.endStreamReceived = true }
+    }
+
+    func receivedData(_ context: RequestContext, _ data: UnsafeBufferPointer<UInt8>) {
+        guard context.error == nil else { return }
+        if context.body.count + data.count > context.maxBodyBytes {
+            context.error = TransportError(.responseTooLarge, "response body exceeds \(context.maxBodyBytes) bytes")
+            if let session = session?.session {
+                _ = nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), context.streamID, NGHTTP2_CANCEL.rawValue)
+            }
+            return
+        }
+        context.body.append(contentsOf: data)
+    }
+
+    func streamClosed(_ streamID: Int32, errorCode: UInt32) {
+        if let context = streams.removeValue(forKey: streamID), !context.completed {
+            if let error = context.error {
+                finish(context, .failure(error))
+            } else if context.endStreamReceived && context.status >= 200 {
+                finish(context, .success(HTTP2Response(status: context.status, headers: context.headers,
+                                                       trailers: context.trailers, body: context.body)))
+            } else if errorCode == NGHTTP2_REFUSED_STREAM.rawValue {
+                finish(context, .failure(TransportError(.goAway, "stream refused by the server (not processed)")))
+            } else if errorCode == NGHTTP2_NO_ERROR.rawValue && context.status >= 200 && context.endStreamReceived {
+                finish(context, .success(HTTP2Response(status: context.status, headers: context.headers,
+                                                       trailers: context.trailers, body: context.body)))
+            } else {
+                finish(context, .failure(TransportError(.streamReset, "stream reset: \(NGHTTP2Errors.http2ErrorName(errorCode))")))
+            }
+        }
+        pendingActions += machine.streamClosed(streamID)
+    }
+
+    func receivedSettings() {
+        guard let session = session?.session else { return }
+        let value = nghttp2_session_get_remote_settings(session, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)
+        pendingActions += machine.peerSettings(maxConcurrentStreams: Int(clamping: value))
+    }
+
+    func receivedGoAway(lastStreamID: Int32, errorCode: UInt32) {
+        shared.withLock { $0.accepting = false }
+        pendingActions += machine.goAway(lastStreamID: lastStreamID)
+    }
+
+    func receivedPingAck() { pingSentAt = nil }
+}
