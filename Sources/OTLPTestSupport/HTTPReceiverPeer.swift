@@ -73,6 +73,9 @@ public final class OTLPReceiverPeer: @unchecked Sendable {
         }
     }
 
+    /// The values of `key` in every output line that has it, in order.
+    public func lines(key: String) -> [Any] { lines().compactMap { $0[key] } }
+
     /// Every call so far, in arrival order.
     public var calls: [Call] {
         lines().compactMap { o in
@@ -106,6 +109,13 @@ public final class OTLPReceiverPeer: @unchecked Sendable {
             Thread.sleep(forTimeInterval: 0.02)
         }
         return condition(self)
+    }
+
+    /// Waits until the receiver has reported `calls` calls and `accepted` accepted requests
+    /// (its output reaches us asynchronously, possibly after the client saw the response).
+    @discardableResult
+    public func settle(calls: Int, accepted: Int, timeout: Double = 5) -> Bool {
+        wait(timeout: timeout) { $0.calls.count >= calls && $0.accepted.count >= accepted }
     }
 
     /// What the receiver printed on standard error (for failure messages).
