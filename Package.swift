@@ -34,7 +34,12 @@ let package = Package(
 
         // MARK: Codec
         .target(name: "OTLPWire"),
-        .target(name: "OTLPProto", dependencies: ["OTLPWire"]),
+        .target(
+            name: "OTLPProto",
+            dependencies: ["OTLPWire"],
+            exclude: ["Protos/README.md"],
+            plugins: [.plugin(name: "ProtoGenPlugin")]
+        ),
 
         // MARK: C system libraries (imported by HTTP2Transport only)
         .systemLibrary(name: "CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
@@ -81,12 +86,12 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "ProtoGenCoreTests", dependencies: ["ProtoGenCore"]),
         .testTarget(name: "OTLPWireTests", dependencies: ["OTLPWire"]),
-        .testTarget(name: "OTLPProtoTests", dependencies: ["OTLPProto", "OTLPTestSupport"]),
+        .testTarget(name: "OTLPProtoTests", dependencies: ["OTLPProto", "OTLPTestSupport", "ProtoGenCore"]),
         .testTarget(name: "HTTP2TransportTests", dependencies: ["HTTP2Transport", "OTLPTestSupport"]),
         .testTarget(name: "TelemetryPipelineTests", dependencies: ["TelemetryPipeline", "OTLPTestSupport"]),
         .testTarget(name: "OTLPExporterTests", dependencies: ["OTLPExporter", "Telemetry", "OTLPTestSupport"]),
         .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "OTLPTestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["OTLPTestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["OTLPTestSupport", "OTLPProto"]),
     ],
     swiftLanguageModes: [.v6]
 )

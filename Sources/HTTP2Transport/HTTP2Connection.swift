@@ -189,6 +189,13 @@ final class HTTP2Connection: @unchecked Sendable {
     // MARK: - I/O thread
 
     private func run() {
+        // OpenSSL writes with write(2), which raises SIGPIPE on a closed socket. SIGPIPE is sent to
+        // the writing thread: blocking it here turns it into EPIPE without touching the process's
+        // signal handling.
+        var pipeOnly = sigset_t()
+        sigemptyset(&pipeOnly)
+        sigaddset(&pipeOnly, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &pipeOnly, nil)
         let connectDeadline = monotonicNanos() &+ configuration.connectTimeout.nanoseconds
         do throws(TransportError) {
             try establish(deadline: connectDeadline)
@@ -257,6 +264,11 @@ final class HTTP2Connection: @unchecked Sendable {
             try keepalive(now: now)
             processActions()
             try flush(session: session)
+            if let connectionError { throw connectionError }
+            if nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0
+                && output.readableBytes == 0 && !machine.isFinished {
+                throw TransportError(.protocolError, "HTTP/2 session ended by a protocol error")
+            }
             if machine.isFinished && output.readableBytes == 0 {
                 if !drainedLocally && machine.state != .closed {
                     drainedLocally = true
@@ -579,4 +591,12 @@ final class HTTP2Connection: @unchecked Sendable {
     }
 
     func receivedPingAck() { pingSentAt = nil }
+
+    /// nghttp2 sent GOAWAY: with an error code it found the peer violating HTTP/2 (bad frame,
+    /// flood, CONTINUATION limit ...) and ends the session.
+    func sentGoAway(errorCode: UInt32) {
+        if errorCode != NGHTTP2_NO_ERROR.rawValue && connectionError == nil {
+            connectionError = TransportError(.protocolError, "peer violated HTTP/2; sent GOAWAY \(NGHTTP2Errors.http2ErrorName(errorCode))")
+        }
+    }
 }

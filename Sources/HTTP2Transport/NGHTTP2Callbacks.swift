@@ -19,6 +19,7 @@ final class NGHTTP2Session {
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, nghttp2OnDataChunkRecv)
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, nghttp2OnStreamClose)
         nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, nghttp2OnBeginHeaders)
+        nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, nghttp2OnFrameSend)
 
         var optionPointer: OpaquePointer?
         guard nghttp2_option_new(&optionPointer) == 0, let option = optionPointer else {
@@ -99,6 +100,16 @@ private func nghttp2OnFrameRecv(
         if header.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0 { connection.receivedPingAck() }
     default:
         break
+    }
+    return 0
+}
+
+private func nghttp2OnFrameSend(
+    _ session: OpaquePointer?, _ frame: UnsafePointer<nghttp2_frame>?, _ userData: UnsafeMutableRawPointer?
+) -> Int32 {
+    guard let frame, let connection = owner(userData) else { return 0 }
+    if UInt32(frame.pointee.hd.type) == NGHTTP2_GOAWAY.rawValue {
+        connection.sentGoAway(errorCode: frame.pointee.goaway.error_code)
     }
     return 0
 }

@@ -1,5 +1,9 @@
 import Atomics
 
+/// The storage of one atomic `Int`, spelled through `UnsafeAtomic` so that it is swift-atomics'
+/// representation and not the Synchronization module's.
+public typealias AtomicIntStorage = UnsafeAtomic<Int>.Storage
+
 /// A bounded, lock-free, multi-producer / single-consumer ring buffer.
 ///
 /// The algorithm is Dmitry Vyukov's bounded queue: every slot carries a sequence number that tells
@@ -24,7 +28,7 @@ public final class MPSCRingBuffer<Element>: @unchecked Sendable {
     @usableFromInline let header: UnsafeMutableRawPointer
     /// Per-slot sequence numbers (Vyukov). `sequence == position` → free for the producer that
     /// claims `position`; `sequence == position + 1` → holds the element pushed at `position`.
-    @usableFromInline let sequences: UnsafeMutablePointer<Int.AtomicRepresentation>
+    @usableFromInline let sequences: UnsafeMutablePointer<AtomicIntStorage>
     /// Element storage; slot `i` is initialized exactly while `sequences[i] == position + 1`.
     @usableFromInline let elements: UnsafeMutablePointer<Element>
     /// Number of slots (a power of two).
@@ -43,12 +47,12 @@ public final class MPSCRingBuffer<Element>: @unchecked Sendable {
         let padding = Self.linePadding
         header = UnsafeMutableRawPointer.allocate(byteCount: 3 * padding, alignment: padding)
         for index in 0..<3 {
-            (header + index * padding).bindMemory(to: Int.AtomicRepresentation.self, capacity: 1)
-                .initialize(to: Int.AtomicRepresentation(0))
+            (header + index * padding).bindMemory(to: AtomicIntStorage.self, capacity: 1)
+                .initialize(to: AtomicIntStorage(0))
         }
-        sequences = UnsafeMutablePointer<Int.AtomicRepresentation>.allocate(capacity: capacity)
+        sequences = UnsafeMutablePointer<AtomicIntStorage>.allocate(capacity: capacity)
         for index in 0..<capacity {
-            (sequences + index).initialize(to: Int.AtomicRepresentation(index))
+            (sequences + index).initialize(to: AtomicIntStorage(index))
         }
         elements = UnsafeMutablePointer<Element>.allocate(capacity: capacity)
     }
@@ -64,17 +68,17 @@ public final class MPSCRingBuffer<Element>: @unchecked Sendable {
 
     @inlinable @inline(__always)
     var tail: UnsafeAtomic<Int> {
-        UnsafeAtomic(at: header.assumingMemoryBound(to: Int.AtomicRepresentation.self))
+        UnsafeAtomic(at: header.assumingMemoryBound(to: AtomicIntStorage.self))
     }
 
     @inlinable @inline(__always)
     var publishedHead: UnsafeAtomic<Int> {
-        UnsafeAtomic(at: (header + Self.linePadding).assumingMemoryBound(to: Int.AtomicRepresentation.self))
+        UnsafeAtomic(at: (header + Self.linePadding).assumingMemoryBound(to: AtomicIntStorage.self))
     }
 
     @inlinable @inline(__always)
     var drops: UnsafeAtomic<Int> {
-        UnsafeAtomic(at: (header + 2 * Self.linePadding).assumingMemoryBound(to: Int.AtomicRepresentation.self))
+        UnsafeAtomic(at: (header + 2 * Self.linePadding).assumingMemoryBound(to: AtomicIntStorage.self))
     }
 
     @inlinable @inline(__always)

@@ -1,0 +1,102 @@
+/// A protobuf message with a binary encoding: implemented by every generated OTLP type.
+///
+/// Encoding is two passes over the message: `protoSize` computes the exact encoded size and
+/// records the length of every nested message (and packed varint field) in a ``ProtoSizer``,
+/// in pre-order; `protoWrite` then writes the bytes through a ``ProtoWriter`` into storage of
+/// exactly that size, consuming the recorded lengths in the same order.
+/// Use ``ProtoEncoder`` (reusable buffer, no allocations once warm) or ``serializedBytes()``.
+public protocol ProtoMessage: Sendable, Hashable {
+    /// An empty message: every field at its default.
+    init()
+
+    /// Returns the exact encoded size in bytes; records nested lengths in `sizer`.
+    func protoSize(_ sizer: inout ProtoSizer) -> Int
+
+    /// Writes the encoding; `writer` must hold the lengths recorded by `protoSize`.
+    func protoWrite(_ writer: inout ProtoWriter)
+
+    /// Merges the fields read from `reader` (up to its current end) into `self`.
+    mutating func protoMerge(_ reader: inout ProtoReader) throws(ProtoDecodingError)
+}
+
+extension ProtoMessage {
+    /// The binary encoding in a new array: one size pass, then one allocation of exactly that size.
+    @inlinable
+    public func serializedBytes() -> [UInt8] {
+        var sizer = ProtoSizer(initialCapacity: 64)
+        defer { sizer.deallocate() }
+        let size = protoSize(&sizer)
+        return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            if size > 0 {
+                var writer = ProtoWriter(start: UnsafeMutableRawPointer(buffer.baseAddress!), sizes: sizer.base)
+                protoWrite(&writer)
+                precondition(writer.position == UnsafeMutableRawPointer(buffer.baseAddress!) + size,
+                             "protobuf size pass and write pass disagree")
+            }
+            count = size
+        }
+    }
+
+    /// The exact encoded size in bytes.
+    public var serializedSize: Int {
+        var sizer = ProtoSizer(initialCapacity: 64)
+        defer { sizer.deallocate() }
+        return protoSize(&sizer)
+    }
+
+    /// Decodes a message from its binary encoding.
+    ///
+    /// - Throws: ``ProtoDecodingError`` for any malformed input (never traps).
+    @inlinable
+    public init(serializedBytes bytes: [UInt8], options: ProtoDecodingOptions = .init()) throws(ProtoDecodingError) {
+        self.init()
+        var failure: ProtoDecodingError?
+        bytes.withUnsafeBytes { buffer in
+            do throws(ProtoDecodingError) { try self.merge(serializedBytes: buffer, options: options) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Decodes a message from its binary encoding in `buffer`.
+    @inlinable
+    public init(serializedBytes buffer: UnsafeRawBufferPointer, options: ProtoDecodingOptions = .init()) throws(ProtoDecodingError) {
+        self.init()
+        try merge(serializedBytes: buffer, options: options)
+    }
+
+    /// Merges the fields of a binary encoding into `self` (protobuf merge semantics).
+    @inlinable
+    public mutating func merge(serializedBytes buffer: UnsafeRawBufferPointer, options: ProtoDecodingOptions = .init()) throws(ProtoDecodingError) {
+        guard buffer.count <= options.maxMessageSize else {
+            throw ProtoDecodingError(.sizeLimitExceeded, offset: 0,
+                                     "message of \(buffer.count) bytes is over the limit of \(options.maxMessageSize)")
+        }
+        var reader = ProtoReader(buffer, options: options)
+        try protoMerge(&reader)
+        try reader.finish()
+    }
+}
+
+/// Limits applied while decoding untrusted input.
+public struct ProtoDecodingOptions: Sendable, Hashable {
+    /// Deepest nesting of messages accepted (the top-level message is depth 0). Default 100, like
+    /// the reference implementations.
+    public var maxDepth: Int
+    /// Largest input accepted, in bytes. Default 64 MiB.
+    public var maxMessageSize: Int
+
+    public init(maxDepth: Int = 100, maxMessageSize: Int = 64 << 20) {
+        self.maxDepth = maxDepth
+        self.maxMessageSize = maxMessageSize
+    }
+}
+
+/// A protobuf enum: closed set of known cases plus `unrecognized(Int32)` for other values.
+public protocol ProtoEnum: Sendable, Hashable, RawRepresentable where RawValue == Int32 {
+    /// The value for `rawValue` (unknown values become `unrecognized`).
+    init(rawValue: Int32)
+    /// The enum's default (the value numbered 0).
+    init()
+    /// Looks up a value by its proto name (`SPAN_KIND_SERVER`), for JSON input.
+    init?(protoName: String)
+}

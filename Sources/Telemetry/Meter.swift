@@ -1,0 +1,175 @@
+import TelemetryPipeline
+
+/// A number type instruments can record: `Int64` or `Double`.
+public protocol MetricValue: Sendable {
+    /// Whether instruments of this type are floating point.
+    static var isDouble: Bool { get }
+    /// The value as the pipeline carries it.
+    var metricNumber: MetricNumber { get }
+}
+
+extension Int64: MetricValue {
+    public static var isDouble: Bool { false }
+    @inlinable public var metricNumber: MetricNumber { .int(self) }
+}
+
+extension Double: MetricValue {
+    public static var isDouble: Bool { true }
+    @inlinable public var metricNumber: MetricNumber { .double(self) }
+}
+
+/// A monotonic sum. `add` is one lock-free ring push; aggregation happens on the pipeline worker.
+public struct Counter<Value: MetricValue>: Sendable {
+    @usableFromInline let pipeline: Pipeline
+    @usableFromInline let id: UInt32
+    public let descriptor: InstrumentDescriptor
+
+    /// Adds `value` (negative values are ignored, per the spec) to the stream of `attributes`.
+    @inlinable
+    public func add(_ value: Value, attributes: [Attribute] = []) {
+        pipeline.recordMeasurement(Measurement(instrument: id, value: value.metricNumber, attributes: attributes))
+    }
+}
+
+/// A sum that can go up and down.
+public struct UpDownCounter<Value: MetricValue>: Sendable {
+    @usableFromInline let pipeline: Pipeline
+    @usableFromInline let id: UInt32
+    public let descriptor: InstrumentDescriptor
+
+    @inlinable
+    public func add(_ value: Value, attributes: [Attribute] = []) {
+        pipeline.recordMeasurement(Measurement(instrument: id, value: value.metricNumber, attributes: attributes))
+    }
+}
+
+/// A synchronous gauge: the last recorded value per stream.
+public struct Gauge<Value: MetricValue>: Sendable {
+    @usableFromInline let pipeline: Pipeline
+    @usableFromInline let id: UInt32
+    public let descriptor: InstrumentDescriptor
+
+    @inlinable
+    public func record(_ value: Value, attributes: [Attribute] = []) {
+        pipeline.recordMeasurement(Measurement(instrument: id, value: value.metricNumber, attributes: attributes))
+    }
+}
+
+/// A histogram (explicit buckets or base-2 exponential, chosen at creation).
+public struct Histogram<Value: MetricValue>: Sendable {
+    @usableFromInline let pipeline: Pipeline
+    @usableFromInline let id: UInt32
+    public let descriptor: InstrumentDescriptor
+
+    /// Records `value` (negative values are ignored, per the spec).
+    @inlinable
+    public func record(_ value: Value, attributes: [Attribute] = []) {
+        pipeline.recordMeasurement(Measurement(instrument: id, value: value.metricNumber, attributes: attributes))
+    }
+}
+
+/// An instrument whose callback is called at every collection, on the pipeline's worker thread.
+public struct ObservableInstrument: Sendable {
+    public let descriptor: InstrumentDescriptor
+}
+
+/// Creates instruments for one instrumentation scope. Get one from ``TelemetryProvider/meter(_:version:attributes:)``.
+public struct Meter: Sendable {
+    let pipeline: Pipeline
+    /// The instrumentation scope of this meter's instruments.
+    public let scope: InstrumentationScope
+
+    init(pipeline: Pipeline, scope: InstrumentationScope) {
+        self.pipeline = pipeline
+        self.scope = scope
+    }
+
+    private func register<Value: MetricValue>(
+        _ name: String, _ kind: InstrumentKind, _: Value.Type, unit: String, description: String,
+        histogram: HistogramAggregation = .default, temporality: AggregationTemporality?, cardinalityLimit: Int?,
+        callback: (@Sendable (ObservationRecorder) -> Void)? = nil
+    ) -> (UInt32, InstrumentDescriptor) {
+        let descriptor = InstrumentDescriptor(
+            name: name, description: description, unit: unit, kind: kind, isDouble: Value.isDouble, scope: scope,
+            histogramAggregation: histogram, temporality: temporality, cardinalityLimit: cardinalityLimit)
+        return (pipeline.registerInstrument(descriptor, callback: callback), descriptor)
+    }
+
+    /// A monotonic counter. Creating the same instrument twice returns the same streams.
+    public func counter<Value: MetricValue>(
+        _ name: String, of type: Value.Type = Int64.self, unit: String = "", description: String = "",
+        temporality: AggregationTemporality? = nil, cardinalityLimit: Int? = nil
+    ) -> Counter<Value> {
+        let (id, descriptor) = register(name, .counter, type, unit: unit, description: description,
+                                        temporality: temporality, cardinalityLimit: cardinalityLimit)
+        return Counter(pipeline: pipeline, id: id, descriptor: descriptor)
+    }
+
+    public func upDownCounter<Value: MetricValue>(
+        _ name: String, of type: Value.Type = Int64.self, unit: String = "", description: String = "",
+        temporality: AggregationTemporality? = nil, cardinalityLimit: Int? = nil
+    ) -> UpDownCounter<Value> {
+        let (id, descriptor) = register(name, .upDownCounter, type, unit: unit, description: description,
+                                        temporality: temporality, cardinalityLimit: cardinalityLimit)
+        return UpDownCounter(pipeline: pipeline, id: id, descriptor: descriptor)
+    }
+
+    public func gauge<Value: MetricValue>(
+        _ name: String, of type: Value.Type = Double.self, unit: String = "", description: String = "",
+        temporality: AggregationTemporality? = nil, cardinalityLimit: Int? = nil
+    ) -> Gauge<Value> {
+        let (id, descriptor) = register(name, .gauge, type, unit: unit, description: description,
+                                        temporality: temporality, cardinalityLimit: cardinalityLimit)
+        return Gauge(pipeline: pipeline, id: id, descriptor: descriptor)
+    }
+
+    /// A histogram; `aggregation` chooses explicit buckets (spec defaults) or base-2 exponential.
+    public func histogram<Value: MetricValue>(
+        _ name: String, of type: Value.Type = Double.self, unit: String = "", description: String = "",
+        aggregation: HistogramAggregation = .default, temporality: AggregationTemporality? = nil,
+        cardinalityLimit: Int? = nil
+    ) -> Histogram<Value> {
+        let (id, descriptor) = register(name, .histogram, type, unit: unit, description: description,
+                                        histogram: aggregation, temporality: temporality,
+                                        cardinalityLimit: cardinalityLimit)
+        return Histogram(pipeline: pipeline, id: id, descriptor: descriptor)
+    }
+
+    /// An observable counter: `callback` reports the cumulative total per attribute set.
+    @discardableResult
+    public func observableCounter<Value: MetricValue>(
+        _ name: String, of type: Value.Type = Int64.self, unit: String = "", description: String = "",
+        temporality: AggregationTemporality? = nil, cardinalityLimit: Int? = nil,
+        callback: @escaping @Sendable (ObservationRecorder) -> Void
+    ) -> ObservableInstrument {
+        ObservableInstrument(descriptor: register(
+            name, .observableCounter, type, unit: unit, description: description, temporality: temporality,
+            cardinalityLimit: cardinalityLimit, callback: callback).1)
+    }
+
+    /// An observable up-down counter: `callback` reports the current total per attribute set.
+    @discardableResult
+    public func observableUpDownCounter<Value: MetricValue>(
+        _ name: String, of type: Value.Type = Int64.self, unit: String = "", description: String = "",
+        temporality: AggregationTemporality? = nil, cardinalityLimit: Int? = nil,
+        callback: @escaping @Sendable (ObservationRecorder) -> Void
+    ) -> ObservableInstrument {
+        ObservableInstrument(descriptor: register(
+            name, .observableUpDownCounter, type, unit: unit, description: description, temporality: temporality,
+            cardinalityLimit: cardinalityLimit, callback: callback).1)
+    }
+
+    /// An observable gauge: `callback` reports the current value per attribute set.
+    @discardableResult
+    public func observableGauge<Value: MetricValue>(
+        _ name: String, of type: Value.Type = Double.self, unit: String = "", description: String = "",
+        cardinalityLimit: Int? = nil, callback: @escaping @Sendable (ObservationRecorder) -> Void
+    ) -> ObservableInstrument {
+        ObservableInstrument(descriptor: register(
+            name, .observableGauge, type, unit: unit, description: description, temporality: nil,
+            cardinalityLimit: cardinalityLimit, callback: callback).1)
+    }
+}
+
+public typealias InstrumentDescriptor = TelemetryPipeline.InstrumentDescriptor
+public typealias InstrumentKind = TelemetryPipeline.InstrumentKind

@@ -1,0 +1,103 @@
+import TelemetryPipeline
+
+/// Starts spans for one instrumentation scope. Get one from ``TelemetryProvider/tracer(_:version:attributes:)``.
+public struct Tracer: Sendable {
+    @usableFromInline let pipeline: Pipeline
+    /// The instrumentation scope of the spans this tracer starts.
+    public let scope: InstrumentationScope
+    @usableFromInline let sampler: Sampler
+    @usableFromInline let limits: AttributeLimits
+    @usableFromInline let spanAttributes: [Attribute]
+    @usableFromInline let clock: any TelemetryClock
+
+    init(pipeline: Pipeline, scope: InstrumentationScope, sampler: Sampler, limits: AttributeLimits,
+         spanAttributes: [Attribute], clock: any TelemetryClock) {
+        self.pipeline = pipeline
+        self.scope = scope
+        self.sampler = sampler
+        self.limits = limits
+        self.spanAttributes = spanAttributes
+        self.clock = clock
+    }
+
+    /// Starts a span. The parent is the current span context unless `parent` says otherwise.
+    /// The provider's span attributes are set first, then `attributes`.
+    @inlinable
+    public func startSpan(
+        _ name: String, kind: SpanKind = .internal, parent: SpanParent = .current, attributes: [Attribute] = [],
+        links: [SpanLink] = [], startTimeUnixNano: UInt64? = nil
+    ) -> Span {
+        let parentContext: SpanContext?
+        switch parent {
+        case .current: parentContext = TraceContext.currentSpanContext
+        case .root: parentContext = nil
+        case .context(let context): parentContext = context
+        }
+        let validParent = parentContext.flatMap { $0.isValid ? $0 : nil }
+        let traceID = validParent?.traceID ?? IDGenerator.traceID()
+        let decision = sampler.shouldSample(parent: validParent, traceID: traceID)
+        let context = SpanContext(
+            traceID: traceID, spanID: IDGenerator.spanID(),
+            traceFlags: decision == .recordAndSample ? .sampled : [],
+            traceState: validParent?.traceState ?? "", isRemote: false)
+        guard decision != .drop else {
+            return Span(
+                data: SpanData(name: name, context: context, parentSpanID: validParent?.spanID, kind: kind,
+                               startTimeUnixNano: 0, scope: scope),
+                pipeline: nil, limits: limits, clock: clock, isRecording: false)
+        }
+        var data = SpanData(
+            name: name, context: context, parentSpanID: validParent?.spanID, kind: kind,
+            startTimeUnixNano: startTimeUnixNano ?? clock.nowUnixNano(), scope: scope)
+        data.attributes.reserveCapacity(max(8, spanAttributes.count + attributes.count))
+        if !spanAttributes.isEmpty {
+            data.droppedAttributesCount &+= UInt32(data.attributes.setAttributes(spanAttributes, limits: limits))
+        }
+        if !attributes.isEmpty {
+            data.droppedAttributesCount &+= UInt32(data.attributes.setAttributes(attributes, limits: limits))
+        }
+        var span = Span(
+            data: data, pipeline: decision == .recordAndSample ? pipeline : nil, limits: limits, clock: clock,
+            isRecording: true)
+        for link in links { span.addLink(link.context, attributes: link.attributes) }
+        return span
+    }
+
+    /// Runs `body` in a new span that is the current span inside it; a thrown error is recorded
+    /// (event + error status) and rethrown. The span ends when `body` returns.
+    public func withSpan<Result>(
+        _ name: String, kind: SpanKind = .internal, parent: SpanParent = .current, attributes: [Attribute] = [],
+        _ body: (inout Span) throws -> Result
+    ) rethrows -> Result {
+        var span = startSpan(name, kind: kind, parent: parent, attributes: attributes)
+        do {
+            let result = try withCurrentSpanContext(span.context) { try body(&span) }
+            span.end()
+            return result
+        } catch {
+            span.recordError(error)
+            span.setStatus(.error(description: String(describing: error)))
+            span.end()
+            throw error
+        }
+    }
+
+    /// Async variant of ``withSpan(_:kind:parent:attributes:_:)``.
+    public func withSpan<Result>(
+        _ name: String, kind: SpanKind = .internal, parent: SpanParent = .current, attributes: [Attribute] = [],
+        isolation: isolated (any Actor)? = #isolation, _ body: (inout Span) async throws -> Result
+    ) async rethrows -> Result {
+        var span = startSpan(name, kind: kind, parent: parent, attributes: attributes)
+        do {
+            let result = try await TraceContext.$currentSpanContext.withValue(
+                span.context, operation: { try await body(&span) }, isolation: isolation)
+            span.end()
+            return result
+        } catch {
+            span.recordError(error)
+            span.setStatus(.error(description: String(describing: error)))
+            span.end()
+            throw error
+        }
+    }
+}

@@ -1,0 +1,145 @@
+/// An OpenTelemetry attribute value: a primitive or a homogeneous array of primitives
+/// (https://opentelemetry.io/docs/specs/otel/common/#attribute), plus bytes for log bodies.
+public enum AttributeValue: Sendable, Hashable {
+    case string(String)
+    case bool(Bool)
+    case int(Int64)
+    case double(Double)
+    case bytes([UInt8])
+    case stringArray([String])
+    case boolArray([Bool])
+    case intArray([Int64])
+    case doubleArray([Double])
+
+    /// The value with strings (and strings inside arrays) cut to at most `limit` characters.
+    /// Returns `nil` when nothing had to be cut.
+    @usableFromInline
+    func truncated(to limit: Int) -> AttributeValue? {
+        switch self {
+        case .string(let text) where text.count > limit:
+            return .string(String(text.prefix(limit)))
+        case .stringArray(let texts) where texts.contains(where: { $0.count > limit }):
+            return .stringArray(texts.map { $0.count > limit ? String($0.prefix(limit)) : $0 })
+        case .bytes(let bytes) where bytes.count > limit:
+            return .bytes(Array(bytes.prefix(limit)))
+        default:
+            return nil
+        }
+    }
+}
+
+extension AttributeValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral,
+    ExpressibleByFloatLiteral, ExpressibleByBooleanLiteral
+{
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int64) { self = .int(value) }
+    public init(floatLiteral value: Double) { self = .double(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+}
+
+extension AttributeValue: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .string(let value): return value
+        case .bool(let value): return String(value)
+        case .int(let value): return String(value)
+        case .double(let value): return String(value)
+        case .bytes(let value): return "\(value.count) bytes"
+        case .stringArray(let value): return value.description
+        case .boolArray(let value): return value.description
+        case .intArray(let value): return value.description
+        case .doubleArray(let value): return value.description
+        }
+    }
+}
+
+/// One key/value attribute.
+public struct Attribute: Sendable, Hashable {
+    public var key: String
+    public var value: AttributeValue
+
+    @inlinable
+    public init(_ key: String, _ value: AttributeValue) {
+        self.key = key
+        self.value = value
+    }
+}
+
+/// Limits on attributes, events and links of spans and log records, per the OpenTelemetry
+/// specification (https://opentelemetry.io/docs/specs/otel/common/#attribute-limits and
+/// https://opentelemetry.io/docs/specs/otel/trace/sdk/#span-limits). Whatever exceeds a limit is
+/// dropped and counted in the record's `dropped…Count`.
+public struct AttributeLimits: Sendable, Hashable {
+    /// Maximum attributes per span, event, link or log record. Spec default: 128.
+    public var attributeCountLimit: Int
+    /// Maximum length of a string (or bytes) value, or of each string in an array; `nil` is
+    /// unlimited (the spec's default).
+    public var attributeValueLengthLimit: Int?
+    /// Maximum events per span. Spec default: 128.
+    public var eventCountLimit: Int
+    /// Maximum links per span. Spec default: 128.
+    public var linkCountLimit: Int
+
+    public init(
+        attributeCountLimit: Int = 128, attributeValueLengthLimit: Int? = nil,
+        eventCountLimit: Int = 128, linkCountLimit: Int = 128
+    ) {
+        self.attributeCountLimit = attributeCountLimit
+        self.attributeValueLengthLimit = attributeValueLengthLimit
+        self.eventCountLimit = eventCountLimit
+        self.linkCountLimit = linkCountLimit
+    }
+}
+
+extension Array where Element == Attribute {
+    /// Sets `key` to `value` (replacing an existing value of the same key) within `limits`.
+    /// - Returns: `false` when the attribute was dropped because of the count limit.
+    @inlinable
+    @discardableResult
+    public mutating func setAttribute(_ key: String, _ value: AttributeValue, limits: AttributeLimits) -> Bool {
+        var value = value
+        if let lengthLimit = limits.attributeValueLengthLimit, let cut = value.truncated(to: lengthLimit) {
+            value = cut
+        }
+        for index in indices where self[index].key == key {
+            self[index].value = value
+            return true
+        }
+        guard count < limits.attributeCountLimit else { return false }
+        append(Attribute(key, value))
+        return true
+    }
+
+    /// Applies ``setAttribute(_:_:limits:)`` to each of `attributes`; returns how many were dropped.
+    @inlinable
+    public mutating func setAttributes(_ attributes: [Attribute], limits: AttributeLimits) -> Int {
+        var dropped = 0
+        for attribute in attributes where !setAttribute(attribute.key, attribute.value, limits: limits) {
+            dropped += 1
+        }
+        return dropped
+    }
+
+    /// A canonical form for use as a metric stream key: sorted by key, last value per key wins.
+    func canonicalized() -> [Attribute] {
+        if count <= 1 { return self }
+        var result: [Attribute] = []
+        result.reserveCapacity(count)
+        for attribute in self {
+            if let index = result.firstIndex(where: { $0.key == attribute.key }) {
+                result[index].value = attribute.value
+            } else {
+                result.append(attribute)
+            }
+        }
+        result.sort { $0.key < $1.key }
+        return result
+    }
+}
+
+/// Lets attribute lists be written as dictionary literals, in order: `["http.method": "GET", "retries": 2]`.
+extension Array: @retroactive ExpressibleByDictionaryLiteral where Element == Attribute {
+    public init(dictionaryLiteral elements: (String, AttributeValue)...) {
+        self = elements.map { Attribute($0.0, $0.1) }
+    }
+}

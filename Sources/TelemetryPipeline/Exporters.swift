@@ -1,0 +1,141 @@
+/// A batch of finished spans for one resource, as handed to ``SpanExporter``s.
+public struct SpanBatch: Sendable {
+    public var resource: Resource
+    /// The spans, in the order they finished (per producer thread).
+    public var spans: [SpanData]
+
+    public init(resource: Resource, spans: [SpanData]) {
+        self.resource = resource
+        self.spans = spans
+    }
+}
+
+/// A collection of metrics for one resource, as handed to ``MetricExporter``s.
+public struct MetricBatch: Sendable {
+    public var resource: Resource
+    public var metrics: [MetricData]
+
+    public init(resource: Resource, metrics: [MetricData]) {
+        self.resource = resource
+        self.metrics = metrics
+    }
+
+    /// Total number of data points in the batch.
+    public var pointCount: Int {
+        metrics.reduce(0) { total, metric in
+            switch metric.points {
+            case .sum(_, _, let points), .gauge(let points): return total + points.count
+            case .histogram(_, let points): return total + points.count
+            case .exponentialHistogram(_, let points): return total + points.count
+            }
+        }
+    }
+}
+
+/// A batch of log records for one resource, as handed to ``LogExporter``s.
+public struct LogBatch: Sendable {
+    public var resource: Resource
+    public var records: [LogRecordData]
+
+    public init(resource: Resource, records: [LogRecordData]) {
+        self.resource = resource
+        self.records = records
+    }
+}
+
+/// Receives batches of finished spans from the pipeline.
+///
+/// The pipeline never calls ``export(_:)`` of one exporter concurrently unless
+/// ``PipelineConfiguration/Batching/maxConcurrentExports`` is above 1. A thrown error counts the
+/// batch's spans as failed.
+public protocol SpanExporter: Sendable {
+    func export(_ batch: SpanBatch) async throws
+    /// Completes when everything handed to ``export(_:)`` so far is delivered. Default: nothing to do.
+    func forceFlush() async throws
+    /// Releases resources; no export follows. Default: nothing to do.
+    func shutdown() async
+}
+
+/// Receives collected metrics from the pipeline. See ``SpanExporter`` for the calling rules.
+public protocol MetricExporter: Sendable {
+    func export(_ batch: MetricBatch) async throws
+    func forceFlush() async throws
+    func shutdown() async
+}
+
+/// Receives batches of log records from the pipeline. See ``SpanExporter`` for the calling rules.
+public protocol LogExporter: Sendable {
+    func export(_ batch: LogBatch) async throws
+    func forceFlush() async throws
+    func shutdown() async
+}
+
+extension SpanExporter {
+    public func forceFlush() async throws {}
+    public func shutdown() async {}
+}
+
+extension MetricExporter {
+    public func forceFlush() async throws {}
+    public func shutdown() async {}
+}
+
+extension LogExporter {
+    public func forceFlush() async throws {}
+    public func shutdown() async {}
+}
+
+/// Type-erased exporter of one signal's batches.
+struct AnyBatchExporter<Batch: Sendable>: Sendable {
+    let export: @Sendable (Batch) async throws -> Void
+    let forceFlush: @Sendable () async throws -> Void
+    let shutdown: @Sendable () async -> Void
+}
+
+extension AnyBatchExporter where Batch == SpanBatch {
+    init(_ exporter: any SpanExporter) {
+        self.init(export: { try await exporter.export($0) }, forceFlush: { try await exporter.forceFlush() }, shutdown: { await exporter.shutdown() })
+    }
+}
+
+extension AnyBatchExporter where Batch == MetricBatch {
+    init(_ exporter: any MetricExporter) {
+        self.init(export: { try await exporter.export($0) }, forceFlush: { try await exporter.forceFlush() }, shutdown: { await exporter.shutdown() })
+    }
+}
+
+extension AnyBatchExporter where Batch == LogBatch {
+    init(_ exporter: any LogExporter) {
+        self.init(export: { try await exporter.export($0) }, forceFlush: { try await exporter.forceFlush() }, shutdown: { await exporter.shutdown() })
+    }
+}
+
+/// An error from the telemetry SDK.
+public struct TelemetryError: Error, CustomStringConvertible, Sendable {
+    /// What went wrong; extensible.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private let name: String
+        private init(_ name: String) { self.name = name }
+        /// `forceFlush` or `shutdown` did not complete before its deadline.
+        public static let timedOut = Code("timedOut")
+        /// The provider or pipeline was already shut down.
+        public static let alreadyShutDown = Code("alreadyShutDown")
+        public var description: String { name }
+    }
+
+    public var code: Code
+    public var message: String
+    public var cause: (any Error)?
+
+    public init(code: Code, message: String, cause: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    public var description: String {
+        var text = "\(code): \(message)"
+        if let cause { text += " (cause: \(cause))" }
+        return text
+    }
+}

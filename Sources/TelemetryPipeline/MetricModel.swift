@@ -1,0 +1,184 @@
+/// The kinds of metric instruments (https://opentelemetry.io/docs/specs/otel/metrics/api/#instrument).
+public enum InstrumentKind: Sendable, Hashable {
+    case counter, upDownCounter, gauge, histogram
+    case observableCounter, observableUpDownCounter, observableGauge
+
+    var isObservable: Bool {
+        switch self {
+        case .observableCounter, .observableUpDownCounter, .observableGauge: return true
+        default: return false
+        }
+    }
+}
+
+/// https://opentelemetry.io/docs/specs/otel/metrics/data-model/#temporality
+public enum AggregationTemporality: Sendable, Hashable {
+    case delta, cumulative
+}
+
+/// A measured value: integer or floating point, as the instrument was declared.
+public enum MetricNumber: Sendable, Hashable {
+    case int(Int64)
+    case double(Double)
+
+    public var doubleValue: Double {
+        switch self {
+        case .int(let value): return Double(value)
+        case .double(let value): return value
+        }
+    }
+
+    @inlinable
+    static func + (lhs: MetricNumber, rhs: MetricNumber) -> MetricNumber {
+        switch (lhs, rhs) {
+        case (.int(let a), .int(let b)): return .int(a &+ b)
+        default: return .double(lhs.doubleValue + rhs.doubleValue)
+        }
+    }
+
+    static func - (lhs: MetricNumber, rhs: MetricNumber) -> MetricNumber {
+        switch (lhs, rhs) {
+        case (.int(let a), .int(let b)): return .int(a &- b)
+        default: return .double(lhs.doubleValue - rhs.doubleValue)
+        }
+    }
+
+    var isZeroInt: MetricNumber {
+        switch self {
+        case .int: return .int(0)
+        case .double: return .double(0)
+        }
+    }
+}
+
+/// How a histogram aggregates (https://opentelemetry.io/docs/specs/otel/metrics/sdk/#aggregation).
+public enum HistogramAggregation: Sendable, Hashable {
+    /// Explicit bucket boundaries (ascending). Spec default: ``defaultBoundaries``.
+    case explicitBuckets([Double])
+    /// Base-2 exponential buckets; spec defaults: at most 160 buckets per sign, start at scale 20.
+    case base2Exponential(maxSize: Int = 160, maxScale: Int = 20)
+
+    /// https://opentelemetry.io/docs/specs/otel/metrics/sdk/#explicit-bucket-histogram-aggregation
+    public static let defaultBoundaries: [Double] = [0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000]
+    public static let `default` = HistogramAggregation.explicitBuckets(defaultBoundaries)
+}
+
+/// Everything the pipeline needs to know about one instrument.
+public struct InstrumentDescriptor: Sendable, Hashable {
+    public var name: String
+    public var description: String
+    public var unit: String
+    public var kind: InstrumentKind
+    /// Whether values are floating point (`false`: 64-bit integers).
+    public var isDouble: Bool
+    public var scope: InstrumentationScope
+    /// Histogram aggregation (histograms only).
+    public var histogramAggregation: HistogramAggregation
+    /// Overrides the pipeline's temporality for this instrument.
+    public var temporality: AggregationTemporality?
+    /// Overrides the pipeline's cardinality limit for this instrument.
+    public var cardinalityLimit: Int?
+
+    public init(
+        name: String, description: String = "", unit: String = "", kind: InstrumentKind, isDouble: Bool,
+        scope: InstrumentationScope, histogramAggregation: HistogramAggregation = .default,
+        temporality: AggregationTemporality? = nil, cardinalityLimit: Int? = nil
+    ) {
+        self.name = name
+        self.description = description
+        self.unit = unit
+        self.kind = kind
+        self.isDouble = isDouble
+        self.scope = scope
+        self.histogramAggregation = histogramAggregation
+        self.temporality = temporality
+        self.cardinalityLimit = cardinalityLimit
+    }
+}
+
+/// One synchronous measurement on its way through the ring to the aggregator.
+public struct Measurement: Sendable {
+    public var instrument: UInt32
+    public var value: MetricNumber
+    public var attributes: [Attribute]
+
+    @inlinable
+    public init(instrument: UInt32, value: MetricNumber, attributes: [Attribute]) {
+        self.instrument = instrument
+        self.value = value
+        self.attributes = attributes
+    }
+}
+
+/// Receives observations from an observable instrument's callback during a collection.
+public final class ObservationRecorder: @unchecked Sendable {
+    // Only used on the pipeline worker during one callback invocation.
+    var observations: [(attributes: [Attribute], value: MetricNumber)] = []
+    init() {}
+
+    /// Records an observation for an integer instrument.
+    public func observe(_ value: Int64, attributes: [Attribute] = []) {
+        observations.append((attributes, .int(value)))
+    }
+
+    /// Records an observation for a floating-point instrument.
+    public func observe(_ value: Double, attributes: [Attribute] = []) {
+        observations.append((attributes, .double(value)))
+    }
+}
+
+/// A point of a sum or gauge.
+public struct NumberDataPoint: Sendable, Hashable {
+    public var attributes: [Attribute]
+    public var startTimeUnixNano: UInt64
+    public var timeUnixNano: UInt64
+    public var value: MetricNumber
+}
+
+/// A point of an explicit-bucket histogram.
+public struct HistogramDataPoint: Sendable, Hashable {
+    public var attributes: [Attribute]
+    public var startTimeUnixNano: UInt64
+    public var timeUnixNano: UInt64
+    public var count: UInt64
+    public var sum: Double
+    public var min: Double?
+    public var max: Double?
+    public var explicitBounds: [Double]
+    /// `explicitBounds.count + 1` counts; bucket i counts values in (bounds[i-1], bounds[i]].
+    public var bucketCounts: [UInt64]
+}
+
+/// A point of a base-2 exponential histogram.
+public struct ExponentialHistogramDataPoint: Sendable, Hashable {
+    public var attributes: [Attribute]
+    public var startTimeUnixNano: UInt64
+    public var timeUnixNano: UInt64
+    public var count: UInt64
+    public var sum: Double
+    public var min: Double?
+    public var max: Double?
+    public var scale: Int32
+    public var zeroCount: UInt64
+    public var positiveOffset: Int32
+    public var positiveBucketCounts: [UInt64]
+    public var negativeOffset: Int32
+    public var negativeBucketCounts: [UInt64]
+}
+
+/// The points of one metric.
+public enum MetricPoints: Sendable, Hashable {
+    case sum(isMonotonic: Bool, temporality: AggregationTemporality, points: [NumberDataPoint])
+    case gauge(points: [NumberDataPoint])
+    case histogram(temporality: AggregationTemporality, points: [HistogramDataPoint])
+    case exponentialHistogram(temporality: AggregationTemporality, points: [ExponentialHistogramDataPoint])
+}
+
+/// One exported metric: an instrument's streams at a collection.
+public struct MetricData: Sendable, Hashable {
+    public var name: String
+    public var description: String
+    public var unit: String
+    public var scope: InstrumentationScope
+    public var points: MetricPoints
+}

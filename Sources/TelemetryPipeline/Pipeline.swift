@@ -1,0 +1,502 @@
+import Atomics
+import Dispatch
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The telemetry signals.
+public enum TelemetrySignal: Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    case traces, metrics, logs
+    public var description: String {
+        switch self {
+        case .traces: return "spans"
+        case .metrics: return "measurements"
+        case .logs: return "log records"
+        }
+    }
+}
+
+/// Self-observability counters of one signal (all monotonic since the pipeline started).
+public struct SignalStatistics: Sendable, Hashable {
+    /// Items the producers queued (spans, measurements, log records).
+    public var accepted: Int
+    /// Items dropped because the ring buffer was full.
+    public var dropped: Int
+    /// Items recorded after shutdown (ignored).
+    public var droppedAfterShutdown: Int
+    /// Items in batches every exporter accepted (for metrics: data points).
+    public var exported: Int
+    /// Items in batches an exporter failed (for metrics: data points).
+    public var failed: Int
+}
+
+/// Pipeline settings. Defaults follow the OpenTelemetry specification's batch processors
+/// (https://opentelemetry.io/docs/specs/otel/trace/sdk/#batching-processor,
+/// https://opentelemetry.io/docs/specs/otel/logs/sdk/#batching-processor) and periodic metric reader
+/// (https://opentelemetry.io/docs/specs/otel/metrics/sdk/#periodic-exporting-metricreader).
+public struct PipelineConfiguration: Sendable {
+    /// Batching of one signal.
+    public struct Batching: Sendable {
+        /// Ring capacity (rounded up to a power of two). Spec default 2048.
+        public var maxQueueSize: Int
+        /// Largest batch handed to exporters. Spec default 512.
+        public var maxExportBatchSize: Int
+        /// Longest time an item waits in a partial batch. Spec: 5 s for spans, 1 s for logs.
+        public var scheduledDelay: Duration
+        /// Exports of this signal allowed in flight at once. Default 1 (none concurrent).
+        public var maxConcurrentExports: Int
+
+        public init(maxQueueSize: Int = 2048, maxExportBatchSize: Int = 512, scheduledDelay: Duration, maxConcurrentExports: Int = 1) {
+            self.maxQueueSize = maxQueueSize
+            self.maxExportBatchSize = max(1, min(maxExportBatchSize, maxQueueSize))
+            self.scheduledDelay = scheduledDelay
+            self.maxConcurrentExports = max(1, maxConcurrentExports)
+        }
+    }
+
+    /// Metric collection.
+    public struct Metrics: Sendable {
+        /// Ring capacity for synchronous measurements (rounded up to a power of two).
+        public var measurementQueueSize: Int
+        /// Collection and export interval. Spec default 60 s.
+        public var exportInterval: Duration
+        /// Default temporality for all instruments. Default cumulative (the spec's default for OTLP).
+        public var temporality: AggregationTemporality
+        /// Streams per instrument, including the overflow stream. Spec default 2000.
+        public var cardinalityLimit: Int
+
+        public init(measurementQueueSize: Int = 16384, exportInterval: Duration = .seconds(60),
+                    temporality: AggregationTemporality = .cumulative, cardinalityLimit: Int = 2000) {
+            self.measurementQueueSize = measurementQueueSize
+            self.exportInterval = exportInterval
+            self.temporality = temporality
+            self.cardinalityLimit = cardinalityLimit
+        }
+    }
+
+    public var traces = Batching(scheduledDelay: .seconds(5))
+    public var logs = Batching(scheduledDelay: .seconds(1))
+    public var metrics = Metrics()
+    /// How often drops are reported through ``diagnostics`` (only when something was dropped).
+    public var dropReportInterval: Duration = .seconds(60)
+    /// Longest idle sleep of the worker between checks (it is also woken by producers).
+    public var idlePollInterval: Duration = .milliseconds(100)
+    /// Source of timestamps (records and metric points).
+    public var clock: any TelemetryClock = SystemClock()
+    /// Receives the SDK's own warnings (drop reports, exporter failures). Default: standard error.
+    public var diagnostics: @Sendable (String) -> Void = { message in
+        var line = "swift-otlp: \(message)\n"
+        line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+    }
+
+    public init() {}
+}
+
+/// A value behind an `NSLock`, for the rare, non-producer paths (registration, flush, shutdown).
+final class LockedValue<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}
+
+/// Waits for a flush or shutdown to pass through every export lane.
+final class FlushTicket: Sendable {
+    private struct State {
+        var remaining: Int
+        var waiter: CheckedContinuation<Bool, Never>?
+        var finished = false
+    }
+    private let state: LockedValue<State>
+
+    init(lanes: Int) { state = LockedValue(State(remaining: lanes)) }
+
+    func laneDone() {
+        let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+            state.remaining -= 1
+            guard state.remaining == 0, !state.finished else { return nil }
+            state.finished = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: true)
+    }
+
+    private func timeOut() {
+        let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+            guard !state.finished else { return nil }
+            state.finished = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: false)
+    }
+
+    /// `true` when every lane finished before `deadline`.
+    func wait(until deadline: ContinuousClock.Instant) async -> Bool {
+        let timer = Task {
+            try? await Task.sleep(until: deadline, clock: .continuous)
+            self.timeOut()
+        }
+        defer { timer.cancel() }
+        return await withCheckedContinuation { continuation in
+            let immediate = state.withLock { state -> Bool? in
+                if state.finished { return state.remaining <= 0 }
+                state.waiter = continuation
+                return nil
+            }
+            if let immediate { continuation.resume(returning: immediate) }
+        }
+    }
+}
+
+/// One signal's exporters behind a serial (or bounded-concurrency) export task.
+final class ExportLane<Batch: Sendable>: Sendable {
+    enum Command: Sendable {
+        case export(Batch, items: Int)
+        case flush(FlushTicket)
+        case shutdown(FlushTicket)
+    }
+
+    let continuation: AsyncStream<Command>.Continuation
+    /// Export batches queued or in flight; the worker stops draining this signal's ring at the limit.
+    let pendingBatches = ManagedAtomic<Int>(0)
+    let exported = ManagedAtomic<Int>(0)
+    let failed = ManagedAtomic<Int>(0)
+    let maxPendingBatches: Int
+    private let task: LockedValue<Task<Void, Never>?> = LockedValue(nil)
+
+    init(name: String, exporters: [AnyBatchExporter<Batch>], maxConcurrentExports: Int,
+         diagnostics: @escaping @Sendable (String) -> Void, onProgress: @escaping @Sendable () -> Void) {
+        let (stream, continuation) = AsyncStream<Command>.makeStream()
+        self.continuation = continuation
+        self.maxPendingBatches = maxConcurrentExports + 1
+        let pendingBatches = self.pendingBatches
+        let exported = self.exported
+        let failed = self.failed
+        let maxConcurrent = maxConcurrentExports
+        let task = Task.detached {
+            @Sendable func runExport(_ batch: Batch, items: Int) async {
+                var ok = true
+                for exporter in exporters {
+                    do {
+                        try await exporter.export(batch)
+                    } catch {
+                        ok = false
+                        diagnostics("\(name) exporter failed: \(error)")
+                    }
+                }
+                // Relaxed: statistics.
+                (ok ? exported : failed).wrappingIncrement(by: items, ordering: .relaxed)
+                // Releasing: the worker's acquiring read of the pending count sees the lane's progress.
+                pendingBatches.wrappingDecrement(ordering: .releasing)
+                onProgress()
+            }
+            await withTaskGroup(of: Void.self) { group in
+                var inFlight = 0
+                for await command in stream {
+                    switch command {
+                    case .export(let batch, let items):
+                        if inFlight >= maxConcurrent {
+                            await group.next()
+                            inFlight -= 1
+                        }
+                        group.addTask { await runExport(batch, items: items) }
+                        inFlight += 1
+                    case .flush(let ticket):
+                        await group.waitForAll()
+                        inFlight = 0
+                        for exporter in exporters {
+                            do { try await exporter.forceFlush() } catch { diagnostics("\(name) exporter flush failed: \(error)") }
+                        }
+                        ticket.laneDone()
+                    case .shutdown(let ticket):
+                        await group.waitForAll()
+                        inFlight = 0
+                        for exporter in exporters {
+                            do { try await exporter.forceFlush() } catch { diagnostics("\(name) exporter flush failed: \(error)") }
+                            await exporter.shutdown()
+                        }
+                        ticket.laneDone()
+                        return
+                    }
+                }
+            }
+        }
+        self.task.withLock { $0 = task }
+    }
+
+    var isSaturated: Bool {
+        // Acquiring: pairs with the lane's releasing decrement.
+        pendingBatches.load(ordering: .acquiring) >= maxPendingBatches
+    }
+
+    func send(_ batch: Batch, items: Int) {
+        // Relaxed: the count is only compared against a limit by this same worker thread and
+        // decremented (releasing) by the lane.
+        pendingBatches.wrappingIncrement(ordering: .relaxed)
+        continuation.yield(.export(batch, items: items))
+    }
+}
+
+/// Monotonic nanoseconds, for the worker's timers.
+func monotonicNanos() -> UInt64 {
+    var time = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &time)
+    return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
+}
+
+extension Duration {
+    var nanoseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        return UInt64(max(0, seconds)) &* 1_000_000_000 &+ UInt64(max(0, attoseconds) / 1_000_000_000)
+    }
+}
+
+/// The one batching pipeline shared by traces, metrics and logs.
+///
+/// Producers (any thread) call ``recordSpan(_:)``, ``recordLog(_:)`` and ``recordMeasurement(_:)``:
+/// each is one lock-free ring push (full → counted drop), never a lock, never a wait. One worker
+/// thread drains the rings, cuts batches (max size or max delay), aggregates measurements and
+/// collects metrics every interval, and hands batches to each signal's export lane.
+public final class Pipeline: @unchecked Sendable {
+    public let resource: Resource
+    public let configuration: PipelineConfiguration
+
+    @usableFromInline let spanRing: MPSCRingBuffer<SpanData>
+    @usableFromInline let logRing: MPSCRingBuffer<LogRecordData>
+    @usableFromInline let measurementRing: MPSCRingBuffer<Measurement>
+    /// Push positions at which a producer checks whether the worker sleeps (a power of two − 1).
+    @usableFromInline let spanWakeMask: Int
+    @usableFromInline let logWakeMask: Int
+    @usableFromInline let measurementWakeMask: Int
+
+    @usableFromInline let shutDownFlag = ManagedAtomic<Bool>(false)
+    @usableFromInline let droppedAfterShutdown: [ManagedAtomic<Int>] = [ManagedAtomic(0), ManagedAtomic(0), ManagedAtomic(0)]
+
+    /// Set by the worker just before it parks; a producer that sees it clears it and signals.
+    let workerSleeping = ManagedAtomic<Bool>(false)
+    let wakeSemaphore = DispatchSemaphore(value: 0)
+
+    let spanLane: ExportLane<SpanBatch>
+    let metricLane: ExportLane<MetricBatch>
+    let logLane: ExportLane<LogBatch>
+
+    enum Command {
+        case flush(FlushTicket)
+        case shutdown(FlushTicket)
+    }
+    private let commands = LockedValue<[Command]>([])
+    private let shutdownTicket = LockedValue<FlushTicket?>(nil)
+
+    /// Instruments registered so far; the worker picks up new ones each loop.
+    private struct Registry {
+        var descriptors: [(InstrumentDescriptor, (@Sendable (ObservationRecorder) -> Void)?)] = []
+        var ids: [InstrumentDescriptor: UInt32] = [:]
+    }
+    private let registry = LockedValue(Registry())
+    private let workerDone = DispatchSemaphore(value: 0)
+
+    /// Creates the pipeline and starts its worker thread.
+    public init(
+        resource: Resource, configuration: PipelineConfiguration = PipelineConfiguration(),
+        spanExporters: [any SpanExporter] = [], metricExporters: [any MetricExporter] = [],
+        logExporters: [any LogExporter] = []
+    ) {
+        self.resource = resource
+        self.configuration = configuration
+        spanRing = MPSCRingBuffer(minimumCapacity: configuration.traces.maxQueueSize)
+        logRing = MPSCRingBuffer(minimumCapacity: configuration.logs.maxQueueSize)
+        measurementRing = MPSCRingBuffer(minimumCapacity: configuration.metrics.measurementQueueSize)
+        func wakeMask(batch: Int, capacity: Int) -> Int {
+            var interval = 1
+            while interval * 2 <= max(1, min(batch, capacity / 2)) { interval *= 2 }
+            return interval - 1
+        }
+        spanWakeMask = wakeMask(batch: configuration.traces.maxExportBatchSize, capacity: spanRing.capacity)
+        logWakeMask = wakeMask(batch: configuration.logs.maxExportBatchSize, capacity: logRing.capacity)
+        measurementWakeMask = wakeMask(batch: measurementRing.capacity / 4, capacity: measurementRing.capacity)
+        let diagnostics = configuration.diagnostics
+        let semaphore = wakeSemaphore
+        let sleeping = workerSleeping
+        let progress: @Sendable () -> Void = {
+            // A lane finished an export: a worker holding back a full batch may continue.
+            if sleeping.load(ordering: .relaxed), sleeping.exchange(false, ordering: .acquiringAndReleasing) {
+                semaphore.signal()
+            }
+        }
+        spanLane = ExportLane(name: "span", exporters: spanExporters.map(AnyBatchExporter.init),
+                              maxConcurrentExports: configuration.traces.maxConcurrentExports,
+                              diagnostics: diagnostics, onProgress: progress)
+        metricLane = ExportLane(name: "metric", exporters: metricExporters.map(AnyBatchExporter.init),
+                                maxConcurrentExports: 1, diagnostics: diagnostics, onProgress: progress)
+        logLane = ExportLane(name: "log", exporters: logExporters.map(AnyBatchExporter.init),
+                             maxConcurrentExports: configuration.logs.maxConcurrentExports,
+                             diagnostics: diagnostics, onProgress: progress)
+        let worker = PipelineWorker(pipeline: self)
+        let thread = Thread { worker.run() }
+        thread.name = "swift-otlp pipeline"
+        thread.start()
+    }
+
+    deinit {
+        // The worker holds `self` strongly until shutdown, so deinit only runs after it.
+    }
+
+    // MARK: Producer side (lock-free)
+
+    /// Whether ``shutdown(deadline:)`` has begun; records after it are counted and ignored.
+    @inlinable
+    public var isShutDown: Bool {
+        // Relaxed: a late producer racing shutdown may still push; the final drain takes it or
+        // (if it lands after the final drain) it is never exported — the same outcome as recording
+        // just after shutdown.
+        shutDownFlag.load(ordering: .relaxed)
+    }
+
+    /// Queues a finished span. Lock-free; drops (and counts) when the ring is full.
+    @inlinable
+    public func recordSpan(_ span: consuming SpanData) {
+        if isShutDown {
+            droppedAfterShutdown[0].wrappingIncrement(ordering: .relaxed)  // Relaxed: statistic.
+            return
+        }
+        if let position = spanRing.push(span), position & spanWakeMask == spanWakeMask {
+            wakeWorkerIfSleeping()
+        }
+    }
+
+    /// Queues a log record. Lock-free; drops (and counts) when the ring is full.
+    @inlinable
+    public func recordLog(_ record: consuming LogRecordData) {
+        if isShutDown {
+            droppedAfterShutdown[2].wrappingIncrement(ordering: .relaxed)  // Relaxed: statistic.
+            return
+        }
+        if let position = logRing.push(record), position & logWakeMask == logWakeMask {
+            wakeWorkerIfSleeping()
+        }
+    }
+
+    /// Queues a synchronous measurement for aggregation. Lock-free; drops (and counts) when full.
+    @inlinable
+    public func recordMeasurement(_ measurement: consuming Measurement) {
+        if isShutDown {
+            droppedAfterShutdown[1].wrappingIncrement(ordering: .relaxed)  // Relaxed: statistic.
+            return
+        }
+        if let position = measurementRing.push(measurement), position & measurementWakeMask == measurementWakeMask {
+            wakeWorkerIfSleeping()
+        }
+    }
+
+    /// Slow path, taken once per wake interval of pushes: wake the worker if it is parked.
+    @usableFromInline
+    func wakeWorkerIfSleeping() {
+        // Sequentially consistent fence: orders our push (tail CAS) before the load of the
+        // sleeping flag, pairing with the worker's fence between setting the flag and re-checking
+        // the rings (Dekker): either we see the flag, or the worker sees our item.
+        atomicMemoryFence(ordering: AtomicUpdateOrdering.sequentiallyConsistent)
+        // Relaxed pre-check avoids a read-modify-write on the common "awake" path; the exchange
+        // makes only one producer signal per sleep.
+        if workerSleeping.load(ordering: .relaxed), workerSleeping.exchange(false, ordering: .acquiringAndReleasing) {
+            wakeSemaphore.signal()
+        }
+    }
+
+    // MARK: Instruments
+
+    /// Registers an instrument (idempotent for an identical descriptor) and returns its id.
+    /// Observable instruments pass their callback, run on the worker at every collection.
+    public func registerInstrument(_ descriptor: InstrumentDescriptor,
+                                   callback: (@Sendable (ObservationRecorder) -> Void)? = nil) -> UInt32 {
+        registry.withLock { registry in
+            if callback == nil, let id = registry.ids[descriptor] { return id }
+            let id = UInt32(registry.descriptors.count)
+            registry.descriptors.append((descriptor, callback))
+            if callback == nil { registry.ids[descriptor] = id }
+            return id
+        }
+    }
+
+    func registeredInstruments(from index: Int) -> [(InstrumentDescriptor, (@Sendable (ObservationRecorder) -> Void)?)] {
+        registry.withLock { Array($0.descriptors.dropFirst(index)) }
+    }
+
+    // MARK: Flush and shutdown
+
+    /// Exports everything recorded before this call (and collects metrics), then waits for the
+    /// exporters' own flush. Throws ``TelemetryError/Code/timedOut`` past `deadline`.
+    public func forceFlush(deadline: ContinuousClock.Instant) async throws {
+        if isShutDown { return }
+        let ticket = FlushTicket(lanes: 3)
+        commands.withLock { $0.append(.flush(ticket)) }
+        wakeWorker()
+        guard await ticket.wait(until: deadline) else {
+            throw TelemetryError(code: .timedOut, message: "forceFlush did not complete before its deadline")
+        }
+    }
+
+    /// Exports everything recorded so far, shuts the exporters down and stops the worker.
+    /// Idempotent: later calls wait for the first shutdown. Recording afterwards is a counted no-op.
+    public func shutdown(deadline: ContinuousClock.Instant) async throws {
+        let ticket = shutdownTicket.withLock { current -> FlushTicket in
+            if let current { return current }
+            let ticket = FlushTicket(lanes: 3)
+            current = ticket
+            // Relaxed: producers only need to see it eventually; the worker sees the command.
+            shutDownFlag.store(true, ordering: .relaxed)
+            commands.withLock { $0.append(.shutdown(ticket)) }
+            return ticket
+        }
+        wakeWorker()
+        guard await ticket.wait(until: deadline) else {
+            throw TelemetryError(code: .timedOut, message: "shutdown did not complete before its deadline")
+        }
+    }
+
+    private func wakeWorker() {
+        // Always signal for commands (rare); an extra permit only costs one spurious wake-up.
+        wakeSemaphore.signal()
+    }
+
+    func takeCommands() -> [Command] {
+        commands.withLock { pending in
+            defer { pending.removeAll() }
+            return pending
+        }
+    }
+
+    var hasCommands: Bool { commands.withLock { !$0.isEmpty } }
+
+    // MARK: Statistics
+
+    /// Self-observability counters of `signal`.
+    public func statistics(_ signal: TelemetrySignal) -> SignalStatistics {
+        switch signal {
+        case .traces:
+            return SignalStatistics(
+                accepted: spanRing.acceptedCount, dropped: spanRing.droppedCount,
+                droppedAfterShutdown: droppedAfterShutdown[0].load(ordering: .relaxed),
+                exported: spanLane.exported.load(ordering: .relaxed), failed: spanLane.failed.load(ordering: .relaxed))
+        case .metrics:
+            return SignalStatistics(
+                accepted: measurementRing.acceptedCount, dropped: measurementRing.droppedCount,
+                droppedAfterShutdown: droppedAfterShutdown[1].load(ordering: .relaxed),
+                exported: metricLane.exported.load(ordering: .relaxed), failed: metricLane.failed.load(ordering: .relaxed))
+        case .logs:
+            return SignalStatistics(
+                accepted: logRing.acceptedCount, dropped: logRing.droppedCount,
+                droppedAfterShutdown: droppedAfterShutdown[2].load(ordering: .relaxed),
+                exported: logLane.exported.load(ordering: .relaxed), failed: logLane.failed.load(ordering: .relaxed))
+        }
+    }
+}

@@ -1,0 +1,229 @@
+@testable import HTTP2Transport
+import Testing
+
+/// The stream-admission state machine, without sockets.
+@Suite("connection state machine")
+struct ConnectionStateMachineTests {
+    typealias Action = ConnectionStateMachine.Action
+
+    @Test func requestsQueueUntilConnectedThenStart() {
+        var machine = ConnectionStateMachine(maxConcurrentStreams: 10)
+        #expect(machine.enqueue(1, deadline: 100).isEmpty)
+        #expect(machine.enqueue(2, deadline: 100).isEmpty)
+        #expect(machine.connected() == [.start(1), .start(2)])
+        #expect(machine.enqueue(3, deadline: 100) == [.start(3)])
+    }
+
+    @Test func peerMaxConcurrentStreamsLimitsOpenStreamsAndQueuesTheRest() {
+        var machine = ConnectionStateMachine(maxConcurrentStreams: 100)
+        _ = machine.connected()
+        #expect(machine.peerSettings(maxConcurrentStreams: 1).isEmpty)
+        #expect(machine.enqueue(1, deadline: .max) == [.start(1)])
+        machine.streamOpened(1, streamID: 1)
+        #expect(machine.enqueue(2, deadline: .max).isEmpty)
+        #expect(machine.enqueue(3, deadline: .max).isEmpty)
+        #expect(machine.queuedCount == 2)
+        #expect(machine.streamClosed(1) == [.start(2)])
+        machine.streamOpened(2, streamID: 3)
+        #expect(machine.streamClosed(3) == [.start(3)])
+        // Raising the limit admits waiting requests at once.
+        machine.streamOpened(3, streamID: 5)
+        _ = machine.enqueue(4, deadline: .max)
+        _ = machine.enqueue(5, deadline: .max)
+        #expect(machine.peerSettings(maxConcurrentStreams: 3) == [.start(4), .start(5)])
+    }
+
+    @Test func ourOwnLimitAppliesWhenThePeerAllowsMore() {
+        var machine = ConnectionStateMachine(maxConcurrentStreams: 2)
+        _ = machine.connected()
+        _ = machine.peerSettings(maxConcurrentStreams: 1000)
+        #expect(machine.enqueue(1, deadline: .max) == [.start(1)])
+        #expect(machine.enqueue(2, deadline: .max) == [.start(2)])
+        #expect(machine.enqueue(3, deadline: .max).isEmpty)
+    }
+
+    @Test func goAwayFailsQueuedRequestsAsRetryableAndRefusesNewOnes() {
+        var machine = ConnectionStateMachine(maxConcurrentStreams: 1)
+        _ = machine.connected()
+        _ = machine.enqueue(1, deadline: .max)
+        machine.streamOpened(1, streamID: 1)
+        _ = machine.enqueue(2, deadline: .max)
+        let actions = machine.goAway(lastStreamID: 1)
+        guard case .fail(2, let error) = actions.first else { Issue.record("\(actions)"); return }
+        #expect(error.isRetryable)
+        #expect(!machine.acceptsRequests)
+        guard case .fail(3, _) = machine.enqueue(3, deadline: .max).first else { Issue.record("accepted after GOAWAY"); return }
+        #expect(!machine.isFinished)  // stream 1 still running
+        #expect(machine.streamClosed(1).isEmpty)
+        #expect(machine.isFinished)
+    }
+
+    @Test func connectionLossFailsEverythingRetryably() {
+        var machine = ConnectionStateMachine(maxConcurrentStreams: 1)
+        _ = machine.connected()
+        _ = machine.enqueue(1, deadline: .max)
+        machine.streamOpened(1, streamID: 1)
+        _ = machine.enqueue(2, deadline: .max)
+        let actions = machine.connectionFailed(TransportError(.connectionClosed, "lost"))
+        #expect(actions.count == 2)
+        #expect(actions.allSatisfy { if case .fail(_, let error) = $0 { error.isRetryable } else { false } })
+        #expect(machine.isFinished)
+    }
+
+    @Test func deadlinesFailQueuedRequestsAndCancelOpenStreamsOnce() {
+        var machine = ConnectionStateMachine(maxConcurrentStreams: 1)
+        _ = machine.connected()
+        _ = machine.enqueue(1, deadline: 50)
+        machine.streamOpened(1, streamID: 1)
+        _ = machine.enqueue(2, deadline: 40)
+        _ = machine.enqueue(3, deadline: 500)
+        #expect(machine.nextDeadline == 40)
+        #expect(machine.expire(now: 10).isEmpty)
+        let actions = machine.expire(now: 60)
+        #expect(actions.count == 2)
+        #expect(actions.contains(.cancelStream(1, 1)))
+        #expect(actions.contains { if case .fail(2, let error) = $0 { error.code == .deadlineExceeded } else { false } })
+        #expect(machine.expire(now: 70).isEmpty)  // not cancelled twice
+        #expect(machine.nextDeadline == 500)
+        // The cancelled stream frees its slot only when it closes.
+        #expect(machine.streamClosed(1) == [.start(3)])
+    }
+
+    @Test func gracefulShutdownLetsQueuedRequestsFinish() {
+        var machine = ConnectionStateMachine(maxConcurrentStreams: 1)
+        _ = machine.connected()
+        _ = machine.enqueue(1, deadline: .max)
+        machine.streamOpened(1, streamID: 1)
+        _ = machine.enqueue(2, deadline: .max)
+        #expect(machine.shutdownGracefully().isEmpty)
+        #expect(!machine.acceptsRequests)
+        #expect(machine.streamClosed(1) == [.start(2)])
+        machine.streamOpened(2, streamID: 3)
+        #expect(!machine.isFinished)
+        _ = machine.streamClosed(3)
+        #expect(machine.isFinished)
+    }
+}
+
+@Suite("gRPC framing")
+struct GRPCFramingTests {
+    func response(status: Int = 200, headers: [HTTPField] = [HTTPField("content-type", "application/grpc")],
+                  trailers: [HTTPField] = [HTTPField("grpc-status", "0")], body: [UInt8]) -> HTTP2Response {
+        HTTP2Response(status: status, headers: headers, trailers: trailers, body: body)
+    }
+
+    @Test func frameHasFlagAndBigEndianLength() {
+        #expect(GRPCFraming.frame([1, 2, 3], compressed: false) == [0, 0, 0, 0, 3, 1, 2, 3])
+        #expect(GRPCFraming.frame(Array(repeating: 9, count: 300), compressed: true).prefix(5) == [1, 0, 0, 1, 44])
+    }
+
+    @Test func timeoutHeaderUsesAtMostEightDigitsAndRoundsUp() {
+        #expect(GRPCFraming.timeoutHeader(.milliseconds(1500)) == "1500000u")
+        #expect(GRPCFraming.timeoutHeader(.nanoseconds(5)) == "5n")
+        #expect(GRPCFraming.timeoutHeader(.seconds(10)) == "10000000u")
+        #expect(GRPCFraming.timeoutHeader(.seconds(1000)) == "1000000m")
+        #expect(GRPCFraming.timeoutHeader(.seconds(200_000)) == "200000S")
+    }
+
+    @Test func grpcMessageIsPercentDecoded() {
+        #expect(GRPCFraming.percentDecode("a%20b%25c%C3%BC") == "a b%cü")
+        #expect(GRPCFraming.percentDecode("bad%zz%4") == "bad%zz%4")
+    }
+
+    @Test func nonOKHTTPStatusMapsAsTheSpecSays() {
+        let expected: [Int: GRPCStatusCode] = [400: .internalError, 401: .unauthenticated, 403: .permissionDenied,
+                                               404: .unimplemented, 429: .unavailable, 502: .unavailable,
+                                               503: .unavailable, 504: .unavailable, 500: .unknown]
+        for (status, code) in expected {
+            #expect(GRPCFraming.interpret(response(status: status, body: []), maxMessageBytes: 100).code == code)
+        }
+    }
+
+    @Test func trailersOnlyResponseCarriesTheStatusInHeaders() {
+        let result = GRPCFraming.interpret(
+            response(headers: [HTTPField("grpc-status", "8"), HTTPField("grpc-message", "slow%20down")], trailers: [], body: []),
+            maxMessageBytes: 100)
+        #expect(result.code == .resourceExhausted)
+        #expect(result.message == "slow down")
+    }
+
+    @Test func missingStatusOrMessageIsInternal() {
+        #expect(GRPCFraming.interpret(response(trailers: [], body: []), maxMessageBytes: 100).code == .internalError)
+        #expect(GRPCFraming.interpret(response(body: []), maxMessageBytes: 100).code == .internalError)
+        #expect(GRPCFraming.interpret(response(body: [0, 0, 0, 0, 9, 1]), maxMessageBytes: 100).code == .internalError)
+    }
+
+    @Test func gzipResponseIsInflatedAndCapped() throws {
+        let message = Array(repeating: UInt8(ascii: "z"), count: 10_000)
+        let compressed = try Gzip.compress(message)
+        let gzipHeaders = [HTTPField("content-type", "application/grpc"), HTTPField("grpc-encoding", "gzip")]
+        let ok = GRPCFraming.interpret(response(headers: gzipHeaders, body: GRPCFraming.frame(compressed, compressed: true)),
+                                       maxMessageBytes: 20_000)
+        #expect(ok.code == .ok)
+        #expect(ok.payload == message)
+        let bomb = GRPCFraming.interpret(response(headers: gzipHeaders, body: GRPCFraming.frame(compressed, compressed: true)),
+                                         maxMessageBytes: 5_000)
+        #expect(bomb.code == .resourceExhausted)
+        let unknown = GRPCFraming.interpret(
+            response(headers: [HTTPField("grpc-encoding", "snappy")], body: GRPCFraming.frame(compressed, compressed: true)),
+            maxMessageBytes: 20_000)
+        #expect(unknown.code == .internalError)
+        let corrupt = GRPCFraming.interpret(
+            response(headers: gzipHeaders, body: GRPCFraming.frame(Array(compressed.prefix(20)), compressed: true)),
+            maxMessageBytes: 20_000)
+        #expect(corrupt.code == .internalError)
+    }
+
+    @Test func oversizedUncompressedMessageIsResourceExhausted() {
+        let result = GRPCFraming.interpret(response(body: GRPCFraming.frame(Array(repeating: 1, count: 200), compressed: false)),
+                                           maxMessageBytes: 100)
+        #expect(result.code == .resourceExhausted)
+    }
+
+    @Test func statusDetailsAreBase64Decoded() {
+        let result = GRPCFraming.interpret(
+            response(trailers: [HTTPField("grpc-status", "14"), HTTPField("grpc-status-details-bin", "AAH/")], body: []),
+            maxMessageBytes: 100)
+        #expect(result.statusDetails == [0, 1, 255])
+    }
+
+    @Test func unaryCallOverTheInMemoryTransportSendsGRPCHeaders() async throws {
+        let transport = InMemoryHTTPTransport { request in
+            .success(HTTP2Response(status: 200, headers: [HTTPField("content-type", "application/grpc")],
+                                   trailers: [HTTPField("grpc-status", "0")], body: GRPCFraming.frame(request.body.suffix(2), compressed: false)))
+        }
+        let client = GRPCClient(transport: transport)
+        let response = try await client.unary(path: "/s/M", metadata: [HTTPField("Authorization", "x")], message: [7, 8],
+                                              timeout: .seconds(2)).get()
+        #expect(response.code == .ok)
+        #expect(response.payload == [7, 8])
+        let request = try #require(transport.requests.first)
+        #expect(request.path == "/s/M")
+        #expect(request.body == [0, 0, 0, 0, 2, 7, 8])
+        let names = Dictionary(request.headers.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
+        #expect(names["content-type"] == "application/grpc")
+        #expect(names["te"] == "trailers")
+        #expect(names["grpc-timeout"] == "2000000u")
+        #expect(names["authorization"] == "x")
+        #expect(names["user-agent"]?.contains("swift-otlp") == true)
+    }
+}
+
+@Suite("endpoint and configuration")
+struct EndpointTests {
+    @Test func urlsParseToSchemeHostAndPort() throws {
+        #expect(try Endpoint(url: "http://localhost:4317") == Endpoint(host: "localhost", port: 4317, useTLS: false))
+        #expect(try Endpoint(url: "https://collector.example/v1") == Endpoint(host: "collector.example", port: 443, useTLS: true))
+        #expect(try Endpoint(url: "http://[::1]:4317").host == "::1")
+        #expect(try Endpoint(url: "http://[::1]:4317").authority == "[::1]:4317")
+        for bad in ["ftp://x", "http://", "http://host:0", "http://host:99999", "http://[::1", "localhost:4317"] {
+            #expect(throws: TransportError.self) { try Endpoint(url: bad) }
+        }
+    }
+
+    @Test func emptyServerNameIsRejectedBecauseOpenSSLWouldSkipTheCheck() {
+        var configuration = HTTP2ClientConfiguration(endpoint: Endpoint(host: "h", port: 1, useTLS: true))
+        configuration.tls.serverName = ""
+        #expect(throws: TransportError.self) { try configuration.validate() }
+    }
+}
