@@ -90,7 +90,7 @@ let package = Package(
         .testTarget(name: "HTTP2TransportTests", dependencies: ["HTTP2Transport", "OTLPTestSupport"]),
         .testTarget(name: "TelemetryPipelineTests", dependencies: ["TelemetryPipeline", "OTLPTestSupport"]),
         .testTarget(name: "OTLPExporterTests", dependencies: ["OTLPExporter", "Telemetry", "OTLPTestSupport"]),
-        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "OTLPTestSupport"]),
+        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "OTLPTestSupport", "HTTP2Transport", "OTLPProto", "OTLPWire"]),
         .testTarget(name: "CLITests", dependencies: ["OTLPTestSupport", "OTLPProto"]),
     ],
     swiftLanguageModes: [.v6]

@@ -29,6 +29,7 @@ let package = Package(
                 .product(name: "Benchmark", package: "package-benchmark"),
                 .product(name: "OTLPProto", package: "swift-otlp"),
                 .product(name: "OTLPWire", package: "swift-otlp"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 "SwiftProtobufPeer",
             ],
             path: "Benchmarks/CodecBenchmarks",

@@ -89,6 +89,8 @@ final class HTTP2Connection: @unchecked Sendable {
     private var lastReadAt: UInt64 = 0
     private var pingSentAt: UInt64?
     private var drainedLocally = false
+    /// No request deadline falls before this time: `expire` is skipped until then (it walks all streams).
+    private var nextExpiryCheck: UInt64 = .max
 
     init(configuration: HTTP2ClientConfiguration, tlsContext: TLSContext?) throws(TransportError) {
         self.configuration = configuration
@@ -260,7 +262,10 @@ final class HTTP2Connection: @unchecked Sendable {
         while true {
             drainSubmissions()
             let now = monotonicNanos()
-            pendingActions += machine.expire(now: now)
+            if now >= nextExpiryCheck {
+                pendingActions += machine.expire(now: now)
+                nextExpiryCheck = machine.nextDeadline ?? .max
+            }
             try keepalive(now: now)
             processActions()
             try flush(session: session)
@@ -280,7 +285,7 @@ final class HTTP2Connection: @unchecked Sendable {
             }
             // Sleep until the socket, a submission or the next deadline.
             let wantsWrite = output.readableBytes > 0
-            var timeoutTarget = machine.nextDeadline
+            var timeoutTarget: UInt64? = nextExpiryCheck == .max ? nil : nextExpiryCheck
             if let interval = configuration.keepaliveInterval {
                 let next = pingSentAt.map { $0 &+ configuration.keepaliveTimeout.nanoseconds }
                     ?? (lastReadAt &+ interval.nanoseconds)
@@ -318,6 +323,7 @@ final class HTTP2Connection: @unchecked Sendable {
         }
         for context in batch {
             requests[context.id] = context
+            nextExpiryCheck = min(nextExpiryCheck, context.deadline)
             pendingActions += machine.enqueue(context.id, deadline: context.deadline)
         }
         if let shutdown, !shutdownSeen {

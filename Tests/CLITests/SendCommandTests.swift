@@ -6,7 +6,7 @@ import Testing
 /// `otlp send` end to end: the built `otlp` binary against the Python collector.
 @Suite("otlp send")
 struct SendCommandTests {
-    static let collector = Result { try CollectorPeer() }
+    static let collector = Task { try await offPool { try CollectorPeer() } }
     var otlp: String { TestEnvironment.productsDirectory.appendingPathComponent("otlp").path }
 
     static func traceRequest(spans: Int) -> [UInt8] {
@@ -31,33 +31,34 @@ struct SendCommandTests {
         return url.path
     }
 
-    func send(_ arguments: [String], stdin: [UInt8]? = nil) throws -> ChildProcess.Output {
-        try ChildProcess.run(otlp, ["send"] + arguments, stdin: stdin.map { Data($0) }, timeout: 30)
+    func send(_ arguments: [String], stdin: [UInt8]? = nil) async throws -> ChildProcess.Output {
+        let otlp = otlp
+        return try await offPool { try ChildProcess.run(otlp, ["send"] + arguments, stdin: stdin.map { Data($0) }, timeout: 30) }
     }
 
-    @Test func okCallPrintsStatusAndPartialSuccessAndExitsZero() throws {
-        let peer = try Self.collector.get()
+    @Test func okCallPrintsStatusAndPartialSuccessAndExitsZero() async throws {
+        let peer = try await Self.collector.value
         let file = try writeTemporary(Self.traceRequest(spans: 3))
         defer { try? FileManager.default.removeItem(atPath: file) }
-        let output = try send(["--endpoint", peer.httpURL, "--signal", "traces", file,
+        let output = try await send(["--endpoint", peer.httpURL, "--signal", "traces", file,
                                "--header", "x-test-partial=2", "--gzip", "--timeout", "5"])
         #expect(output.status == 0, "\(output.stderrText)")
         #expect(output.stdoutText.contains("status: OK (0)"))
         #expect(output.stdoutText.contains("partial success: 2 rejected spans: partial"))
     }
 
-    @Test func requestFromStdinIsSent() throws {
-        let peer = try Self.collector.get()
-        let output = try send(["--endpoint", peer.httpURL, "--signal", "traces"], stdin: Self.traceRequest(spans: 1))
+    @Test func requestFromStdinIsSent() async throws {
+        let peer = try await Self.collector.value
+        let output = try await send(["--endpoint", peer.httpURL, "--signal", "traces"], stdin: Self.traceRequest(spans: 1))
         #expect(output.status == 0, "\(output.stderrText)")
         #expect(output.stdoutText.contains("status: OK (0)"))
     }
 
-    @Test func grpcErrorStatusExitsOne() throws {
-        let peer = try Self.collector.get()
+    @Test func grpcErrorStatusExitsOne() async throws {
+        let peer = try await Self.collector.value
         let file = try writeTemporary(Self.traceRequest(spans: 1))
         defer { try? FileManager.default.removeItem(atPath: file) }
-        let output = try send(["--endpoint", peer.httpURL, "--signal", "traces", file,
+        let output = try await send(["--endpoint", peer.httpURL, "--signal", "traces", file,
                                "--header", "x-test-status=14", "--header", "x-test-message=try later"])
         #expect(output.status == 1)
         #expect(output.stdoutText.contains("status: UNAVAILABLE (14)"))
@@ -65,8 +66,8 @@ struct SendCommandTests {
         #expect(output.stderrText.split(separator: "\n").count == 1)
     }
 
-    @Test func badUsageAndBadInputExitTwo() throws {
-        let peer = try Self.collector.get()
+    @Test func badUsageAndBadInputExitTwo() async throws {
+        let peer = try await Self.collector.value
         let garbage = try writeTemporary([0xFF, 0xFF, 0xFF])
         defer { try? FileManager.default.removeItem(atPath: garbage) }
         let cases: [[String]] = [
@@ -79,34 +80,41 @@ struct SendCommandTests {
             ["--endpoint", peer.httpURL, "--signal", "traces", "--header", "novalue", garbage],
         ]
         for arguments in cases {
-            let output = try send(arguments)
+            let output = try await send(arguments)
             #expect(output.status == 2, "\(arguments): \(output.stderrText)")
             #expect(output.stderrText.hasPrefix("otlp send: "), "\(arguments)")
         }
     }
 
-    @Test func unreachableCollectorExitsThree() throws {
+    @Test func unreachableCollectorExitsThree() async throws {
         let file = try writeTemporary(Self.traceRequest(spans: 1))
         defer { try? FileManager.default.removeItem(atPath: file) }
         let port = freeLoopbackPort()
-        let output = try send(["--endpoint", "http://127.0.0.1:\(port)", "--signal", "traces", file, "--timeout", "2"])
+        let output = try await send(["--endpoint", "http://127.0.0.1:\(port)", "--signal", "traces", file, "--timeout", "2"])
         #expect(output.status == 3)
         #expect(output.stderrText.contains("transport error"))
     }
 
-    @Test func tlsWithCAFileAndClientCertificate() throws {
-        let certs = try TestCertificates.generate()
+    @Test func tlsWithCAFileAndClientCertificate() async throws {
+        let certs = try await offPool { try TestCertificates.generate() }
         defer { certs.remove() }
-        let peer = try CollectorPeer(tls: (certs.serverCert, certs.serverKey), clientCA: certs.caCert)
+        let peer = try await offPool { try CollectorPeer(tls: (certs.serverCert, certs.serverKey), clientCA: certs.caCert) }
         defer { peer.stop() }
         let file = try writeTemporary(Self.traceRequest(spans: 1))
         defer { try? FileManager.default.removeItem(atPath: file) }
         let url = "https://localhost:\(peer.port)"
-        let ok = try send(["--endpoint", url, "--signal", "traces", file, "--ca-file", certs.caCert,
+        let ok = try await send(["--endpoint", url, "--signal", "traces", file, "--ca-file", certs.caCert,
                            "--client-cert", certs.clientCert, "--client-key", certs.clientKey, "--timeout", "5"])
         #expect(ok.status == 0, "\(ok.stderrText)")
-        let untrusted = try send(["--endpoint", url, "--signal", "traces", file, "--timeout", "5"])
+        let untrusted = try await send(["--endpoint", url, "--signal", "traces", file, "--timeout", "5"])
         #expect(untrusted.status == 3)
         #expect(untrusted.stderrText.contains("certificate"))
+    }
+}
+
+/// Runs blocking work on its own thread, off the cooperative pool.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
     }
 }

@@ -34,7 +34,7 @@ struct HostilePeerTests {
         case .success(let response): Issue.record("expected failure, got HTTP \(response.status)", sourceLocation: sourceLocation)
         case .failure(let error): #expect(codes.contains(error.code), "\(error)", sourceLocation: sourceLocation)
         }
-        #expect(outcome.1 < 2.5, "took \(outcome.1) s", sourceLocation: sourceLocation)
+        #expect(outcome.1 < 5, "took \(outcome.1) s", sourceLocation: sourceLocation)
     }
 
     @Test func garbageInsteadOfHTTP2IsAProtocolError() async throws {
@@ -120,7 +120,7 @@ struct HostilePeerTests {
     }
 
     @Test func oversizedResponseBodyIsRejected() async throws {
-        let server = try NghttpdPeer()
+        let server = try await offPool { try NghttpdPeer() }
         defer { server.stop() }
         try Data(repeating: 0x61, count: 3 << 20).write(to: server.htdocs.appendingPathComponent("big.bin"))
         let client = try HTTP2Client(configuration: h2cConfiguration(port: server.port) { $0.maxResponseBodyBytes = 1 << 20 })

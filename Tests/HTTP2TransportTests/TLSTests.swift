@@ -7,11 +7,11 @@ import Testing
 /// certificates made by `openssl` once per suite.
 @Suite("TLS")
 struct TLSTests {
-    static let certificates = Result { try TestCertificates.generate() }
+    static let certificates = Task { try await offPool { try TestCertificates.generate() } }
 
     func tlsConfiguration(port: UInt16, host: String = "localhost", _ adjust: (inout TLSOptions) -> Void = { _ in })
-        throws -> HTTP2ClientConfiguration {
-        var tls = TLSOptions(caFile: try Self.certificates.get().caCert)
+        async throws -> HTTP2ClientConfiguration {
+        var tls = TLSOptions(caFile: try await Self.certificates.value.caCert)
         adjust(&tls)
         return HTTP2ClientConfiguration(endpoint: Endpoint(host: host, port: port, useTLS: true), tls: tls,
                                         connectTimeout: .seconds(3))
@@ -38,8 +38,8 @@ struct TLSTests {
     }
 
     @Test func trustedCertificateVerifiesByHostNameAndByIPAddress() async throws {
-        let certs = try Self.certificates.get()
-        let server = try NghttpdPeer(tls: (certs.serverCert, certs.serverKey))
+        let certs = try await Self.certificates.value
+        let server = try await offPool { try NghttpdPeer(tls: (certs.serverCert, certs.serverKey)) }
         defer { server.stop() }
         for host in ["localhost", "127.0.0.1"] {
             let response = try await get(tlsConfiguration(port: server.port, host: host)).get()
@@ -49,63 +49,63 @@ struct TLSTests {
     }
 
     @Test func certificateFromUntrustedCAIsRejected() async throws {
-        let certs = try Self.certificates.get()
-        let server = try NghttpdPeer(tls: (certs.untrustedCert, certs.serverKey))
+        let certs = try await Self.certificates.value
+        let server = try await offPool { try NghttpdPeer(tls: (certs.untrustedCert, certs.serverKey)) }
         defer { server.stop() }
-        expectFailure(await get(try tlsConfiguration(port: server.port)), .certificateVerificationFailed)
+        expectFailure(await get(try await tlsConfiguration(port: server.port)), .certificateVerificationFailed)
         // ... but the explicit insecure option accepts it.
-        let insecure = await get(try tlsConfiguration(port: server.port) { $0.insecure = true })
+        let insecure = await get(try await tlsConfiguration(port: server.port) { $0.insecure = true })
         #expect((try? insecure.get().status) == 200)
     }
 
     @Test func certificateForAnotherHostNameIsRejected() async throws {
-        let certs = try Self.certificates.get()
-        let server = try NghttpdPeer(tls: (certs.wrongNameCert, certs.serverKey))
+        let certs = try await Self.certificates.value
+        let server = try await offPool { try NghttpdPeer(tls: (certs.wrongNameCert, certs.serverKey)) }
         defer { server.stop() }
-        expectFailure(await get(try tlsConfiguration(port: server.port)), .certificateVerificationFailed)
-        expectFailure(await get(try tlsConfiguration(port: server.port, host: "127.0.0.1")), .certificateVerificationFailed)
+        expectFailure(await get(try await tlsConfiguration(port: server.port)), .certificateVerificationFailed)
+        expectFailure(await get(try await tlsConfiguration(port: server.port, host: "127.0.0.1")), .certificateVerificationFailed)
         // The server name can be overridden to the certificate's name.
-        let renamed = await get(try tlsConfiguration(port: server.port, host: "127.0.0.1") { $0.serverName = "wrong.example" })
+        let renamed = await get(try await tlsConfiguration(port: server.port, host: "127.0.0.1") { $0.serverName = "wrong.example" })
         #expect((try? renamed.get().status) == 200)
     }
 
     @Test func expiredCertificateIsRejected() async throws {
-        let certs = try Self.certificates.get()
-        let server = try NghttpdPeer(tls: (certs.expiredCert, certs.serverKey))
+        let certs = try await Self.certificates.value
+        let server = try await offPool { try NghttpdPeer(tls: (certs.expiredCert, certs.serverKey)) }
         defer { server.stop() }
-        expectFailure(await get(try tlsConfiguration(port: server.port)), .certificateVerificationFailed)
+        expectFailure(await get(try await tlsConfiguration(port: server.port)), .certificateVerificationFailed)
     }
 
     @Test func systemTrustStoreDoesNotTrustTheTestCA() async throws {
-        let certs = try Self.certificates.get()
-        let server = try NghttpdPeer(tls: (certs.serverCert, certs.serverKey))
+        let certs = try await Self.certificates.value
+        let server = try await offPool { try NghttpdPeer(tls: (certs.serverCert, certs.serverKey)) }
         defer { server.stop() }
-        expectFailure(await get(try tlsConfiguration(port: server.port) { $0.caFile = nil }), .certificateVerificationFailed)
+        expectFailure(await get(try await tlsConfiguration(port: server.port) { $0.caFile = nil }), .certificateVerificationFailed)
     }
 
     @Test func serverWithoutALPNh2IsRejected() async throws {
-        let certs = try Self.certificates.get()
-        let server = try OpenSSLServerPeer(cert: certs.serverCert, key: certs.serverKey)
+        let certs = try await Self.certificates.value
+        let server = try await offPool { try OpenSSLServerPeer(cert: certs.serverCert, key: certs.serverKey) }
         defer { server.stop() }
-        expectFailure(await get(try tlsConfiguration(port: server.port)), .alpnMismatch)
+        expectFailure(await get(try await tlsConfiguration(port: server.port)), .alpnMismatch)
     }
 
     @Test func clientCertificateRequiredByServerIsSent() async throws {
-        let certs = try Self.certificates.get()
-        let server = try NghttpdPeer(tls: (certs.serverCert, certs.serverKey), requireClientCertificate: true)
+        let certs = try await Self.certificates.value
+        let server = try await offPool { try NghttpdPeer(tls: (certs.serverCert, certs.serverKey), requireClientCertificate: true) }
         defer { server.stop() }
-        let without = await get(try tlsConfiguration(port: server.port))
+        let without = await get(try await tlsConfiguration(port: server.port))
         if case .success(let response) = without { Issue.record("no client certificate but got HTTP \(response.status)") }
-        let with = await get(try tlsConfiguration(port: server.port) {
+        let with = await get(try await tlsConfiguration(port: server.port) {
             $0.clientCertificateFile = certs.clientCert
             $0.clientKeyFile = certs.clientKey
         })
         #expect((try? with.get().status) == 200, "\(with)")
     }
 
-    @Test func clientCertificateWithoutKeyIsAConfigurationError() throws {
-        let certs = try Self.certificates.get()
-        var configuration = try tlsConfiguration(port: 1)
+    @Test func clientCertificateWithoutKeyIsAConfigurationError() async throws {
+        let certs = try await Self.certificates.value
+        var configuration = try await tlsConfiguration(port: 1)
         configuration.tls.clientCertificateFile = certs.clientCert
         #expect(throws: TransportError.self) { try HTTP2Client(configuration: configuration) }
         configuration.tls.clientCertificateFile = nil
@@ -122,10 +122,10 @@ struct TLSTests {
     }
 
     @Test func grpcOverTLSWithMutualAuthenticationAgainstTheCollector() async throws {
-        let certs = try Self.certificates.get()
-        let collector = try CollectorPeer(tls: (certs.serverCert, certs.serverKey), clientCA: certs.caCert)
+        let certs = try await Self.certificates.value
+        let collector = try await offPool { try CollectorPeer(tls: (certs.serverCert, certs.serverKey), clientCA: certs.caCert) }
         defer { collector.stop() }
-        var configuration = try tlsConfiguration(port: collector.port)
+        var configuration = try await tlsConfiguration(port: collector.port)
         configuration.tls.clientCertificateFile = certs.clientCert
         configuration.tls.clientKeyFile = certs.clientKey
         let client = try GRPCClient(configuration: configuration)
@@ -134,7 +134,7 @@ struct TLSTests {
         #expect(response.code == .ok)
         #expect(response.trailer("x-items") == "4")
 
-        let anonymous = try GRPCClient(configuration: try tlsConfiguration(port: collector.port))
+        let anonymous = try GRPCClient(configuration: try await tlsConfiguration(port: collector.port))
         defer { anonymous.shutdown() }
         let refused = await anonymous.unary(path: tracePath, message: TestProto.traceRequest(spans: 1), timeout: .seconds(3))
         if case .success(let response) = refused, response.code == .ok { Issue.record("call without client certificate succeeded") }

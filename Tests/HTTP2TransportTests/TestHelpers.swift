@@ -51,3 +51,11 @@ func h2cConfiguration(port: UInt16, _ adjust: (inout HTTP2ClientConfiguration) -
     adjust(&configuration)
     return configuration
 }
+
+/// Runs blocking work (starting a peer process, joining a connection thread) on its own thread,
+/// so it never blocks the small cooperative thread pool that resumes the timed calls.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}

@@ -1,1 +1,0 @@
-// Placeholder: swift-protobuf peer code is generated into this folder.
