@@ -81,7 +81,7 @@ public final class MetricsClient: Sendable {
     public static let scopeName = "swift-otlp.metrics-client"
 
     let configuration: Configuration
-    private let state: Mutex<AggregationState>
+    private let state: Mutex<ClientAggregationState>
     private let exportTask = Mutex<Task<Void, Never>?>(nil)
 
     /// Creates a client.
@@ -91,7 +91,7 @@ public final class MetricsClient: Sendable {
             try Self.validateTag(key: key, value: value)
         }
         self.configuration = configuration
-        self.state = Mutex(AggregationState(startTime: configuration.now()))
+        self.state = Mutex(ClientAggregationState(startTime: configuration.now()))
         if let interval = configuration.exportInterval, interval > .zero {
             let task = Task.detached(priority: .utility) { [weak self] in
                 while !Task.isCancelled {
@@ -125,7 +125,7 @@ public final class MetricsClient: Sendable {
         try state.withLock { state throws(MetricsError) in
             try state.checkOpen()
             try state.register(name, kind: .counter, unit: "", description: "")
-            state.counters[SeriesKey(name: name, attributes: attributes), default: SumAccumulator()].add(increment)
+            state.counters[ClientSeriesKey(name: name, attributes: attributes), default: SumAccumulator()].add(increment)
         }
     }
 
@@ -163,7 +163,7 @@ public final class MetricsClient: Sendable {
         try state.withLock { state throws(MetricsError) in
             try state.checkOpen()
             try state.register(name, kind: .observableGauge, unit: "", description: "")
-            state.observers.append(Observer(key: SeriesKey(name: name, attributes: attributes), callback: callback))
+            state.observers.append(ClientObserver(key: ClientSeriesKey(name: name, attributes: attributes), callback: callback))
         }
     }
 
@@ -253,7 +253,7 @@ public final class MetricsClient: Sendable {
 
     private func collect(reset: Bool) -> Snapshot {
         let observers = state.withLock { $0.observers }
-        var observed: [(SeriesKey, Double)] = []
+        var observed: [(ClientSeriesKey, Double)] = []
         for observer in observers {
             let value = observer.callback()
             if value.isFinite { observed.append((observer.key, value)) }
@@ -274,7 +274,7 @@ public final class MetricsClient: Sendable {
     // MARK: Validation
 
     private func record(
-        _ name: String, _ value: Double, tags: [String: String], kind: InstrumentKind, unit: String, description: String
+        _ name: String, _ value: Double, tags: [String: String], kind: ClientInstrumentKind, unit: String, description: String
     ) throws(MetricsError) {
         guard value.isFinite else {
             throw MetricsError(code: .invalidValue, message: "metric '\(name)' value \(value) is not finite")
@@ -283,7 +283,7 @@ public final class MetricsClient: Sendable {
         try state.withLock { state throws(MetricsError) in
             try state.checkOpen()
             try state.register(name, kind: kind, unit: unit, description: description)
-            let key = SeriesKey(name: name, attributes: attributes)
+            let key = ClientSeriesKey(name: name, attributes: attributes)
             switch kind {
             case .histogram(let bounds):
                 state.histograms[key, default: HistogramAccumulator(bounds: bounds)].record(value)
@@ -334,12 +334,12 @@ public final class MetricsClient: Sendable {
 
 // MARK: Aggregation state (guarded by the client's mutex)
 
-struct SeriesKey: Hashable, Sendable {
+struct ClientSeriesKey: Hashable, Sendable {
     var name: String
     var attributes: [String: String]
 }
 
-enum InstrumentKind: Hashable, Sendable {
+enum ClientInstrumentKind: Hashable, Sendable {
     case counter
     case histogram([Double])
     case gauge
@@ -355,14 +355,14 @@ enum InstrumentKind: Hashable, Sendable {
     }
 }
 
-struct InstrumentInfo: Sendable {
-    var kind: InstrumentKind
+struct ClientInstrumentInfo: Sendable {
+    var kind: ClientInstrumentKind
     var unit: String
     var description: String
 }
 
-struct Observer: Sendable {
-    var key: SeriesKey
+struct ClientObserver: Sendable {
+    var key: ClientSeriesKey
     var callback: @Sendable () -> Double
 }
 
@@ -428,15 +428,15 @@ struct GaugeAccumulator: Sendable {
     var updated: Bool
 }
 
-struct AggregationState: Sendable {
+struct ClientAggregationState: Sendable {
     let startTime: UInt64
     var lastCollect: UInt64
     var shutDown = false
-    var instruments: [String: InstrumentInfo] = [:]
-    var counters: [SeriesKey: SumAccumulator] = [:]
-    var histograms: [SeriesKey: HistogramAccumulator] = [:]
-    var gauges: [SeriesKey: GaugeAccumulator] = [:]
-    var observers: [Observer] = []
+    var instruments: [String: ClientInstrumentInfo] = [:]
+    var counters: [ClientSeriesKey: SumAccumulator] = [:]
+    var histograms: [ClientSeriesKey: HistogramAccumulator] = [:]
+    var gauges: [ClientSeriesKey: GaugeAccumulator] = [:]
+    var observers: [ClientObserver] = []
 
     init(startTime: UInt64) {
         self.startTime = startTime
@@ -447,7 +447,7 @@ struct AggregationState: Sendable {
         if shutDown { throw MetricsError(code: .shutDown, message: "the metrics client was shut down") }
     }
 
-    mutating func register(_ name: String, kind: InstrumentKind, unit: String, description: String) throws(MetricsError) {
+    mutating func register(_ name: String, kind: ClientInstrumentKind, unit: String, description: String) throws(MetricsError) {
         if let existing = instruments[name] {
             guard existing.kind == kind, existing.unit == unit else {
                 throw MetricsError(
@@ -456,11 +456,11 @@ struct AggregationState: Sendable {
             }
             return
         }
-        instruments[name] = InstrumentInfo(kind: kind, unit: unit, description: description)
+        instruments[name] = ClientInstrumentInfo(kind: kind, unit: unit, description: description)
     }
 
     mutating func collect(
-        now: UInt64, temporality: MetricsTemporality, reset: Bool, observed: [(SeriesKey, Double)]
+        now: UInt64, temporality: MetricsTemporality, reset: Bool, observed: [(ClientSeriesKey, Double)]
     ) -> [MetricsClient.Metric] {
         let deltaStart = lastCollect
         var sums: [String: [MetricsClient.SumPoint]] = [:]
