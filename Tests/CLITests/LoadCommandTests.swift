@@ -48,6 +48,38 @@ import Testing
         }
     }
 
+    @Test func collectorKilledAndRestartedMidRunEveryItemIsDeliveredOrCounted() throws {
+        var collector = try OTLPReceiverPeer(.grpc, detail: true)
+        let port = collector.port
+        let load = try ChildProcess(otlp, ["load", "--endpoint", collector.endpoint, "--count", "3000", "--rate", "1500",
+                                           "--batch-size", "100", "--queue-size", "8192"])
+        defer { load.kill() }
+        #expect(collector.wait(timeout: 10) { $0.accepted.count >= 2 })
+        collector.stop()
+        Thread.sleep(forTimeInterval: 0.3)  // the dead collector's last output arrives
+        var spanIDs = Set(collector.accepted.flatMap(\.items).compactMap { ($0 as? [String: Any])?["span_id"] as? String })
+        let firstRun = spanIDs.count
+        Thread.sleep(forTimeInterval: 0.5)  // collector down: the exporter retries, the queue holds spans
+        collector = try OTLPReceiverPeer(.grpc, port: port, detail: true)
+        defer { collector.stop() }
+        let output = try load.wait(timeout: 60)
+        let fields = try #require(summary(output.stdoutText), "\(output.stdoutText) \(output.stderrText)")
+        let created = Int(fields["created"] ?? "") ?? -1
+        let exported = Int(fields["exported"] ?? "") ?? -1
+        let dropped = Int(fields["dropped"] ?? "") ?? -1
+        let failed = Int(fields["failed"] ?? "") ?? -1
+        #expect(created == 3000)
+        #expect(created == exported + dropped + failed)
+        // The queue (8192) holds everything produced while the collector was down: no losses.
+        #expect(dropped == 0 && failed == 0 && output.status == 0, "\(output.stdoutText) \(output.stderrText)")
+        collector.wait(timeout: 5) { peer in
+            spanIDs.union(peer.accepted.flatMap(\.items).compactMap { ($0 as? [String: Any])?["span_id"] as? String }).count >= exported
+        }
+        spanIDs.formUnion(collector.accepted.flatMap(\.items).compactMap { ($0 as? [String: Any])?["span_id"] as? String })
+        #expect(firstRun > 0 && firstRun < 3000)
+        #expect(spanIDs.count == exported, "distinct spans delivered to the two collectors")
+    }
+
     @Test func unreachableCollectorCountsFailuresAndExitsOne() throws {
         let port = freeLoopbackPort()
         let output = try ChildProcess.run(otlp, ["load", "--endpoint", "http://127.0.0.1:\(port)", "--count", "50",
