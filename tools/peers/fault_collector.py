@@ -18,6 +18,8 @@ Options:
                        "partial": 2}   (status 0 with partial = partial success; retry_ms adds
                        RetryInfo in grpc-status-details-bin; sleep_ms delays the answer)
   --detail            report full item records (attributes, ids) instead of keys
+  --summary-after-idle S   print {"summary": {"traces": N, "metrics": N, "logs": N}} and exit once
+                      something arrived and then nothing for S seconds (demo "print summary" mode)
   --sink              fast sink for benchmarks: counts requests, bytes and items (one C parse per
                       request, no per-item Python work); prints {"sink": {...}} when they change
 """
@@ -50,7 +52,8 @@ SERVICES = {
 }
 
 lock = threading.Lock()
-state = {"calls": 0, "inflight": 0, "script": [], "detail": False}
+state = {"calls": 0, "inflight": 0, "script": [], "detail": False, "last": 0.0,
+         "received": {"traces": 0, "metrics": 0, "logs": 0}}
 
 
 def make_handler(signal):
@@ -95,6 +98,9 @@ def make_handler(signal):
             return response  # the client gave up (deadline): not delivered
         headers = {k: v for k, v in context.invocation_metadata() if k in ("authorization", "x-tenant", "x-refresh")}
         emit({"accepted": signal, "items": records, "rejected": rejected, "headers": headers})
+        with lock:
+            state["received"][signal] += len(records)
+            state["last"] = time.monotonic()
         return response
 
     return export
@@ -114,6 +120,9 @@ def main():
     parser.add_argument("--script", default="[]")
     parser.add_argument("--detail", action="store_true")
     parser.add_argument("--sink", action="store_true")
+    parser.add_argument("--summary-after-idle", type=float, default=0,
+                        help="after something was received and then nothing for this many seconds, print "
+                             '{"summary": {"traces": N, "metrics": N, "logs": N}} and exit (for the demo)')
     args = parser.parse_args()
     state["script"] = json.loads(args.script)
     state["detail"] = args.detail
@@ -164,6 +173,16 @@ def main():
     port = server.add_insecure_port(f"127.0.0.1:{args.port}")
     server.start()
     emit({"listening": port})
+    if args.summary_after_idle > 0:
+        while True:
+            time.sleep(0.1)
+            with lock:
+                last = state["last"]
+                received = dict(state["received"])
+            if last and time.monotonic() - last >= args.summary_after_idle:
+                emit({"summary": received})
+                server.stop(0)
+                return 0
     server.wait_for_termination()
 
 
