@@ -15,6 +15,9 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-2", exact: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport", exact: "2.9.2"),
         .package(url: "https://github.com/swift-otel/swift-otel", exact: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", exact: "1.7.3"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
     ],
     targets: [
         // swift-protobuf code generated once from ../Protos with protoc + protoc-gen-swift (committed).
@@ -63,6 +66,9 @@ let package = Package(
                 .product(name: "Telemetry", package: "swift-otlp"),
                 .product(name: "OTLPExporter", package: "swift-otlp"),
                 .product(name: "OTel", package: "swift-otel"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ],

@@ -1,1 +1,218 @@
-print("placeholder: this benchmark arrives with its issue")
+// End-to-end export benchmark: `otlp load --count N` over OTLP/gRPC into a local sink, side by
+// side with swift-otel 1.6.0 exporting the same kind of spans (4 attributes: string, int, bool,
+// double) to the same sink in the same run. Each exporter runs in its own child process, so
+// CPU seconds and peak RSS come from that process's rusage (wait4).
+//
+//   swift build -c release --package-path Benchmarks --product otlp
+//   swift run -c release --package-path Benchmarks ExportBench [--count 1000000] [--runs 3]
+//                                       [--ours-args "--batch-size 4096 ..."] [--peer-queue N]
+//
+// The sink is `tools/peers/fault_collector.py --sink` (grpcio; one C parse per request, items
+// counted with len()). Delivered = items the sink counted for that run.
+import Foundation
+import Logging
+import OTel
+import ServiceLifecycle
+import Tracing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// MARK: swift-otel worker (a child process: OTel.bootstrap can run once per process)
+
+func runSwiftOTelWorker(endpoint: String, count: Int, queue: Int, batch: Int) async throws {
+    var config = OTel.Configuration.default
+    config.serviceName = "export-bench"
+    config.metrics.enabled = false
+    config.logs.enabled = false
+    config.diagnosticLogLevel = .error
+    config.traces.sampler = .alwaysOn
+    config.traces.otlpExporter.endpoint = endpoint
+    config.traces.otlpExporter.protocol = .grpc
+    config.traces.batchSpanProcessor.maxQueueSize = queue
+    config.traces.batchSpanProcessor.maxExportBatchSize = batch
+    config.traces.batchSpanProcessor.scheduleDelay = .milliseconds(200)
+    let observability = try OTel.bootstrap(configuration: config)
+    let group = ServiceGroup(services: [observability], logger: Logger(label: "export-bench"))
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        try await Task.sleep(for: .milliseconds(100))
+        let tracer = InstrumentationSystem.tracer
+        for i in 0..<count {
+            let span = tracer.startSpan("load-span")
+            span.attributes["load.string"] = "value"
+            span.attributes["load.int"] = i
+            span.attributes["load.bool"] = true
+            span.attributes["load.double"] = 1.5
+            span.end()
+        }
+        await group.triggerGracefulShutdown()
+        try await tasks.waitForAll()
+    }
+}
+
+// MARK: child processes with rusage
+
+struct Measured {
+    var status: Int32
+    var wallSeconds: Double
+    var cpuSeconds: Double
+    var peakRSSMiB: Double
+    var stdout: String
+}
+
+func spawnMeasured(_ argv: [String]) throws -> Measured {
+    let outPath = "/tmp/export-bench-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).out"
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    var pid: pid_t = 0
+    let cArgs = argv.map { strdup($0) } + [nil]
+    let cEnv = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    defer { cArgs.forEach { free($0) }; cEnv.forEach { free($0) } }
+    let start = ContinuousClock.now
+    let rc = posix_spawn(&pid, argv[0], &actions, nil, cArgs, cEnv)
+    guard rc == 0 else { throw NSError(domain: "spawn", code: Int(rc)) }
+    var status: Int32 = 0
+    var usage = rusage()
+    while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+    let wall = (ContinuousClock.now - start)
+    let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+    unlink(outPath)
+    let (s, atto) = wall.components
+    return Measured(status: status, wallSeconds: Double(s) + Double(atto) / 1e18, cpuSeconds: cpu,
+                    peakRSSMiB: Double(usage.ru_maxrss) / 1024, stdout: out)
+}
+
+// MARK: the sink
+
+final class Sink: @unchecked Sendable {
+    let process = Process()
+    let pipe = Pipe()
+    let lock = NSLock()
+    var text = ""
+    var port = 0
+
+    init(python: String, script: String) throws {
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [script, "--sink"]
+        process.standardOutput = pipe
+        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let chunk = String(decoding: handle.availableData, as: UTF8.self)
+            self?.lock.lock(); self?.text += chunk; self?.lock.unlock()
+        }
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while port == 0 && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+            for object in lines() { if let p = object["listening"] as? Int { port = p } }
+        }
+        guard port != 0 else { throw NSError(domain: "sink did not start", code: 1) }
+    }
+
+    func lines() -> [[String: Any]] {
+        lock.lock(); let t = text; lock.unlock()
+        return t.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+
+    /// Items counted so far, after the count has been stable for `quiet` seconds.
+    func settledItems(quiet: Double = 1.0) -> Int {
+        var last = -1
+        var stableSince = Date()
+        while true {
+            let now = (lines().last { $0["sink"] != nil }?["sink"] as? [String: Any])?["items"] as? Int ?? 0
+            if now != last { last = now; stableSince = Date() }
+            if Date().timeIntervalSince(stableSince) >= quiet { return now }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+    }
+
+    func stop() {
+        kill(process.processIdentifier, SIGKILL)
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+    }
+}
+
+// MARK: orchestration
+
+func argument(_ name: String, _ args: [String]) -> String? {
+    guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
+    return args[i + 1]
+}
+
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
+}
+
+let args = CommandLine.arguments
+if args.count > 1 && args[1] == "swift-otel-worker" {
+    try await runSwiftOTelWorker(endpoint: argument("--endpoint", args)!, count: Int(argument("--count", args)!)!,
+                                 queue: Int(argument("--queue", args) ?? "2048")!, batch: Int(argument("--batch", args) ?? "512")!)
+    exit(0)
+}
+
+let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent()
+let count = Int(argument("--count", args) ?? "1000000")!
+let runs = Int(argument("--runs", args) ?? "3")!
+let python = argument("--python", args) ?? ProcessInfo.processInfo.environment["OTLP_TEST_PYTHON"]
+    ?? repo.appendingPathComponent(".venv/bin/python").path
+let selfPath = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
+// `swift build -c release --package-path Benchmarks --product otlp` puts otlp next to ExportBench.
+let otlp = argument("--otlp", args) ?? URL(fileURLWithPath: selfPath).deletingLastPathComponent().appendingPathComponent("otlp").path
+let ourExtra = (argument("--ours-args", args) ?? "").split(separator: " ").map(String.init)
+let peerQueue = argument("--peer-queue", args) ?? "2048"
+
+let sink = try Sink(python: python, script: repo.appendingPathComponent("tools/peers/fault_collector.py").path)
+defer { sink.stop() }
+let endpoint = "http://127.0.0.1:\(sink.port)"
+print("sink on \(endpoint); \(count) spans per run, \(runs) run(s) each, alternating")
+
+struct Row { var name: String; var delivered: [Int] = []; var wall: [Double] = []; var cpu: [Double] = []; var rss: [Double] = []; var summaries: [String] = [] }
+var ours = Row(name: "swift-otlp (otlp load)")
+var peer = Row(name: "swift-otel 1.6.0")
+for run in 1...runs {
+    for which in 0..<2 {
+        let before = sink.settledItems(quiet: 0.5)
+        let measured: Measured
+        if which == 0 {
+            measured = try spawnMeasured([otlp, "load", "--endpoint", endpoint, "--signal", "traces", "--protocol", "grpc",
+                                          "--count", String(count)] + ourExtra)
+        } else {
+            measured = try spawnMeasured([selfPath, "swift-otel-worker", "--endpoint", endpoint, "--count", String(count),
+                                          "--queue", peerQueue, "--batch", "512"])
+        }
+        let delivered = sink.settledItems() - before
+        let summary = measured.stdout.split(separator: "\n").last.map(String.init) ?? ""
+        print("run \(run) \(which == 0 ? ours.name : peer.name): status \(measured.status) delivered \(delivered) "
+              + "wall \(String(format: "%.2f", measured.wallSeconds)) s cpu \(String(format: "%.2f", measured.cpuSeconds)) s "
+              + "rss \(String(format: "%.1f", measured.peakRSSMiB)) MiB \(summary)")
+        if which == 0 {
+            ours.delivered.append(delivered); ours.wall.append(measured.wallSeconds); ours.cpu.append(measured.cpuSeconds)
+            ours.rss.append(measured.peakRSSMiB); ours.summaries.append(summary)
+        } else {
+            peer.delivered.append(delivered); peer.wall.append(measured.wallSeconds); peer.cpu.append(measured.cpuSeconds)
+            peer.rss.append(measured.peakRSSMiB)
+        }
+    }
+}
+
+print("")
+print("| exporter | spans created | delivered (median) | delivered/created | wall s | delivered spans/s | CPU s | peak RSS MiB |")
+print("|---|---|---|---|---|---|---|---|")
+var rates: [Double] = []
+for row in [ours, peer] {
+    let delivered = median(row.delivered.map(Double.init))
+    let wall = median(row.wall)
+    let rate = delivered / max(wall, 1e-9)
+    rates.append(rate)
+    print("| \(row.name) | \(count) | \(Int(delivered)) | \(String(format: "%.4f", delivered / Double(count))) | "
+          + "\(String(format: "%.2f", wall)) | \(Int(rate)) | \(String(format: "%.2f", median(row.cpu))) | "
+          + "\(String(format: "%.1f", median(row.rss))) |")
+}
+print("throughput ratio (delivered spans/s, ours / swift-otel): \(String(format: "%.1f", rates[0] / max(rates[1], 1e-9)))x")
