@@ -1,11 +1,288 @@
 import ArgumentParser
+import Foundation
+import OTLPExporter
+import Telemetry
+import TelemetryPipeline
+import Synchronization
 
-/// `otlp load`: not implemented yet (placeholder until its issue lands).
-struct LoadCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "load", abstract: "(not implemented yet)")
+#if canImport(Glibc)
+import Glibc
+#endif
 
-    func run() throws {
-        print("otlp load: not implemented yet")
-        throw ExitCode(2)
+/// `otlp load`: a load generator like the OpenTelemetry Collector's telemetrygen, built on the
+/// public API (a `TelemetryProvider` with this package's OTLP exporters).
+///
+/// Last output line: `created=N exported=N dropped=N failed=N elapsed=SECONDS rate=N/s`.
+/// Exit status: 0 when nothing was dropped or failed; 1 otherwise; 2 bad usage.
+struct LoadCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "load",
+        abstract: "Generate spans, metrics or logs and export them over OTLP.",
+        discussion: """
+            Each span carries 4 attributes (string, int, bool, double) plus any --attributes. \
+            The last output line is the summary \
+            `created=N exported=N dropped=N failed=N elapsed=SECONDS rate=N/s` (items of the chosen \
+            signal; metrics count measurements); a live progress line is shown when stdout is a \
+            terminal. Exit status: 0 only when nothing was dropped or failed, 1 otherwise, 2 bad usage.
+            """
+    )
+
+    @Option(name: .long, help: "Collector URL (default http://localhost:4317 for grpc, http://localhost:4318 for http/*).")
+    var endpoint: String?
+
+    @Option(name: .long, help: "traces, metrics or logs.")
+    var signal: String = "traces"
+
+    @Option(name: .long, help: "grpc, http/protobuf or http/json.")
+    var `protocol`: String = "grpc"
+
+    @Option(name: .long, help: "Number of items to create.")
+    var count: Int?
+
+    @Option(name: .long, help: "Seconds to generate for (instead of --count).")
+    var duration: Double?
+
+    @Option(name: .long, help: "Items per second over all workers (default: as fast as possible).")
+    var rate: Double?
+
+    @Option(name: .long, help: "Concurrent generating tasks.")
+    var workers: Int = 1
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Extra attributes K=V added to every item.")
+    var attributes: [String] = []
+
+    @Flag(name: .long, help: "gzip-compress requests.")
+    var gzip = false
+
+    @Option(name: .long, help: "Extra request header K=V (repeatable), e.g. authorization=Bearer x.")
+    var header: [String] = []
+
+    @Option(name: .customLong("ca-file"), help: "PEM CA certificates to trust instead of the system store.")
+    var caFile: String?
+
+    @Option(name: .customLong("client-cert"), help: "PEM client certificate for mTLS (with --client-key).")
+    var clientCert: String?
+
+    @Option(name: .customLong("client-key"), help: "PEM client key for mTLS (with --client-cert).")
+    var clientKey: String?
+
+    @Option(name: .long, help: "Per-export timeout in seconds (default 10).")
+    var timeout: Double = 10
+
+    @Option(name: .customLong("queue-size"), help: "Pipeline queue capacity (items buffered before drops).")
+    var queueSize: Int = 65536
+
+    @Option(name: .customLong("batch-size"), help: "Items per export request.")
+    var batchSize: Int = 4096
+
+    @Option(name: .long, help: "Export requests in flight at once.")
+    var concurrency: Int = 4
+
+    @Option(name: .customLong("max-retry-seconds"), help: "Give up retrying an export after this many seconds.")
+    var maxRetrySeconds: Double = 30
+
+    private func usage(_ message: String) -> ExitCode {
+        FileHandle.standardError.write(Data("otlp load: \(message)\n".utf8))
+        return ExitCode(2)
+    }
+
+    func run() async throws {
+        guard let signal = OTLPSignal(rawValue: signal) else { throw usage("--signal must be traces, metrics or logs") }
+        guard let proto = OTLPProtocol(rawValue: self.protocol) else {
+            throw usage("--protocol must be grpc, http/protobuf or http/json")
+        }
+        if (count == nil) == (duration == nil) { throw usage("give exactly one of --count N and --duration SECONDS") }
+        if let count, count < 0 { throw usage("--count must be ≥ 0") }
+        if let duration, !(duration > 0 && duration.isFinite) { throw usage("--duration must be a positive number") }
+        if let rate, !(rate > 0 && rate.isFinite) { throw usage("--rate must be a positive number") }
+        guard workers >= 1 && workers <= 1024 else { throw usage("--workers must be in 1...1024") }
+        guard timeout > 0 && timeout.isFinite else { throw usage("--timeout must be positive") }
+        guard queueSize >= 1, batchSize >= 1, concurrency >= 1 else { throw usage("sizes must be ≥ 1") }
+        var extra: [Attribute] = []
+        for entry in attributes {
+            guard let eq = entry.firstIndex(of: "="), eq != entry.startIndex else { throw usage("--attributes takes K=V: \(entry)") }
+            extra.append(Attribute(String(entry[..<eq]), .string(String(entry[entry.index(after: eq)...]))))
+        }
+        var headers: [String: String] = [:]
+        for entry in header {
+            guard let eq = entry.firstIndex(of: "="), eq != entry.startIndex else { throw usage("--header takes K=V: \(entry)") }
+            headers[String(entry[..<eq]).lowercased()] = String(entry[entry.index(after: eq)...])
+        }
+        var endpointText = endpoint ?? (proto == .grpc ? "http://localhost:4317" : "http://localhost:4318")
+        if proto.isHTTP, let parsed = try? OTLPEndpoint(parsing: endpointText), parsed.path == "/" {
+            endpointText = endpointText.hasSuffix("/") ? endpointText + signal.httpPath : endpointText + "/" + signal.httpPath
+        }
+        let tls: OTLPTLSConfiguration
+        do {
+            tls = try OTLPTLSConfiguration(caCertificateFile: caFile, clientCertificateFile: clientCert, clientKeyFile: clientKey)
+        } catch { throw usage("\(error)") }
+        let retry = OTLPRetryPolicy(initialBackoff: .milliseconds(100), maxBackoff: .seconds(5),
+                                    maxElapsedTime: .milliseconds(Int64(maxRetrySeconds * 1000)))
+        let exporterConfig = OTLPExporterConfiguration(
+            signal: signal, protocol: proto, endpoint: endpointText, headers: headers,
+            timeout: .milliseconds(Int64(timeout * 1000)), compression: gzip ? .gzip : .none, tls: tls, retry: retry)
+        do { try exporterConfig.validate() } catch { throw usage("\(error)") }
+        let options = OTLPExportOptions(maxConcurrentExports: concurrency, diagnosticsInterval: .seconds(10))
+
+        var pipelineConfig = PipelineConfiguration()
+        let batching = PipelineConfiguration.Batching(maxQueueSize: queueSize, maxExportBatchSize: batchSize,
+                                                      scheduledDelay: .milliseconds(200), maxConcurrentExports: concurrency)
+        pipelineConfig.traces = batching
+        pipelineConfig.logs = batching
+        pipelineConfig.metrics.exportInterval = .seconds(1)
+        pipelineConfig.metrics.measurementQueueSize = queueSize
+
+        let exporter: OTLPSignalExporter
+        let provider: TelemetryProvider
+        let resource = Resource(serviceName: "otlp-load")
+        do {
+            switch signal {
+            case .traces:
+                let e = try OTLPSpanExporter(configuration: exporterConfig, options: options)
+                exporter = e.exporter
+                provider = TelemetryProvider(resource: resource, spanExporters: [e], configuration: pipelineConfig)
+            case .logs:
+                let e = try OTLPLogExporter(configuration: exporterConfig, options: options)
+                exporter = e.exporter
+                provider = TelemetryProvider(resource: resource, logExporters: [e], configuration: pipelineConfig)
+            case .metrics:
+                let e = try OTLPMetricExporter(configuration: exporterConfig, options: options)
+                exporter = e.exporter
+                provider = TelemetryProvider(resource: resource, metricExporters: [e], configuration: pipelineConfig)
+            }
+        } catch {
+            throw usage("\(error)")
+        }
+
+        let generator = LoadGenerator(provider: provider, signal: signal, extra: extra)
+        let start = ContinuousClock.now
+        let deadline = duration.map { start + .milliseconds(Int64($0 * 1000)) }
+        let perWorkerRate = rate.map { $0 / Double(workers) }
+        let workerCount = workers
+        let totalCount = count
+        let interactive = isatty(1) == 1
+        let progress: Task<Void, Never>? = interactive ? Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                let created = generator.created
+                let elapsed = (ContinuousClock.now - start).seconds
+                let line = "\r\u{1B}[K\(signal): created=\(created) exported=\(exporter.counts.exported) rate=\(Int(Double(created) / max(elapsed, 1e-9)))/s"
+                FileHandle.standardOutput.write(Data(line.utf8))
+            }
+        } : nil
+
+        await withTaskGroup(of: Void.self) { group in
+            for worker in 0..<workerCount {
+                let quota: Int? = totalCount.map { $0 / workerCount + (worker < $0 % workerCount ? 1 : 0) }
+                group.addTask { generator.run(worker: worker, quota: quota, deadline: deadline, rate: perWorkerRate) }
+            }
+        }
+        do { try await provider.shutdown(timeout: .seconds(max(60, maxRetrySeconds + timeout + 5))) } catch {
+            FileHandle.standardError.write(Data("otlp load: shutdown: \(error)\n".utf8))
+        }
+        progress?.cancel()
+        let elapsed = (ContinuousClock.now - start).seconds
+        if interactive { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
+
+        let created = generator.created
+        let stats = provider.statistics(signal.telemetrySignal)
+        let counts = exporter.counts
+        var dropped = stats.dropped + stats.droppedAfterShutdown
+        var exported: Int
+        var failed: Int
+        if signal == .metrics {
+            // Measurements are aggregated into data points before export: a measurement counts as
+            // exported unless it was dropped at the queue or a collection holding it failed.
+            failed = counts.failed + counts.rejected + counts.dropped > 0 ? created - dropped : 0
+            exported = created - dropped - failed
+        } else {
+            dropped += counts.dropped
+            failed = counts.failed + counts.rejected
+            exported = counts.exported
+            // Anything not accounted for (e.g. still queued when shutdown timed out) is failed.
+            failed += max(0, created - exported - dropped - failed)
+        }
+        let rateText = Int(Double(exported) / max(elapsed, 1e-9))
+        print("created=\(created) exported=\(exported) dropped=\(dropped) failed=\(failed) elapsed=\(String(format: "%.3f", elapsed)) rate=\(rateText)/s")
+        if dropped > 0 || failed > 0 { throw ExitCode(1) }
+    }
+}
+
+extension OTLPSignal {
+    var telemetrySignal: TelemetrySignal {
+        switch self {
+        case .traces: .traces
+        case .metrics: .metrics
+        case .logs: .logs
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (s, atto) = components
+        return Double(s) + Double(atto) / 1e18
+    }
+}
+
+/// Creates items on the calling thread (one per worker) through the public API.
+final class LoadGenerator: Sendable {
+    let provider: TelemetryProvider
+    let signal: OTLPSignal
+    let extra: [Attribute]
+    private let createdCounters: Mutex<Int>
+
+    init(provider: TelemetryProvider, signal: OTLPSignal, extra: [Attribute]) {
+        self.provider = provider
+        self.signal = signal
+        self.extra = extra
+        self.createdCounters = Mutex(0)
+    }
+
+    var created: Int { createdCounters.withLock { $0 } }
+
+    func run(worker: Int, quota: Int?, deadline: ContinuousClock.Instant?, rate: Double?) {
+        let tracer = provider.tracer("otlp-load")
+        let logger = provider.logger("otlp-load")
+        let counter = provider.meter("otlp-load").counter("load.measurements", of: Int64.self)
+        let start = ContinuousClock.now
+        var made = 0
+        var unreported = 0
+        defer { createdCounters.withLock { $0 += unreported } }
+        while true {
+            if let quota, made >= quota { break }
+            if made & 255 == 0 {
+                if let deadline, ContinuousClock.now >= deadline { break }
+                createdCounters.withLock { $0 += unreported }
+                unreported = 0
+            }
+            if let rate {
+                let due = start + .nanoseconds(Int64(Double(made) / rate * 1e9))
+                let now = ContinuousClock.now
+                if due > now {
+                    let wait = due - now
+                    let (s, atto) = wait.components
+                    var request = timespec(tv_sec: Int(s), tv_nsec: Int(atto / 1_000_000_000))
+                    nanosleep(&request, nil)
+                    if let deadline, ContinuousClock.now >= deadline { break }
+                }
+            }
+            var attributes: [Attribute] = [
+                Attribute("load.string", .string("value")), Attribute("load.int", .int(Int64(made))),
+                Attribute("load.bool", .bool(made & 1 == 0)), Attribute("load.double", .double(Double(made) * 0.5)),
+            ]
+            attributes += extra
+            switch signal {
+            case .traces:
+                var span = tracer.startSpan("load-span", attributes: attributes)
+                span.end()
+            case .logs:
+                logger.info("load-log", attributes: attributes)
+            case .metrics:
+                counter.add(1, attributes: [Attribute("worker", .int(Int64(worker)))] + extra)
+            }
+            made += 1
+            unreported += 1
+        }
     }
 }

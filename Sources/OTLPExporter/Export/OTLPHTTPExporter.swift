@@ -1,0 +1,133 @@
+// OTLP/HTTP exporter: POST /v1/{traces,metrics,logs} with protobuf or OTLP/JSON bodies over
+// HTTP/1.1 keep-alive (cleartext) or HTTP/2 (https, ALPN h2), retries on 429/502/503/504 and
+// connection loss, honouring Retry-After.
+import Foundation
+import HTTP2Transport
+
+extension OTLPPartialSuccess {
+    /// Reads `partialSuccess` from an OTLP/JSON export response
+    /// (`{"partialSuccess":{"rejectedSpans":"3","errorMessage":"..."}}`; counts may be JSON
+    /// numbers or strings, as int64 allows both). `nil` when absent, empty or malformed.
+    public static func decode(jsonExportResponse bytes: [UInt8]) -> OTLPPartialSuccess? {
+        guard !bytes.isEmpty,
+              let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+              let partial = (object["partialSuccess"] ?? object["partial_success"]) as? [String: Any] else { return nil }
+        var rejected: Int64 = 0
+        for key in ["rejectedSpans", "rejectedDataPoints", "rejectedLogRecords",
+                    "rejected_spans", "rejected_data_points", "rejected_log_records"] {
+            if let text = partial[key] as? String, let n = Int64(text) { rejected = n }
+            else if let number = partial[key] as? NSNumber { rejected = number.int64Value }
+        }
+        let message = (partial["errorMessage"] ?? partial["error_message"]) as? String ?? ""
+        guard rejected != 0 || !message.isEmpty else { return nil }
+        return OTLPPartialSuccess(rejectedItems: rejected, errorMessage: message)
+    }
+}
+
+/// Sends encoded export requests over OTLP/HTTP.
+///
+/// The body given to ``export(encodedRequest:itemCount:)`` must be in the configured
+/// encoding: binary protobuf for `http/protobuf`, OTLP/JSON for `http/json`. The endpoint's
+/// path (default `/v1/<signal>`) is the POST target. Response bodies are capped at 4 MiB.
+public final class OTLPHTTPExporter: Sendable {
+    /// The configuration in use.
+    public let configuration: OTLPExporterConfiguration
+    let core: OTLPExportCore
+    private let transport: any HTTPTransport
+    private let path: String
+
+    /// Largest response body read (OTLP spec: responses are small; a hostile server cannot make us buffer more).
+    public static let maxResponseBodyBytes = 4 << 20
+
+    /// An exporter for `configuration` (`http/protobuf` or `http/json`): HTTP/1.1 with
+    /// keep-alive for `http://`, HTTP/2 for `https://`.
+    /// - Throws: ``OTLPExporterError`` when the configuration or the transport cannot be set up.
+    public convenience init(configuration: OTLPExporterConfiguration, options: OTLPExportOptions = OTLPExportOptions()) throws {
+        do {
+            guard configuration.protocol.isHTTP else { throw OTLPExporterError("protocol \(configuration.protocol) is not OTLP/HTTP") }
+            try configuration.validate()
+            let transport: any HTTPTransport
+            if try configuration.usesTLS() {
+                transport = try HTTP2Client(configuration: try configuration.http2ClientConfiguration(
+                    maxConcurrentStreams: max(100, options.maxConcurrentExports)))
+            } else {
+                let h2 = try configuration.http2ClientConfiguration()
+                transport = try HTTP1Client(configuration: HTTP1ClientConfiguration(
+                    endpoint: h2.endpoint, connectTimeout: configuration.timeout,
+                    maxResponseBodyBytes: Self.maxResponseBodyBytes,
+                    maxIdleConnections: options.maxConcurrentExports))
+            }
+            self.init(configuration: configuration, options: options, transport: transport)
+        } catch let error as OTLPExporterError {
+            throw error
+        } catch {
+            throw OTLPExporterError("\(error)")
+        }
+    }
+
+    /// An exporter on an existing transport.
+    public init(configuration: OTLPExporterConfiguration, options: OTLPExportOptions = OTLPExportOptions(),
+                transport: any HTTPTransport) {
+        self.configuration = configuration
+        self.transport = transport
+        self.path = (try? configuration.parsedEndpoint().path) ?? "/\(configuration.signal.httpPath)"
+        self.core = OTLPExportCore(signal: configuration.signal, retry: configuration.retry,
+                                   headers: configuration.headers, options: options)
+    }
+
+    /// The signal this exporter sends.
+    public var signal: OTLPSignal { configuration.signal }
+
+    /// Item counts so far.
+    public var counts: OTLPExportCounts { core.snapshot }
+
+    /// The `content-type` of the configured encoding.
+    public var contentType: String { configuration.protocol == .httpJSON ? "application/json" : "application/x-protobuf" }
+
+    /// Exports one encoded request holding `itemCount` items. See ``OTLPGRPCExporter/export(encodedRequest:itemCount:)``.
+    @discardableResult
+    public func export(encodedRequest: [UInt8], itemCount: Int) async -> OTLPExportResult {
+        if encodedRequest.count > core.options.maxRequestBytes {
+            core.drop(itemCount: itemCount, bytes: encodedRequest.count)
+            return .rejected(reason: "request of \(encodedRequest.count) bytes exceeds the size cap", attempts: 0)
+        }
+        var body = encodedRequest
+        var fixedHeaders = [HTTPField("content-type", contentType)]
+        if configuration.compression == .gzip {
+            do {
+                body = try Gzip.compress(encodedRequest)
+                fixedHeaders.append(HTTPField("content-encoding", "gzip"))
+            } catch {
+                return await core.run(itemCount: itemCount) { _ in .permanent(reason: "gzip failed: \(error)") }
+            }
+        }
+        let isJSON = configuration.protocol == .httpJSON
+        let request = HTTP2Request(method: "POST", path: path, headers: fixedHeaders, body: body,
+                                   timeout: configuration.timeout, maxResponseBodyBytes: Self.maxResponseBodyBytes)
+        let transport = self.transport
+        let core = self.core
+        let clock = core.options.clock
+        return await core.run(itemCount: itemCount) { _ in
+            var attemptRequest = request
+            for field in await core.currentHeaders() where field.name != "content-type" && field.name != "content-encoding" {
+                attemptRequest.headers.append(field)
+            }
+            do throws(TransportError) {
+                let response = try await transport.execute(attemptRequest)
+                if (200..<300).contains(response.status) {
+                    let partial = isJSON ? OTLPPartialSuccess.decode(jsonExportResponse: response.body)
+                                         : OTLPPartialSuccess.decode(exportResponse: response.body)
+                    return .success(partialSuccess: partial)
+                }
+                return OTLPRetryRules.classify(httpStatus: response.status, retryAfter: response.value("retry-after"),
+                                               now: clock.secondsSince1970(),
+                                               body: String(decoding: response.body.prefix(512), as: UTF8.self))
+            } catch {
+                return OTLPRetryRules.classify(transportError: error)
+            }
+        }
+    }
+
+    /// Closes the connections.
+    public func shutdown(graceful: Bool = true) { transport.shutdown(graceful: graceful) }
+}

@@ -1,0 +1,142 @@
+// The pipeline's exporter protocols implemented over OTLP: each batch is converted to its
+// Export*ServiceRequest, encoded once (binary or OTLP/JSON) and sent by the signal's exporter.
+import OTLPProto
+import OTLPWire
+import TelemetryPipeline
+
+/// One signal's OTLP exporter over the protocol its configuration names (gRPC, HTTP/protobuf
+/// or HTTP/JSON).
+public final class OTLPSignalExporter: Sendable {
+    enum Backend: Sendable {
+        case grpc(OTLPGRPCExporter)
+        case http(OTLPHTTPExporter)
+    }
+    let backend: Backend
+    /// The configuration in use.
+    public let configuration: OTLPExporterConfiguration
+
+    /// - Throws: ``OTLPExporterError`` when the configuration or the transport cannot be set up.
+    public init(configuration: OTLPExporterConfiguration, options: OTLPExportOptions = OTLPExportOptions()) throws {
+        self.configuration = configuration
+        backend = configuration.protocol == .grpc
+            ? .grpc(try OTLPGRPCExporter(configuration: configuration, options: options))
+            : .http(try OTLPHTTPExporter(configuration: configuration, options: options))
+    }
+
+    /// Item counts so far.
+    public var counts: OTLPExportCounts {
+        switch backend {
+        case .grpc(let e): e.counts
+        case .http(let e): e.counts
+        }
+    }
+
+    var maxRequestBytes: Int {
+        switch backend {
+        case .grpc(let e): e.core.options.maxRequestBytes
+        case .http(let e): e.core.options.maxRequestBytes
+        }
+    }
+
+    /// Encodes `request` once in the configured encoding and exports it.
+    @discardableResult
+    public func export<Request: JSONMessage>(_ request: Request, itemCount: Int) async -> OTLPExportResult {
+        await export(encoded: encode(request), itemCount: itemCount)
+    }
+
+    func encode<Request: JSONMessage>(_ request: Request) -> [UInt8] {
+        configuration.protocol == .httpJSON ? request.jsonBytes() : request.serializedBytes()
+    }
+
+    func export(encoded: [UInt8], itemCount: Int) async -> OTLPExportResult {
+        switch backend {
+        case .grpc(let e): await e.export(encodedRequest: encoded, itemCount: itemCount)
+        case .http(let e): await e.export(encodedRequest: encoded, itemCount: itemCount)
+        }
+    }
+
+    /// Exports items `0..<count` as requests made by `make`, halving ranges whose encoding is
+    /// over the size cap; a single item over the cap is dropped and counted. Returns whether
+    /// every part was delivered.
+    func exportSplitting<Request: JSONMessage>(
+        count: Int, itemCount: (Range<Int>) -> Int, make: (Range<Int>) -> Request
+    ) async -> Bool {
+        var pending: [Range<Int>] = [0..<count]
+        var allDelivered = true
+        while let range = pending.popLast() {
+            let encoded = encode(make(range))
+            if encoded.count > maxRequestBytes && range.count > 1 {
+                let middle = range.lowerBound + range.count / 2
+                pending.append(middle..<range.upperBound)
+                pending.append(range.lowerBound..<middle)
+                continue
+            }
+            let result = await export(encoded: encoded, itemCount: itemCount(range))
+            if !result.isDelivered { allDelivered = false }
+        }
+        return allDelivered
+    }
+
+    /// Closes the connection(s).
+    public func shutdown() {
+        switch backend {
+        case .grpc(let e): e.shutdown()
+        case .http(let e): e.shutdown()
+        }
+    }
+}
+
+/// Thrown by the pipeline exporters when (part of) a batch was not delivered; the exact
+/// item counts are in ``OTLPSignalExporter/counts``.
+public struct OTLPExportFailedError: Error, Sendable, CustomStringConvertible {
+    public var signal: OTLPSignal
+    public var description: String { "OTLP \(signal) export failed (see the exporter's counts)" }
+}
+
+/// A ``SpanExporter`` sending OTLP.
+public final class OTLPSpanExporter: SpanExporter {
+    public let exporter: OTLPSignalExporter
+    public init(configuration: OTLPExporterConfiguration, options: OTLPExportOptions = OTLPExportOptions()) throws {
+        exporter = try OTLPSignalExporter(configuration: configuration, options: options)
+    }
+    public func export(_ batch: SpanBatch) async throws {
+        let ok = await exporter.exportSplitting(count: batch.spans.count, itemCount: { $0.count }) { range in
+            SpanBatch(resource: batch.resource, spans: Array(batch.spans[range])).makeRequest()
+        }
+        if !ok { throw OTLPExportFailedError(signal: .traces) }
+    }
+    public func shutdown() async { exporter.shutdown() }
+}
+
+/// A ``LogExporter`` sending OTLP.
+public final class OTLPLogExporter: LogExporter {
+    public let exporter: OTLPSignalExporter
+    public init(configuration: OTLPExporterConfiguration, options: OTLPExportOptions = OTLPExportOptions()) throws {
+        exporter = try OTLPSignalExporter(configuration: configuration, options: options)
+    }
+    public func export(_ batch: LogBatch) async throws {
+        let ok = await exporter.exportSplitting(count: batch.records.count, itemCount: { $0.count }) { range in
+            LogBatch(resource: batch.resource, records: Array(batch.records[range])).makeRequest()
+        }
+        if !ok { throw OTLPExportFailedError(signal: .logs) }
+    }
+    public func shutdown() async { exporter.shutdown() }
+}
+
+/// A ``MetricExporter`` sending OTLP (items counted are data points).
+public final class OTLPMetricExporter: MetricExporter {
+    public let exporter: OTLPSignalExporter
+    public init(configuration: OTLPExporterConfiguration, options: OTLPExportOptions = OTLPExportOptions()) throws {
+        exporter = try OTLPSignalExporter(configuration: configuration, options: options)
+    }
+    public func export(_ batch: MetricBatch) async throws {
+        let ok = await exporter.exportSplitting(
+            count: batch.metrics.count,
+            itemCount: { MetricBatch(resource: batch.resource, metrics: Array(batch.metrics[$0])).pointCount }
+        ) { range in
+            MetricBatch(resource: batch.resource, metrics: Array(batch.metrics[range])).makeRequest()
+        }
+        if !ok { throw OTLPExportFailedError(signal: .metrics) }
+    }
+    public func shutdown() async { exporter.shutdown() }
+}

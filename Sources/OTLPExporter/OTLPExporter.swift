@@ -1,1 +1,0 @@
-// Placeholder: this module's content arrives with its issue.

@@ -1,0 +1,99 @@
+import Foundation
+import OTLPTestSupport
+import Testing
+
+@Suite(.serialized) struct LoadCommandTests {
+    var otlp: String { TestEnvironment.productsDirectory.appendingPathComponent("otlp").path }
+
+    /// Parses `created=N exported=N dropped=N failed=N elapsed=S rate=N/s`.
+    func summary(_ output: String) -> [String: String]? {
+        guard let last = output.split(separator: "\n").last else { return nil }
+        var fields: [String: String] = [:]
+        for part in last.split(separator: " ") {
+            guard let eq = part.firstIndex(of: "=") else { return nil }
+            fields[String(part[..<eq])] = String(part[part.index(after: eq)...])
+        }
+        return Array(fields.keys).sorted() == ["created", "dropped", "elapsed", "exported", "failed", "rate"] ? fields : nil
+    }
+
+    @Test(arguments: [("traces", "grpc"), ("logs", "http/protobuf"), ("traces", "http/json"), ("metrics", "grpc")])
+    func loadDeliversEveryItemAndExitsZero(signal: String, protocolName: String) throws {
+        let receiver = try OTLPReceiverPeer(protocolName == "grpc" ? .grpc : .http, detail: true)
+        defer { receiver.stop() }
+        let output = try ChildProcess.run(otlp, ["load", "--endpoint", receiver.endpoint, "--signal", signal,
+                                                 "--protocol", protocolName, "--count", "300", "--workers", "3",
+                                                 "--attributes", "run=test", "--batch-size", "64"], timeout: 60)
+        #expect(output.status == 0, "\(output.stdoutText) \(output.stderrText)")
+        let fields = try #require(summary(output.stdoutText), "summary line: \(output.stdoutText)")
+        #expect(fields["created"] == "300" && fields["exported"] == "300")
+        #expect(fields["dropped"] == "0" && fields["failed"] == "0")
+        #expect(fields["rate"]?.hasSuffix("/s") == true && Double(fields["elapsed"] ?? "") != nil)
+        if signal == "metrics" {
+            // 300 measurements of one counter per worker: the last cumulative points sum to 300.
+            receiver.settle(calls: 1, accepted: 1)
+            let points = receiver.accepted.flatMap(\.items).compactMap { $0 as? [String: Any] }
+            #expect(!points.isEmpty)
+        } else {
+            #expect(receiver.wait { $0.accepted.flatMap(\.items).count >= 300 })
+            let items = receiver.accepted.flatMap(\.items).compactMap { $0 as? [String: Any] }
+            #expect(items.count == 300)
+            let attrs = items.first?["attrs"] as? [String: Any]
+            #expect(attrs?["run"] as? String == "test")
+            #expect(attrs?["load.string"] as? String == "value")
+            #expect(attrs?["load.bool"] != nil && attrs?["load.double"] != nil && attrs?["load.int"] != nil)
+            if signal == "traces" {
+                let ids = Set(items.compactMap { $0["span_id"] as? String })
+                #expect(ids.count == 300)
+            }
+        }
+    }
+
+    @Test func collectorKilledAndRestartedMidRunEveryItemIsDeliveredOrCounted() throws {
+        var collector = try OTLPReceiverPeer(.grpc, detail: true)
+        let port = collector.port
+        let load = try ChildProcess(otlp, ["load", "--endpoint", collector.endpoint, "--count", "3000", "--rate", "1500",
+                                           "--batch-size", "100", "--queue-size", "8192"])
+        defer { load.kill() }
+        #expect(collector.wait(timeout: 10) { $0.accepted.count >= 2 })
+        collector.stop()
+        Thread.sleep(forTimeInterval: 0.3)  // the dead collector's last output arrives
+        var spanIDs = Set(collector.accepted.flatMap(\.items).compactMap { ($0 as? [String: Any])?["span_id"] as? String })
+        let firstRun = spanIDs.count
+        Thread.sleep(forTimeInterval: 0.5)  // collector down: the exporter retries, the queue holds spans
+        collector = try OTLPReceiverPeer(.grpc, port: port, detail: true)
+        defer { collector.stop() }
+        let output = try load.wait(timeout: 60)
+        let fields = try #require(summary(output.stdoutText), "\(output.stdoutText) \(output.stderrText)")
+        let created = Int(fields["created"] ?? "") ?? -1
+        let exported = Int(fields["exported"] ?? "") ?? -1
+        let dropped = Int(fields["dropped"] ?? "") ?? -1
+        let failed = Int(fields["failed"] ?? "") ?? -1
+        #expect(created == 3000)
+        #expect(created == exported + dropped + failed)
+        // The queue (8192) holds everything produced while the collector was down: no losses.
+        #expect(dropped == 0 && failed == 0 && output.status == 0, "\(output.stdoutText) \(output.stderrText)")
+        collector.wait(timeout: 5) { peer in
+            spanIDs.union(peer.accepted.flatMap(\.items).compactMap { ($0 as? [String: Any])?["span_id"] as? String }).count >= exported
+        }
+        spanIDs.formUnion(collector.accepted.flatMap(\.items).compactMap { ($0 as? [String: Any])?["span_id"] as? String })
+        #expect(firstRun > 0 && firstRun < 3000)
+        #expect(spanIDs.count == exported, "distinct spans delivered to the two collectors")
+    }
+
+    @Test func unreachableCollectorCountsFailuresAndExitsOne() throws {
+        let port = freeLoopbackPort()
+        let output = try ChildProcess.run(otlp, ["load", "--endpoint", "http://127.0.0.1:\(port)", "--count", "50",
+                                                 "--max-retry-seconds", "0.5"], timeout: 60)
+        #expect(output.status == 1)
+        let fields = try #require(summary(output.stdoutText))
+        #expect(fields["created"] == "50" && fields["exported"] == "0" && fields["failed"] == "50")
+    }
+
+    @Test func badUsageExitsTwo() throws {
+        for arguments in [["load", "--count", "1", "--duration", "1"], ["load", "--signal", "spans", "--count", "1"],
+                          ["load", "--protocol", "udp", "--count", "1"], ["load"]] {
+            let output = try ChildProcess.run(otlp, arguments, timeout: 30)
+            #expect(output.status == 2, "\(arguments): \(output.stderrText)")
+        }
+    }
+}
