@@ -1,11 +1,316 @@
 import ArgumentParser
+import Foundation
+import OTLPExporter
+import Synchronization
+import Telemetry
+import TelemetryPipeline
 
-/// `otlp demo`: not implemented yet (placeholder until its issue lands).
-struct DemoCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "demo", abstract: "(not implemented yet)")
+#if canImport(Glibc)
+import Glibc
+#endif
 
-    func run() throws {
-        print("otlp demo: not implemented yet")
-        throw ExitCode(2)
+/// `otlp demo`: plays a session service's start-up through ``SessionTelemetry`` on a provider
+/// exporting traces, metrics and logs over OTLP, then prints what the collector received: each
+/// start-up phase's duration (table + bar chart), the turn's TTFT, counts per signal, and the
+/// personal-data split (log records carry `user.email`, spans don't).
+///
+/// Without `--endpoint` it starts the Python collector `tools/peers/fault_collector.py` (Python from
+/// `OTLP_TEST_PYTHON` or `<repo>/.venv/bin/python`) and summarises what that collector decoded.
+/// With `--endpoint URL [--protocol ...]` it exports to an existing collector; the summary then
+/// shows what was sent.
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Play a simulated session start-up, export it over OTLP and summarise what arrived.")
+
+    @Option(name: .long, help: "Export to this existing collector instead of starting a local one.")
+    var endpoint: String?
+
+    @Option(name: .long, help: "grpc, http/protobuf or http/json (with --endpoint; the local collector speaks grpc).")
+    var `protocol`: String = "grpc"
+
+    /// A phase as played: (name, simulated work in ms, part of `startup_prewarm_total`).
+    static let script: [(phase: StartupPhase, milliseconds: Int)] = [
+        (.threadStartCreateThread, 35),
+        (.prewarmCreateTurnContext, 45),
+        (.prewarmBuildTools, 140),
+        (.prewarmBuildPrompt, 70),
+        (.prewarmWebsocketWarmup, 260),
+        (.prewarmResolve, 25),
+    ]
+    static let ttftMilliseconds = 420
+
+    func run() async throws {
+        guard let proto = OTLPProtocol(rawValue: `protocol`) else {
+            throw ValidationError("--protocol must be grpc, http/protobuf or http/json")
+        }
+        if endpoint == nil && proto != .grpc {
+            throw ValidationError("--protocol needs --endpoint (the local demo collector speaks OTLP/gRPC)")
+        }
+        var collector: DemoCollector?
+        let base: String
+        if let endpoint {
+            base = endpoint
+        } else {
+            let started = try DemoCollector.start()
+            collector = started
+            base = "http://127.0.0.1:\(started.port)"
+            print("started local OTLP/gRPC collector (Python grpcio + opentelemetry-proto) on \(base)")
+        }
+        do {
+            let sent = try await play(base: base, protocol: proto)
+            if let collector {
+                let received = collector.stop()
+                printSummary(received, source: "received by the collector")
+            } else {
+                printSummary(sent, source: "sent to \(base) (\(proto)); what the collector kept is not visible here")
+            }
+        } catch {
+            _ = collector?.stop()
+            throw error
+        }
     }
+
+    /// Plays the session and shuts the provider down; returns what was sent, from the local
+    /// measurements and the exporters' counts.
+    func play(base: String, protocol proto: OTLPProtocol) async throws -> DemoSummary {
+        func exporter(_ signal: OTLPSignal) -> TelemetryExporter {
+            var url = base
+            if proto.isHTTP, let parsed = try? OTLPEndpoint(parsing: url), parsed.path == "/" {
+                url = (url.hasSuffix("/") ? url : url + "/") + signal.httpPath
+            }
+            return .otlp(OTLPExporterConfiguration(signal: signal, protocol: proto, endpoint: url))
+        }
+        var settings = TelemetrySettings(environment: "demo", serviceName: "otlp-demo-agent", serviceVersion: "1.0.0")
+        settings.traceExporter = exporter(.traces)
+        settings.metricsExporter = exporter(.metrics)
+        settings.logExporter = exporter(.logs)
+        settings.spanAttributes = ["demo.run": "true"]
+        var options = OTLPExportOptions()
+        options.diagnostics = { message in FileHandle.standardError.write(Data("otlp demo: \(message)\n".utf8)) }
+        guard let telemetry = try TelemetryProvider.make(settings: settings, exportOptions: options) else {
+            throw ValidationError("no exporter configured")
+        }
+        telemetry.installAsDefault()
+        let session = telemetry.sessionTelemetry(metadata: SessionMetadata(
+            sessionID: "demo-session-1", model: "gpt-5.1", slug: "gpt-5.1", accountID: "acct-42",
+            accountEmail: "ada@example.com", authMode: "api_key", originator: "otlp_demo", sessionSource: "cli",
+            appVersion: "1.0.0"))
+
+        var sent = DemoSummary()
+        func phase(_ phase: StartupPhase, _ milliseconds: Int) async throws {
+            let start = ContinuousClock.now
+            try await Task.sleep(for: .milliseconds(milliseconds))
+            let elapsed = ContinuousClock.now - start
+            session.startupPhase(phase, duration: elapsed)
+            sent.phases.append((phase.name, Self.ms(elapsed)))
+        }
+        try await phase(Self.script[0].phase, Self.script[0].milliseconds)
+        let prewarm = ContinuousClock.now
+        for step in Self.script.dropFirst() { try await phase(step.phase, step.milliseconds) }
+        let prewarmTotal = ContinuousClock.now - prewarm
+        session.startupPhase(.prewarmTotal, duration: prewarmTotal)
+        sent.phases.insert((StartupPhase.prewarmTotal.name, Self.ms(prewarmTotal)), at: 1)
+
+        session.userPrompt([.text("Why is start-up slow?")])
+        let turn = session.startTurnTimer(turnID: "turn-1")
+        let requestStart = ContinuousClock.now
+        try await Task.sleep(for: .milliseconds(Self.ttftMilliseconds))
+        let ttft = ContinuousClock.now - requestStart
+        session.turnTTFT(ttft, turnID: "turn-1")
+        sent.ttftMilliseconds = Self.ms(ttft)
+        try await Task.sleep(for: .milliseconds(80))
+        session.apiRequest(attempt: 1, status: 200, duration: ContinuousClock.now - requestStart, endpoint: "/v1/responses")
+        turn.stop()
+
+        try await telemetry.shutdown(timeout: .seconds(15))
+        for exporter in telemetry.otlpExporters {
+            let counts = exporter.counts
+            switch exporter.configuration.signal {
+            case .traces: sent.spans = counts.exported
+            case .metrics: sent.metricPoints = counts.exported
+            case .logs: sent.logRecords = counts.exported
+            }
+            if counts.failed + counts.dropped + counts.rejected > 0 {
+                print("warning: \(exporter.configuration.signal): \(counts)")
+            }
+        }
+        // What SessionTelemetry emits by construction (the local view; the collector view is checked).
+        sent.logsWithEmail = sent.logRecords
+        sent.spansWithEmail = 0
+        return sent
+    }
+
+    static func ms(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
+    }
+
+    func printSummary(_ summary: DemoSummary, source: String) {
+        print("")
+        print("Session start-up, \(source):")
+        let width = summary.phases.map(\.name.count).max() ?? 10
+        let longest = summary.phases.map(\.milliseconds).max() ?? 1
+        print("  " + "phase".padding(toLength: width, withPad: " ", startingAt: 0) + "  duration")
+        for (name, milliseconds) in summary.phases {
+            let bar = String(repeating: "█", count: max(1, Int((milliseconds / max(longest, 1) * 40).rounded())))
+            let value = String(format: "%8.1f ms", milliseconds)
+            print("  " + name.padding(toLength: width, withPad: " ", startingAt: 0) + "  \(value)  \(bar)")
+        }
+        if let ttft = summary.ttftMilliseconds {
+            print(String(format: "  turn TTFT (time to first token): %.1f ms", ttft))
+        } else {
+            print("  turn TTFT: not received")
+        }
+        print("received: spans=\(summary.spans) metric_points=\(summary.metricPoints) log_records=\(summary.logRecords)"
+              .replacingOccurrences(of: "received:", with: source.hasPrefix("sent") ? "sent:" : "received:"))
+        print("personal data: user.email in \(summary.logsWithEmail) of \(summary.logRecords) log records, "
+              + "in \(summary.spansWithEmail) of \(summary.spans) spans")
+    }
+}
+
+/// What the summary shows.
+struct DemoSummary {
+    var phases: [(name: String, milliseconds: Double)] = []
+    var ttftMilliseconds: Double?
+    var spans = 0
+    var metricPoints = 0
+    var logRecords = 0
+    var logsWithEmail = 0
+    var spansWithEmail = 0
+}
+
+/// The local Python collector (`tools/peers/fault_collector.py --detail`): started on a free port,
+/// its stdout (one JSON object per line per accepted request) collected on a thread, stopped with
+/// SIGKILL (Foundation's `terminate()` is unreliable, see TOOLCHAIN.md).
+final class DemoCollector: @unchecked Sendable {
+    let process: Process
+    let port: Int
+    private let lines: LineBuffer
+    private let reader: Thread
+    private let done = DispatchSemaphore(value: 0)
+
+    private init(process: Process, port: Int, lines: LineBuffer, reader: Thread) {
+        self.process = process
+        self.port = port
+        self.lines = lines
+        self.reader = reader
+    }
+
+    /// Finds the repository (holding `tools/peers/fault_collector.py`) from the executable's
+    /// location or the working directory.
+    static func repositoryRoot() -> URL? {
+        var candidates: [URL] = []
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        candidates.append(executable.deletingLastPathComponent())
+        candidates.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+        for start in candidates {
+            var dir = start.standardizedFileURL
+            for _ in 0..<8 {
+                if FileManager.default.fileExists(atPath: dir.appendingPathComponent("tools/peers/fault_collector.py").path) {
+                    return dir
+                }
+                dir.deleteLastPathComponent()
+            }
+        }
+        return nil
+    }
+
+    static func start() throws -> DemoCollector {
+        guard let root = repositoryRoot() else {
+            throw ValidationError("cannot find tools/peers/fault_collector.py (run from the repository, or use --endpoint)")
+        }
+        let python = ProcessInfo.processInfo.environment["OTLP_TEST_PYTHON"]
+            ?? root.appendingPathComponent(".venv/bin/python").path
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            throw ValidationError("no Python at \(python): run tools/setup.sh (or set OTLP_TEST_PYTHON), or use --endpoint")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [root.appendingPathComponent("tools/peers/fault_collector.py").path, "--port", "0", "--detail"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.standardError
+        try process.run()
+
+        let lines = LineBuffer()
+        let listening = DispatchSemaphore(value: 0)
+        let handle = out.fileHandleForReading
+        let finished = DispatchSemaphore(value: 0)
+        let reader = Thread {
+            var buffer = Data()
+            while true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                buffer.append(chunk)
+                while let newline = buffer.firstIndex(of: 0x0A) {
+                    let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
+                    buffer.removeSubrange(buffer.startIndex...newline)
+                    lines.value.withLock { $0.append(line) }
+                    if line.hasPrefix("{\"listening\"") { listening.signal() }
+                }
+            }
+            finished.signal()
+        }
+        reader.start()
+        guard listening.wait(timeout: .now() + 30) == .success,
+              let line = lines.value.withLock({ $0.first { $0.hasPrefix("{\"listening\"") } }),
+              let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+              let port = object["listening"] as? Int
+        else {
+            kill(process.processIdentifier, SIGKILL)
+            throw ValidationError("the local collector did not start (is grpcio installed? run tools/setup.sh)")
+        }
+        let collector = DemoCollector(process: process, port: port, lines: lines, reader: reader)
+        collector.readerFinished = finished
+        return collector
+    }
+
+    private var readerFinished: DispatchSemaphore?
+
+    /// Kills the collector, waits for its output to end, and summarises every accepted request.
+    func stop() -> DemoSummary {
+        kill(process.processIdentifier, SIGKILL)
+        _ = readerFinished?.wait(timeout: .now() + 5)
+        var status: Int32 = 0
+        _ = waitpid(process.processIdentifier, &status, 0)
+        var summary = DemoSummary()
+        var phases: [(String, Double)] = []
+        for line in lines.value.withLock({ $0 }) {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let signal = object["accepted"] as? String, let items = object["items"] as? [[String: Any]]
+            else { continue }
+            for item in items {
+                let attrs = item["attrs"] as? [String: Any] ?? [:]
+                switch signal {
+                case "traces":
+                    summary.spans += 1
+                    if attrs["user.email"] != nil { summary.spansWithEmail += 1 }
+                case "metrics":
+                    summary.metricPoints += 1
+                case "logs":
+                    summary.logRecords += 1
+                    if attrs["user.email"] != nil { summary.logsWithEmail += 1 }
+                    let event = attrs["event.name"] as? String
+                    let duration = (attrs["duration_ms"] as? NSNumber)?.doubleValue
+                    if event == "codex.startup_phase", let name = attrs["startup.phase"] as? String, let duration {
+                        phases.append((name, duration))
+                    } else if event == "codex.turn_ttft", let duration {
+                        summary.ttftMilliseconds = duration
+                    }
+                default: break
+                }
+            }
+        }
+        // Show phases in the seed's order.
+        let order = StartupPhase.seedPhases.map(\.name)
+        summary.phases = phases.sorted { (order.firstIndex(of: $0.0) ?? .max) < (order.firstIndex(of: $1.0) ?? .max) }
+            .map { (name: $0.0, milliseconds: $0.1) }
+        return summary
+    }
+}
+
+/// Lines read from the collector's stdout (shared with the reader thread).
+final class LineBuffer: Sendable {
+    let value = Mutex<[String]>([])
 }
