@@ -46,8 +46,11 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
+        // MARK: Locking visible to ThreadSanitizer (used off the hot path)
+        .target(name: "OTLPSync"),
+
         // MARK: Transport
-        .target(name: "HTTP2Transport", dependencies: ["CNGHTTP2", "COpenSSL", "CZlib"]),
+        .target(name: "HTTP2Transport", dependencies: ["CNGHTTP2", "COpenSSL", "CZlib", "OTLPSync"]),
 
         // MARK: Pipeline
         .target(
@@ -56,13 +59,13 @@ let package = Package(
         ),
 
         // MARK: Export
-        .target(name: "OTLPExporter", dependencies: ["OTLPProto", "HTTP2Transport", "TelemetryPipeline"]),
+        .target(name: "OTLPExporter", dependencies: ["OTLPProto", "HTTP2Transport", "TelemetryPipeline", "OTLPSync"]),
 
         // MARK: Public API (named Telemetry: swift-otel already owns the module name OTel)
         .target(
             name: "Telemetry",
             dependencies: [
-                "OTLPProto", "TelemetryPipeline", "OTLPExporter",
+                "OTLPProto", "TelemetryPipeline", "OTLPExporter", "OTLPSync",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
@@ -75,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "otlp",
             dependencies: [
-                "Telemetry", "OTLPExporter", "OTLPProto", "OTLPWire", "HTTP2Transport",
+                "Telemetry", "OTLPExporter", "OTLPProto", "OTLPWire", "HTTP2Transport", "OTLPSync",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,6 +1,7 @@
 // A small HTTP/1.1 client with keep-alive for OTLP/HTTP on cleartext endpoints, on the
 // transport's socket layer. Each request runs on a Dispatch worker with blocking, deadline-bound
 // poll()/read()/write(); idle connections are kept for reuse.
+import OTLPSync
 import Dispatch
 import Synchronization
 #if canImport(Glibc)
@@ -107,7 +108,7 @@ public final class HTTP1Client: HTTPTransport {
         var idle: [HTTP1Connection] = []
         var isShutdown = false
     }
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
     private let queue = DispatchQueue(label: "swift-otlp.http1", attributes: .concurrent)
 
     /// - Throws: `TransportError.invalidConfiguration` for an `https://` endpoint.

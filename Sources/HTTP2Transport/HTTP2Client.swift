@@ -1,4 +1,5 @@
 // A reconnecting HTTP/2 client and the transport protocol the layers above use.
+import OTLPSync
 import Synchronization
 
 /// Sends HTTP/2 requests. Implemented by `HTTP2Client` (real connections) and
@@ -38,7 +39,7 @@ public final class HTTP2Client: HTTPTransport {
     /// The configuration this client was made with.
     public let configuration: HTTP2ClientConfiguration
     private let tlsContext: TLSContext?
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     /// Validates the configuration and loads TLS material; connects lazily on the first request.
     public init(configuration: HTTP2ClientConfiguration) throws(TransportError) {
@@ -114,7 +115,7 @@ public final class HTTP2Client: HTTPTransport {
 public final class InMemoryHTTPTransport: HTTPTransport {
     public typealias Handler = @Sendable (HTTP2Request) -> Result<HTTP2Response, TransportError>
     private let handler: Handler
-    private let state = Mutex<(requests: [HTTP2Request], isShutdown: Bool)>(([], false))
+    private let state = LockedValue<(requests: [HTTP2Request], isShutdown: Bool)>(([], false))
 
     public init(handler: @escaping Handler) { self.handler = handler }
 

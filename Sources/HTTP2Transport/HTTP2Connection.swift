@@ -1,4 +1,5 @@
 // One HTTP/2 connection driven by its own I/O thread (poll on the socket and an eventfd).
+import OTLPSync
 import CNGHTTP2
 import Synchronization
 #if canImport(Glibc)
@@ -65,14 +66,14 @@ final class HTTP2Connection: @unchecked Sendable {
     }
     private enum ShutdownRequest { case graceful, immediate }
 
-    private let shared = Mutex(Shared())
+    private let shared = LockedValue(Shared())
     /// Read end (polled by the I/O thread) and write end of the wake-up pipe.
     private let wakeFD: Int32
     private let wakeWriteFD: Int32
     let configuration: HTTP2ClientConfiguration
     private let tlsContext: TLSContext?
     private var thread: pthread_t?
-    private let threadMutex = Mutex(false)  // joined?
+    private let threadMutex = LockedValue(false)  // joined?
 
     // MARK: I/O-thread only
     private var socket: SocketHandle?

@@ -1,3 +1,4 @@
+import OTLPSync
 import ArgumentParser
 import Foundation
 import OTLPExporter
@@ -230,13 +231,13 @@ final class LoadGenerator: Sendable {
     let provider: TelemetryProvider
     let signal: OTLPSignal
     let extra: [Attribute]
-    private let createdCounters: Mutex<Int>
+    private let createdCounters: LockedValue<Int>
 
     init(provider: TelemetryProvider, signal: OTLPSignal, extra: [Attribute]) {
         self.provider = provider
         self.signal = signal
         self.extra = extra
-        self.createdCounters = Mutex(0)
+        self.createdCounters = LockedValue(0)
     }
 
     var created: Int { createdCounters.withLock { $0 } }

@@ -1,5 +1,6 @@
 // Pieces shared by the OTLP/gRPC and OTLP/HTTP exporters: options, counters, a concurrency
 // limit, rate-limited diagnostics and the retrying export core.
+import OTLPSync
 import HTTP2Transport
 import Synchronization
 
@@ -85,9 +86,9 @@ final class AsyncLimiter: Sendable {
         var waiters: [CheckedContinuation<Void, Never>] = []
         var head = 0
     }
-    private let state: Mutex<State>
+    private let state: LockedValue<State>
 
-    init(limit: Int) { state = Mutex(State(available: limit)) }
+    init(limit: Int) { state = LockedValue(State(available: limit)) }
 
     func acquire() async {
         let acquired = state.withLock { s -> Bool in
@@ -123,7 +124,7 @@ final class AsyncLimiter: Sendable {
 /// Reports a message at most once per interval (per key); counts what it held back.
 final class RateLimitedReporter: Sendable {
     private struct State { var last: [String: Duration] = [:]; var suppressed: [String: Int] = [:] }
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
     private let interval: Duration
     private let clock: any OTLPExportClock
     private let sink: @Sendable (String) -> Void
@@ -155,7 +156,7 @@ final class OTLPExportCore: Sendable {
     let options: OTLPExportOptions
     let staticHeaders: [String: String]
     private let limiter: AsyncLimiter
-    private let counts = Mutex(OTLPExportCounts())
+    private let counts = LockedValue(OTLPExportCounts())
     private let reporter: RateLimitedReporter
     private let loop: OTLPRetryLoop
 

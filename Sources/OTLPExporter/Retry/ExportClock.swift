@@ -1,4 +1,5 @@
 // The clock the exporters' retry loops read and sleep on, injected so tests are deterministic.
+import OTLPSync
 import Synchronization
 
 #if canImport(Glibc)
@@ -45,11 +46,11 @@ public final class OTLPVirtualClock: OTLPExportClock {
         var wall: Double
         var sleeps: [Duration] = []
     }
-    private let state: Mutex<State>
+    private let state: LockedValue<State>
 
     /// A clock at monotonic time zero and wall time `wallClockStart` (seconds since 1970).
     public init(wallClockStart: Double = 1_700_000_000) {
-        state = Mutex(State(wall: wallClockStart))
+        state = LockedValue(State(wall: wallClockStart))
     }
 
     public func now() -> Duration { state.withLock { $0.now } }
