@@ -56,7 +56,7 @@ func ourSpan(_ index: Int) {
 
 /// Runs `body(i)` `iterations` times on each of `threads` threads concurrently.
 @inline(__always)
-func onThreads(_ threads: Int, _ iterations: Range<Int>, _ body: (Int) -> Void) {
+func onThreads(_ threads: Int, _ iterations: Range<Int>, _ body: @Sendable (Int) -> Void) {
     if threads == 1 {
         for index in iterations { body(index) }
     } else {
@@ -67,7 +67,7 @@ func onThreads(_ threads: Int, _ iterations: Range<Int>, _ body: (Int) -> Void) 
 }
 
 /// swift-otel's tracer with its no-op exporter; its background service runs in a task.
-func makeOTelTracer() -> some Tracing.Tracer {
+func makeOTelSpanBody() -> @Sendable (Int) -> Void {
     var configuration = OTel.Configuration.default
     configuration.traces.exporter = .none
     configuration.metrics.enabled = false
@@ -75,20 +75,18 @@ func makeOTelTracer() -> some Tracing.Tracer {
     configuration.diagnosticLogLevel = .error
     let (factory, service) = try! OTel.makeTracingBackend(configuration: configuration)
     Task.detached { try? await service.run() }
-    return factory
+    let otelTracer = factory
+    return { _ in
+        let span = otelTracer.startSpan("GET /items", context: .topLevel)
+        span.attributes["http.method"] = "GET"
+        span.attributes["http.status_code"] = 200
+        span.attributes["http.route"] = "/items"
+        span.attributes["retry"] = false
+        span.end()
+    }
 }
 
-let otelTracer = makeOTelTracer()
-
-@inline(__always)
-func otelSpan(_ index: Int) {
-    let span = otelTracer.startSpan("GET /items", context: .topLevel)
-    span.attributes["http.method"] = "GET"
-    span.attributes["http.status_code"] = 200
-    span.attributes["http.route"] = "/items"
-    span.attributes["retry"] = false
-    span.end()
-}
+let otelSpan = makeOTelSpanBody()
 
 func makeQueuedSpans(_ count: Int) -> MPSCRingBuffer<SpanData> {
     let ring = MPSCRingBuffer<SpanData>(minimumCapacity: count)
