@@ -1,0 +1,137 @@
+import Foundation
+import OTLPExporter
+import OTLPTestSupport
+import Testing
+import Telemetry
+import TelemetryPipeline
+
+/// `TelemetryProvider.make(settings:)`: exporters wired per signal from settings, the process-wide
+/// default, and shutdown flushing everything.
+@Suite("TelemetryProvider from settings", .serialized)
+struct TelemetryProviderSettingsTests {
+    static let metadata = SessionMetadata(
+        sessionID: "s-1", model: "gpt-5.1", slug: "gpt-5.1", accountID: "acct-42", accountEmail: "ada@example.com",
+        authMode: "api_key", originator: "tests", sessionSource: "cli", appVersion: "1.0.0")
+
+    @Test func everyExporterNoneGivesNoProvider() throws {
+        #expect(try TelemetryProvider.make(settings: TelemetrySettings()) == nil)
+    }
+
+    @Test func invalidSettingsAreRejectedWithTheKey() {
+        var settings = TelemetrySettings(namespace: "bad namespace!")
+        settings.traceExporter = .inMemory
+        #expect(throws: TelemetrySettingsError.self) { try TelemetryProvider.make(settings: settings) }
+    }
+
+    @Test func onlyConfiguredSignalsGetExporters() async throws {
+        var settings = TelemetrySettings(serviceName: "svc")
+        settings.traceExporter = .inMemory
+        let telemetry = try #require(try TelemetryProvider.make(settings: settings))
+        #expect(telemetry.inMemorySpans != nil)
+        #expect(telemetry.inMemoryLogs == nil)
+        #expect(telemetry.inMemoryMetrics == nil)
+        #expect(telemetry.metrics == nil)
+        try await telemetry.shutdown(timeout: .seconds(5))
+    }
+
+    @Test func inMemoryExportersReceiveSessionEventsMetricsAndSpanAttributes() async throws {
+        var settings = TelemetrySettings(environment: "test", serviceName: "my-agent", serviceVersion: "2.0.0")
+        settings.traceExporter = .inMemory
+        settings.logExporter = .inMemory
+        settings.metricsExporter = .inMemory
+        settings.spanAttributes = ["team": "core"]
+        let telemetry = try #require(try TelemetryProvider.make(settings: settings))
+        let session = telemetry.sessionTelemetry(metadata: Self.metadata)
+        session.startupPhase(.threadStartCreateThread, duration: .milliseconds(12))
+        session.turnTTFT(.milliseconds(640), turnID: "t-1")
+        try await telemetry.shutdown(timeout: .seconds(5))
+
+        let logs = try #require(telemetry.inMemoryLogs).records
+        #expect(logs.compactMap(\.eventName) == ["codex.startup_phase", "codex.turn_ttft"])
+        #expect(logs.allSatisfy { record in record.attributes.contains { $0.key == "user.email" } })
+        let spans = try #require(telemetry.inMemorySpans).spans
+        #expect(spans.count == 2)
+        #expect(spans.allSatisfy { span in !span.attributes.contains { $0.key == "user.email" } })
+        #expect(spans.allSatisfy { span in span.attributes.contains { $0.key == "team" && $0.value == .string("core") } })
+        let batches = try #require(telemetry.inMemoryMetrics).batches
+        let names = Set(batches.flatMap { $0.metrics.map(\.name) })
+        #expect(names == ["codex.startup.phase.duration_ms", "codex.turn.ttft.duration_ms"])
+        #expect(try #require(batches.first).resource["service.name"] == .string("my-agent"))
+        let logBatches = try #require(telemetry.inMemoryLogs).batches
+        let resource = try #require(logBatches.first).resource
+        #expect(resource["service.name"] == .string("my-agent"))
+        #expect(resource["service.version"] == .string("2.0.0"))
+        #expect(resource["deployment.environment"] == .string("test"))
+    }
+
+    @Test func installAsDefaultSetsCurrentAndShutdownClearsIt() async throws {
+        var settings = TelemetrySettings()
+        settings.logExporter = .inMemory
+        let first = try #require(try TelemetryProvider.make(settings: settings))
+        let second = try #require(try TelemetryProvider.make(settings: settings))
+        first.installAsDefault()
+        #expect(ConfiguredTelemetry.current === first)
+        second.installAsDefault()
+        #expect(ConfiguredTelemetry.current === second)
+        try await first.shutdown(timeout: .seconds(5))
+        #expect(ConfiguredTelemetry.current === second)
+        try await second.shutdown(timeout: .seconds(5))
+        #expect(ConfiguredTelemetry.current == nil)
+        // Idempotent.
+        try await second.shutdown(timeout: .seconds(5))
+    }
+
+    @Test func sessionOverOTLPGRPCArrivesAtThePythonCollector() async throws {
+        let python = TestEnvironment.python
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            Issue.record("test peer Python not found at \(python): run tools/setup.sh")
+            return
+        }
+        let script = TestEnvironment.repositoryRoot.appendingPathComponent("tools/peers/fault_collector.py").path
+        let collector = try startGuardedPeer(python, ["-u", script, "--port", "0", "--detail"])
+        defer { collector.kill() }
+        let banner = try collector.waitForOutput(containing: "{\"listening\"", timeout: 20)
+        let portLine = try #require(banner.split(separator: "\n").first { $0.hasPrefix("{\"listening\"") })
+        let port = try #require(try JSONSerialization.jsonObject(with: Data(portLine.utf8)) as? [String: Any])["listening"] as? Int
+
+        var settings = TelemetrySettings(serviceName: "grpc-agent")
+        for signal in OTLPSignal.allCases {
+            let exporter = TelemetryExporter.otlpGRPC(signal: signal, endpoint: "http://127.0.0.1:\(try #require(port))")
+            switch signal {
+            case .traces: settings.traceExporter = exporter
+            case .metrics: settings.metricsExporter = exporter
+            case .logs: settings.logExporter = exporter
+            }
+        }
+        let telemetry = try #require(try TelemetryProvider.make(settings: settings))
+        let session = telemetry.sessionTelemetry(metadata: Self.metadata)
+        for phase in StartupPhase.seedPhases { session.startupPhase(phase, duration: .milliseconds(10)) }
+        session.turnTTFT(.milliseconds(300))
+        try await telemetry.shutdown(timeout: .seconds(10))
+        for exporter in telemetry.otlpExporters {
+            #expect(exporter.counts.failed == 0 && exporter.counts.dropped == 0, "\(exporter.configuration.signal): \(exporter.counts)")
+        }
+
+        var spans: [[String: Any]] = [], logs: [[String: Any]] = [], points: [[String: Any]] = []
+        for line in collector.stdoutSoFar.split(separator: "\n") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let signal = object["accepted"] as? String, let items = object["items"] as? [[String: Any]] else { continue }
+            switch signal {
+            case "traces": spans += items
+            case "logs": logs += items
+            default: points += items
+            }
+        }
+        #expect(spans.count == 8)
+        #expect(logs.count == 8)
+        let logAttributes = logs.map { $0["attrs"] as? [String: Any] ?? [:] }
+        #expect(logAttributes.allSatisfy { $0["user.email"] as? String == "ada@example.com" })
+        #expect(spans.allSatisfy { (($0["attrs"] as? [String: Any]) ?? [:])["user.email"] == nil })
+        let phases = logAttributes.compactMap { $0["startup.phase"] as? String }
+        #expect(phases == StartupPhase.seedPhases.map(\.name))
+        let metricNames = Set(points.compactMap { ($0["key"] as? String)?.split(separator: ":").first.map(String.init) })
+        #expect(metricNames == ["codex.startup.phase.duration_ms", "codex.turn.ttft.duration_ms"])
+        let resource = try #require(spans.first?["resource"] as? [String: Any])
+        #expect(resource["service.name"] as? String == "grpc-agent")
+    }
+}
