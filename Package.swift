@@ -55,7 +55,7 @@ let package = Package(
         // MARK: Pipeline
         .target(
             name: "TelemetryPipeline",
-            dependencies: ["OTLPProto", .product(name: "Atomics", package: "swift-atomics")]
+            dependencies: ["OTLPProto", "OTLPSync", .product(name: "Atomics", package: "swift-atomics")]
         ),
 
         // MARK: Export

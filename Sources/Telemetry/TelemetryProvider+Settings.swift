@@ -2,6 +2,7 @@
 // OTLP/HTTP protobuf or JSON, in-memory), a MetricsClient for session metrics, a process-wide
 // default, and one shutdown that flushes everything.
 
+import OTLPSync
 import OTLPExporter
 import Synchronization
 import TelemetryPipeline
@@ -36,7 +37,7 @@ public final class ConfiguredTelemetry: Sendable {
     /// The OTLP exporters built from the settings (for their ``OTLPExportCounts``).
     public let otlpExporters: [OTLPSignalExporter]
     private let bridge: MetricExporterBridge?
-    private let shutDown = Mutex(false)
+    private let shutDown = LockedValue(false)
 
     init(settings: TelemetrySettings, pipelineConfiguration: PipelineConfiguration, exportOptions: OTLPExportOptions) throws {
         self.settings = settings
@@ -125,7 +126,7 @@ public final class ConfiguredTelemetry: Sendable {
 
     // MARK: Process-wide default
 
-    private static let installed = Mutex<ConfiguredTelemetry?>(nil)
+    private static let installed = LockedValue<ConfiguredTelemetry?>(nil)
 
     /// The process-wide default set by ``installAsDefault()``, if any.
     public static var current: ConfiguredTelemetry? { installed.withLock { $0 } }

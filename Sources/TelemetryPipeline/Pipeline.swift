@@ -1,4 +1,5 @@
 import Atomics
+import OTLPSync
 import Dispatch
 import Foundation
 
@@ -94,18 +95,6 @@ public struct PipelineConfiguration: Sendable {
     }
 
     public init() {}
-}
-
-/// A value behind an `NSLock`, for the rare, non-producer paths (registration, flush, shutdown).
-final class LockedValue<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
 }
 
 /// Waits for a flush or shutdown to pass through every export lane.

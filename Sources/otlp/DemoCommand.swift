@@ -1,3 +1,4 @@
+import OTLPSync
 import ArgumentParser
 import Foundation
 import OTLPExporter
@@ -312,5 +313,5 @@ final class DemoCollector: @unchecked Sendable {
 
 /// Lines read from the collector's stdout (shared with the reader thread).
 final class LineBuffer: Sendable {
-    let value = Mutex<[String]>([])
+    let value = LockedValue<[String]>([])
 }

@@ -1,5 +1,6 @@
 // MetricsClient: codex-otel's low-level metrics API in Swift (issue 6 item 4).
 
+import OTLPSync
 import Foundation
 import Synchronization
 
@@ -81,8 +82,8 @@ public final class MetricsClient: Sendable {
     public static let scopeName = "swift-otlp.metrics-client"
 
     let configuration: Configuration
-    private let state: LockedBox<ClientAggregationState>
-    private let exportTask = LockedBox<Task<Void, Never>?>(nil)
+    private let state: LockedValue<ClientAggregationState>
+    private let exportTask = LockedValue<Task<Void, Never>?>(nil)
 
     /// Creates a client.
     /// - Throws: ``MetricsError`` when a default tag is invalid.
@@ -91,7 +92,7 @@ public final class MetricsClient: Sendable {
             try Self.validateTag(key: key, value: value)
         }
         self.configuration = configuration
-        self.state = LockedBox(ClientAggregationState(startTime: configuration.now()))
+        self.state = LockedValue(ClientAggregationState(startTime: configuration.now()))
         if let interval = configuration.exportInterval, interval > .zero {
             let task = Task.detached(priority: .utility) { [weak self] in
                 while !Task.isCancelled {

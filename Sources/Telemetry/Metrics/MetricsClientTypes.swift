@@ -1,5 +1,6 @@
 // Value types of the MetricsClient: errors, snapshots, exporters, bucket layout.
 
+import OTLPSync
 import Synchronization
 
 /// A metrics client error: an extensible ``Code`` plus what was wrong.
@@ -124,7 +125,7 @@ extension MetricsClient {
 
     /// An in-memory exporter for tests: keeps every exported snapshot.
     public final class InMemoryExporter: MetricsClientExporter {
-        private let state = LockedBox<(snapshots: [Snapshot], shutDown: Bool)>(([], false))
+        private let state = LockedValue<(snapshots: [Snapshot], shutDown: Bool)>(([], false))
 
         public init() {}
 

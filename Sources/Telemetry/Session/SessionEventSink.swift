@@ -2,6 +2,7 @@
 // span event. The provider wires a sink onto the SDK's logger and tracer; tests use the
 // in-memory sink.
 
+import OTLPSync
 import Synchronization
 
 /// An attribute value of a session event.
@@ -75,7 +76,7 @@ public struct DiscardingSessionEventSink: SessionEventSink {
 
 /// A sink that keeps every event in memory, for tests.
 public final class InMemorySessionEventSink: SessionEventSink {
-    private let state = LockedBox<(logs: [SessionEventRecord], spanEvents: [SessionEventRecord])>(([], []))
+    private let state = LockedValue<(logs: [SessionEventRecord], spanEvents: [SessionEventRecord])>(([], []))
 
     public init() {}
 

@@ -1,6 +1,7 @@
 // SessionTelemetry: session-scoped business events and metrics (issue 6 item 3), the Swift
 // counterpart of codex-otel's SessionTelemetry.
 
+import OTLPSync
 import Foundation
 import Logging
 import Synchronization
@@ -141,7 +142,7 @@ public final class SessionTelemetry: Sendable {
     let metricsUseMetadataTags: Bool
     let now: @Sendable () -> UInt64
     private let warnings = Atomic<Int>(0)
-    private let warnedKinds = LockedBox<Set<String>>([])
+    private let warnedKinds = LockedValue<Set<String>>([])
     private static let logger = Logger(label: "swift-otlp.session-telemetry")
 
     /// - Parameters:
