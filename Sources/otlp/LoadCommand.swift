@@ -275,7 +275,7 @@ final class LoadGenerator: Sendable {
             attributes += extra
             switch signal {
             case .traces:
-                var span = tracer.startSpan("load-span", attributes: attributes)
+                let span = tracer.startSpan("load-span", attributes: attributes)
                 span.end()
             case .logs:
                 logger.info("load-log", attributes: attributes)
