@@ -59,7 +59,7 @@ let package = Package(
         ),
 
         // MARK: Export
-        .target(name: "OTLPExporter", dependencies: ["OTLPProto", "HTTP2Transport", "TelemetryPipeline", "OTLPSync"]),
+        .target(name: "OTLPExporter", dependencies: ["OTLPProto", "OTLPWire", "HTTP2Transport", "TelemetryPipeline", "OTLPSync"]),
 
         // MARK: Public API (named Telemetry: swift-otel already owns the module name OTel)
         .target(

@@ -51,3 +51,77 @@ public indirect enum Sampler: Sendable, Hashable {
         }
     }
 }
+
+/// A ``Sampler`` flattened for the span-start hot path: the same decisions, with no recursion and
+/// no reference-counted boxes (an `indirect` enum retains and releases each nested sampler it
+/// matches, several atomic operations per span).
+///
+/// A parent-based sampler nested inside another one, seen with the same parent, always delegates
+/// the same way, so every chain ends in one of three leaves per parent kind.
+@usableFromInline
+struct FlatSampler: Sendable {
+    @usableFromInline
+    enum Leaf: Sendable {
+        case on
+        case off
+        /// Samples when the lowest 56 bits of the trace id are below this threshold.
+        case ratio(threshold: UInt64)
+
+        @inlinable
+        func decide(_ traceID: TraceID) -> SamplingDecision {
+            switch self {
+            case .on: return .recordAndSample
+            case .off: return .drop
+            case .ratio(let threshold):
+                return (traceID.low & 0x00FF_FFFF_FFFF_FFFF) < threshold ? .recordAndSample : .drop
+            }
+        }
+    }
+
+    @usableFromInline let root: Leaf
+    @usableFromInline let remoteSampled: Leaf
+    @usableFromInline let remoteNotSampled: Leaf
+    @usableFromInline let localSampled: Leaf
+    @usableFromInline let localNotSampled: Leaf
+
+    init(_ sampler: Sampler) {
+        root = Self.leaf(sampler, parent: nil)
+        remoteSampled = Self.leaf(sampler, parent: (remote: true, sampled: true))
+        remoteNotSampled = Self.leaf(sampler, parent: (remote: true, sampled: false))
+        localSampled = Self.leaf(sampler, parent: (remote: false, sampled: true))
+        localNotSampled = Self.leaf(sampler, parent: (remote: false, sampled: false))
+    }
+
+    /// Follows `sampler` for a parent of the given kind (nil: no valid parent) down to a leaf,
+    /// exactly as ``Sampler/shouldSample(parent:traceID:)`` does.
+    private static func leaf(_ sampler: Sampler, parent: (remote: Bool, sampled: Bool)?) -> Leaf {
+        switch sampler {
+        case .alwaysOn: return .on
+        case .alwaysOff: return .off
+        case .traceIDRatio(let ratio):
+            if ratio >= 1 { return .on }
+            if ratio <= 0 { return .off }
+            return .ratio(threshold: UInt64(ratio * 72_057_594_037_927_936))  // ratio × 2^56
+        case .parentBased(let root, let remoteSampled, let remoteNotSampled, let localSampled, let localNotSampled):
+            guard let parent else { return leaf(root, parent: nil) }
+            switch (parent.remote, parent.sampled) {
+            case (true, true): return leaf(remoteSampled, parent: parent)
+            case (true, false): return leaf(remoteNotSampled, parent: parent)
+            case (false, true): return leaf(localSampled, parent: parent)
+            case (false, false): return leaf(localNotSampled, parent: parent)
+            }
+        }
+    }
+
+    /// The decision for a new span of `traceID` under `parent` (nil: a root span; must be valid otherwise).
+    @inlinable
+    func shouldSample(parent: SpanContext?, traceID: TraceID) -> SamplingDecision {
+        guard let parent else { return root.decide(traceID) }
+        switch (parent.isRemote, parent.isSampled) {
+        case (true, true): return remoteSampled.decide(traceID)
+        case (true, false): return remoteNotSampled.decide(traceID)
+        case (false, true): return localSampled.decide(traceID)
+        case (false, false): return localNotSampled.decide(traceID)
+        }
+    }
+}

@@ -17,30 +17,42 @@ public enum SpanParent: Sendable, Hashable {
 /// it and queues it for export with one lock-free ring push. A span dropped without `end()` is
 /// ended at that point, like a scope guard.
 public struct Span: ~Copyable, Sendable {
-    @usableFromInline var data: SpanData
-    /// Where the finished span goes; `nil` when it is not sampled (nothing is exported).
-    @usableFromInline let pipeline: Pipeline?
-    @usableFromInline let limits: AttributeLimits
-    @usableFromInline let clock: any TelemetryClock
+    /// The span being recorded. Set while the span is alive; `end` moves it out with `take()`,
+    /// so the finished span reaches the ring without a copy.
+    @usableFromInline var storage: SpanData?
+    /// The tracer's shared state: pipeline, limits, clock (one reference, one retain per span).
+    @usableFromInline let recorder: SpanRecorder
+    /// Whether the finished span is exported (sampled).
+    @usableFromInline let isSampled: Bool
     /// Whether attributes, events and so on are kept (sampled or record-only).
     public let isRecording: Bool
-    @usableFromInline var ended = false
+    /// Cleared by `end`, so `deinit` knows the span was ended without inspecting `storage`.
+    @usableFromInline var isLive = true
 
     @inlinable
-    init(data: SpanData, pipeline: Pipeline?, limits: AttributeLimits, clock: any TelemetryClock, isRecording: Bool) {
-        self.data = data
-        self.pipeline = pipeline
-        self.limits = limits
-        self.clock = clock
+    init(data: consuming SpanData, recorder: SpanRecorder, isSampled: Bool, isRecording: Bool) {
+        self.storage = consume data
+        self.recorder = recorder
+        self.isSampled = isSampled
         self.isRecording = isRecording
     }
 
     deinit {
-        if !ended, let pipeline {
-            var finished = data
-            finished.endTimeUnixNano = clock.nowUnixNano()
-            pipeline.recordSpan(finished)
+        guard isLive, isSampled else { return }
+        // A span dropped without `end()`: `self` is immutable here, so this rare path copies.
+        if var finished = storage {
+            finished.endTimeUnixNano = recorder.clock.nowUnixNano()
+            recorder.pipeline.recordSpan(finished)
         }
+    }
+
+    @usableFromInline var limits: AttributeLimits { recorder.limits }
+
+    /// The span's data (in place).
+    @inlinable
+    var data: SpanData {
+        _read { yield storage! }
+        _modify { yield &storage! }
     }
 
     /// The span's propagated context (ids, flags, trace state).
@@ -78,7 +90,7 @@ public struct Span: ~Copyable, Sendable {
         var kept: [Attribute] = []
         let dropped = kept.setAttributes(attributes, limits: limits)
         data.events.append(SpanEvent(
-            name: name, timeUnixNano: timeUnixNano ?? clock.nowUnixNano(), attributes: kept,
+            name: name, timeUnixNano: timeUnixNano ?? recorder.clock.nowUnixNano(), attributes: kept,
             droppedAttributesCount: UInt32(dropped)))
     }
 
@@ -121,19 +133,9 @@ public struct Span: ~Copyable, Sendable {
     /// Ends the span (now, unless given) and queues it for export: one lock-free ring push.
     @inlinable
     public consuming func end(atUnixNano time: UInt64? = nil) {
-        ended = true
-        guard let pipeline else { return }
-        var finished = SpanData.placeholder
-        swap(&finished, &data)
-        finished.endTimeUnixNano = time ?? clock.nowUnixNano()
-        pipeline.recordSpan(finished)
+        isLive = false
+        guard isSampled, var finished = storage.take() else { return }
+        finished.endTimeUnixNano = time ?? recorder.clock.nowUnixNano()
+        recorder.pipeline.recordSpan(consume finished)
     }
-}
-
-extension SpanData {
-    /// An empty value swapped into an ended span, so its storage moves to the ring without copies.
-    @usableFromInline
-    static let placeholder = SpanData(
-        name: "", context: SpanContext(traceID: .invalid, spanID: .invalid), startTimeUnixNano: 0,
-        scope: InstrumentationScope(name: ""))
 }

@@ -1,11 +1,12 @@
 import TelemetryPipeline
 
-/// Starts spans for one instrumentation scope. Get one from ``TelemetryProvider/tracer(_:version:attributes:)``.
-public struct Tracer: Sendable {
+/// What every span of one tracer shares, behind one reference: a span holds this (one retain)
+/// instead of copying the pipeline reference, limits and clock existential each time.
+@usableFromInline
+final class SpanRecorder: Sendable {
     @usableFromInline let pipeline: Pipeline
-    /// The instrumentation scope of the spans this tracer starts.
-    public let scope: InstrumentationScope
-    @usableFromInline let sampler: Sampler
+    @usableFromInline let scope: InstrumentationScope
+    @usableFromInline let sampler: FlatSampler
     @usableFromInline let limits: AttributeLimits
     @usableFromInline let spanAttributes: [Attribute]
     @usableFromInline let clock: any TelemetryClock
@@ -14,10 +15,25 @@ public struct Tracer: Sendable {
          spanAttributes: [Attribute], clock: any TelemetryClock) {
         self.pipeline = pipeline
         self.scope = scope
-        self.sampler = sampler
+        self.sampler = FlatSampler(sampler)
         self.limits = limits
         self.spanAttributes = spanAttributes
         self.clock = clock
+    }
+}
+
+/// Starts spans for one instrumentation scope. Get one from ``TelemetryProvider/tracer(_:version:attributes:)``.
+public struct Tracer: Sendable {
+    @usableFromInline let recorder: SpanRecorder
+
+    /// The instrumentation scope of the spans this tracer starts.
+    public var scope: InstrumentationScope { recorder.scope }
+
+    init(pipeline: Pipeline, scope: InstrumentationScope, sampler: Sampler, limits: AttributeLimits,
+         spanAttributes: [Attribute], clock: any TelemetryClock) {
+        recorder = SpanRecorder(
+            pipeline: pipeline, scope: scope, sampler: sampler, limits: limits, spanAttributes: spanAttributes,
+            clock: clock)
     }
 
     /// Starts a span. The parent is the current span context unless `parent` says otherwise.
@@ -34,8 +50,9 @@ public struct Tracer: Sendable {
         case .context(let context): parentContext = context
         }
         let validParent = parentContext.flatMap { $0.isValid ? $0 : nil }
+        let recorder = recorder
         let traceID = validParent?.traceID ?? IDGenerator.traceID()
-        let decision = sampler.shouldSample(parent: validParent, traceID: traceID)
+        let decision = recorder.sampler.shouldSample(parent: validParent, traceID: traceID)
         let context = SpanContext(
             traceID: traceID, spanID: IDGenerator.spanID(),
             traceFlags: decision == .recordAndSample ? .sampled : [],
@@ -43,12 +60,14 @@ public struct Tracer: Sendable {
         guard decision != .drop else {
             return Span(
                 data: SpanData(name: name, context: context, parentSpanID: validParent?.spanID, kind: kind,
-                               startTimeUnixNano: 0, scope: scope),
-                pipeline: nil, limits: limits, clock: clock, isRecording: false)
+                               startTimeUnixNano: 0, scope: recorder.scope),
+                recorder: recorder, isSampled: false, isRecording: false)
         }
         var data = SpanData(
             name: name, context: context, parentSpanID: validParent?.spanID, kind: kind,
-            startTimeUnixNano: startTimeUnixNano ?? clock.nowUnixNano(), scope: scope)
+            startTimeUnixNano: startTimeUnixNano ?? recorder.clock.nowUnixNano(), scope: recorder.scope)
+        let spanAttributes = recorder.spanAttributes
+        let limits = recorder.limits
         data.attributes.reserveCapacity(max(8, spanAttributes.count + attributes.count))
         if !spanAttributes.isEmpty {
             data.droppedAttributesCount &+= UInt32(data.attributes.setAttributes(spanAttributes, limits: limits))
@@ -57,8 +76,7 @@ public struct Tracer: Sendable {
             data.droppedAttributesCount &+= UInt32(data.attributes.setAttributes(attributes, limits: limits))
         }
         var span = Span(
-            data: data, pipeline: decision == .recordAndSample ? pipeline : nil, limits: limits, clock: clock,
-            isRecording: true)
+            data: consume data, recorder: recorder, isSampled: decision == .recordAndSample, isRecording: true)
         for link in links { span.addLink(link.context, attributes: link.attributes) }
         return span
     }

@@ -97,15 +97,31 @@ extension Array where Element == Attribute {
     @inlinable
     @discardableResult
     public mutating func setAttribute(_ key: String, _ value: AttributeValue, limits: AttributeLimits) -> Bool {
-        var value = value
         if let lengthLimit = limits.attributeValueLengthLimit, let cut = value.truncated(to: lengthLimit) {
-            value = cut
+            return setAttribute(key, cut, countLimit: limits.attributeCountLimit)
         }
-        for index in indices where self[index].key == key {
-            self[index].value = value
+        return setAttribute(key, value, countLimit: limits.attributeCountLimit)
+    }
+
+    /// Sets `key` to `value` (replacing an existing value of the same key), or drops it when the
+    /// array already holds `countLimit` attributes. Compares keys in place (no element copies).
+    @inlinable
+    mutating func setAttribute(_ key: String, _ value: AttributeValue, countLimit: Int) -> Bool {
+        // Keys of different UTF-8 length cannot be equal; the length is O(1) for native strings,
+        // so most comparisons stop there without comparing characters.
+        let keyLength = key.utf8.count
+        let existing = withUnsafeBufferPointer { attributes -> Int? in
+            for index in attributes.indices
+            where attributes[index].key.utf8.count == keyLength && attributes[index].key == key {
+                return index
+            }
+            return nil
+        }
+        if let existing {
+            self[existing].value = value
             return true
         }
-        guard count < limits.attributeCountLimit else { return false }
+        guard count < countLimit else { return false }
         append(Attribute(key, value))
         return true
     }

@@ -18,8 +18,11 @@ public struct TraceID: Sendable, Hashable, CustomStringConvertible {
     /// Whether the id is not all zeros.
     public var isValid: Bool { high != 0 || low != 0 }
 
-    /// The 16 bytes, big-endian.
-    public var bytes: [UInt8] { idBytes(high) + idBytes(low) }
+    /// The 16 bytes, big-endian (one allocation).
+    public var bytes: [UInt8] {
+        var bigEndian = (high.bigEndian, low.bigEndian)
+        return withUnsafeBytes(of: &bigEndian) { Array($0) }
+    }
 
     /// Parses 32 lowercase or uppercase hex digits.
     public init?(hex: some StringProtocol) {
@@ -50,7 +53,11 @@ public struct SpanID: Sendable, Hashable, CustomStringConvertible {
     /// The all-zero, invalid span id.
     public static let invalid = SpanID(0)
     public var isValid: Bool { value != 0 }
-    public var bytes: [UInt8] { idBytes(value) }
+    /// The 8 bytes, big-endian (one allocation).
+    public var bytes: [UInt8] {
+        var bigEndian = value.bigEndian
+        return withUnsafeBytes(of: &bigEndian) { Array($0) }
+    }
 
     /// Parses 16 hex digits.
     public init?(hex: some StringProtocol) {
@@ -152,9 +159,6 @@ private func parseHex64<C: Collection>(_ digits: C) -> UInt64? where C.Element =
     return value
 }
 
-private func idBytes(_ value: UInt64) -> [UInt8] {
-    (0..<8).map { UInt8(truncatingIfNeeded: value >> UInt64(56 - 8 * $0)) }
-}
 
 private func bytesToUInt64(_ bytes: ArraySlice<UInt8>) -> UInt64 {
     bytes.reduce(0) { $0 << 8 | UInt64($1) }

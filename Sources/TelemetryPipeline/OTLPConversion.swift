@@ -35,12 +35,14 @@ extension AttributeValue {
 extension Array where Element == Attribute {
     /// The OTLP key/values of these attributes.
     public var otlpKeyValues: [CommonV1KeyValue] {
-        map { attribute in
-            var keyValue = CommonV1KeyValue()
-            keyValue.key = attribute.key
-            keyValue.value = attribute.value.otlpValue
-            return keyValue
+        var keyValues: [CommonV1KeyValue] = []
+        keyValues.reserveCapacity(count)
+        withUnsafeBufferPointer { attributes in
+            for index in attributes.indices {
+                keyValues.append(CommonV1KeyValue(key: attributes[index].key, value: attributes[index].value.otlpValue))
+            }
         }
+        return keyValues
     }
 }
 
@@ -71,23 +73,24 @@ private func groupedByScope<Item, Output>(
 ) -> [(InstrumentationScope, [Output])] {
     var groups: [(InstrumentationScope, [Output])] = []
     var indexByScope: [InstrumentationScope: Int] = [:]
-    var lastScope: InstrumentationScope?
-    var lastIndex = 0
-    for item in items {
-        let itemScope = scope(item)
-        let index: Int
-        if let lastScope, lastScope == itemScope {
-            index = lastIndex  // common case: runs of one scope, no hashing
-        } else if let existing = indexByScope[itemScope] {
-            index = existing
-        } else {
-            index = groups.count
-            indexByScope[itemScope] = index
-            groups.append((itemScope, []))
+    var lastIndex = -1
+    // Indexing the buffer borrows each item in place (a `for item in items` loop copies it).
+    items.withUnsafeBufferPointer { items in
+        for position in items.indices {
+            let index: Int
+            if lastIndex >= 0, groups[lastIndex].0 == scope(items[position]) {
+                index = lastIndex  // common case: runs of one scope, no hashing
+            } else if let existing = indexByScope[scope(items[position])] {
+                index = existing
+            } else {
+                index = groups.count
+                indexByScope[scope(items[position])] = index
+                groups.append((scope(items[position]), []))
+                if index == 0 { groups[index].1.reserveCapacity(items.count) }  // usually the only scope
+            }
+            lastIndex = index
+            groups[index].1.append(convert(items[position]))
         }
-        lastScope = itemScope
-        lastIndex = index
-        groups[index].1.append(convert(item))
     }
     return groups
 }
@@ -166,7 +169,7 @@ extension SpanBatch {
     public func makeRequest() -> CollectorTraceV1ExportTraceServiceRequest {
         var resourceSpans = TraceV1ResourceSpans()
         resourceSpans.resource = resource.otlpResource
-        resourceSpans.scopeSpans = groupedByScope(spans, scope: \.scope, convert: \.otlpSpan).map { scope, spans in
+        resourceSpans.scopeSpans = groupedByScope(spans, scope: { $0.scope }, convert: { $0.otlpSpan }).map { scope, spans in
             var scopeSpans = TraceV1ScopeSpans()
             scopeSpans.scope = scope.otlpScope
             scopeSpans.spans = spans
@@ -202,7 +205,7 @@ extension LogBatch {
     public func makeRequest() -> CollectorLogsV1ExportLogsServiceRequest {
         var resourceLogs = LogsV1ResourceLogs()
         resourceLogs.resource = resource.otlpResource
-        resourceLogs.scopeLogs = groupedByScope(records, scope: \.scope, convert: \.otlpLogRecord).map { scope, records in
+        resourceLogs.scopeLogs = groupedByScope(records, scope: { $0.scope }, convert: { $0.otlpLogRecord }).map { scope, records in
             var scopeLogs = LogsV1ScopeLogs()
             scopeLogs.scope = scope.otlpScope
             scopeLogs.logRecords = records
@@ -307,7 +310,7 @@ extension MetricBatch {
     public func makeRequest() -> CollectorMetricsV1ExportMetricsServiceRequest {
         var resourceMetrics = MetricsV1ResourceMetrics()
         resourceMetrics.resource = resource.otlpResource
-        resourceMetrics.scopeMetrics = groupedByScope(metrics, scope: \.scope, convert: \.otlpMetric).map { scope, metrics in
+        resourceMetrics.scopeMetrics = groupedByScope(metrics, scope: { $0.scope }, convert: { $0.otlpMetric }).map { scope, metrics in
             var scopeMetrics = MetricsV1ScopeMetrics()
             scopeMetrics.scope = scope.otlpScope
             scopeMetrics.metrics = metrics

@@ -61,10 +61,17 @@ public final class OTLPSignalExporter: Sendable {
     func exportSplitting<Request: JSONMessage>(
         count: Int, itemCount: (Range<Int>) -> Int, make: (Range<Int>) -> Request
     ) async -> Bool {
+        await exportSplitting(count: count, itemCount: itemCount, encode: { encode(make($0)) })
+    }
+
+    /// ``exportSplitting(count:itemCount:make:)`` with the encoding of each range made by `encode`.
+    func exportSplitting(
+        count: Int, itemCount: (Range<Int>) -> Int, encode: (Range<Int>) -> [UInt8]
+    ) async -> Bool {
         var pending: [Range<Int>] = [0..<count]
         var allDelivered = true
         while let range = pending.popLast() {
-            let encoded = encode(make(range))
+            let encoded = encode(range)
             if encoded.count > maxRequestBytes && range.count > 1 {
                 let middle = range.lowerBound + range.count / 2
                 pending.append(middle..<range.upperBound)
@@ -100,8 +107,17 @@ public final class OTLPSpanExporter: SpanExporter {
         exporter = try OTLPSignalExporter(configuration: configuration, options: options)
     }
     public func export(_ batch: SpanBatch) async throws {
-        let ok = await exporter.exportSplitting(count: batch.spans.count, itemCount: { $0.count }) { range in
-            SpanBatch(resource: batch.resource, spans: Array(batch.spans[range])).makeRequest()
+        let ok: Bool
+        if exporter.configuration.protocol == .httpJSON {
+            ok = await exporter.exportSplitting(count: batch.spans.count, itemCount: { $0.count }) { range in
+                SpanBatch(resource: batch.resource, spans: Array(batch.spans[range])).makeRequest()
+            }
+        } else {
+            // Binary protobuf straight from the spans: the same bytes as makeRequest() encoded,
+            // without building the intermediate messages.
+            ok = await exporter.exportSplitting(count: batch.spans.count, itemCount: { $0.count }) { range in
+                batch.encodedExportRequest(range: range)
+            }
         }
         if !ok { throw OTLPExportFailedError(signal: .traces) }
     }

@@ -1,0 +1,363 @@
+// An ExportTraceServiceRequest encoded straight from the pipeline's SpanData, without building
+// the generated OTLP messages first: no per-span allocations (ids, key/value arrays, AnyValues),
+// no copies. The bytes are exactly those of `SpanBatch.makeRequest().serializedBytes()` (field
+// order and omission rules of the generated code, which matches the reference protobuf); a test
+// compares the two on randomized batches.
+import OTLPProto
+import OTLPWire
+import TelemetryPipeline
+
+/// `ExportTraceServiceRequest` for `spans` (grouped by scope in order of first appearance, like
+/// ``SpanBatch/makeRequest()``) under one resource.
+struct SpanExportRequestEncoding: ProtoEncodable {
+    let resource: ResourceV1Resource
+    let spans: ArraySlice<SpanData>
+    /// Scopes in order of first appearance, each with the positions of its spans in `spans`.
+    let groups: [(scope: CommonV1InstrumentationScope, positions: [Int])]
+
+    init(resource: Resource, spans: ArraySlice<SpanData>) {
+        self.resource = resource.otlpResource
+        self.spans = spans
+        var groups: [(scope: CommonV1InstrumentationScope, positions: [Int])] = []
+        var scopes: [InstrumentationScope] = []
+        var last = -1
+        // Buffer elements are borrowed in place; `spans[position]` would copy each span.
+        spans.withUnsafeBufferPointer { buffer in
+            for position in buffer.indices {
+                let index: Int
+                if last >= 0, scopes[last] == buffer[position].scope {
+                    index = last
+                } else if let found = scopes.firstIndex(of: buffer[position].scope) {
+                    index = found
+                } else {
+                    index = scopes.count
+                    scopes.append(buffer[position].scope)
+                    groups.append((buffer[position].scope.otlpScope, []))
+                    if index == 0 { groups[0].positions.reserveCapacity(buffer.count) }
+                }
+                groups[index].positions.append(position)
+                last = index
+            }
+        }
+        self.groups = groups
+    }
+
+    func protoSize(_ sizer: inout ProtoSizer) -> Int {
+        guard !spans.isEmpty else { return 0 }
+        // resource_spans = 1: one ResourceSpans.
+        let slot = sizer.reserveSlot()
+        var size = 1 &+ sizer.message(resource)  // resource = 1
+        spans.withUnsafeBufferPointer { spans in
+            for group in groups {
+                let groupSlot = sizer.reserveSlot()
+                var groupSize = 1 &+ sizer.message(group.scope)  // scope = 1
+                for position in group.positions {
+                    let spanSlot = sizer.reserveSlot()
+                    let spanSize = SpanEncoding.size(spans[position], &sizer)
+                    sizer.set(spanSlot, spanSize)
+                    groupSize &+= 1 &+ ProtoSize.varint(spanSize) &+ spanSize  // spans = 2
+                }
+                sizer.set(groupSlot, groupSize)
+                size &+= 1 &+ ProtoSize.varint(groupSize) &+ groupSize  // scope_spans = 2
+            }
+        }
+        sizer.set(slot, size)
+        return 1 &+ ProtoSize.varint(size) &+ size
+    }
+
+    func protoWrite(_ writer: inout ProtoWriter) {
+        guard !spans.isEmpty else { return }
+        writer.writeTag(0x0A)  // resource_spans = 1
+        writer.writeRecordedLength()
+        writer.writeTag(0x0A)  // resource = 1
+        writer.writeMessage(resource)
+        spans.withUnsafeBufferPointer { spans in
+            for group in groups {
+                writer.writeTag(0x12)  // scope_spans = 2
+                writer.writeRecordedLength()
+                writer.writeTag(0x0A)  // scope = 1
+                writer.writeMessage(group.scope)
+                for position in group.positions {
+                    writer.writeTag(0x12)  // spans = 2
+                    writer.writeRecordedLength()
+                    SpanEncoding.write(spans[position], &writer)
+                }
+            }
+        }
+    }
+}
+
+/// `opentelemetry.proto.trace.v1.Span` and its parts, from ``SpanData`` as ``SpanData/otlpSpan`` converts it.
+enum SpanEncoding {
+    static func size(_ span: borrowing SpanData, _ sizer: inout ProtoSizer) -> Int {
+        var size = 18 &+ 10  // trace_id = 1 (tag, length, 16 bytes); span_id = 2 (tag, length, 8 bytes)
+        if !span.context.traceState.isEmpty { size &+= 1 &+ ProtoSize.string(span.context.traceState) }
+        if span.parentSpanID != nil { size &+= 10 }  // parent_span_id = 4
+        if !span.name.isEmpty { size &+= 1 &+ ProtoSize.string(span.name) }
+        size &+= 2  // kind = 6 (never unspecified)
+        if span.startTimeUnixNano != 0 { size &+= 9 }
+        if span.endTimeUnixNano != 0 { size &+= 9 }
+        size &+= AttributeEncoding.sizeOfList(span.attributes, tagSize: 1, &sizer)  // attributes = 9
+        if span.droppedAttributesCount != 0 { size &+= 1 &+ ProtoSize.uint32(span.droppedAttributesCount) }
+        for event in span.events {  // events = 11
+            let slot = sizer.reserveSlot()
+            var eventSize = 0
+            if event.timeUnixNano != 0 { eventSize &+= 9 }
+            if !event.name.isEmpty { eventSize &+= 1 &+ ProtoSize.string(event.name) }
+            eventSize &+= AttributeEncoding.sizeOfList(event.attributes, tagSize: 1, &sizer)
+            if event.droppedAttributesCount != 0 { eventSize &+= 1 &+ ProtoSize.uint32(event.droppedAttributesCount) }
+            sizer.set(slot, eventSize)
+            size &+= 1 &+ ProtoSize.varint(eventSize) &+ eventSize
+        }
+        if span.droppedEventsCount != 0 { size &+= 1 &+ ProtoSize.uint32(span.droppedEventsCount) }
+        for link in span.links {  // links = 13
+            let slot = sizer.reserveSlot()
+            var linkSize = 18 &+ 10 &+ 5  // trace_id, span_id, flags (never 0: has-is-remote bit)
+            if !link.context.traceState.isEmpty { linkSize &+= 1 &+ ProtoSize.string(link.context.traceState) }
+            linkSize &+= AttributeEncoding.sizeOfList(link.attributes, tagSize: 1, &sizer)
+            if link.droppedAttributesCount != 0 { linkSize &+= 1 &+ ProtoSize.uint32(link.droppedAttributesCount) }
+            sizer.set(slot, linkSize)
+            size &+= 1 &+ ProtoSize.varint(linkSize) &+ linkSize
+        }
+        if span.droppedLinksCount != 0 { size &+= 1 &+ ProtoSize.uint32(span.droppedLinksCount) }
+        switch span.status {  // status = 15
+        case .unset: break
+        case .ok:
+            let slot = sizer.reserveSlot()
+            sizer.set(slot, 2)
+            size &+= 1 &+ 1 &+ 2  // code = 3 (OK)
+        case .error(let description):
+            let slot = sizer.reserveSlot()
+            var statusSize = 2  // code = 3 (ERROR)
+            if !description.isEmpty { statusSize &+= 1 &+ ProtoSize.string(description) }
+            sizer.set(slot, statusSize)
+            size &+= 1 &+ ProtoSize.varint(statusSize) &+ statusSize
+        }
+        if span.context.traceFlags.rawValue != 0 { size &+= 2 &+ 4 }  // flags = 16 (two-byte tag)
+        return size
+    }
+
+    static func write(_ span: borrowing SpanData, _ writer: inout ProtoWriter) {
+        writer.writeTag(0x0A)  // trace_id = 1
+        writer.writeLength(16)
+        writer.writeFixed64(span.context.traceID.high.byteSwapped)  // big-endian bytes
+        writer.writeFixed64(span.context.traceID.low.byteSwapped)
+        writer.writeTag(0x12)  // span_id = 2
+        writer.writeLength(8)
+        writer.writeFixed64(span.context.spanID.value.byteSwapped)
+        if !span.context.traceState.isEmpty {
+            writer.writeTag(0x1A)  // trace_state = 3
+            writer.writeString(span.context.traceState)
+        }
+        if let parent = span.parentSpanID {
+            writer.writeTag(0x22)  // parent_span_id = 4
+            writer.writeLength(8)
+            writer.writeFixed64(parent.value.byteSwapped)
+        }
+        if !span.name.isEmpty {
+            writer.writeTag(0x2A)  // name = 5
+            writer.writeString(span.name)
+        }
+        writer.writeTag(0x30)  // kind = 6
+        writer.writeByte(kindNumber(span.kind))
+        if span.startTimeUnixNano != 0 {
+            writer.writeTag(0x39)  // start_time_unix_nano = 7
+            writer.writeFixed64(span.startTimeUnixNano)
+        }
+        if span.endTimeUnixNano != 0 {
+            writer.writeTag(0x41)  // end_time_unix_nano = 8
+            writer.writeFixed64(span.endTimeUnixNano)
+        }
+        AttributeEncoding.writeList(span.attributes, tag: 0x4A, &writer)  // attributes = 9
+        if span.droppedAttributesCount != 0 {
+            writer.writeTag(0x50)  // dropped_attributes_count = 10
+            writer.writeUInt32(span.droppedAttributesCount)
+        }
+        for event in span.events {
+            writer.writeTag(0x5A)  // events = 11
+            writer.writeRecordedLength()
+            if event.timeUnixNano != 0 {
+                writer.writeTag(0x09)  // time_unix_nano = 1
+                writer.writeFixed64(event.timeUnixNano)
+            }
+            if !event.name.isEmpty {
+                writer.writeTag(0x12)  // name = 2
+                writer.writeString(event.name)
+            }
+            AttributeEncoding.writeList(event.attributes, tag: 0x1A, &writer)  // attributes = 3
+            if event.droppedAttributesCount != 0 {
+                writer.writeTag(0x20)  // dropped_attributes_count = 4
+                writer.writeUInt32(event.droppedAttributesCount)
+            }
+        }
+        if span.droppedEventsCount != 0 {
+            writer.writeTag(0x60)  // dropped_events_count = 12
+            writer.writeUInt32(span.droppedEventsCount)
+        }
+        for link in span.links {
+            writer.writeTag(0x6A)  // links = 13
+            writer.writeRecordedLength()
+            writer.writeTag(0x0A)  // trace_id = 1
+            writer.writeLength(16)
+            writer.writeFixed64(link.context.traceID.high.byteSwapped)
+            writer.writeFixed64(link.context.traceID.low.byteSwapped)
+            writer.writeTag(0x12)  // span_id = 2
+            writer.writeLength(8)
+            writer.writeFixed64(link.context.spanID.value.byteSwapped)
+            if !link.context.traceState.isEmpty {
+                writer.writeTag(0x1A)  // trace_state = 3
+                writer.writeString(link.context.traceState)
+            }
+            AttributeEncoding.writeList(link.attributes, tag: 0x22, &writer)  // attributes = 4
+            if link.droppedAttributesCount != 0 {
+                writer.writeTag(0x28)  // dropped_attributes_count = 5
+                writer.writeUInt32(link.droppedAttributesCount)
+            }
+            writer.writeTag(0x35)  // flags = 6: trace flags | HAS_IS_REMOTE (0x100) | IS_REMOTE (0x200)
+            writer.writeFixed32(UInt32(link.context.traceFlags.rawValue) | 0x100 | (link.context.isRemote ? 0x200 : 0))
+        }
+        if span.droppedLinksCount != 0 {
+            writer.writeTag(0x70)  // dropped_links_count = 14
+            writer.writeUInt32(span.droppedLinksCount)
+        }
+        switch span.status {
+        case .unset: break
+        case .ok:
+            writer.writeTag(0x7A)  // status = 15
+            writer.writeRecordedLength()
+            writer.writeTag(0x18)  // code = 3
+            writer.writeByte(1)  // STATUS_CODE_OK
+        case .error(let description):
+            writer.writeTag(0x7A)  // status = 15
+            writer.writeRecordedLength()
+            if !description.isEmpty {
+                writer.writeTag(0x12)  // message = 2
+                writer.writeString(description)
+            }
+            writer.writeTag(0x18)  // code = 3
+            writer.writeByte(2)  // STATUS_CODE_ERROR
+        }
+        if span.context.traceFlags.rawValue != 0 {
+            writer.writeTag(0x85)  // flags = 16 (fixed32): tag 133 as a two-byte varint
+            writer.writeFixed32(UInt32(span.context.traceFlags.rawValue))
+        }
+    }
+
+    static func kindNumber(_ kind: SpanKind) -> UInt8 {
+        switch kind {
+        case .internal: 1
+        case .server: 2
+        case .client: 3
+        case .producer: 4
+        case .consumer: 5
+        }
+    }
+}
+
+/// `KeyValue` lists and `AnyValue`s from ``Attribute``s, as ``AttributeValue/otlpValue`` converts them.
+enum AttributeEncoding {
+    /// Size of a repeated `KeyValue` field (tags of `tagSize` bytes) with every length recorded.
+    static func sizeOfList(_ attributes: [Attribute], tagSize: Int, _ sizer: inout ProtoSizer) -> Int {
+        var size = 0
+        attributes.withUnsafeBufferPointer { attributes in  // borrowed in place, no copies
+            for index in attributes.indices {
+                let slot = sizer.reserveSlot()
+                let key = attributes[index].key
+                var keyValueSize = key.isEmpty ? 0 : 1 &+ ProtoSize.string(key)  // key = 1
+                let valueSlot = sizer.reserveSlot()
+                let valueSize = sizeOfValue(attributes[index].value, &sizer)
+                sizer.set(valueSlot, valueSize)
+                keyValueSize &+= 1 &+ ProtoSize.varint(valueSize) &+ valueSize  // value = 2 (always set)
+                sizer.set(slot, keyValueSize)
+                size &+= tagSize &+ ProtoSize.varint(keyValueSize) &+ keyValueSize
+            }
+        }
+        return size
+    }
+
+    static func writeList(_ attributes: [Attribute], tag: UInt32, _ writer: inout ProtoWriter) {
+        attributes.withUnsafeBufferPointer { attributes in  // borrowed in place, no copies
+            for index in attributes.indices {
+                writer.writeTag(tag)
+                writer.writeRecordedLength()
+                if !attributes[index].key.isEmpty {
+                    writer.writeTag(0x0A)  // key = 1
+                    writer.writeString(attributes[index].key)
+                }
+                writer.writeTag(0x12)  // value = 2
+                writer.writeRecordedLength()
+                writeValue(attributes[index].value, &writer)
+            }
+        }
+    }
+
+    /// Size of an `AnyValue`'s content (its oneof member, always written once set).
+    static func sizeOfValue(_ value: borrowing AttributeValue, _ sizer: inout ProtoSizer) -> Int {
+        switch value {
+        case .string(let text): return 1 &+ ProtoSize.string(text)
+        case .bool: return 2
+        case .int(let number): return 1 &+ ProtoSize.int64(number)
+        case .double: return 9
+        case .bytes(let bytes): return 1 &+ ProtoSize.bytes(bytes)
+        case .stringArray(let texts):
+            return sizeOfArray(texts.count, &sizer) { 1 &+ ProtoSize.string(texts[$0]) }
+        case .boolArray(let flags):
+            return sizeOfArray(flags.count, &sizer) { _ in 2 }
+        case .intArray(let numbers):
+            return sizeOfArray(numbers.count, &sizer) { 1 &+ ProtoSize.int64(numbers[$0]) }
+        case .doubleArray(let numbers):
+            return sizeOfArray(numbers.count, &sizer) { _ in 9 }
+        }
+    }
+
+    /// Size of an `AnyValue` holding an `ArrayValue` (array_value = 5) of `count` `AnyValue`s.
+    private static func sizeOfArray(_ count: Int, _ sizer: inout ProtoSizer, element: (Int) -> Int) -> Int {
+        let arraySlot = sizer.reserveSlot()
+        var arraySize = 0
+        for index in 0..<count {
+            let elementSlot = sizer.reserveSlot()
+            let elementSize = element(index)
+            sizer.set(elementSlot, elementSize)
+            arraySize &+= 1 &+ ProtoSize.varint(elementSize) &+ elementSize  // values = 1
+        }
+        sizer.set(arraySlot, arraySize)
+        return 1 &+ ProtoSize.varint(arraySize) &+ arraySize
+    }
+
+    static func writeValue(_ value: borrowing AttributeValue, _ writer: inout ProtoWriter) {
+        switch value {
+        case .string(let text): writer.writeTag(0x0A); writer.writeString(text)
+        case .bool(let flag): writer.writeTag(0x10); writer.writeBool(flag)
+        case .int(let number): writer.writeTag(0x18); writer.writeInt64(number)
+        case .double(let number): writer.writeTag(0x21); writer.writeDouble(number)
+        case .bytes(let bytes): writer.writeTag(0x3A); writer.writeBytes(bytes)
+        case .stringArray(let texts):
+            writeArray(texts.count, &writer) { $1.writeTag(0x0A); $1.writeString(texts[$0]) }
+        case .boolArray(let flags):
+            writeArray(flags.count, &writer) { $1.writeTag(0x10); $1.writeBool(flags[$0]) }
+        case .intArray(let numbers):
+            writeArray(numbers.count, &writer) { $1.writeTag(0x18); $1.writeInt64(numbers[$0]) }
+        case .doubleArray(let numbers):
+            writeArray(numbers.count, &writer) { $1.writeTag(0x21); $1.writeDouble(numbers[$0]) }
+        }
+    }
+
+    private static func writeArray(_ count: Int, _ writer: inout ProtoWriter, element: (Int, inout ProtoWriter) -> Void) {
+        writer.writeTag(0x2A)  // array_value = 5
+        writer.writeRecordedLength()
+        for index in 0..<count {
+            writer.writeTag(0x0A)  // values = 1
+            writer.writeRecordedLength()
+            element(index, &writer)
+        }
+    }
+}
+
+extension SpanBatch {
+    /// The batch (or the spans in `range`) as binary `ExportTraceServiceRequest` bytes, encoded
+    /// straight from the spans: exactly `makeRequest().serializedBytes()`, without building the
+    /// intermediate messages.
+    public func encodedExportRequest(range: Range<Int>? = nil) -> [UInt8] {
+        SpanExportRequestEncoding(resource: resource, spans: spans[range ?? spans.indices]).encodedBytes()
+    }
+}
