@@ -12,9 +12,10 @@ public protocol ProtoEncodable {
 
 extension ProtoEncodable {
     /// The binary encoding in a new array: one size pass, then one allocation of exactly that size.
+    /// `expectedLengths` sizes the table of nested lengths up front (it grows as needed).
     @inlinable
-    public func encodedBytes() -> [UInt8] {
-        var sizer = ProtoSizer(initialCapacity: 64)
+    public func encodedBytes(expectedLengths: Int = 64) -> [UInt8] {
+        var sizer = ProtoSizer(initialCapacity: expectedLengths)
         defer { sizer.deallocate() }
         let size = protoSize(&sizer)
         return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in

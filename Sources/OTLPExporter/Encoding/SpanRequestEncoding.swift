@@ -25,9 +25,9 @@ struct SpanExportRequestEncoding: ProtoEncodable {
         spans.withUnsafeBufferPointer { buffer in
             for position in buffer.indices {
                 let index: Int
-                if last >= 0, scopes[last] == buffer[position].scope {
+                if last >= 0, Self.isScope(scopes[last], of: buffer.baseAddress! + position) {
                     index = last
-                } else if let found = scopes.firstIndex(of: buffer[position].scope) {
+                } else if let found = scopes.firstIndex(where: { Self.isScope($0, of: buffer.baseAddress! + position) }) {
                     index = found
                 } else {
                     index = scopes.count
@@ -42,6 +42,13 @@ struct SpanExportRequestEncoding: ProtoEncodable {
         self.groups = groups
     }
 
+    /// Whether `span`'s scope equals `scope`, comparing the fields in place (no copy of the span).
+    @inline(__always)
+    private static func isScope(_ scope: InstrumentationScope, of span: UnsafePointer<SpanData>) -> Bool {
+        span.pointee.scope.name == scope.name && span.pointee.scope.version == scope.version
+            && span.pointee.scope.attributes == scope.attributes
+    }
+
     func protoSize(_ sizer: inout ProtoSizer) -> Int {
         guard !spans.isEmpty else { return 0 }
         // resource_spans = 1: one ResourceSpans.
@@ -53,7 +60,7 @@ struct SpanExportRequestEncoding: ProtoEncodable {
                 var groupSize = 1 &+ sizer.message(group.scope)  // scope = 1
                 for position in group.positions {
                     let spanSlot = sizer.reserveSlot()
-                    let spanSize = SpanEncoding.size(spans[position], &sizer)
+                    let spanSize = SpanEncoding.size(spans.baseAddress! + position, &sizer)
                     sizer.set(spanSlot, spanSize)
                     groupSize &+= 1 &+ ProtoSize.varint(spanSize) &+ spanSize  // spans = 2
                 }
@@ -80,7 +87,7 @@ struct SpanExportRequestEncoding: ProtoEncodable {
                 for position in group.positions {
                     writer.writeTag(0x12)  // spans = 2
                     writer.writeRecordedLength()
-                    SpanEncoding.write(spans[position], &writer)
+                    SpanEncoding.write(spans.baseAddress! + position, &writer)
                 }
             }
         }
@@ -89,17 +96,18 @@ struct SpanExportRequestEncoding: ProtoEncodable {
 
 /// `opentelemetry.proto.trace.v1.Span` and its parts, from ``SpanData`` as ``SpanData/otlpSpan`` converts it.
 enum SpanEncoding {
-    static func size(_ span: borrowing SpanData, _ sizer: inout ProtoSizer) -> Int {
+    /// `span` points into the batch's storage, so that no field access copies the whole span.
+    static func size(_ span: UnsafePointer<SpanData>, _ sizer: inout ProtoSizer) -> Int {
         var size = 18 &+ 10  // trace_id = 1 (tag, length, 16 bytes); span_id = 2 (tag, length, 8 bytes)
-        if !span.context.traceState.isEmpty { size &+= 1 &+ ProtoSize.string(span.context.traceState) }
-        if span.parentSpanID != nil { size &+= 10 }  // parent_span_id = 4
-        if !span.name.isEmpty { size &+= 1 &+ ProtoSize.string(span.name) }
+        if !span.pointee.context.traceState.isEmpty { size &+= 1 &+ ProtoSize.string(span.pointee.context.traceState) }
+        if span.pointee.parentSpanID != nil { size &+= 10 }  // parent_span_id = 4
+        if !span.pointee.name.isEmpty { size &+= 1 &+ ProtoSize.string(span.pointee.name) }
         size &+= 2  // kind = 6 (never unspecified)
-        if span.startTimeUnixNano != 0 { size &+= 9 }
-        if span.endTimeUnixNano != 0 { size &+= 9 }
-        size &+= AttributeEncoding.sizeOfList(span.attributes, tagSize: 1, &sizer)  // attributes = 9
-        if span.droppedAttributesCount != 0 { size &+= 1 &+ ProtoSize.uint32(span.droppedAttributesCount) }
-        for event in span.events {  // events = 11
+        if span.pointee.startTimeUnixNano != 0 { size &+= 9 }
+        if span.pointee.endTimeUnixNano != 0 { size &+= 9 }
+        size &+= AttributeEncoding.sizeOfList(span.pointee.attributes, tagSize: 1, &sizer)  // attributes = 9
+        if span.pointee.droppedAttributesCount != 0 { size &+= 1 &+ ProtoSize.uint32(span.pointee.droppedAttributesCount) }
+        for event in span.pointee.events {  // events = 11
             let slot = sizer.reserveSlot()
             var eventSize = 0
             if event.timeUnixNano != 0 { eventSize &+= 9 }
@@ -109,8 +117,8 @@ enum SpanEncoding {
             sizer.set(slot, eventSize)
             size &+= 1 &+ ProtoSize.varint(eventSize) &+ eventSize
         }
-        if span.droppedEventsCount != 0 { size &+= 1 &+ ProtoSize.uint32(span.droppedEventsCount) }
-        for link in span.links {  // links = 13
+        if span.pointee.droppedEventsCount != 0 { size &+= 1 &+ ProtoSize.uint32(span.pointee.droppedEventsCount) }
+        for link in span.pointee.links {  // links = 13
             let slot = sizer.reserveSlot()
             var linkSize = 18 &+ 10 &+ 5  // trace_id, span_id, flags (never 0: has-is-remote bit)
             if !link.context.traceState.isEmpty { linkSize &+= 1 &+ ProtoSize.string(link.context.traceState) }
@@ -119,8 +127,8 @@ enum SpanEncoding {
             sizer.set(slot, linkSize)
             size &+= 1 &+ ProtoSize.varint(linkSize) &+ linkSize
         }
-        if span.droppedLinksCount != 0 { size &+= 1 &+ ProtoSize.uint32(span.droppedLinksCount) }
-        switch span.status {  // status = 15
+        if span.pointee.droppedLinksCount != 0 { size &+= 1 &+ ProtoSize.uint32(span.pointee.droppedLinksCount) }
+        switch span.pointee.status {  // status = 15
         case .unset: break
         case .ok:
             let slot = sizer.reserveSlot()
@@ -133,47 +141,47 @@ enum SpanEncoding {
             sizer.set(slot, statusSize)
             size &+= 1 &+ ProtoSize.varint(statusSize) &+ statusSize
         }
-        if span.context.traceFlags.rawValue != 0 { size &+= 2 &+ 4 }  // flags = 16 (two-byte tag)
+        if span.pointee.context.traceFlags.rawValue != 0 { size &+= 2 &+ 4 }  // flags = 16 (two-byte tag)
         return size
     }
 
-    static func write(_ span: borrowing SpanData, _ writer: inout ProtoWriter) {
+    static func write(_ span: UnsafePointer<SpanData>, _ writer: inout ProtoWriter) {
         writer.writeTag(0x0A)  // trace_id = 1
         writer.writeLength(16)
-        writer.writeFixed64(span.context.traceID.high.byteSwapped)  // big-endian bytes
-        writer.writeFixed64(span.context.traceID.low.byteSwapped)
+        writer.writeFixed64(span.pointee.context.traceID.high.byteSwapped)  // big-endian bytes
+        writer.writeFixed64(span.pointee.context.traceID.low.byteSwapped)
         writer.writeTag(0x12)  // span_id = 2
         writer.writeLength(8)
-        writer.writeFixed64(span.context.spanID.value.byteSwapped)
-        if !span.context.traceState.isEmpty {
+        writer.writeFixed64(span.pointee.context.spanID.value.byteSwapped)
+        if !span.pointee.context.traceState.isEmpty {
             writer.writeTag(0x1A)  // trace_state = 3
-            writer.writeString(span.context.traceState)
+            writer.writeString(span.pointee.context.traceState)
         }
-        if let parent = span.parentSpanID {
+        if let parent = span.pointee.parentSpanID {
             writer.writeTag(0x22)  // parent_span_id = 4
             writer.writeLength(8)
             writer.writeFixed64(parent.value.byteSwapped)
         }
-        if !span.name.isEmpty {
+        if !span.pointee.name.isEmpty {
             writer.writeTag(0x2A)  // name = 5
-            writer.writeString(span.name)
+            writer.writeString(span.pointee.name)
         }
         writer.writeTag(0x30)  // kind = 6
-        writer.writeByte(kindNumber(span.kind))
-        if span.startTimeUnixNano != 0 {
+        writer.writeByte(kindNumber(span.pointee.kind))
+        if span.pointee.startTimeUnixNano != 0 {
             writer.writeTag(0x39)  // start_time_unix_nano = 7
-            writer.writeFixed64(span.startTimeUnixNano)
+            writer.writeFixed64(span.pointee.startTimeUnixNano)
         }
-        if span.endTimeUnixNano != 0 {
+        if span.pointee.endTimeUnixNano != 0 {
             writer.writeTag(0x41)  // end_time_unix_nano = 8
-            writer.writeFixed64(span.endTimeUnixNano)
+            writer.writeFixed64(span.pointee.endTimeUnixNano)
         }
-        AttributeEncoding.writeList(span.attributes, tag: 0x4A, &writer)  // attributes = 9
-        if span.droppedAttributesCount != 0 {
+        AttributeEncoding.writeList(span.pointee.attributes, tag: 0x4A, &writer)  // attributes = 9
+        if span.pointee.droppedAttributesCount != 0 {
             writer.writeTag(0x50)  // dropped_attributes_count = 10
-            writer.writeUInt32(span.droppedAttributesCount)
+            writer.writeUInt32(span.pointee.droppedAttributesCount)
         }
-        for event in span.events {
+        for event in span.pointee.events {
             writer.writeTag(0x5A)  // events = 11
             writer.writeRecordedLength()
             if event.timeUnixNano != 0 {
@@ -190,11 +198,11 @@ enum SpanEncoding {
                 writer.writeUInt32(event.droppedAttributesCount)
             }
         }
-        if span.droppedEventsCount != 0 {
+        if span.pointee.droppedEventsCount != 0 {
             writer.writeTag(0x60)  // dropped_events_count = 12
-            writer.writeUInt32(span.droppedEventsCount)
+            writer.writeUInt32(span.pointee.droppedEventsCount)
         }
-        for link in span.links {
+        for link in span.pointee.links {
             writer.writeTag(0x6A)  // links = 13
             writer.writeRecordedLength()
             writer.writeTag(0x0A)  // trace_id = 1
@@ -216,11 +224,11 @@ enum SpanEncoding {
             writer.writeTag(0x35)  // flags = 6: trace flags | HAS_IS_REMOTE (0x100) | IS_REMOTE (0x200)
             writer.writeFixed32(UInt32(link.context.traceFlags.rawValue) | 0x100 | (link.context.isRemote ? 0x200 : 0))
         }
-        if span.droppedLinksCount != 0 {
+        if span.pointee.droppedLinksCount != 0 {
             writer.writeTag(0x70)  // dropped_links_count = 14
-            writer.writeUInt32(span.droppedLinksCount)
+            writer.writeUInt32(span.pointee.droppedLinksCount)
         }
-        switch span.status {
+        switch span.pointee.status {
         case .unset: break
         case .ok:
             writer.writeTag(0x7A)  // status = 15
@@ -237,9 +245,9 @@ enum SpanEncoding {
             writer.writeTag(0x18)  // code = 3
             writer.writeByte(2)  // STATUS_CODE_ERROR
         }
-        if span.context.traceFlags.rawValue != 0 {
+        if span.pointee.context.traceFlags.rawValue != 0 {
             writer.writeTag(0x85)  // flags = 16 (fixed32): tag 133 as a two-byte varint
-            writer.writeFixed32(UInt32(span.context.traceFlags.rawValue))
+            writer.writeFixed32(UInt32(span.pointee.context.traceFlags.rawValue))
         }
     }
 
@@ -358,6 +366,8 @@ extension SpanBatch {
     /// straight from the spans: exactly `makeRequest().serializedBytes()`, without building the
     /// intermediate messages.
     public func encodedExportRequest(range: Range<Int>? = nil) -> [UInt8] {
-        SpanExportRequestEncoding(resource: resource, spans: spans[range ?? spans.indices]).encodedBytes()
+        let spans = self.spans[range ?? self.spans.indices]
+        // About one length per span plus two per attribute: grown at most once or twice.
+        return SpanExportRequestEncoding(resource: resource, spans: spans).encodedBytes(expectedLengths: 16 &* spans.count &+ 64)
     }
 }
