@@ -45,6 +45,7 @@ let package = Package(
                 .product(name: "Benchmark", package: "package-benchmark"),
                 .product(name: "Telemetry", package: "swift-otlp"),
                 .product(name: "TelemetryPipeline", package: "swift-otlp"),
+                .product(name: "OTLPExporter", package: "swift-otlp"),
                 .product(name: "OTel", package: "swift-otel"),
             ],
             path: "Benchmarks/PipelineBenchmarks",

@@ -9,6 +9,7 @@
 import Benchmark
 import Dispatch
 import Foundation
+import OTLPExporter
 import OTel
 import ServiceLifecycle
 import Telemetry
@@ -101,7 +102,26 @@ func makeQueuedSpans(_ count: Int) -> MPSCRingBuffer<SpanData> {
     return ring
 }
 
-/// What the worker does with queued spans: drain in batches of 512, convert each to OTLP.
+/// What the worker and the OTLP exporter do with queued spans: drain in batches of 512 and
+/// encode each straight into ExportTraceServiceRequest bytes (the binary exporters' path).
+func drainToEncodedOTLP(_ ring: MPSCRingBuffer<SpanData>) -> Int {
+    let resource = Resource(serviceName: "bench")
+    var batch: [SpanData] = []
+    batch.reserveCapacity(512)
+    var encoded = 0
+    while true {
+        let moved = ring.drain(maxCount: 512) { batch.append($0) }
+        if moved == 0 { break }
+        let bytes = SpanBatch(resource: resource, spans: batch).encodedExportRequest()
+        precondition(!bytes.isEmpty)
+        encoded += moved
+        batch.removeAll(keepingCapacity: true)
+    }
+    return encoded
+}
+
+/// Drain in batches of 512, convert each to the generated OTLP messages (in-memory exporters,
+/// OTLP/JSON).
 func drainToOTLP(_ ring: MPSCRingBuffer<SpanData>) -> Int {
     let resource = Resource(serviceName: "bench")
     var batch: [SpanData] = []
@@ -151,13 +171,21 @@ let benchmarks: @Sendable () -> Void = {
             benchmark.stopMeasurement()
             precondition(converted == count)
         }
+        Benchmark("drain \(count) queued spans into encoded OTLP requests", configuration: drain) { benchmark in
+            let ring = makeQueuedSpans(count)
+            benchmark.startMeasurement()
+            let encoded = drainToEncodedOTLP(ring)
+            benchmark.stopMeasurement()
+            precondition(encoded == count)
+        }
     }
 
     Benchmark("zz report: drops during the producer benchmarks", configuration: .init(
         metrics: [.wallClock], maxDuration: .milliseconds(1), maxIterations: 1)) { _ in
         for signal in TelemetrySignal.allCases {
             let stats = provider.statistics(signal)
-            print("swift-otlp \(signal): accepted \(stats.accepted), dropped (buffer full) \(stats.dropped)")
+            let line = "swift-otlp \(signal): accepted \(stats.accepted), dropped (buffer full) \(stats.dropped)\n"
+            FileHandle.standardError.write(Data(line.utf8))  // stderr: shown even when stdout is captured
         }
     }
 }
