@@ -111,3 +111,39 @@ struct SpanRequestEncodingTests {
         #expect(SpanExportRequestEncoding(resource: Resource(serviceName: "s"), spans: []).encodedBytes() == [])
     }
 }
+
+@Suite("Direct log request encoding")
+struct LogRequestEncodingTests {
+    typealias Random = SpanRequestEncodingTests.SeededRandom
+
+    static func record(_ random: inout Random, scopes: [InstrumentationScope]) -> LogRecordData {
+        let severities: [Severity?] = [nil, .trace, .info, .error, Severity(rawValue: 0), Severity(rawValue: -3), Severity(rawValue: 99)]
+        return LogRecordData(
+            timeUnixNano: Bool.random(using: &random) ? 0 : random.next(),
+            observedTimeUnixNano: Bool.random(using: &random) ? 0 : random.next(),
+            severity: severities[Int.random(in: 0..<severities.count, using: &random)],
+            severityText: [nil, "", "WARN"][Int.random(in: 0..<3, using: &random)],
+            body: Bool.random(using: &random) ? nil : SpanRequestEncodingTests.value(&random),
+            attributes: SpanRequestEncodingTests.attributes(&random, max: 6),
+            droppedAttributesCount: Bool.random(using: &random) ? 0 : 3,
+            eventName: [nil, "", "codex.tool_result"][Int.random(in: 0..<3, using: &random)],
+            traceID: [nil, .invalid, TraceID(high: random.next(), low: random.next())][Int.random(in: 0..<3, using: &random)],
+            spanID: [nil, .invalid, SpanID(random.next())][Int.random(in: 0..<3, using: &random)],
+            traceFlags: Bool.random(using: &random) ? .sampled : [],
+            scope: scopes[Int.random(in: 0..<scopes.count, using: &random)])
+    }
+
+    @Test("randomized log batches encode to exactly the bytes of makeRequest().serializedBytes()", arguments: 0..<40)
+    func directEncodingMatchesGeneratedEncoding(seed: UInt64) {
+        var random = Random(state: seed &+ 1000)
+        let scopes = [InstrumentationScope(name: "a"), InstrumentationScope(name: "b", version: "2", attributes: ["k": 1])]
+        let records = (0..<Int.random(in: 0...60, using: &random)).map { _ in Self.record(&random, scopes: scopes) }
+        let batch = LogBatch(resource: Resource(serviceName: "svc"), records: records)
+        let expected = batch.makeRequest().serializedBytes()
+        #expect(batch.encodedExportRequest() == expected, "seed \(seed)")
+        if records.count > 4 {
+            let part = LogBatch(resource: batch.resource, records: Array(records[2..<records.count - 1]))
+            #expect(batch.encodedExportRequest(range: 2..<records.count - 1) == part.makeRequest().serializedBytes())
+        }
+    }
+}

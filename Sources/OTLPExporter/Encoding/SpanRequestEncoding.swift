@@ -7,6 +7,38 @@ import OTLPProto
 import OTLPWire
 import TelemetryPipeline
 
+/// Groups `records` by instrumentation scope in order of first appearance (as `makeRequest()`
+/// does): each scope's OTLP message and the positions of its records. Records are read in place
+/// (`records[position]` would copy each one); `isScope` compares a record's scope field by field.
+func scopeGroups<Record>(
+    _ records: ArraySlice<Record>, isScope: (InstrumentationScope, UnsafePointer<Record>) -> Bool,
+    scope: (UnsafePointer<Record>) -> InstrumentationScope
+) -> [(scope: CommonV1InstrumentationScope, positions: [Int])] {
+    var groups: [(scope: CommonV1InstrumentationScope, positions: [Int])] = []
+    var scopes: [InstrumentationScope] = []
+    var last = -1
+    records.withUnsafeBufferPointer { buffer in
+        for position in buffer.indices {
+            let record = buffer.baseAddress! + position
+            let index: Int
+            if last >= 0, isScope(scopes[last], record) {
+                index = last
+            } else if let found = scopes.firstIndex(where: { isScope($0, record) }) {
+                index = found
+            } else {
+                index = scopes.count
+                let recordScope = scope(record)
+                scopes.append(recordScope)
+                groups.append((recordScope.otlpScope, []))
+                if index == 0 { groups[0].positions.reserveCapacity(buffer.count) }
+            }
+            groups[index].positions.append(position)
+            last = index
+        }
+    }
+    return groups
+}
+
 /// `ExportTraceServiceRequest` for `spans` (grouped by scope in order of first appearance, like
 /// ``SpanBatch/makeRequest()``) under one resource.
 struct SpanExportRequestEncoding: ProtoEncodable {
@@ -18,35 +50,10 @@ struct SpanExportRequestEncoding: ProtoEncodable {
     init(resource: Resource, spans: ArraySlice<SpanData>) {
         self.resource = resource.otlpResource
         self.spans = spans
-        var groups: [(scope: CommonV1InstrumentationScope, positions: [Int])] = []
-        var scopes: [InstrumentationScope] = []
-        var last = -1
-        // Buffer elements are borrowed in place; `spans[position]` would copy each span.
-        spans.withUnsafeBufferPointer { buffer in
-            for position in buffer.indices {
-                let index: Int
-                if last >= 0, Self.isScope(scopes[last], of: buffer.baseAddress! + position) {
-                    index = last
-                } else if let found = scopes.firstIndex(where: { Self.isScope($0, of: buffer.baseAddress! + position) }) {
-                    index = found
-                } else {
-                    index = scopes.count
-                    scopes.append(buffer[position].scope)
-                    groups.append((buffer[position].scope.otlpScope, []))
-                    if index == 0 { groups[0].positions.reserveCapacity(buffer.count) }
-                }
-                groups[index].positions.append(position)
-                last = index
-            }
-        }
-        self.groups = groups
-    }
-
-    /// Whether `span`'s scope equals `scope`, comparing the fields in place (no copy of the span).
-    @inline(__always)
-    private static func isScope(_ scope: InstrumentationScope, of span: UnsafePointer<SpanData>) -> Bool {
-        span.pointee.scope.name == scope.name && span.pointee.scope.version == scope.version
-            && span.pointee.scope.attributes == scope.attributes
+        groups = scopeGroups(spans, isScope: { scope, span in
+            span.pointee.scope.name == scope.name && span.pointee.scope.version == scope.version
+                && span.pointee.scope.attributes == scope.attributes
+        }, scope: { $0.pointee.scope })
     }
 
     func protoSize(_ sizer: inout ProtoSizer) -> Int {

@@ -131,8 +131,16 @@ public final class OTLPLogExporter: LogExporter {
         exporter = try OTLPSignalExporter(configuration: configuration, options: options)
     }
     public func export(_ batch: LogBatch) async throws {
-        let ok = await exporter.exportSplitting(count: batch.records.count, itemCount: { $0.count }) { range in
-            LogBatch(resource: batch.resource, records: Array(batch.records[range])).makeRequest()
+        let ok: Bool
+        if exporter.configuration.protocol == .httpJSON {
+            ok = await exporter.exportSplitting(count: batch.records.count, itemCount: { $0.count }) { range in
+                LogBatch(resource: batch.resource, records: Array(batch.records[range])).makeRequest()
+            }
+        } else {
+            // Binary protobuf straight from the records (the same bytes as makeRequest() encoded).
+            ok = await exporter.exportSplitting(count: batch.records.count, itemCount: { $0.count }) { range in
+                batch.encodedExportRequest(range: range)
+            }
         }
         if !ok { throw OTLPExportFailedError(signal: .logs) }
     }
