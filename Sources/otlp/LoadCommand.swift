@@ -268,16 +268,22 @@ final class LoadGenerator: Sendable {
                     if let deadline, ContinuousClock.now >= deadline { break }
                 }
             }
-            var attributes: [Attribute] = [
-                Attribute("load.string", .string("value")), Attribute("load.int", .int(Int64(made))),
-                Attribute("load.bool", .bool(made & 1 == 0)), Attribute("load.double", .double(Double(made) * 0.5)),
-            ]
-            attributes += extra
             switch signal {
             case .traces:
-                let span = tracer.startSpan("load-span", attributes: attributes)
+                // Attributes set on the span itself: its one attribute array, no temporary list.
+                var span = tracer.startSpan("load-span")
+                span.setAttribute("load.string", .string("value"))
+                span.setAttribute("load.int", .int(Int64(made)))
+                span.setAttribute("load.bool", .bool(made & 1 == 0))
+                span.setAttribute("load.double", .double(Double(made) * 0.5))
+                for attribute in extra { span.setAttribute(attribute.key, attribute.value) }
                 span.end()
             case .logs:
+                var attributes: [Attribute] = [
+                    Attribute("load.string", .string("value")), Attribute("load.int", .int(Int64(made))),
+                    Attribute("load.bool", .bool(made & 1 == 0)), Attribute("load.double", .double(Double(made) * 0.5)),
+                ]
+                attributes += extra
                 logger.info("load-log", attributes: attributes)
             case .metrics:
                 counter.add(1, attributes: [Attribute("worker", .int(Int64(worker)))] + extra)
