@@ -67,6 +67,9 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(name: .customLong("client-key"), help: "PEM client key for mTLS (with --client-cert).")
     var clientKey: String?
 
+    @Flag(name: .long, help: "Do not verify the server certificate (testing only).")
+    var insecure = false
+
     @Option(name: .long, help: "Per-export timeout in seconds (default 10).")
     var timeout: Double = 10
 
@@ -113,10 +116,11 @@ struct LoadCommand: AsyncParsableCommand {
         if proto.isHTTP, let parsed = try? OTLPEndpoint(parsing: endpointText), parsed.path == "/" {
             endpointText = endpointText.hasSuffix("/") ? endpointText + signal.httpPath : endpointText + "/" + signal.httpPath
         }
-        let tls: OTLPTLSConfiguration
+        var tls: OTLPTLSConfiguration
         do {
             tls = try OTLPTLSConfiguration(caCertificateFile: caFile, clientCertificateFile: clientCert, clientKeyFile: clientKey)
         } catch { throw usage("\(error)") }
+        tls.skipsServerVerification = insecure
         let retry = OTLPRetryPolicy(initialBackoff: .milliseconds(100), maxBackoff: .seconds(5),
                                     maxElapsedTime: .milliseconds(Int64(maxRetrySeconds * 1000)))
         let exporterConfig = OTLPExporterConfiguration(

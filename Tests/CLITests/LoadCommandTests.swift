@@ -80,6 +80,25 @@ import Testing
         #expect(spanIDs.count == exported, "distinct spans delivered to the two collectors")
     }
 
+    @Test func tlsCollectorIsReachedWithCAFileOrInsecureAndRejectedOtherwise() throws {
+        let certs = try TestCertificates.generate()
+        defer { certs.remove() }
+        let collector = try CollectorPeer(tls: (certs.serverCert, certs.serverKey))
+        defer { collector.stop() }
+        let common = ["load", "--endpoint", "https://localhost:\(collector.port)", "--signal", "traces",
+                      "--protocol", "grpc", "--count", "40", "--max-retry-seconds", "1", "--timeout", "3"]
+        for (extra, delivered) in [(["--ca-file", certs.caCert], true), (["--insecure"], true), ([], false)] {
+            let output = try ChildProcess.run(otlp, common + extra, timeout: 60)
+            let fields = try #require(summary(output.stdoutText), "summary line: \(output.stdoutText) \(output.stderrText)")
+            if delivered {
+                #expect(output.status == 0 && fields["exported"] == "40", "\(extra): \(output.stdoutText)")
+            } else {
+                // The test CA is not in the system store: every span fails, counted, exit 1.
+                #expect(output.status == 1 && fields["exported"] == "0" && fields["failed"] == "40", "\(output.stdoutText)")
+            }
+        }
+    }
+
     @Test func unreachableCollectorCountsFailuresAndExitsOne() throws {
         let port = freeLoopbackPort()
         let output = try ChildProcess.run(otlp, ["load", "--endpoint", "http://127.0.0.1:\(port)", "--count", "50",

@@ -71,6 +71,9 @@ public struct OTLPTLSConfiguration: Sendable, Hashable {
     /// text and an `https://` endpoint always uses TLS, whatever this says (OTLP exporter spec,
     /// "Insecure").
     public var insecure: Bool
+    /// Accept any server certificate on a TLS connection (no chain or hostname check). For tests
+    /// against self-signed collectors only; default `false`. Unlike ``insecure`` this keeps TLS.
+    public var skipsServerVerification: Bool = false
 
     /// TLS with the system trust store, no client certificate.
     public init(caCertificateFile: String? = nil, clientIdentity: ClientIdentity? = nil, insecure: Bool = false) {

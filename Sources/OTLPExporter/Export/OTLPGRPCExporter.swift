@@ -22,7 +22,7 @@ extension OTLPExporterConfiguration {
             throw OTLPConfigurationError(code: .invalidEndpoint, message: "endpoint '\(endpoint)' has no port")
         }
         let options = TLSOptions(caFile: tls.caCertificateFile, clientCertificateFile: tls.clientIdentity?.certificateFile,
-                                 clientKeyFile: tls.clientIdentity?.privateKeyFile)
+                                 clientKeyFile: tls.clientIdentity?.privateKeyFile, insecure: tls.skipsServerVerification)
         return HTTP2ClientConfiguration(endpoint: Endpoint(host: parsed.host, port: port16, useTLS: tlsOn), tls: options,
                                         connectTimeout: timeout, maxConcurrentStreams: maxConcurrentStreams)
     }
