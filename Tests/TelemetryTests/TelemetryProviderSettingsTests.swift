@@ -1,9 +1,12 @@
+import CoreMetrics
 import Foundation
+import Logging
 import OTLPExporter
 import OTLPTestSupport
 import Testing
 import Telemetry
 import TelemetryPipeline
+import Tracing
 
 /// `TelemetryProvider.make(settings:)`: exporters wired per signal from settings, the process-wide
 /// default, and shutdown flushing everything.
@@ -69,9 +72,9 @@ struct TelemetryProviderSettingsTests {
         settings.logExporter = .inMemory
         let first = try #require(try TelemetryProvider.make(settings: settings))
         let second = try #require(try TelemetryProvider.make(settings: settings))
-        first.installAsDefault()
+        first.installAsDefault(backends: [])
         #expect(ConfiguredTelemetry.current === first)
-        second.installAsDefault()
+        second.installAsDefault(backends: [])
         #expect(ConfiguredTelemetry.current === second)
         try await first.shutdown(timeout: .seconds(5))
         #expect(ConfiguredTelemetry.current === second)
@@ -79,6 +82,57 @@ struct TelemetryProviderSettingsTests {
         #expect(ConfiguredTelemetry.current == nil)
         // Idempotent.
         try await second.shutdown(timeout: .seconds(5))
+    }
+
+    /// The one test that bootstraps swift-log, swift-metrics and swift-distributed-tracing (once
+    /// per process). Other suites' swift-log messages may reach the installed provider while it is
+    /// installed, so records are matched by a marker.
+    @Test func installAsDefaultBootstrapsTheEcosystemOnceAndItsBackEndsFollowTheCurrentProvider() async throws {
+        var settings = TelemetrySettings(serviceName: "bootstrapped")
+        settings.traceExporter = .inMemory
+        settings.logExporter = .inMemory
+        settings.metricsExporter = .inMemory
+        let marker = UUID().uuidString
+        let first = try #require(try TelemetryProvider.make(settings: settings, installAsDefault: .all))
+        #expect(ConfiguredTelemetry.current === first)
+        #expect(ConfiguredTelemetry.bootstrappedBackends == .all)
+        let logger = Logger(label: "bootstrap-test")
+        logger.info("first", metadata: ["marker": "\(marker)"])
+        CoreMetrics.Counter(label: "bootstrap.counter", dimensions: [("marker", marker)]).increment(by: 2)
+        let spanID = InstrumentationSystem.tracer.withSpan("bootstrap-span", context: .topLevel) { span in
+            logger.info("inside", metadata: ["marker": "\(marker)"])
+            return (span as? DistributedSpan)?.spanContext.spanID
+        }
+        try await first.shutdown(timeout: .seconds(10))
+        #expect(ConfiguredTelemetry.current == nil)
+
+        let firstLogs = try #require(first.inMemoryLogs).records.filter { $0.attributes.contains { $0.value == .string(marker) } }
+        #expect(firstLogs.map(\.body) == [.string("first"), .string("inside")])
+        #expect(firstLogs.last?.spanID == spanID && spanID != nil)
+        #expect(firstLogs.first?.scope.name == "bootstrap-test")
+        let span = try #require(first.inMemorySpans?.spans.first { $0.name == "bootstrap-span" })
+        #expect(span.context.spanID == spanID)
+        #expect(span.scope.name == "swift-distributed-tracing")
+        let counter = try #require(first.inMemoryMetrics).metrics.first { $0.name == "bootstrap.counter" }
+        guard case .sum(_, _, let points)? = counter?.points else {
+            Issue.record("no bootstrap.counter sum: \(String(describing: counter))")
+            return
+        }
+        #expect(points.map(\.value) == [.int(2)])
+
+        // A second provider: installing it does not bootstrap again (that would crash), and the
+        // back-ends follow it.
+        let second = try #require(try TelemetryProvider.make(settings: settings, installAsDefault: .all))
+        logger.info("second", metadata: ["marker": "\(marker)"])
+        InstrumentationSystem.tracer.withSpan("second-span", context: .topLevel) { _ in }
+        try await second.shutdown(timeout: .seconds(10))
+        let secondLogs = try #require(second.inMemoryLogs).records.filter { $0.attributes.contains { $0.value == .string(marker) } }
+        #expect(secondLogs.map(\.body) == [.string("second")])
+        #expect(second.inMemorySpans?.spans.map(\.name).contains("second-span") == true)
+        #expect(first.inMemorySpans?.spans.map(\.name).contains("second-span") == false)
+
+        // Nothing installed: spans are not recording (but still a valid no-op), logs go to stderr.
+        InstrumentationSystem.tracer.withSpan("after", context: .topLevel) { span in #expect(!span.isRecording) }
     }
 
     @Test func sessionOverOTLPGRPCArrivesAtThePythonCollector() async throws {
