@@ -138,14 +138,15 @@ public final class ConfiguredTelemetry: Sendable {
     }
 
     /// Session telemetry whose events go to this provider and whose metrics go to ``metrics``,
-    /// with the settings' namespace and prompt-logging choice.
+    /// with the settings' namespace, prompt-logging choice and runtime metrics
+    /// (``SessionTelemetry/runtimeMetricsSummary()`` when ``TelemetrySettings/runtimeMetrics``).
     public func sessionTelemetry(metadata: SessionMetadata, metricsUseMetadataTags: Bool = true) -> SessionTelemetry {
         var metadata = metadata
         metadata.logUserPrompts = metadata.logUserPrompts && settings.logUserPrompts
         if metadata.serviceName == nil { metadata.serviceName = settings.serviceName }
         return SessionTelemetry(
             metadata: metadata, provider: provider, namespace: settings.namespace, metrics: metrics,
-            metricsUseMetadataTags: metricsUseMetadataTags)
+            metricsUseMetadataTags: metricsUseMetadataTags, runtimeMetrics: settings.runtimeMetrics)
     }
 
     // MARK: Process-wide default

@@ -166,16 +166,24 @@ struct TelemetryProviderSettingsTests {
             #expect(exporter.counts.failed == 0 && exporter.counts.dropped == 0, "\(exporter.configuration.signal): \(exporter.counts)")
         }
 
+        // The collector prints before it answers, but its stdout reaches us through a pipe reader
+        // that may lag under load: parse until everything is in (or 10 s pass).
         var spans: [[String: Any]] = [], logs: [[String: Any]] = [], points: [[String: Any]] = []
-        for line in collector.stdoutSoFar.split(separator: "\n") {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let signal = object["accepted"] as? String, let items = object["items"] as? [[String: Any]] else { continue }
-            switch signal {
-            case "traces": spans += items
-            case "logs": logs += items
-            default: points += items
+        let end = Date().addingTimeInterval(10)
+        repeat {
+            (spans, logs, points) = ([], [], [])
+            for line in collector.stdoutSoFar.split(separator: "\n") {
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                      let signal = object["accepted"] as? String, let items = object["items"] as? [[String: Any]] else { continue }
+                switch signal {
+                case "traces": spans += items
+                case "logs": logs += items
+                default: points += items
+                }
             }
-        }
+            if spans.count >= 8 && logs.count >= 8 && !points.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(50))
+        } while Date() < end
         #expect(spans.count == 8)
         #expect(logs.count == 8)
         let logAttributes = logs.map { $0["attrs"] as? [String: Any] ?? [:] }

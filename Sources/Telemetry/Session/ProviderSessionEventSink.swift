@@ -56,10 +56,10 @@ extension SessionTelemetry {
     /// Session telemetry whose events go into `provider` (see ``ProviderSessionEventSink``).
     public convenience init(
         metadata: SessionMetadata, provider: TelemetryProvider, namespace: String = "codex", metrics: MetricsClient? = nil,
-        metricsUseMetadataTags: Bool = true
+        metricsUseMetadataTags: Bool = true, runtimeMetrics: Bool = false
     ) {
         self.init(
             metadata: metadata, namespace: namespace, sink: ProviderSessionEventSink(provider: provider), metrics: metrics,
-            metricsUseMetadataTags: metricsUseMetadataTags)
+            metricsUseMetadataTags: metricsUseMetadataTags, runtimeMetrics: runtimeMetrics)
     }
 }
