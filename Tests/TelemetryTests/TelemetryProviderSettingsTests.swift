@@ -135,6 +135,86 @@ struct TelemetryProviderSettingsTests {
         InstrumentationSystem.tracer.withSpan("after", context: .topLevel) { span in #expect(!span.isRecording) }
     }
 
+    /// The README quickstart's flow with the ecosystem back-ends installed, exported over OTLP/gRPC
+    /// to the Python collector: a swift-distributed-tracing span with the configured span
+    /// attributes and tracestate and the session's trace view as its event, a swift-log record
+    /// correlated with it, a swift-metrics counter.
+    @Test func ecosystemBackEndsExportOverOTLPGRPCToThePythonCollector() async throws {
+        let python = TestEnvironment.python
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            Issue.record("test peer Python not found at \(python): run tools/setup.sh")
+            return
+        }
+        let script = TestEnvironment.repositoryRoot.appendingPathComponent("tools/peers/fault_collector.py").path
+        let collector = try startGuardedPeer(python, ["-u", script, "--port", "0", "--detail"])
+        defer { collector.kill() }
+        let banner = try collector.waitForOutput(containing: "{\"listening\"", timeout: 20)
+        let portLine = try #require(banner.split(separator: "\n").first { $0.hasPrefix("{\"listening\"") })
+        let port = try #require(try JSONSerialization.jsonObject(with: Data(portLine.utf8)) as? [String: Any])["listening"] as? Int
+        let endpoint = "http://127.0.0.1:\(try #require(port))"
+        var settings = TelemetrySettings(serviceName: "ecosystem-agent")
+        settings.traceExporter = .otlpGRPC(signal: .traces, endpoint: endpoint)
+        settings.metricsExporter = .otlpGRPC(signal: .metrics, endpoint: endpoint)
+        settings.logExporter = .otlpGRPC(signal: .logs, endpoint: endpoint)
+        settings.spanAttributes = ["team": "core"]
+        settings.tracestate = try ConfiguredTraceState(["example": ["alpha": "one"]])
+        let marker = UUID().uuidString
+
+        let telemetry = try #require(try TelemetryProvider.make(settings: settings, installAsDefault: .all))
+        let session = telemetry.sessionTelemetry(metadata: Self.metadata)
+        let logger = Logger(label: "readme")
+        var outgoing: [String: String] = [:]
+        try await InstrumentationSystem.tracer.withSpan("turn", context: .topLevel) { _ in
+            try await Task.sleep(for: .milliseconds(1))
+            logger.info("turn started", metadata: ["marker": "\(marker)"])
+            session.turnTTFT(.milliseconds(640), turnID: "t-1")
+            InstrumentationSystem.tracer.inject(InstrumentationContext.current ?? .topLevel, into: &outgoing, using: DictionaryInjector())
+        }
+        CoreMetrics.Counter(label: "readme.requests", dimensions: [("marker", marker)]).increment(by: 3)
+        try await telemetry.shutdown(timeout: .seconds(10))
+        for exporter in telemetry.otlpExporters {
+            #expect(exporter.counts.failed == 0 && exporter.counts.dropped == 0, "\(exporter.configuration.signal): \(exporter.counts)")
+        }
+
+        var spans: [[String: Any]] = [], logs: [[String: Any]] = [], points: [[String: Any]] = []
+        let end = Date().addingTimeInterval(10)
+        repeat {
+            (spans, logs, points) = ([], [], [])
+            for line in collector.stdoutSoFar.split(separator: "\n") {
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                      let signal = object["accepted"] as? String, let items = object["items"] as? [[String: Any]] else { continue }
+                switch signal {
+                case "traces": spans += items
+                case "logs": logs += items
+                default: points += items
+                }
+            }
+            if spans.contains(where: { $0["key"] as? String == "turn" }) && logs.count >= 2
+                && points.contains(where: { ($0["key"] as? String)?.hasPrefix("readme.requests:") == true }) { break }
+            try await Task.sleep(for: .milliseconds(50))
+        } while Date() < end
+
+        let turn = try #require(spans.first { $0["key"] as? String == "turn" })
+        let turnSpanID = try #require(turn["span_id"] as? String)
+        #expect(turn["scope"] as? String == "swift-distributed-tracing")
+        #expect((turn["attrs"] as? [String: Any])?["team"] as? String == "core")
+        #expect(turn["trace_state"] as? String == "example=alpha:one")
+        let events = turn["events"] as? [[String: Any]] ?? []
+        #expect(events.map { $0["name"] as? String } == ["codex.turn_ttft"])
+        #expect(events.allSatisfy { ($0["attrs"] as? [String: Any])?["user.email"] == nil })
+        #expect((events.first?["attrs"] as? [String: Any])?["duration_ms"] as? Int == 640)
+        #expect(spans.count == 1, "no zero-length event spans: \(spans.map { $0["key"] ?? "?" })")
+        let started = try #require(logs.first { $0["key"] as? String == "turn started" })
+        #expect(started["span_id"] as? String == turnSpanID)
+        #expect((started["attrs"] as? [String: Any])?["marker"] as? String == marker)
+        let ttftLog = try #require(logs.first { $0["key"] as? String == "codex.turn_ttft" })
+        #expect(ttftLog["span_id"] as? String == turnSpanID)
+        #expect((ttftLog["attrs"] as? [String: Any])?["user.email"] as? String == "ada@example.com")
+        #expect(points.contains { $0["key"] as? String == "readme.requests:3" })
+        #expect(outgoing["traceparent"]?.contains("-\(turnSpanID)-") == true)
+        #expect(outgoing["tracestate"] == "example=alpha:one")
+    }
+
     @Test func sessionOverOTLPGRPCArrivesAtThePythonCollector() async throws {
         let python = TestEnvironment.python
         guard FileManager.default.isExecutableFile(atPath: python) else {
