@@ -7,37 +7,59 @@
 // are set, the one entered last wins: a distributed span remembers which SDK span was current when
 // it started; if that is still the current SDK span, the distributed span is the inner one.
 
-import OTLPSync
+#if canImport(Glibc)
+import Glibc
+#endif
 import ServiceContextModule
+import Synchronization
 import TelemetryPipeline
 
 /// Collects events for a recording SDK span from code that cannot reach the span value (it is
 /// owned by the `withSpan` body). Drained into the span when its scope ends; closed afterwards.
-final class SpanEventInbox: Sendable {
+///
+/// One allocation per recording `withSpan` (the events array allocates only when an event is
+/// added). Adding is rare and the critical sections are an append or a swap, so a spin lock on an
+/// atomic flag guards them instead of a mutex (which would cost two more allocations).
+final class SpanEventInbox: @unchecked Sendable {
+    // @unchecked: `events` and `closed` are only touched while `busy` is held.
     let spanID: SpanID
     let clock: any TelemetryClock
-    private let state = LockedValue<(events: [SpanEvent], closed: Bool)>(([], false))
+    private let busy = Atomic<Bool>(false)
+    private var events: [SpanEvent] = []
+    private var closed = false
 
     init(spanID: SpanID, clock: any TelemetryClock) {
         self.spanID = spanID
         self.clock = clock
     }
 
+    private func withExclusiveAccess<R>(_ body: () -> R) -> R {
+        // Acquiring on success pairs with the releasing store below: the previous holder's writes
+        // to `events`/`closed` are visible to the next one.
+        var spins = 0
+        while !busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
+            spins += 1
+            if spins > 64 { sched_yield() }
+        }
+        defer { busy.store(false, ordering: .releasing) }
+        return body()
+    }
+
     /// Adds an event; `false` when the span's scope has already ended.
     func add(_ event: SpanEvent) -> Bool {
-        state.withLock { state in
-            if state.closed { return false }
-            state.events.append(event)
+        withExclusiveAccess {
+            if closed { return false }
+            events.append(event)
             return true
         }
     }
 
     /// Closes the inbox and returns what it collected.
     func close() -> [SpanEvent] {
-        state.withLock { state in
-            state.closed = true
-            defer { state.events = [] }
-            return state.events
+        withExclusiveAccess {
+            closed = true
+            defer { events = [] }
+            return events
         }
     }
 }

@@ -101,4 +101,29 @@ struct SessionTelemetryProviderTests {
         #expect(byName["sampled-outer"]?.events.isEmpty == true)
         #expect(Set(byName.keys) == ["inner", "outer", "sampled-outer"])
     }
+
+    @Test func eventsAddedFromManyChildTasksAllLandOnTheSpanWithinItsLimits() async throws {
+        let spans = InMemorySpanExporter()
+        let provider = TelemetryProvider(resource: Resource(serviceName: "codex-cli"), spanExporters: [spans])
+        let accepted = await provider.tracer("app").withSpan("fan-out") { _ in
+            await withTaskGroup(of: Int.self) { group in
+                for task in 0..<8 {
+                    group.addTask {
+                        var added = 0
+                        for i in 0..<50 where TraceContext.addEventToCurrentSpan("e\(task)-\(i)") { added += 1 }
+                        return added
+                    }
+                }
+                return await group.reduce(0, +)
+            }
+        }
+        // After the scope: the inbox is closed, nothing more lands on the span.
+        let late = provider.tracer("app").withSpan("other") { _ in 0 }
+        #expect(late == 0)
+        try await provider.shutdown(timeout: .seconds(10))
+        let span = try #require(spans.spans.first { $0.name == "fan-out" })
+        #expect(accepted == 400)
+        #expect(span.events.count == min(400, AttributeLimits().eventCountLimit))
+        #expect(span.events.count + Int(span.droppedEventsCount) == 400)
+    }
 }
