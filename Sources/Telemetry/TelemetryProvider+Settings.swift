@@ -1,6 +1,6 @@
 // A provider built from `TelemetrySettings` (issue 6 item 2): per-signal exporters (OTLP/gRPC,
-// OTLP/HTTP protobuf or JSON, in-memory), a MetricsClient for session metrics, a process-wide
-// default, and one shutdown that flushes everything.
+// OTLP/HTTP protobuf or JSON, in-memory), a MetricsClient for session metrics on the provider's
+// Meter, a process-wide default, and one shutdown that flushes everything.
 
 import CoreMetrics
 import Logging
@@ -11,8 +11,9 @@ import TelemetryPipeline
 import Tracing
 
 /// Everything a ``TelemetrySettings`` value asks for, wired together: a ``TelemetryProvider``
-/// (tracer, meter, logger over the one pipeline), a ``MetricsClient`` for session metrics sharing
-/// the metric exporter, and the in-memory exporters when a signal is configured `inMemory`.
+/// (tracer, meter, logger over the one pipeline), a ``MetricsClient`` for session metrics on the
+/// provider's ``Meter`` (scope ``MetricsClient/scopeName``; ``MetricsClient/init(meter:defaultTags:)``),
+/// and the in-memory exporters when a signal is configured `inMemory`.
 ///
 /// ```swift
 /// var settings = TelemetrySettings(serviceName: "my-agent")
@@ -40,7 +41,6 @@ public final class ConfiguredTelemetry: Sendable {
     public let inMemoryMetrics: InMemoryMetricExporter?
     /// The OTLP exporters built from the settings (for their ``OTLPExportCounts``).
     public let otlpExporters: [OTLPSignalExporter]
-    private let bridge: MetricExporterBridge?
     private let shutDown = LockedValue(false)
     /// The tracer of ``DistributedTracer/processDefault`` (scope `swift-distributed-tracing`).
     let distributedTracingTracer: Tracer
@@ -93,23 +93,9 @@ public final class ConfiguredTelemetry: Sendable {
         distributedTracingTracer = provider.tracer("swift-distributed-tracing")
         swiftMetricsMeter = provider.meter("swift-metrics")
 
-        if metricExporters.isEmpty {
-            bridge = nil
-            metrics = nil
-        } else {
-            // The provider's pipeline owns (and shuts down) the exporters; the bridge only forwards.
-            let bridge = MetricExporterBridge(metricExporters.map { ForwardingMetricExporter(base: $0) })
-            self.bridge = bridge
-            do {
-                metrics = try MetricsClient(MetricsClient.Configuration(
-                    environment: settings.environment, serviceName: settings.serviceName,
-                    serviceVersion: settings.serviceVersion, temporality: settings.metricsTemporality,
-                    exportInterval: settings.metricExportInterval, exporter: bridge))
-            } catch {
-                bridge.shutdown()
-                throw error
-            }
-        }
+        // Session metrics record through the provider's pipeline (its temporality and interval
+        // come from the settings above).
+        metrics = metricExporters.isEmpty ? nil : try MetricsClient(meter: provider.meter(MetricsClient.scopeName))
         inMemorySpans = spans
         inMemoryLogs = logs
         inMemoryMetrics = metricsMemory
@@ -126,13 +112,8 @@ public final class ConfiguredTelemetry: Sendable {
             defer { done = true }
             return !done
         }
-        let (metrics, bridge, provider) = (metrics, bridge, provider)
+        let provider = provider
         TelemetryProvider.bestEffortShutdown(timeout: Self.deinitFlushTimeout) { deadline in
-            if let metrics, let bridge {
-                try? metrics.shutdown()
-                bridge.shutdown()
-                try? await Self.wait(for: { await bridge.finished() }, until: deadline)
-            }
             try await provider.shutdown(deadline: deadline)
         } skipIf: { !first || provider.pipeline.isShutDown }
     }
@@ -195,8 +176,8 @@ public final class ConfiguredTelemetry: Sendable {
 
     // MARK: Shutdown
 
-    /// Collects and exports the session metrics, then exports everything the provider accepted and
-    /// shuts every exporter down. Idempotent (later calls return at once). Throws
+    /// Exports everything the provider accepted (session metrics included: they are collected one
+    /// last time) and shuts every exporter down. Idempotent (later calls return at once). Throws
     /// ``TelemetryError`` with code `timedOut` when `deadline` passes first.
     public func shutdown(deadline: ContinuousClock.Instant) async throws {
         let first = shutDown.withLock { done in
@@ -205,39 +186,14 @@ public final class ConfiguredTelemetry: Sendable {
         }
         guard first else { return }
         uninstallAsDefault()
-        if let metrics, let bridge {
-            try? metrics.shutdown()  // collects once more and hands the snapshot to the bridge
-            bridge.shutdown()
-            try await Self.wait(for: { await bridge.finished() }, until: deadline)
-        }
         try await provider.shutdown(deadline: deadline)
+        try? metrics?.shutdown()  // later session metrics are counted warnings
     }
 
     /// ``shutdown(deadline:)`` with a deadline `timeout` from now.
     public func shutdown(timeout: Duration = .seconds(30)) async throws {
         try await shutdown(deadline: .now + timeout)
     }
-
-    private static func wait(for work: @escaping @Sendable () async -> Void, until deadline: ContinuousClock.Instant) async throws {
-        let finished = try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask { await work(); return true }
-            group.addTask { try await Task.sleep(until: deadline, clock: .continuous); return false }
-            let first = try await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
-        if !finished {
-            throw TelemetryError(code: .timedOut, message: "telemetry shutdown: the metrics client did not flush before the deadline")
-        }
-    }
-}
-
-/// Forwards exports to `base` without ever shutting it down (its owner does that).
-private struct ForwardingMetricExporter: MetricExporter {
-    let base: any MetricExporter
-    func export(_ batch: MetricBatch) async throws { try await base.export(batch) }
-    func forceFlush() async throws { try await base.forceFlush() }
-    func shutdown() async {}
 }
 
 extension TelemetryProvider {
