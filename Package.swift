@@ -93,7 +93,15 @@ let package = Package(
         .testTarget(name: "HTTP2TransportTests", dependencies: ["HTTP2Transport", "OTLPTestSupport"]),
         .testTarget(name: "TelemetryPipelineTests", dependencies: ["TelemetryPipeline", "OTLPTestSupport"]),
         .testTarget(name: "OTLPExporterTests", dependencies: ["OTLPExporter", "Telemetry", "OTLPTestSupport"]),
-        .testTarget(name: "TelemetryTests", dependencies: ["Telemetry", "OTLPTestSupport", "HTTP2Transport", "OTLPProto", "OTLPWire"]),
+        .testTarget(
+            name: "TelemetryTests",
+            dependencies: [
+                "Telemetry", "OTLPTestSupport", "HTTP2Transport", "OTLPProto", "OTLPWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ]
+        ),
         .testTarget(name: "CLITests", dependencies: ["OTLPTestSupport", "OTLPProto"]),
     ],
     swiftLanguageModes: [.v6]

@@ -15,23 +15,24 @@ public struct TelemetryLogger: Sendable {
         self.clock = clock
     }
 
-    /// Emits a record. Trace and span ids come from `spanContext`, by default the current span's.
+    /// Emits a record. Trace and span ids come from `spanContext`, by default the current span's
+    /// (``TraceContext/current``). `severityText` defaults to the severity's short name.
     /// Attributes past the count limit are dropped and counted; long values are cut to the length limit.
     @inlinable
     public func emit(
-        severity: Severity? = nil, body: AttributeValue? = nil, attributes: [Attribute] = [],
+        severity: Severity? = nil, severityText: String? = nil, body: AttributeValue? = nil, attributes: [Attribute] = [],
         eventName: String? = nil, timeUnixNano: UInt64? = nil, spanContext: SpanParent = .current
     ) {
         let context: SpanContext?
         switch spanContext {
-        case .current: context = TraceContext.currentSpanContext
+        case .current: context = TraceContext.current
         case .root: context = nil
         case .context(let explicit): context = explicit
         }
         let now = clock.nowUnixNano()
         var record = LogRecordData(
             timeUnixNano: timeUnixNano ?? now, observedTimeUnixNano: now, severity: severity,
-            severityText: severity?.text, body: body, eventName: eventName,
+            severityText: severityText ?? severity?.text, body: body, eventName: eventName,
             traceID: context?.traceID, spanID: context?.spanID, traceFlags: context?.traceFlags ?? [], scope: scope)
         if !attributes.isEmpty {
             if attributes.count <= limits.attributeCountLimit && limits.attributeValueLengthLimit == nil {

@@ -1,21 +1,26 @@
 // A provider built from `TelemetrySettings` (issue 6 item 2): per-signal exporters (OTLP/gRPC,
-// OTLP/HTTP protobuf or JSON, in-memory), a MetricsClient for session metrics, a process-wide
-// default, and one shutdown that flushes everything.
+// OTLP/HTTP protobuf or JSON, in-memory), a MetricsClient for session metrics on the provider's
+// Meter, a process-wide default, and one shutdown that flushes everything.
 
+import CoreMetrics
+import Logging
 import OTLPSync
 import OTLPExporter
 import Synchronization
 import TelemetryPipeline
+import Tracing
 
 /// Everything a ``TelemetrySettings`` value asks for, wired together: a ``TelemetryProvider``
-/// (tracer, meter, logger over the one pipeline), a ``MetricsClient`` for session metrics sharing
-/// the metric exporter, and the in-memory exporters when a signal is configured `inMemory`.
+/// (tracer, meter, logger over the one pipeline), a ``MetricsClient`` for session metrics on the
+/// provider's ``Meter`` (scope ``MetricsClient/scopeName``; ``MetricsClient/init(meter:defaultTags:)``),
+/// and the in-memory exporters when a signal is configured `inMemory`.
 ///
 /// ```swift
 /// var settings = TelemetrySettings(serviceName: "my-agent")
 /// settings.traceExporter = .otlpGRPC(signal: .traces, endpoint: "http://localhost:4317")
-/// guard let telemetry = try TelemetryProvider.make(settings: settings) else { return }  // all none
-/// telemetry.installAsDefault()
+/// guard let telemetry = try TelemetryProvider.make(settings: settings, installAsDefault: .all) else { return }  // all none
+/// Logger(label: "app").info("up")                       // swift-log → OTLP log records
+/// InstrumentationSystem.tracer.withSpan("turn") { _ in } // swift-distributed-tracing → OTLP spans
 /// let session = telemetry.sessionTelemetry(metadata: metadata)
 /// try await telemetry.shutdown(timeout: .seconds(5))
 /// ```
@@ -36,8 +41,11 @@ public final class ConfiguredTelemetry: Sendable {
     public let inMemoryMetrics: InMemoryMetricExporter?
     /// The OTLP exporters built from the settings (for their ``OTLPExportCounts``).
     public let otlpExporters: [OTLPSignalExporter]
-    private let bridge: MetricExporterBridge?
     private let shutDown = LockedValue(false)
+    /// The tracer of ``DistributedTracer/processDefault`` (scope `swift-distributed-tracing`).
+    let distributedTracingTracer: Tracer
+    /// The meter of ``TelemetryMetricsFactory/processDefault`` (scope `swift-metrics`).
+    let swiftMetricsMeter: Meter
 
     init(settings: TelemetrySettings, pipelineConfiguration: PipelineConfiguration, exportOptions: OTLPExportOptions) throws {
         self.settings = settings
@@ -80,60 +88,85 @@ public final class ConfiguredTelemetry: Sendable {
         provider = TelemetryProvider(
             resource: resource, spanExporters: spanExporters, metricExporters: metricExporters,
             logExporters: logExporters, configuration: configuration,
-            spanAttributes: settings.spanAttributes.sorted { $0.key < $1.key }.map { Attribute($0.key, .string($0.value)) })
+            spanAttributes: settings.spanAttributes.sorted { $0.key < $1.key }.map { Attribute($0.key, .string($0.value)) },
+            tracestate: settings.tracestate, deinitFlushTimeout: .zero)
+        distributedTracingTracer = provider.tracer("swift-distributed-tracing")
+        swiftMetricsMeter = provider.meter("swift-metrics")
 
-        if metricExporters.isEmpty {
-            bridge = nil
-            metrics = nil
-        } else {
-            // The provider's pipeline owns (and shuts down) the exporters; the bridge only forwards.
-            let bridge = MetricExporterBridge(metricExporters.map { ForwardingMetricExporter(base: $0) })
-            self.bridge = bridge
-            do {
-                metrics = try MetricsClient(MetricsClient.Configuration(
-                    environment: settings.environment, serviceName: settings.serviceName,
-                    serviceVersion: settings.serviceVersion, temporality: settings.metricsTemporality,
-                    exportInterval: settings.metricExportInterval, exporter: bridge))
-            } catch {
-                bridge.shutdown()
-                throw error
-            }
-        }
+        // Session metrics record through the provider's pipeline (its temporality and interval
+        // come from the settings above).
+        metrics = metricExporters.isEmpty ? nil : try MetricsClient(meter: provider.meter(MetricsClient.scopeName))
         inMemorySpans = spans
         inMemoryLogs = logs
         inMemoryMetrics = metricsMemory
         otlpExporters = otlp
     }
 
+    /// How long `deinit` waits for its best-effort flush when ``shutdown(deadline:)`` was not
+    /// called: the session metrics are collected and exported, then the provider shut down, in a
+    /// detached task bounded by this time. Nothing happens after an explicit shutdown.
+    public static let deinitFlushTimeout: Duration = .seconds(2)
+
     deinit {
-        // Best effort: stop periodic metric collection; the pipeline flushes on its own shutdown.
-        if !shutDown.withLock({ $0 }) {
-            try? metrics?.shutdown()
-            bridge?.shutdown()
+        let first = shutDown.withLock { done in
+            defer { done = true }
+            return !done
         }
+        let provider = provider
+        TelemetryProvider.bestEffortShutdown(timeout: Self.deinitFlushTimeout) { deadline in
+            try await provider.shutdown(deadline: deadline)
+        } skipIf: { !first || provider.pipeline.isShutDown }
     }
 
     /// Session telemetry whose events go to this provider and whose metrics go to ``metrics``,
-    /// with the settings' namespace and prompt-logging choice.
+    /// with the settings' namespace, prompt-logging choice and runtime metrics
+    /// (``SessionTelemetry/runtimeMetricsSummary()`` when ``TelemetrySettings/runtimeMetrics``).
     public func sessionTelemetry(metadata: SessionMetadata, metricsUseMetadataTags: Bool = true) -> SessionTelemetry {
         var metadata = metadata
         metadata.logUserPrompts = metadata.logUserPrompts && settings.logUserPrompts
         if metadata.serviceName == nil { metadata.serviceName = settings.serviceName }
         return SessionTelemetry(
             metadata: metadata, provider: provider, namespace: settings.namespace, metrics: metrics,
-            metricsUseMetadataTags: metricsUseMetadataTags)
+            metricsUseMetadataTags: metricsUseMetadataTags, runtimeMetrics: settings.runtimeMetrics)
     }
 
     // MARK: Process-wide default
 
     private static let installed = LockedValue<ConfiguredTelemetry?>(nil)
+    private static let bootstrapped = LockedValue<ProcessDefaultBackends>([])
 
-    /// The process-wide default set by ``installAsDefault()``, if any.
+    /// The process-wide default set by ``installAsDefault(backends:)``, if any.
     public static var current: ConfiguredTelemetry? { installed.withLock { $0 } }
 
-    /// Makes this the process-wide default (``current``), replacing any earlier one.
-    public func installAsDefault() {
+    /// The ecosystem systems this process has bootstrapped with the forwarding back-ends (each at
+    /// most once: `LoggingSystem`, `MetricsSystem` and `InstrumentationSystem` allow one bootstrap).
+    public static var bootstrappedBackends: ProcessDefaultBackends { bootstrapped.withLock { $0 } }
+
+    /// Makes this the process-wide default (``current``), replacing any earlier one, and the
+    /// first time each of `backends` is asked for, bootstraps that swift-log / swift-metrics /
+    /// swift-distributed-tracing system with a back-end that follows ``current``:
+    /// ``TelemetryLogHandler/processDefault(label:logLevel:metadataProvider:)``,
+    /// ``TelemetryMetricsFactory/processDefault``, ``DistributedTracer/processDefault``.
+    ///
+    /// Because those systems can be bootstrapped only once per process, the back-ends forward to
+    /// whichever provider is current: a later `installAsDefault` (e.g. a new provider after a
+    /// shutdown) takes effect without bootstrapping again. After ``shutdown(deadline:)`` (which
+    /// uninstalls) logs go to standard error, metrics and spans nowhere. Pass `[]` when the
+    /// application bootstraps those systems itself (e.g. with a `MultiplexLogHandler` containing
+    /// ``TelemetryLogHandler``): bootstrapping one twice is a crash in those libraries.
+    /// swift-metrics handlers bind to the provider current when they are made.
+    public func installAsDefault(backends: ProcessDefaultBackends = .all) {
         Self.installed.withLock { $0 = self }
+        let todo = Self.bootstrapped.withLock { done in
+            let todo = backends.subtracting(done)
+            done.formUnion(todo)
+            return todo
+        }
+        if todo.contains(.logging) {
+            LoggingSystem.bootstrap { label in TelemetryLogHandler.processDefault(label: label) }
+        }
+        if todo.contains(.metrics) { MetricsSystem.bootstrap(TelemetryMetricsFactory.processDefault) }
+        if todo.contains(.tracing) { InstrumentationSystem.bootstrap(DistributedTracer.processDefault) }
     }
 
     /// Clears ``current`` if it is this instance.
@@ -143,8 +176,8 @@ public final class ConfiguredTelemetry: Sendable {
 
     // MARK: Shutdown
 
-    /// Collects and exports the session metrics, then exports everything the provider accepted and
-    /// shuts every exporter down. Idempotent (later calls return at once). Throws
+    /// Exports everything the provider accepted (session metrics included: they are collected one
+    /// last time) and shuts every exporter down. Idempotent (later calls return at once). Throws
     /// ``TelemetryError`` with code `timedOut` when `deadline` passes first.
     public func shutdown(deadline: ContinuousClock.Instant) async throws {
         let first = shutDown.withLock { done in
@@ -153,39 +186,14 @@ public final class ConfiguredTelemetry: Sendable {
         }
         guard first else { return }
         uninstallAsDefault()
-        if let metrics, let bridge {
-            try? metrics.shutdown()  // collects once more and hands the snapshot to the bridge
-            bridge.shutdown()
-            try await Self.wait(for: { await bridge.finished() }, until: deadline)
-        }
         try await provider.shutdown(deadline: deadline)
+        try? metrics?.shutdown()  // later session metrics are counted warnings
     }
 
     /// ``shutdown(deadline:)`` with a deadline `timeout` from now.
     public func shutdown(timeout: Duration = .seconds(30)) async throws {
         try await shutdown(deadline: .now + timeout)
     }
-
-    private static func wait(for work: @escaping @Sendable () async -> Void, until deadline: ContinuousClock.Instant) async throws {
-        let finished = try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask { await work(); return true }
-            group.addTask { try await Task.sleep(until: deadline, clock: .continuous); return false }
-            let first = try await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
-        if !finished {
-            throw TelemetryError(code: .timedOut, message: "telemetry shutdown: the metrics client did not flush before the deadline")
-        }
-    }
-}
-
-/// Forwards exports to `base` without ever shutting it down (its owner does that).
-private struct ForwardingMetricExporter: MetricExporter {
-    let base: any MetricExporter
-    func export(_ batch: MetricBatch) async throws { try await base.export(batch) }
-    func forceFlush() async throws { try await base.forceFlush() }
-    func shutdown() async {}
 }
 
 extension TelemetryProvider {
@@ -196,12 +204,47 @@ extension TelemetryProvider {
     ///   - pipelineConfiguration: queue and batch sizes and delays (the metric interval and
     ///     temporality come from `settings`).
     ///   - exportOptions: concurrency, header provider and diagnostics of the OTLP exporters.
+    ///   - installAsDefault: when set, the result is installed as the process-wide default with
+    ///     these ecosystem back-ends (see ``ConfiguredTelemetry/installAsDefault(backends:)``):
+    ///     `.all` routes swift-log, swift-metrics and swift-distributed-tracing into it.
     public static func make(
         settings: TelemetrySettings, pipelineConfiguration: PipelineConfiguration = PipelineConfiguration(),
-        exportOptions: OTLPExportOptions = OTLPExportOptions()
+        exportOptions: OTLPExportOptions = OTLPExportOptions(), installAsDefault: ProcessDefaultBackends? = nil
     ) throws -> ConfiguredTelemetry? {
         if settings.allExportersDisabled { return nil }
         try settings.validate()
-        return try ConfiguredTelemetry(settings: settings, pipelineConfiguration: pipelineConfiguration, exportOptions: exportOptions)
+        let telemetry = try ConfiguredTelemetry(settings: settings, pipelineConfiguration: pipelineConfiguration, exportOptions: exportOptions)
+        if let backends = installAsDefault { telemetry.installAsDefault(backends: backends) }
+        return telemetry
     }
+
+    /// A swift-log handler emitting into this provider (see ``TelemetryLogHandler``).
+    public func logHandler(label: String, logLevel: Logger.Level = .info) -> TelemetryLogHandler {
+        TelemetryLogHandler(label: label, provider: self, logLevel: logLevel)
+    }
+
+    /// A swift-metrics factory recording through this provider's meter `scope` (see ``TelemetryMetricsFactory``).
+    public func metricsFactory(scope: String = "swift-metrics") -> TelemetryMetricsFactory {
+        TelemetryMetricsFactory(meter: meter(scope))
+    }
+
+    /// A swift-distributed-tracing tracer starting this provider's spans in `scope` (see ``DistributedTracer``).
+    public func distributedTracer(scope: String = "swift-distributed-tracing") -> DistributedTracer {
+        DistributedTracer(tracer(scope))
+    }
+}
+
+/// The swift-log, swift-metrics and swift-distributed-tracing systems that
+/// ``ConfiguredTelemetry/installAsDefault(backends:)`` bootstraps.
+public struct ProcessDefaultBackends: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    /// `LoggingSystem` (swift-log) → ``TelemetryLogHandler``.
+    public static let logging = ProcessDefaultBackends(rawValue: 1)
+    /// `MetricsSystem` (swift-metrics) → ``TelemetryMetricsFactory``.
+    public static let metrics = ProcessDefaultBackends(rawValue: 2)
+    /// `InstrumentationSystem` (swift-distributed-tracing) → ``DistributedTracer``.
+    public static let tracing = ProcessDefaultBackends(rawValue: 4)
+    /// All three.
+    public static let all: ProcessDefaultBackends = [.logging, .metrics, .tracing]
 }

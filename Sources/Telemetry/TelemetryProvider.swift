@@ -1,3 +1,4 @@
+import Dispatch
 import TelemetryPipeline
 
 /// Owns the resource, the one batching pipeline and the exporters of every signal, and hands out
@@ -21,6 +22,14 @@ public final class TelemetryProvider: Sendable {
     public let limits: AttributeLimits
     /// Attributes set on every span this provider's tracers start.
     public let spanAttributes: [Attribute]
+    /// Tracestate members in every span's tracestate: a root span's tracestate is these members;
+    /// for a span continuing a remote parent they are upserted into the parent's tracestate (see
+    /// ``W3CTraceState/upserting(_:)``); local children inherit their parent's. Propagated
+    /// `traceparent`/`tracestate` of these spans therefore carry them.
+    public var tracestate: ConfiguredTraceState { traceStatePolicy.configured }
+    /// How long `deinit` waits for its best-effort flush (see ``init(resource:spanExporters:metricExporters:logExporters:configuration:sampler:limits:spanAttributes:tracestate:deinitFlushTimeout:)``).
+    public let deinitFlushTimeout: Duration
+    let traceStatePolicy: SpanTraceStatePolicy
 
     /// Creates a provider and starts its pipeline worker.
     /// - Parameters:
@@ -30,24 +39,58 @@ public final class TelemetryProvider: Sendable {
     ///   - sampler: the trace sampler (default parent-based, always-on for roots).
     ///   - limits: attribute count/length, event and link limits (spec defaults).
     ///   - spanAttributes: attributes applied to every span.
+    ///   - tracestate: tracestate members put into every span's tracestate (see ``tracestate``).
+    ///   - deinitFlushTimeout: when the provider is released without ``shutdown(deadline:)``,
+    ///     `deinit` starts a shutdown (exporting what was accepted) and waits at most this long for
+    ///     it; `.zero` starts it without waiting. Nothing happens after an explicit shutdown.
     public init(
         resource: Resource, spanExporters: [any SpanExporter] = [], metricExporters: [any MetricExporter] = [],
         logExporters: [any LogExporter] = [], configuration: PipelineConfiguration = PipelineConfiguration(),
-        sampler: Sampler = .default, limits: AttributeLimits = AttributeLimits(), spanAttributes: [Attribute] = []
+        sampler: Sampler = .default, limits: AttributeLimits = AttributeLimits(), spanAttributes: [Attribute] = [],
+        tracestate: ConfiguredTraceState = ConfiguredTraceState(), deinitFlushTimeout: Duration = .seconds(2)
     ) {
         self.resource = resource
         self.sampler = sampler
         self.limits = limits
         self.spanAttributes = spanAttributes
+        self.traceStatePolicy = SpanTraceStatePolicy(tracestate)
+        self.deinitFlushTimeout = deinitFlushTimeout
         pipeline = Pipeline(
             resource: resource, configuration: configuration, spanExporters: spanExporters,
             metricExporters: metricExporters, logExporters: logExporters)
     }
 
+    deinit {
+        Self.bestEffortShutdown(timeout: deinitFlushTimeout) { [pipeline] deadline in
+            try await pipeline.shutdown(deadline: deadline)
+        } skipIf: { pipeline.isShutDown }
+    }
+
+    /// The best-effort flush of a released provider: runs `shutdown` in a detached task (so it
+    /// never throws into or crashes the releasing code) and waits for it at most `timeout` (the
+    /// task goes on past that, bounded by the same deadline). Does nothing when `skipIf()` holds.
+    static func bestEffortShutdown(
+        timeout: Duration, _ shutdown: @escaping @Sendable (ContinuousClock.Instant) async throws -> Void,
+        skipIf: () -> Bool
+    ) {
+        if skipIf() { return }
+        let deadline = ContinuousClock.now + max(timeout, .milliseconds(100))
+        let done = DispatchSemaphore(value: 0)
+        Task.detached {
+            try? await shutdown(deadline)
+            done.signal()
+        }
+        guard timeout > .zero else { return }
+        let (seconds, attoseconds) = timeout.components
+        let nanoseconds = Int(clamping: seconds) &* 1_000_000_000 &+ Int(attoseconds / 1_000_000_000)
+        _ = done.wait(timeout: .now() + .nanoseconds(nanoseconds))
+    }
+
     /// A tracer for the instrumentation scope `name`.
     public func tracer(_ name: String, version: String? = nil, attributes: [Attribute] = []) -> Tracer {
         Tracer(pipeline: pipeline, scope: InstrumentationScope(name: name, version: version, attributes: attributes),
-               sampler: sampler, limits: limits, spanAttributes: spanAttributes, clock: pipeline.configuration.clock)
+               sampler: sampler, limits: limits, spanAttributes: spanAttributes, clock: pipeline.configuration.clock,
+               traceState: traceStatePolicy)
     }
 
     /// A meter for the instrumentation scope `name`.

@@ -8,8 +8,10 @@ import TelemetryPipeline
 public enum TraceContext {
     @TaskLocal public static var currentSpanContext: SpanContext?
 
-    /// The context of the current span, if any.
-    public static var current: SpanContext? { currentSpanContext }
+    /// The context of the current span, if any: the innermost of an SDK span made current by
+    /// `withSpan`/``withCurrentSpanContext(_:_:)`` and a swift-distributed-tracing span of
+    /// ``DistributedTracer`` (or a context it extracted) in `InstrumentationContext.current`.
+    public static var current: SpanContext? { resolvedCurrent() }
 }
 
 /// Runs `body` with `context` as the current span context (the parent of spans started inside).

@@ -10,15 +10,18 @@ final class SpanRecorder: Sendable {
     @usableFromInline let limits: AttributeLimits
     @usableFromInline let spanAttributes: [Attribute]
     @usableFromInline let clock: any TelemetryClock
+    /// The provider's configured tracestate (root spans get it; remote parents get it upserted).
+    @usableFromInline let traceState: SpanTraceStatePolicy
 
     init(pipeline: Pipeline, scope: InstrumentationScope, sampler: Sampler, limits: AttributeLimits,
-         spanAttributes: [Attribute], clock: any TelemetryClock) {
+         spanAttributes: [Attribute], clock: any TelemetryClock, traceState: SpanTraceStatePolicy) {
         self.pipeline = pipeline
         self.scope = scope
         self.sampler = FlatSampler(sampler)
         self.limits = limits
         self.spanAttributes = spanAttributes
         self.clock = clock
+        self.traceState = traceState
     }
 }
 
@@ -45,7 +48,7 @@ public struct Tracer: Sendable {
     ) -> Span {
         let parentContext: SpanContext?
         switch parent {
-        case .current: parentContext = TraceContext.currentSpanContext
+        case .current: parentContext = TraceContext.current
         case .root: parentContext = nil
         case .context(let context): parentContext = context
         }
@@ -56,7 +59,7 @@ public struct Tracer: Sendable {
         let context = SpanContext(
             traceID: traceID, spanID: IDGenerator.spanID(),
             traceFlags: decision == .recordAndSample ? .sampled : [],
-            traceState: validParent?.traceState ?? "", isRemote: false)
+            traceState: traceState.traceState(inheriting: validParent), isRemote: false)
         guard decision != .drop else {
             return Span(
                 data: SpanData(name: name, context: context, parentSpanID: validParent?.spanID, kind: kind,
@@ -89,7 +92,7 @@ public struct Tracer: Sendable {
     ) rethrows -> Result {
         var span = startSpan(name, kind: kind, parent: parent, attributes: attributes)
         do {
-            let result = try withCurrentSpanContext(span.context) { try body(&span) }
+            let result = try withCurrentSpan(&span, body)
             span.end()
             return result
         } catch {
@@ -107,8 +110,7 @@ public struct Tracer: Sendable {
     ) async rethrows -> Result {
         var span = startSpan(name, kind: kind, parent: parent, attributes: attributes)
         do {
-            let result = try await TraceContext.$currentSpanContext.withValue(
-                span.context, operation: { try await body(&span) }, isolation: isolation)
+            let result = try await withCurrentSpan(&span, isolation: isolation, body)
             span.end()
             return result
         } catch {

@@ -97,11 +97,15 @@ public struct PipelineConfiguration: Sendable {
     public init() {}
 }
 
-/// Waits for a flush or shutdown to pass through every export lane.
+/// Waits for a flush or shutdown to pass through every export lane. Several callers may wait on
+/// one ticket (a `forceFlush` or a second `shutdown` during a shutdown waits on the shutdown's),
+/// each with its own deadline.
 final class FlushTicket: Sendable {
     private struct State {
         var remaining: Int
-        var waiter: CheckedContinuation<Bool, Never>?
+        var waiters: [Int: CheckedContinuation<Bool, Never>] = [:]
+        var nextWaiter = 0
+        /// Every lane is done.
         var finished = false
     }
     private let state: LockedValue<State>
@@ -109,37 +113,38 @@ final class FlushTicket: Sendable {
     init(lanes: Int) { state = LockedValue(State(remaining: lanes)) }
 
     func laneDone() {
-        let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+        let waiters = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
             state.remaining -= 1
-            guard state.remaining == 0, !state.finished else { return nil }
+            guard state.remaining == 0, !state.finished else { return [] }
             state.finished = true
-            defer { state.waiter = nil }
-            return state.waiter
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
         }
-        waiter?.resume(returning: true)
+        for waiter in waiters { waiter.resume(returning: true) }
     }
 
-    private func timeOut() {
-        let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
-            guard !state.finished else { return nil }
-            state.finished = true
-            defer { state.waiter = nil }
-            return state.waiter
-        }
+    private func timeOut(_ id: Int) {
+        let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
         waiter?.resume(returning: false)
     }
 
     /// `true` when every lane finished before `deadline`.
     func wait(until deadline: ContinuousClock.Instant) async -> Bool {
+        let id = state.withLock { state in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
+        }
         let timer = Task {
             try? await Task.sleep(until: deadline, clock: .continuous)
-            self.timeOut()
+            self.timeOut(id)
         }
         defer { timer.cancel() }
         return await withCheckedContinuation { continuation in
             let immediate = state.withLock { state -> Bool? in
-                if state.finished { return state.remaining <= 0 }
-                state.waiter = continuation
+                if state.finished { return true }
+                // The timer only fires past the deadline: if it already ran, it found no waiter.
+                if ContinuousClock.now >= deadline { return false }
+                state.waiters[id] = continuation
                 return nil
             }
             if let immediate { continuation.resume(returning: immediate) }

@@ -92,7 +92,7 @@ struct DemoCommand: AsyncParsableCommand {
         guard let telemetry = try TelemetryProvider.make(settings: settings, exportOptions: options) else {
             throw ValidationError("no exporter configured")
         }
-        telemetry.installAsDefault()
+        telemetry.installAsDefault(backends: [])  // ConfiguredTelemetry.current only; the demo keeps swift-log on stderr
         let session = telemetry.sessionTelemetry(metadata: SessionMetadata(
             sessionID: "demo-session-1", model: "gpt-5.1", slug: "gpt-5.1", accountID: "acct-42",
             accountEmail: "ada@example.com", authMode: "api_key", originator: "otlp_demo", sessionSource: "cli",

@@ -106,3 +106,39 @@ final class MessageLog: @unchecked Sendable {
     func append(_ message: String) { lock.withLock { messages.append(message) } }
     func contains(_ text: String) -> Bool { lock.withLock { messages.contains { $0.contains(text) } } }
 }
+
+@Suite("Concurrent flush and shutdown waiters")
+struct ConcurrentFlushShutdownTests {
+    /// A forceFlush (or a second shutdown) that arrives during a shutdown waits on the shutdown's
+    /// ticket; every waiter must be resumed (one waiter used to replace the other, which then hung).
+    @Test func flushesAndShutdownsRacingAShutdownAllReturn() async throws {
+        for _ in 0..<20 {
+            let spans = InMemorySpanExporter()
+            let provider = TelemetryProvider(resource: Resource(serviceName: "race"), spanExporters: [spans])
+            provider.tracer("t").withSpan("s") { _ in }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await provider.shutdown(timeout: .seconds(10)) }
+                group.addTask { try await provider.forceFlush(timeout: .seconds(10)) }
+                group.addTask { try await provider.shutdown(timeout: .seconds(10)) }
+                group.addTask { try await provider.forceFlush(timeout: .seconds(10)) }
+                try await group.waitForAll()
+            }
+            #expect(spans.spans.count == 1)
+            #expect(spans.isShutDown)
+        }
+    }
+
+    @Test func eachWaiterKeepsItsOwnDeadline() async throws {
+        let blocking = CountingSpanExporter(blocks: true)
+        let provider = TelemetryProvider(resource: Resource(serviceName: "race"), spanExporters: [blocking], deinitFlushTimeout: .zero)
+        provider.tracer("t").withSpan("s") { _ in }
+        try await Task.sleep(for: .milliseconds(100))
+        let long = Task { try await provider.shutdown(timeout: .seconds(20)) }
+        var shortTimedOut = false
+        do { try await provider.shutdown(timeout: .milliseconds(200)) } catch is TelemetryError { shortTimedOut = true }
+        #expect(shortTimedOut)
+        blocking.release()
+        try await long.value  // not ended by the other waiter's deadline
+        #expect(blocking.spans.count == 1)
+    }
+}

@@ -59,10 +59,13 @@ struct SessionTelemetryExportTests {
             message: logsRequest.serializedBytes(), timeout: .seconds(10))
         #expect(try logsResult.get().code == .ok)
 
-        // Wait (bounded) for both requests to be printed.
+        // Wait (bounded) for both requests to be printed. Only whole lines count: the pipe reader
+        // may hand over the last line in pieces under load.
         var lines: [Substring] = []
-        for _ in 0..<200 {
-            lines = collector.stdoutSoFar.split(separator: "\n").filter { $0.hasPrefix("RECEIVED ") }
+        for _ in 0..<400 {
+            let output = collector.stdoutSoFar
+            let whole = output.hasSuffix("\n") ? Substring(output) : output[..<(output.lastIndex(of: "\n") ?? output.startIndex)]
+            lines = whole.split(separator: "\n").filter { $0.hasPrefix("RECEIVED ") }
             if lines.count >= 2 { break }
             try await Task.sleep(for: .milliseconds(25))
         }

@@ -1,9 +1,12 @@
+import CoreMetrics
 import Foundation
+import Logging
 import OTLPExporter
 import OTLPTestSupport
 import Testing
 import Telemetry
 import TelemetryPipeline
+import Tracing
 
 /// `TelemetryProvider.make(settings:)`: exporters wired per signal from settings, the process-wide
 /// default, and shutdown flushing everything.
@@ -69,9 +72,9 @@ struct TelemetryProviderSettingsTests {
         settings.logExporter = .inMemory
         let first = try #require(try TelemetryProvider.make(settings: settings))
         let second = try #require(try TelemetryProvider.make(settings: settings))
-        first.installAsDefault()
+        first.installAsDefault(backends: [])
         #expect(ConfiguredTelemetry.current === first)
-        second.installAsDefault()
+        second.installAsDefault(backends: [])
         #expect(ConfiguredTelemetry.current === second)
         try await first.shutdown(timeout: .seconds(5))
         #expect(ConfiguredTelemetry.current === second)
@@ -79,6 +82,137 @@ struct TelemetryProviderSettingsTests {
         #expect(ConfiguredTelemetry.current == nil)
         // Idempotent.
         try await second.shutdown(timeout: .seconds(5))
+    }
+
+    /// The one test that bootstraps swift-log, swift-metrics and swift-distributed-tracing (once
+    /// per process). Other suites' swift-log messages may reach the installed provider while it is
+    /// installed, so records are matched by a marker.
+    @Test func installAsDefaultBootstrapsTheEcosystemOnceAndItsBackEndsFollowTheCurrentProvider() async throws {
+        var settings = TelemetrySettings(serviceName: "bootstrapped")
+        settings.traceExporter = .inMemory
+        settings.logExporter = .inMemory
+        settings.metricsExporter = .inMemory
+        let marker = UUID().uuidString
+        let first = try #require(try TelemetryProvider.make(settings: settings, installAsDefault: .all))
+        #expect(ConfiguredTelemetry.current === first)
+        #expect(ConfiguredTelemetry.bootstrappedBackends == .all)
+        let logger = Logger(label: "bootstrap-test")
+        logger.info("first", metadata: ["marker": "\(marker)"])
+        CoreMetrics.Counter(label: "bootstrap.counter", dimensions: [("marker", marker)]).increment(by: 2)
+        let spanID = InstrumentationSystem.tracer.withSpan("bootstrap-span", context: .topLevel) { span in
+            logger.info("inside", metadata: ["marker": "\(marker)"])
+            return (span as? DistributedSpan)?.spanContext.spanID
+        }
+        try await first.shutdown(timeout: .seconds(10))
+        #expect(ConfiguredTelemetry.current == nil)
+
+        let firstLogs = try #require(first.inMemoryLogs).records.filter { $0.attributes.contains { $0.value == .string(marker) } }
+        #expect(firstLogs.map(\.body) == [.string("first"), .string("inside")])
+        #expect(firstLogs.last?.spanID == spanID && spanID != nil)
+        #expect(firstLogs.first?.scope.name == "bootstrap-test")
+        let span = try #require(first.inMemorySpans?.spans.first { $0.name == "bootstrap-span" })
+        #expect(span.context.spanID == spanID)
+        #expect(span.scope.name == "swift-distributed-tracing")
+        let counter = try #require(first.inMemoryMetrics).metrics.first { $0.name == "bootstrap.counter" }
+        guard case .sum(_, _, let points)? = counter?.points else {
+            Issue.record("no bootstrap.counter sum: \(String(describing: counter))")
+            return
+        }
+        #expect(points.map(\.value) == [.int(2)])
+
+        // A second provider: installing it does not bootstrap again (that would crash), and the
+        // back-ends follow it.
+        let second = try #require(try TelemetryProvider.make(settings: settings, installAsDefault: .all))
+        logger.info("second", metadata: ["marker": "\(marker)"])
+        InstrumentationSystem.tracer.withSpan("second-span", context: .topLevel) { _ in }
+        try await second.shutdown(timeout: .seconds(10))
+        let secondLogs = try #require(second.inMemoryLogs).records.filter { $0.attributes.contains { $0.value == .string(marker) } }
+        #expect(secondLogs.map(\.body) == [.string("second")])
+        #expect(second.inMemorySpans?.spans.map(\.name).contains("second-span") == true)
+        #expect(first.inMemorySpans?.spans.map(\.name).contains("second-span") == false)
+
+        // Nothing installed: spans are not recording (but still a valid no-op), logs go to stderr.
+        InstrumentationSystem.tracer.withSpan("after", context: .topLevel) { span in #expect(!span.isRecording) }
+    }
+
+    /// The README quickstart's flow with the ecosystem back-ends installed, exported over OTLP/gRPC
+    /// to the Python collector: a swift-distributed-tracing span with the configured span
+    /// attributes and tracestate and the session's trace view as its event, a swift-log record
+    /// correlated with it, a swift-metrics counter.
+    @Test func ecosystemBackEndsExportOverOTLPGRPCToThePythonCollector() async throws {
+        let python = TestEnvironment.python
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            Issue.record("test peer Python not found at \(python): run tools/setup.sh")
+            return
+        }
+        let script = TestEnvironment.repositoryRoot.appendingPathComponent("tools/peers/fault_collector.py").path
+        let collector = try startGuardedPeer(python, ["-u", script, "--port", "0", "--detail"])
+        defer { collector.kill() }
+        let banner = try collector.waitForOutput(containing: "{\"listening\"", timeout: 20)
+        let portLine = try #require(banner.split(separator: "\n").first { $0.hasPrefix("{\"listening\"") })
+        let port = try #require(try JSONSerialization.jsonObject(with: Data(portLine.utf8)) as? [String: Any])["listening"] as? Int
+        let endpoint = "http://127.0.0.1:\(try #require(port))"
+        var settings = TelemetrySettings(serviceName: "ecosystem-agent")
+        settings.traceExporter = .otlpGRPC(signal: .traces, endpoint: endpoint)
+        settings.metricsExporter = .otlpGRPC(signal: .metrics, endpoint: endpoint)
+        settings.logExporter = .otlpGRPC(signal: .logs, endpoint: endpoint)
+        settings.spanAttributes = ["team": "core"]
+        settings.tracestate = try ConfiguredTraceState(["example": ["alpha": "one"]])
+        let marker = UUID().uuidString
+
+        let telemetry = try #require(try TelemetryProvider.make(settings: settings, installAsDefault: .all))
+        let session = telemetry.sessionTelemetry(metadata: Self.metadata)
+        let logger = Logger(label: "readme")
+        var outgoing: [String: String] = [:]
+        try await InstrumentationSystem.tracer.withSpan("turn", context: .topLevel) { _ in
+            try await Task.sleep(for: .milliseconds(1))
+            logger.info("turn started", metadata: ["marker": "\(marker)"])
+            session.turnTTFT(.milliseconds(640), turnID: "t-1")
+            InstrumentationSystem.tracer.inject(InstrumentationContext.current ?? .topLevel, into: &outgoing, using: DictionaryInjector())
+        }
+        CoreMetrics.Counter(label: "readme.requests", dimensions: [("marker", marker)]).increment(by: 3)
+        try await telemetry.shutdown(timeout: .seconds(10))
+        for exporter in telemetry.otlpExporters {
+            #expect(exporter.counts.failed == 0 && exporter.counts.dropped == 0, "\(exporter.configuration.signal): \(exporter.counts)")
+        }
+
+        var spans: [[String: Any]] = [], logs: [[String: Any]] = [], points: [[String: Any]] = []
+        let end = Date().addingTimeInterval(10)
+        repeat {
+            (spans, logs, points) = ([], [], [])
+            for line in collector.stdoutSoFar.split(separator: "\n") {
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                      let signal = object["accepted"] as? String, let items = object["items"] as? [[String: Any]] else { continue }
+                switch signal {
+                case "traces": spans += items
+                case "logs": logs += items
+                default: points += items
+                }
+            }
+            if spans.contains(where: { $0["key"] as? String == "turn" }) && logs.count >= 2
+                && points.contains(where: { ($0["key"] as? String)?.hasPrefix("readme.requests:") == true }) { break }
+            try await Task.sleep(for: .milliseconds(50))
+        } while Date() < end
+
+        let turn = try #require(spans.first { $0["key"] as? String == "turn" })
+        let turnSpanID = try #require(turn["span_id"] as? String)
+        #expect(turn["scope"] as? String == "swift-distributed-tracing")
+        #expect((turn["attrs"] as? [String: Any])?["team"] as? String == "core")
+        #expect(turn["trace_state"] as? String == "example=alpha:one")
+        let events = turn["events"] as? [[String: Any]] ?? []
+        #expect(events.map { $0["name"] as? String } == ["codex.turn_ttft"])
+        #expect(events.allSatisfy { ($0["attrs"] as? [String: Any])?["user.email"] == nil })
+        #expect((events.first?["attrs"] as? [String: Any])?["duration_ms"] as? Int == 640)
+        #expect(spans.count == 1, "no zero-length event spans: \(spans.map { $0["key"] ?? "?" })")
+        let started = try #require(logs.first { $0["key"] as? String == "turn started" })
+        #expect(started["span_id"] as? String == turnSpanID)
+        #expect((started["attrs"] as? [String: Any])?["marker"] as? String == marker)
+        let ttftLog = try #require(logs.first { $0["key"] as? String == "codex.turn_ttft" })
+        #expect(ttftLog["span_id"] as? String == turnSpanID)
+        #expect((ttftLog["attrs"] as? [String: Any])?["user.email"] as? String == "ada@example.com")
+        #expect(points.contains { $0["key"] as? String == "readme.requests:3" })
+        #expect(outgoing["traceparent"]?.contains("-\(turnSpanID)-") == true)
+        #expect(outgoing["tracestate"] == "example=alpha:one")
     }
 
     @Test func sessionOverOTLPGRPCArrivesAtThePythonCollector() async throws {
@@ -112,16 +246,24 @@ struct TelemetryProviderSettingsTests {
             #expect(exporter.counts.failed == 0 && exporter.counts.dropped == 0, "\(exporter.configuration.signal): \(exporter.counts)")
         }
 
+        // The collector prints before it answers, but its stdout reaches us through a pipe reader
+        // that may lag under load: parse until everything is in (or 10 s pass).
         var spans: [[String: Any]] = [], logs: [[String: Any]] = [], points: [[String: Any]] = []
-        for line in collector.stdoutSoFar.split(separator: "\n") {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let signal = object["accepted"] as? String, let items = object["items"] as? [[String: Any]] else { continue }
-            switch signal {
-            case "traces": spans += items
-            case "logs": logs += items
-            default: points += items
+        let end = Date().addingTimeInterval(10)
+        repeat {
+            (spans, logs, points) = ([], [], [])
+            for line in collector.stdoutSoFar.split(separator: "\n") {
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                      let signal = object["accepted"] as? String, let items = object["items"] as? [[String: Any]] else { continue }
+                switch signal {
+                case "traces": spans += items
+                case "logs": logs += items
+                default: points += items
+                }
             }
-        }
+            if spans.count >= 8 && logs.count >= 8 && !points.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(50))
+        } while Date() < end
         #expect(spans.count == 8)
         #expect(logs.count == 8)
         let logAttributes = logs.map { $0["attrs"] as? [String: Any] ?? [:] }

@@ -38,7 +38,9 @@ def item_records(signal, request, detail):
                     if detail:
                         out.append({"key": s.name, "trace_id": s.trace_id.hex(), "span_id": s.span_id.hex(),
                                     "kind": s.kind, "attrs": _attrs(s.attributes),
-                                    "resource": _attrs(rs.resource.attributes), "scope": ss.scope.name})
+                                    "resource": _attrs(rs.resource.attributes), "scope": ss.scope.name,
+                                    "parent_span_id": s.parent_span_id.hex(), "trace_state": s.trace_state,
+                                    "events": [{"name": e.name, "attrs": _attrs(e.attributes)} for e in s.events]})
                     else:
                         out.append(s.name)
     elif signal == "metrics":
@@ -68,7 +70,8 @@ def item_records(signal, request, detail):
                     key = r.body.string_value if r.body.WhichOneof("value") == "string_value" else str(_any_value(r.body))
                     if detail:
                         out.append({"key": key, "severity": r.severity_number, "attrs": _attrs(r.attributes),
-                                    "trace_id": r.trace_id.hex(), "resource": _attrs(rl.resource.attributes)})
+                                    "trace_id": r.trace_id.hex(), "span_id": r.span_id.hex(),
+                                    "resource": _attrs(rl.resource.attributes)})
                     else:
                         out.append(key)
     return out

@@ -84,16 +84,25 @@ public final class MetricsClient: Sendable {
     let configuration: Configuration
     private let state: LockedValue<ClientAggregationState>
     private let exportTask = LockedValue<Task<Void, Never>?>(nil)
+    /// Set for a client on a provider's ``Meter`` (``init(meter:defaultTags:)``): measurements go
+    /// through the pipeline instead of `state`.
+    let meterPath: MeterMetricsPath?
 
-    /// Creates a client.
+    /// Creates a standalone client that aggregates in process and exports to
+    /// `configuration.exporter`.
     /// - Throws: ``MetricsError`` when a default tag is invalid.
-    public init(_ configuration: Configuration) throws(MetricsError) {
+    public convenience init(_ configuration: Configuration) throws(MetricsError) {
+        try self.init(configuration, meterPath: nil)
+    }
+
+    init(_ configuration: Configuration, meterPath: MeterMetricsPath?) throws(MetricsError) {
         for (key, value) in configuration.defaultTags {
             try Self.validateTag(key: key, value: value)
         }
         self.configuration = configuration
+        self.meterPath = meterPath
         self.state = LockedValue(ClientAggregationState(startTime: configuration.now()))
-        if let interval = configuration.exportInterval, interval > .zero {
+        if meterPath == nil, let interval = configuration.exportInterval, interval > .zero {
             let task = Task.detached(priority: .utility) { [weak self] in
                 while !Task.isCancelled {
                     try? await Task.sleep(for: interval)
@@ -108,7 +117,7 @@ public final class MetricsClient: Sendable {
     deinit {
         // Best-effort: stop the timer and export what is left.
         exportTask.withLock { $0?.cancel() }
-        if !state.withLock({ $0.shutDown }) {
+        if meterPath == nil, !state.withLock({ $0.shutDown }) {
             try? shutdown()
         }
     }
@@ -123,6 +132,12 @@ public final class MetricsClient: Sendable {
             throw MetricsError(code: .negativeCounterIncrement, message: "counter '\(name)' incremented by \(increment)")
         }
         let attributes = try attributes(name: name, tags: tags)
+        if let meterPath {
+            if case .counter(let counter) = try meterPath.instrument(name, kind: .counter, unit: "", description: "") {
+                counter.add(increment, attributes: MeterMetricsPath.attributes(attributes))
+            }
+            return
+        }
         try state.withLock { state throws(MetricsError) in
             try state.checkOpen()
             try state.register(name, kind: .counter, unit: "", description: "")
@@ -161,6 +176,11 @@ public final class MetricsClient: Sendable {
         _ name: String, tags: [String: String] = [:], callback: @escaping @Sendable () -> Double
     ) throws(MetricsError) {
         let attributes = try attributes(name: name, tags: tags)
+        if let meterPath {
+            _ = try meterPath.instrument(name, kind: .observableGauge, unit: "", description: "")
+            meterPath.addObserver(name, attributes: MeterMetricsPath.attributes(attributes), callback: callback)
+            return
+        }
         try state.withLock { state throws(MetricsError) in
             try state.checkOpen()
             try state.register(name, kind: .observableGauge, unit: "", description: "")
@@ -219,12 +239,18 @@ public final class MetricsClient: Sendable {
     /// The current aggregation without consuming it (delta state is not reset, nothing is
     /// exported). Observable gauges are asked for their values.
     public func snapshot() -> Snapshot {
-        collect(reset: false)
+        if meterPath != nil { return Snapshot(resource: [:], scopeName: Self.scopeName, metrics: []) }
+        return collect(reset: false)
     }
 
     /// Collects (resetting delta state) and exports now.
     /// - Throws: ``MetricsError`` (`.exportFailed`) when the exporter fails; (`.shutDown`) after shutdown.
     public func flush() throws(MetricsError) {
+        if let meterPath {
+            try meterPath.checkOpen()
+            meterPath.flushInBackground()
+            return
+        }
         try state.withLock { state throws(MetricsError) in try state.checkOpen() }
         try export(collect(reset: true))
     }
@@ -232,6 +258,10 @@ public final class MetricsClient: Sendable {
     /// Exports what is left and shuts the exporter down. Idempotent: later calls do nothing;
     /// recording afterwards throws ``MetricsError/Code/shutDown``.
     public func shutdown() throws(MetricsError) {
+        if let meterPath {
+            if !meterPath.shutDown.exchange(true, ordering: .relaxed) { meterPath.flushInBackground() }
+            return
+        }
         exportTask.withLock { $0?.cancel() }
         let wasOpen = state.withLock { state in
             let open = !state.shutDown
@@ -281,6 +311,14 @@ public final class MetricsClient: Sendable {
             throw MetricsError(code: .invalidValue, message: "metric '\(name)' value \(value) is not finite")
         }
         let attributes = try attributes(name: name, tags: tags)
+        if let meterPath {
+            switch try meterPath.instrument(name, kind: kind, unit: unit, description: description) {
+            case .histogram(let histogram): histogram.record(value, attributes: MeterMetricsPath.attributes(attributes))
+            case .gauge(let gauge): gauge.record(value, attributes: MeterMetricsPath.attributes(attributes))
+            case .counter, .observableGauge: break
+            }
+            return
+        }
         try state.withLock { state throws(MetricsError) in
             try state.checkOpen()
             try state.register(name, kind: kind, unit: unit, description: description)

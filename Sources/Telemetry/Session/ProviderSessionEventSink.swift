@@ -20,10 +20,13 @@ extension SessionEventRecord {
 /// Sends SessionTelemetry's events into a ``TelemetryProvider``:
 /// - the log view as a log record (severity INFO, `eventName` and body = the event name),
 ///   correlated with the current span;
-/// - the trace view as a span event. The SDK's spans are unique values owned by the code that
-///   started them, so there is no handle on "the current span" to add an event to; each trace
-///   view therefore becomes a zero-length child span of the current span, named after the event
-///   and carrying it as its one event (with the same attributes set on the span).
+/// - the trace view as an event on the current span when there is a current recording span
+///   (``TraceContext/addEventToCurrentSpan(_:attributes:timeUnixNano:)``: an SDK span inside
+///   `withSpan`/``withCurrentSpan(_:_:)``, or a swift-distributed-tracing span of
+///   ``DistributedTracer``). Without one, the event still needs a home in the trace: it becomes a
+///   zero-length span named after the event (a child of the current context, if any), carrying
+///   it as its one event and its attributes on the span.
+/// The trace view never carries personal data (``SessionTelemetry/personalDataKeys``).
 public struct ProviderSessionEventSink: SessionEventSink {
     public let logger: TelemetryLogger
     public let tracer: Tracer
@@ -42,6 +45,7 @@ public struct ProviderSessionEventSink: SessionEventSink {
 
     public func emitSpanEvent(_ record: SessionEventRecord) {
         let attributes = record.sdkAttributes
+        if TraceContext.addEventToCurrentSpan(record.name, attributes: attributes, timeUnixNano: record.timeUnixNano) { return }
         var span = tracer.startSpan(record.name, parent: .current, attributes: attributes, startTimeUnixNano: record.timeUnixNano)
         span.addEvent(record.name, attributes: attributes, timeUnixNano: record.timeUnixNano)
         span.end(atUnixNano: record.timeUnixNano)
@@ -52,10 +56,10 @@ extension SessionTelemetry {
     /// Session telemetry whose events go into `provider` (see ``ProviderSessionEventSink``).
     public convenience init(
         metadata: SessionMetadata, provider: TelemetryProvider, namespace: String = "codex", metrics: MetricsClient? = nil,
-        metricsUseMetadataTags: Bool = true
+        metricsUseMetadataTags: Bool = true, runtimeMetrics: Bool = false
     ) {
         self.init(
             metadata: metadata, namespace: namespace, sink: ProviderSessionEventSink(provider: provider), metrics: metrics,
-            metricsUseMetadataTags: metricsUseMetadataTags)
+            metricsUseMetadataTags: metricsUseMetadataTags, runtimeMetrics: runtimeMetrics)
     }
 }

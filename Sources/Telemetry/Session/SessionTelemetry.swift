@@ -141,6 +141,8 @@ public final class SessionTelemetry: Sendable {
     let metrics: MetricsClient?
     let metricsUseMetadataTags: Bool
     let now: @Sendable () -> UInt64
+    /// Runtime metrics totals; `nil` when off.
+    let runtimeMetrics: RuntimeMetricsAccumulator?
     private let warnings = Atomic<Int>(0)
     private let warnedKinds = LockedValue<Set<String>>([])
     private static let logger = Logger(label: "swift-otlp.session-telemetry")
@@ -151,6 +153,8 @@ public final class SessionTelemetry: Sendable {
     ///   - metrics: where metrics go; `nil` records none.
     ///   - metricsUseMetadataTags: add `auth_mode`, `session_source`, `originator`,
     ///     `service_name`, `model`, `app.version` to every metric (default `true`).
+    ///   - runtimeMetrics: keep a per-session summary of tool calls, API requests, streaming and
+    ///     WebSocket events (``runtimeMetricsSummary()``); independent of `metrics`.
     ///   - now: wall clock in Unix nanoseconds.
     public init(
         metadata: SessionMetadata,
@@ -158,8 +162,10 @@ public final class SessionTelemetry: Sendable {
         sink: any SessionEventSink,
         metrics: MetricsClient? = nil,
         metricsUseMetadataTags: Bool = true,
+        runtimeMetrics: Bool = false,
         now: @escaping @Sendable () -> UInt64 = MetricsClient.wallClockNanoseconds
     ) {
+        self.runtimeMetrics = runtimeMetrics ? RuntimeMetricsAccumulator() : nil
         self.metadata = metadata
         self.sink = sink
         self.metrics = metrics
@@ -422,6 +428,7 @@ public final class SessionTelemetry: Sendable {
 
     /// Adds to counter `<ns>.<name>` with the metadata tags; failures become counted warnings.
     public func counter(_ name: String, by increment: Int64 = 1, tags: [String: String]) {
+        runtimeMetrics?.count(name, increment)
         guard let metrics else { return }
         do throws(MetricsError) {
             try metrics.counter("\(namespace).\(name)", by: increment, tags: mergedTags(tags))
@@ -433,6 +440,7 @@ public final class SessionTelemetry: Sendable {
     /// Records a duration in histogram `<ns>.<name>` with the metadata tags; failures become
     /// counted warnings.
     public func recordDuration(_ name: String, _ duration: Duration, tags: [String: String]) {
+        runtimeMetrics?.duration(name, duration)
         guard let metrics else { return }
         do throws(MetricsError) {
             try metrics.recordDuration("\(namespace).\(name)", duration, tags: mergedTags(tags))

@@ -88,7 +88,9 @@ public struct TelemetrySettings: Sendable, Hashable {
     public var metricExportInterval: Duration
     /// Temporality of exported metrics. Default delta.
     public var metricsTemporality: MetricsTemporality
-    /// Whether process runtime metrics (CPU, memory) are collected. Default `false`.
+    /// Whether sessions keep runtime metrics (codex-otel's `runtime_metrics`): a per-session
+    /// summary of tool calls, API requests, streaming and WebSocket events — counts and total
+    /// durations — read with ``SessionTelemetry/runtimeMetricsSummary()``. Default `false`.
     public var runtimeMetrics: Bool
 
     public init(

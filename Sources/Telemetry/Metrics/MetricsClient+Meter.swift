@@ -1,0 +1,108 @@
+// A MetricsClient on a provider's Meter: the same validated API (names, tags, instrument kinds,
+// fixed duration buckets), but every measurement is one lock-free ring push into the provider's
+// pipeline and aggregation happens on its worker, with the provider's temporality, interval,
+// resource and exporters. `ConfiguredTelemetry` builds its `metrics` client this way.
+
+import OTLPSync
+import Synchronization
+import TelemetryPipeline
+
+/// The instruments of a Meter-backed client, by name (the lookup is the only lock taken when
+/// recording; it guards a dictionary read, the measurement itself goes through the ring).
+final class MeterMetricsPath: Sendable {
+    enum Instrument: Sendable {
+        case counter(Counter<Int64>)
+        case histogram(Histogram<Double>)
+        case gauge(Gauge<Double>)
+        case observableGauge
+    }
+
+    private struct Entry: Sendable {
+        var kind: ClientInstrumentKind
+        var unit: String
+        var instrument: Instrument
+    }
+
+    let meter: Meter
+    private let instruments = LockedValue<[String: Entry]>([:])
+    /// Observable gauge callbacks per name; one pipeline instrument per name asks all of them.
+    private let observers = LockedValue<[String: [(attributes: [Attribute], callback: @Sendable () -> Double)]]>([:])
+    let shutDown = Atomic<Bool>(false)
+
+    init(meter: Meter) { self.meter = meter }
+
+    func checkOpen() throws(MetricsError) {
+        // Relaxed: a record racing shutdown may still be accepted, as with the standalone client.
+        if shutDown.load(ordering: .relaxed) { throw MetricsError(code: .shutDown, message: "the metrics client was shut down") }
+    }
+
+    /// The instrument `name` of `kind`, created on first use; a different kind or unit is a conflict.
+    func instrument(_ name: String, kind: ClientInstrumentKind, unit: String, description: String) throws(MetricsError) -> Instrument {
+        try checkOpen()
+        return try instruments.withLock { entries throws(MetricsError) -> Instrument in
+            if let existing = entries[name] {
+                guard existing.kind == kind, existing.unit == unit else {
+                    throw MetricsError(
+                        code: .instrumentConflict,
+                        message: "'\(name)' is already a \(existing.kind.label)\(existing.unit.isEmpty ? "" : " in \(existing.unit)"), not a \(kind.label)\(unit.isEmpty ? "" : " in \(unit)")")
+                }
+                return existing.instrument
+            }
+            let instrument: Instrument
+            switch kind {
+            case .counter:
+                instrument = .counter(meter.counter(name, of: Int64.self, unit: unit, description: description))
+            case .histogram(let bounds):
+                instrument = .histogram(meter.histogram(
+                    name, of: Double.self, unit: unit, description: description, aggregation: .explicitBuckets(bounds)))
+            case .gauge:
+                instrument = .gauge(meter.gauge(name, of: Double.self, unit: unit, description: description))
+            case .observableGauge:
+                let observers = self.observers
+                meter.observableGauge(name, of: Double.self, unit: unit, description: description) { recorder in
+                    for observer in observers.withLock({ $0[name] ?? [] }) {
+                        let value = observer.callback()
+                        if value.isFinite { recorder.observe(value, attributes: observer.attributes) }
+                    }
+                }
+                instrument = .observableGauge
+            }
+            entries[name] = Entry(kind: kind, unit: unit, instrument: instrument)
+            return instrument
+        }
+    }
+
+    func addObserver(_ name: String, attributes: [Attribute], callback: @escaping @Sendable () -> Double) {
+        observers.withLock { $0[name, default: []].append((attributes, callback)) }
+    }
+
+    static func attributes(_ tags: [String: String]) -> [Attribute] {
+        tags.keys.sorted().map { Attribute($0, .string(tags[$0]!)) }
+    }
+
+    /// Starts a flush of the provider's pipeline (metrics collected now) without waiting for it.
+    func flushInBackground() {
+        let pipeline = meter.pipeline
+        Task.detached { try? await pipeline.forceFlush(deadline: .now + .seconds(30)) }
+    }
+}
+
+/// A client exporter that is never called (a Meter-backed client exports through its provider).
+struct ProviderOwnedExporter: MetricsClientExporter {
+    func export(_ snapshot: MetricsClient.Snapshot) throws {}
+    func shutdown() {}
+}
+
+extension MetricsClient {
+    /// A client recording through `meter` (a ``TelemetryProvider``'s): the same validation and
+    /// instrument rules as a standalone client, but measurements are lock-free ring pushes into
+    /// the provider's pipeline, aggregated there with its temporality and exported with its
+    /// interval, resource and exporters. ``flush()`` starts a pipeline flush without waiting,
+    /// ``shutdown()`` stops recording and flushes in the background (the provider's shutdown
+    /// exports everything), and ``snapshot()`` is empty: read the provider's exporters instead.
+    public convenience init(meter: Meter, defaultTags: [String: String] = [:]) throws(MetricsError) {
+        try self.init(
+            Configuration(serviceName: "", defaultTags: defaultTags, exportInterval: nil, exporter: ProviderOwnedExporter()),
+            meterPath: MeterMetricsPath(meter: meter))
+    }
+}
