@@ -134,7 +134,7 @@ public func withCurrentSpan<Result>(_ span: inout Span, _ body: (inout Span) thr
     guard span.isRecording else {
         return try TraceContext.$currentSpanContext.withValue(span.context) { try body(&span) }
     }
-    let inbox = SpanEventInbox(spanID: span.context.spanID, clock: span.clock)
+    let inbox = SpanEventInbox(spanID: span.context.spanID, clock: span.recorder.clock)
     defer { span.addInboxEvents(inbox.close()) }
     return try TraceContext.$currentSpanContext.withValue(span.context) {
         try TraceContext.$currentEventInbox.withValue(inbox) { try body(&span) }
@@ -149,7 +149,7 @@ public func withCurrentSpan<Result>(
         return try await TraceContext.$currentSpanContext.withValue(
             span.context, operation: { try await body(&span) }, isolation: isolation)
     }
-    let inbox = SpanEventInbox(spanID: span.context.spanID, clock: span.clock)
+    let inbox = SpanEventInbox(spanID: span.context.spanID, clock: span.recorder.clock)
     defer { span.addInboxEvents(inbox.close()) }
     return try await TraceContext.$currentSpanContext.withValue(span.context, operation: {
         try await TraceContext.$currentEventInbox.withValue(inbox, operation: { try await body(&span) }, isolation: isolation)

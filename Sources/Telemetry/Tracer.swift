@@ -33,10 +33,10 @@ public struct Tracer: Sendable {
     public var scope: InstrumentationScope { recorder.scope }
 
     init(pipeline: Pipeline, scope: InstrumentationScope, sampler: Sampler, limits: AttributeLimits,
-         spanAttributes: [Attribute], clock: any TelemetryClock) {
+         spanAttributes: [Attribute], clock: any TelemetryClock, traceState: SpanTraceStatePolicy) {
         recorder = SpanRecorder(
             pipeline: pipeline, scope: scope, sampler: sampler, limits: limits, spanAttributes: spanAttributes,
-            clock: clock)
+            clock: clock, traceState: traceState)
     }
 
     /// Starts a span. The parent is the current span context unless `parent` says otherwise.
@@ -59,7 +59,7 @@ public struct Tracer: Sendable {
         let context = SpanContext(
             traceID: traceID, spanID: IDGenerator.spanID(),
             traceFlags: decision == .recordAndSample ? .sampled : [],
-            traceState: traceState.traceState(inheriting: validParent), isRemote: false)
+            traceState: recorder.traceState.traceState(inheriting: validParent), isRemote: false)
         guard decision != .drop else {
             return Span(
                 data: SpanData(name: name, context: context, parentSpanID: validParent?.spanID, kind: kind,

@@ -76,7 +76,7 @@ public struct DistributedTracer: Tracing.Tracer {
     /// Flushes the provider's pipeline in the background (swift-distributed-tracing's legacy
     /// requirement; prefer ``TelemetryProvider/forceFlush(deadline:)``).
     public func forceFlush() {
-        guard let pipeline = effectiveTracer?.pipeline else { return }
+        guard let pipeline = effectiveTracer?.recorder.pipeline else { return }
         Task.detached { try? await pipeline.forceFlush(deadline: .now + .seconds(30)) }
     }
 
@@ -98,7 +98,7 @@ public struct DistributedTracer: Tracing.Tracer {
         let traceparent = extractor.extract(key: W3CTraceContext.traceparentHeader, from: carrier)
         let tracestate = extractor.extract(key: W3CTraceContext.tracestateHeader, from: carrier)
         guard case .success(let parsed) = W3CTraceContext.parse(traceparent: traceparent, tracestate: tracestate) else { return }
-        let configured = effectiveTracer?.traceState.configured ?? ConfiguredTraceState()
+        let configured = effectiveTracer?.recorder.traceState.configured ?? ConfiguredTraceState()
         context[DistributedSpanKey.self] = DistributedSpanRecord(
             context: parsed.context.spanContext(upserting: configured),
             nativeAtStart: TraceContext.currentSpanContext?.spanID, span: nil)
