@@ -24,6 +24,8 @@ public struct ProtoReader {
     @usableFromInline let start: UnsafeRawPointer
     @usableFromInline var depth: Int
     @usableFromInline let maxDepth: Int
+    /// Recently decoded strings and short byte strings, or `nil` (see ``ProtoInternTable``).
+    @usableFromInline var intern: ProtoInternTable?
 
     @inlinable
     public init(_ buffer: UnsafeRawBufferPointer, options: ProtoDecodingOptions = .init()) {
@@ -34,6 +36,15 @@ public struct ProtoReader {
         end = base + buffer.count
         depth = 0
         maxDepth = options.maxDepth
+        intern = nil
+    }
+
+    /// A reader that reuses the strings and short byte strings held by `intern` (which must stay
+    /// allocated, and hold only pointers into `buffer`, while the reader is used).
+    @inlinable
+    init(_ buffer: UnsafeRawBufferPointer, options: ProtoDecodingOptions = .init(), intern: ProtoInternTable) {
+        self.init(buffer, options: options)
+        self.intern = intern
     }
 
     @inlinable
@@ -171,23 +182,26 @@ public struct ProtoReader {
         let bytes = try readLengthDelimited()
         let count = bytes.count
         if count == 0 { return [] }
-        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: bytes.baseAddress!, byteCount: count)
-            initialized = count
+        if let intern, count >= ProtoInternTable.minimumBytesCount, count <= ProtoInternTable.maximumBytesCount {
+            return intern.bytes(bytes)
         }
+        return ProtoInternTable.makeBytes(bytes)
     }
 
-    /// Reads a `string` field, rejecting invalid UTF-8.
+    /// Reads a `string` field, rejecting invalid UTF-8 (validated once, by the standard library,
+    /// while the `String` is created).
     @inlinable
     public mutating func readString() throws(ProtoDecodingError) -> String {
-        let at = offset
+        let at = position
         let bytes = try readLengthDelimited()
-        if bytes.isEmpty { return "" }
-        guard UTF8Validation.isValid(bytes) else {
-            throw ProtoDecodingError(.invalidUTF8, offset: at, "string field is not valid UTF-8")
+        let count = bytes.count
+        if count == 0 { return "" }
+        if let intern, count > ProtoInternTable.smallStringCount, count <= ProtoInternTable.maximumStringCount {
+            if let string = intern.string(bytes) { return string }
+        } else if let string = ProtoInternTable.makeString(bytes) {
+            return string
         }
-        // Valid UTF-8: `String(decoding:)` copies it without repairs (and is not generic at runtime).
-        return String(decoding: bytes.assumingMemoryBound(to: UInt8.self), as: UTF8.self)
+        throw ProtoDecodingError(.invalidUTF8, offset: at - start, "string field is not valid UTF-8")
     }
 
     /// Merges a length-delimited nested message into `message`, enforcing the depth limit.
@@ -211,6 +225,75 @@ public struct ProtoReader {
         var message = M()
         try readMessage(into: &message)
         return message
+    }
+
+    /// Appends the nested message that follows a `tag` of a repeated message field to `array`,
+    /// decoding it in place (no temporary copy). When `array` is full, its capacity is first
+    /// reserved for all the occurrences of `tag` left in the current message (see
+    /// ``reserveRepeated(_:tag:)``), so a repeated field is allocated once, not grown by doubling.
+    @inlinable
+    public mutating func readRepeatedMessage<M: ProtoMessage>(tag: UInt32, into array: inout [M]) throws(ProtoDecodingError) {
+        reserveRepeated(&array, tag: tag)
+        array.append(M())
+        try readMessage(into: &array[array.count &- 1])
+    }
+
+    /// Called just after `tag` of a repeated length-delimited field was read: if `array` is full,
+    /// reserves room for that element and every later occurrence of `tag` in the current message
+    /// (a scan of its remaining tags, which never enters nested messages and stops at the first
+    /// malformed byte). The count is bounded by the bytes that hold it (each element takes at
+    /// least two) and by ``maximumReservation`` per scan; capacity at least doubles each time, so
+    /// merging many runs stays linear.
+    @inlinable @inline(__always)
+    public func reserveRepeated<E>(_ array: inout [E], tag: UInt32) {
+        if array.count == array.capacity {
+            let more = Swift.min(occurrencesLeft(of: tag), Self.maximumReservation)
+            array.reserveCapacity(Swift.max(array.count &+ more, array.capacity &* 2))
+        }
+    }
+
+    /// Most elements reserved by one scan in ``reserveRepeated(_:tag:)``.
+    public static var maximumReservation: Int { 1 << 16 }
+
+    /// Occurrences of `tag` from the current position (just after one such tag) to the end of the
+    /// current message, counting the one whose value starts here; at least 1.
+    @usableFromInline
+    func occurrencesLeft(of tag: UInt32) -> Int {
+        var scan = self
+        var n = 1
+        do throws(ProtoDecodingError) {
+            try scan.skip(tag: tag)
+            while let next = try scan.nextTag() {
+                if next == tag { n &+= 1 }
+                try scan.skip(tag: next)
+            }
+        } catch {
+            // Malformed: decoding stops at the same place with the error; the count so far is a bound.
+        }
+        return n
+    }
+
+    /// Reserves room in `array` for `additional` more elements, at least doubling its capacity
+    /// when it must grow (so that many small packed runs in one message stay linear).
+    @inlinable @inline(__always)
+    public func reserve<E>(_ array: inout [E], additional: Int) {
+        let needed = array.count &+ additional
+        if needed > array.capacity {
+            array.reserveCapacity(Swift.max(needed, array.capacity &* 2))
+        }
+    }
+
+    /// The number of varints in the rest of the current packed run (bytes without the
+    /// continuation bit): exact for a well-formed run, never more than its bytes.
+    @inlinable
+    public func packedVarintCount() -> Int {
+        var n = 0
+        var p = position
+        while p != end {
+            n &+= Int(truncatingIfNeeded: ~p.load(as: UInt8.self) &>> 7)
+            p += 1
+        }
+        return n
     }
 
     /// Reads a packed run of values: calls `element` until the run's bytes are used up.

@@ -557,9 +557,10 @@ public struct SwiftEmitter {
                             }
                         } else if field.label == .repeated {
                             if isMessage(field) {
-                                p.line("case \(t): \(f).append(\(readExpression(field.type)))")
+                                // Decoded in place; capacity reserved once from a scan of the remaining tags.
+                                p.line("case \(t): try reader.readRepeatedMessage(tag: \(t), into: &\(f))")
                             } else if case .lengthDelimited = wire(field.type) {
-                                p.line("case \(t): \(f).append(\(readExpression(field.type)))")
+                                p.line("case \(t): reader.reserveRepeated(&\(f), tag: \(t)); \(f).append(\(readExpression(field.type)))")
                             } else {
                                 // Packed and unpacked are both accepted, whatever the declaration says.
                                 p.line("case \(t): \(f).append(\(readExpression(field.type)))")
@@ -567,19 +568,20 @@ public struct SwiftEmitter {
                                 p.indent()
                                 p.line("let limit = try reader.pushLimit()")
                                 if let width = fixedWidth(field.type) {
-                                    p.line("\(f).reserveCapacity(\(f).count &+ reader.remainingBytes() / \(width))")
+                                    p.line("reader.reserve(&\(f), additional: reader.remainingBytes() / \(width))")
+                                } else {
+                                    p.line("reader.reserve(&\(f), additional: reader.packedVarintCount())")
                                 }
                                 p.line("while !reader.isAtEnd { \(f).append(\(readExpression(field.type))) }")
                                 p.line("reader.popLimit(limit)")
                                 p.outdent()
                             }
                         } else if isMessage(field) {
+                            // Decoded in place (no temporary copy of the message).
                             p.line("case \(t):")
                             p.indent()
-                            p.line("var m = \(f) ?? \(baseType(field.type))()")
-                            p.line("\(f) = nil")
-                            p.line("try reader.readMessage(into: &m)")
-                            p.line("\(f) = m")
+                            p.line("if \(f) == nil { \(f) = \(baseType(field.type))() }")
+                            p.line("try reader.readMessage(into: &\(f)!)")
                             p.outdent()
                         } else {
                             p.line("case \(t): \(f) = \(readExpression(field.type))")
