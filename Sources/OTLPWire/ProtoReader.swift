@@ -264,8 +264,16 @@ public struct ProtoReader {
         do throws(ProtoDecodingError) {
             try scan.skip(tag: tag)
             while let next = try scan.nextTag() {
-                if next == tag { n &+= 1 }
-                try scan.skip(tag: next)
+                switch next & 7 {
+                case ProtoWireType.lengthDelimited:
+                    if next == tag { n &+= 1 }
+                    scan.position += try scan.readLength()
+                case ProtoWireType.varint:
+                    _ = try scan.readVarint()
+                default:
+                    if next == tag { n &+= 1 }
+                    try scan.skip(tag: next)
+                }
             }
         } catch {
             // Malformed: decoding stops at the same place with the error; the count so far is a bound.
@@ -294,6 +302,47 @@ public struct ProtoReader {
             p += 1
         }
         return n
+    }
+
+    /// Reads a packed run of fixed-width values (`fixed32`/`64`, `sfixed32`/`64`, `float`,
+    /// `double`: `T` of 4 or 8 bytes, little-endian on the wire) and appends them to `array` with
+    /// one allocation and one copy. A run whose length is not a multiple of the width keeps the
+    /// whole values and throws ``ProtoDecodingError/Code/truncated``, as reading them one by one does.
+    ///
+    /// Runs of doubles (in OTLP: a histogram's `explicit_bounds`, the same for every point of a
+    /// metric) equal to the previous such run of the input reuse its array when the reader reuses
+    /// repeated values (see ``ProtoDecodingOptions/reusesRepeatedValues``).
+    // Always inlined: a shared (merged) specialization would look up the array's storage type
+    // at run time on every call.
+    @inlinable @inline(__always)
+    public mutating func readPackedFixed<T: BitwiseCopyable>(into array: inout [T]) throws(ProtoDecodingError) {
+        let width = MemoryLayout<T>.size
+        let bytes = try readLengthDelimited()
+        let n = bytes.count / width
+        #if _endian(little)
+        if T.self == Double.self, let intern, n > 0, array.isEmpty, bytes.count == n &* width {
+            array = unsafeBitCast(intern.doubles(bytes), to: [T].self)
+            return
+        }
+        #endif
+        if n > 0 {
+            let values = [T](unsafeUninitializedCapacity: n) { buffer, initialized in
+                let target = UnsafeMutableRawPointer(buffer.baseAddress!)
+                target.copyMemory(from: bytes.baseAddress!, byteCount: n &* width)
+                #if _endian(big)
+                for i in 0..<n {
+                    let element = UnsafeMutableRawBufferPointer(start: target + i &* width, count: width)
+                    element.reverse()
+                }
+                #endif
+                initialized = n
+            }
+            if array.isEmpty { array = values } else { array.append(contentsOf: values) }
+        }
+        if bytes.count != n &* width {
+            throw ProtoDecodingError(.truncated, offset: (position - start) - (bytes.count - n &* width),
+                                     "input ends inside a fixed\(width * 8)")
+        }
     }
 
     /// Reads a packed run of values: calls `element` until the run's bytes are used up.

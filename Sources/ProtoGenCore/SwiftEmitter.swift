@@ -564,17 +564,20 @@ public struct SwiftEmitter {
                             } else {
                                 // Packed and unpacked are both accepted, whatever the declaration says.
                                 p.line("case \(t): \(f).append(\(readExpression(field.type)))")
-                                p.line("case \(tag(field.number, .lengthDelimited)):")
-                                p.indent()
-                                p.line("let limit = try reader.pushLimit()")
-                                if let width = fixedWidth(field.type) {
-                                    p.line("reader.reserve(&\(f), additional: reader.remainingBytes() / \(width))")
+                                if case .fixed32 = wire(field.type) {
+                                    // Copied as a block (one allocation, one copy).
+                                    p.line("case \(tag(field.number, .lengthDelimited)): try reader.readPackedFixed(into: &\(f))")
+                                } else if case .fixed64 = wire(field.type) {
+                                    p.line("case \(tag(field.number, .lengthDelimited)): try reader.readPackedFixed(into: &\(f))")
                                 } else {
+                                    p.line("case \(tag(field.number, .lengthDelimited)):")
+                                    p.indent()
+                                    p.line("let limit = try reader.pushLimit()")
                                     p.line("reader.reserve(&\(f), additional: reader.packedVarintCount())")
+                                    p.line("while !reader.isAtEnd { \(f).append(\(readExpression(field.type))) }")
+                                    p.line("reader.popLimit(limit)")
+                                    p.outdent()
                                 }
-                                p.line("while !reader.isAtEnd { \(f).append(\(readExpression(field.type))) }")
-                                p.line("reader.popLimit(limit)")
-                                p.outdent()
                             }
                         } else if isMessage(field) {
                             // Decoded in place (no temporary copy of the message).
