@@ -9,7 +9,8 @@
 /// no validation (the bytes are identical to ones already validated).
 ///
 /// Likewise a packed run of doubles equal to the previous one (a histogram's bounds) reuses its
-/// array.
+/// array, and a small message of the one type generated as reusable (OTLP's `KeyValue`: the
+/// same attribute on many spans) equal in bytes to an earlier one is a copy of it.
 ///
 /// The result is indistinguishable from decoding every value afresh (Swift strings and arrays are
 /// values); only storage is shared. The cache is bounded (fixed slot counts, allocated once per
@@ -36,8 +37,11 @@ struct ProtoInternTable {
 
     /// Inputs shorter than this are decoded without a table (not worth its allocation).
     @usableFromInline static let minimumInputCount = 2048
-    /// Strings up to this many UTF-8 bytes are stored inline by Swift: never interned.
-    @usableFromInline static let smallStringCount = 15
+    /// Shorter strings are created afresh (cheaper than a look-up).
+    @usableFromInline static let minimumStringCount = 8
+    /// Largest encoded message reused by ``ProtoReader/readRepeatedReusableMessage(tag:into:)``.
+    @usableFromInline static let maximumMessageCount = 256
+    @usableFromInline static let messageSlotBits = 8
     @usableFromInline static let maximumStringCount = 4096
     @usableFromInline static let minimumBytesCount = 8
     @usableFromInline static let maximumBytesCount = 64
@@ -56,6 +60,52 @@ struct ProtoInternTable {
     @usableFromInline let byteStrings: UnsafeMutablePointer<BytesSlot>
     /// The last packed run of doubles (one slot).
     @usableFromInline let lastDoubles: UnsafeMutablePointer<DoublesSlot>
+    /// Slots for one reusable message type, created on first use.
+    @usableFromInline let messages: UnsafeMutablePointer<MessageCache>
+
+    @usableFromInline
+    struct MessageSlot<M: ProtoMessage> {
+        @usableFromInline var start: UnsafeRawPointer?
+        @usableFromInline var count: Int
+        @usableFromInline var depth: Int
+        @usableFromInline var message: M
+        @inlinable init() { start = nil; count = 0; depth = -1; message = M() }
+    }
+
+    /// Where the reusable message slots are, for which type, and how to free them.
+    @usableFromInline
+    struct MessageCache {
+        @usableFromInline var type: ObjectIdentifier?
+        @usableFromInline var slots: UnsafeMutableRawPointer?
+        @usableFromInline var free: ((UnsafeMutableRawPointer) -> Void)?
+        @inlinable init() { type = nil; slots = nil; free = nil }
+    }
+
+    /// The message slots for `M`: created for the first reusable type asked for; `nil` for any
+    /// other type (one type per decode: in OTLP, `KeyValue`).
+    @inlinable
+    func messageSlots<M: ProtoMessage>(_ type: M.Type) -> UnsafeMutablePointer<MessageSlot<M>>? {
+        if let known = messages.pointee.type {
+            guard known == ObjectIdentifier(M.self) else { return nil }
+            return messages.pointee.slots!.assumingMemoryBound(to: MessageSlot<M>.self)
+        }
+        return createMessageSlots(type)
+    }
+
+    @usableFromInline
+    func createMessageSlots<M: ProtoMessage>(_ type: M.Type) -> UnsafeMutablePointer<MessageSlot<M>> {
+        let count = 1 << Self.messageSlotBits
+        let slots = UnsafeMutablePointer<MessageSlot<M>>.allocate(capacity: count)
+        slots.initialize(repeating: MessageSlot<M>(), count: count)
+        messages.pointee.type = ObjectIdentifier(M.self)
+        messages.pointee.slots = UnsafeMutableRawPointer(slots)
+        messages.pointee.free = { raw in
+            let typed = raw.assumingMemoryBound(to: MessageSlot<M>.self)
+            typed.deinitialize(count: count)
+            typed.deallocate()
+        }
+        return slots
+    }
 
     /// Allocates an empty table; release it with ``deallocate()``.
     @usableFromInline
@@ -66,15 +116,18 @@ struct ProtoInternTable {
         byteStrings.initialize(repeating: BytesSlot(), count: 1 << bytesSlotBits)
         let lastDoubles = UnsafeMutablePointer<DoublesSlot>.allocate(capacity: 1)
         lastDoubles.initialize(to: DoublesSlot())
-        return ProtoInternTable(strings: strings, byteStrings: byteStrings, lastDoubles: lastDoubles)
+        let messages = UnsafeMutablePointer<MessageCache>.allocate(capacity: 1)
+        messages.initialize(to: MessageCache())
+        return ProtoInternTable(strings: strings, byteStrings: byteStrings, lastDoubles: lastDoubles, messages: messages)
     }
 
     @usableFromInline
     init(strings: UnsafeMutablePointer<StringSlot>, byteStrings: UnsafeMutablePointer<BytesSlot>,
-         lastDoubles: UnsafeMutablePointer<DoublesSlot>) {
+         lastDoubles: UnsafeMutablePointer<DoublesSlot>, messages: UnsafeMutablePointer<MessageCache>) {
         self.strings = strings
         self.byteStrings = byteStrings
         self.lastDoubles = lastDoubles
+        self.messages = messages
     }
 
     /// Releases the values held and the table's storage.
@@ -86,6 +139,9 @@ struct ProtoInternTable {
         byteStrings.deallocate()
         lastDoubles.deinitialize(count: 1)
         lastDoubles.deallocate()
+        if let slots = messages.pointee.slots, let free = messages.pointee.free { free(slots) }
+        messages.deinitialize(count: 1)
+        messages.deallocate()
     }
 
     /// The doubles of a packed run (`bytes`: a non-zero multiple of 8, little-endian): the array

@@ -196,7 +196,7 @@ public struct ProtoReader {
         let bytes = try readLengthDelimited()
         let count = bytes.count
         if count == 0 { return "" }
-        if let intern, count > ProtoInternTable.smallStringCount, count <= ProtoInternTable.maximumStringCount {
+        if let intern, count >= ProtoInternTable.minimumStringCount, count <= ProtoInternTable.maximumStringCount {
             if let string = intern.string(bytes) { return string }
         } else if let string = ProtoInternTable.makeString(bytes) {
             return string
@@ -207,7 +207,12 @@ public struct ProtoReader {
     /// Merges a length-delimited nested message into `message`, enforcing the depth limit.
     @inlinable
     public mutating func readMessage<M: ProtoMessage>(into message: inout M) throws(ProtoDecodingError) {
-        let length = try readLength()
+        try readMessage(length: try readLength(), into: &message)
+    }
+
+    /// Merges the next `length` bytes (already checked against the current message) as a nested message.
+    @inlinable @inline(__always)
+    mutating func readMessage<M: ProtoMessage>(length: Int, into message: inout M) throws(ProtoDecodingError) {
         guard depth < maxDepth else {
             throw error(.depthLimitExceeded, "messages nested deeper than \(maxDepth)")
         }
@@ -236,6 +241,37 @@ public struct ProtoReader {
         reserveRepeated(&array, tag: tag)
         array.append(M())
         try readMessage(into: &array[array.count &- 1])
+    }
+
+    /// Like ``readRepeatedMessage(tag:into:)``, for a small message type whose values repeat
+    /// (OTLP's `KeyValue` attributes): when the reader reuses repeated values, an element whose
+    /// bytes equal those of an element decoded earlier in the input (at the same or a shallower
+    /// depth, so the depth limit holds as if it were decoded again) is a copy of that element.
+    @inlinable
+    public mutating func readRepeatedReusableMessage<M: ProtoMessage>(tag: UInt32, into array: inout [M]) throws(ProtoDecodingError) {
+        guard let intern, let slots = intern.messageSlots(M.self) else {
+            return try readRepeatedMessage(tag: tag, into: &array)
+        }
+        reserveRepeated(&array, tag: tag)
+        let length = try readLength()
+        let p = position
+        guard length >= 8, length <= ProtoInternTable.maximumMessageCount else {
+            array.append(M())
+            return try readMessage(length: length, into: &array[array.count &- 1])
+        }
+        let slot = slots + Int(truncatingIfNeeded: ProtoInternTable.hash(p, length) &>> UInt64(64 &- ProtoInternTable.messageSlotBits))
+        if slot.pointee.count == length, depth <= slot.pointee.depth, let start = slot.pointee.start,
+           ProtoInternTable.equal(start, p, length) {
+            array.append(slot.pointee.message)
+            position += length
+            return
+        }
+        array.append(M())
+        try readMessage(length: length, into: &array[array.count &- 1])
+        slot.pointee.start = p
+        slot.pointee.count = length
+        slot.pointee.depth = depth
+        slot.pointee.message = array[array.count &- 1]
     }
 
     /// Called just after `tag` of a repeated length-delimited field was read: if `array` is full,

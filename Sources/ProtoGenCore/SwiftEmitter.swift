@@ -12,6 +12,10 @@ public struct SwiftEmitter {
         public var hexBytesFieldNames: Set<String> = ["trace_id", "span_id", "parent_span_id"]
         /// Module imported by the generated code for its runtime.
         public var runtimeModule = "OTLPWire"
+        /// Message types (full proto names) whose repeated fields decode through
+        /// `readRepeatedReusableMessage`: small messages whose values repeat across an input
+        /// (OTLP attributes). The runtime reuses one such type per decode.
+        public var reusableMessageNames: Set<String> = ["opentelemetry.proto.common.v1.KeyValue"]
         public init() {}
     }
 
@@ -558,7 +562,11 @@ public struct SwiftEmitter {
                         } else if field.label == .repeated {
                             if isMessage(field) {
                                 // Decoded in place; capacity reserved once from a scan of the remaining tags.
-                                p.line("case \(t): try reader.readRepeatedMessage(tag: \(t), into: &\(f))")
+                                if case .message(let typeName) = field.type, options.reusableMessageNames.contains(typeName) {
+                                    p.line("case \(t): try reader.readRepeatedReusableMessage(tag: \(t), into: &\(f))")
+                                } else {
+                                    p.line("case \(t): try reader.readRepeatedMessage(tag: \(t), into: &\(f))")
+                                }
                             } else if case .lengthDelimited = wire(field.type) {
                                 p.line("case \(t): reader.reserveRepeated(&\(f), tag: \(t)); \(f).append(\(readExpression(field.type)))")
                             } else {

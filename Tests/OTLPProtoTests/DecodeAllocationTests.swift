@@ -161,4 +161,44 @@ import Testing
         } catch { #expect(error.code == .invalidWireType) }
         #expect(try ReferencePeer.rejects(.traces, [input, bad]) == [true, true])
     }
+
+    @Test func aReusedAttributeStillObeysTheDepthLimitWhereItRecurs() throws {
+        // KeyValue{k: kvlist{KeyValue{k: "deep"}}}: needs 4 more levels below the KeyValue.
+        let inner = ld(1, Array("inner-key".utf8)) + ld(2, ld(1, Array("deep".utf8)))
+        let attribute = ld(1, Array("nested.attribute".utf8)) + ld(2, ld(6, ld(1, inner)))
+        var padding: [UInt8] = []
+        for i in 0..<150 { padding += ld(1, ld(1, Array("padding.key.\(i)".utf8))) }
+        let resource = ld(1, padding + ld(1, attribute))      // Resource.attributes, KeyValue at depth 3
+        let span = ld(2, ld(2, ld(9, attribute)))             // ScopeSpans.spans → Span.attributes, depth 4
+        let input = ld(1, resource + span)
+        #expect(input.count > 2048)
+        // With a limit of 7 the copy under the resource fits and the one under the span does not.
+        for reuse in [true, false] {
+            do {
+                _ = try Traces(serializedBytes: input, options: .init(maxDepth: 7, reusesRepeatedValues: reuse))
+                Issue.record("decoded past the depth limit (reuse \(reuse))")
+            } catch { #expect(error.code == .depthLimitExceeded) }
+            let decoded = try Traces(serializedBytes: input, options: .init(maxDepth: 8, reusesRepeatedValues: reuse))
+            #expect(decoded.resourceSpans[0].resource!.attributes.last == decoded.resourceSpans[0].scopeSpans[0].spans[0].attributes[0])
+            #expect(decoded.serializedBytes() == input)
+        }
+    }
+
+    @Test func reusedAttributesAreEqualToFreshlyDecodedOnes() throws {
+        // 300 spans sharing most attributes (as telemetry does), some unique, some colliding.
+        var spans: [TraceV1Span] = []
+        for i in 0..<300 {
+            spans.append(TraceV1Span(name: "span \(i % 5)", attributes: [
+                Self.attribute("http.request.method", ["GET", "POST"][i % 2]),
+                Self.attribute("url.full", "https://example.com/items/\(i)"),
+                Self.attribute(String(decoding: Self.sameHash(UInt8(ascii: "b")), as: UTF8.self), "x"),
+                Self.attribute(String(decoding: Self.sameHash(UInt8(ascii: "c")), as: UTF8.self), "x"),
+                CommonV1KeyValue(key: "server.port", value: CommonV1AnyValue(value: .intValue(Int64(i % 3)))),
+            ]))
+        }
+        let request = Traces(resourceSpans: [TraceV1ResourceSpans(scopeSpans: [TraceV1ScopeSpans(spans: spans)])])
+        let bytes = request.serializedBytes()
+        #expect(try Traces(serializedBytes: bytes) == request)
+        #expect(try Traces(serializedBytes: bytes, options: Self.fresh) == request)
+    }
 }
