@@ -275,11 +275,12 @@ public struct ProtoReader {
     }
 
     /// Called just after `tag` of a repeated length-delimited field was read: if `array` is full,
-    /// reserves room for that element and every later occurrence of `tag` in the current message
-    /// (a scan of its remaining tags, which never enters nested messages and stops at the first
-    /// malformed byte). The count is bounded by the bytes that hold it (each element takes at
-    /// least two) and by ``maximumReservation`` per scan; capacity at least doubles each time, so
-    /// merging many runs stays linear.
+    /// reserves room for that element and the run of occurrences of `tag` that directly follow it
+    /// (a scan of the following tags that never enters nested messages and stops at the first
+    /// other tag or malformed byte; encoders write a repeated field's elements together, so this
+    /// is normally the whole field). The count is bounded by the bytes that hold it (each element
+    /// takes at least two) and by ``maximumReservation`` per scan; capacity at least doubles each
+    /// time, so a field split into many runs, or merged many times, stays linear.
     @inlinable @inline(__always)
     public func reserveRepeated<E>(_ array: inout [E], tag: UInt32) {
         if array.count == array.capacity {
@@ -291,25 +292,17 @@ public struct ProtoReader {
     /// Most elements reserved by one scan in ``reserveRepeated(_:tag:)``.
     public static var maximumReservation: Int { 1 << 16 }
 
-    /// Occurrences of `tag` from the current position (just after one such tag) to the end of the
-    /// current message, counting the one whose value starts here; at least 1.
+    /// Length of the run of consecutive occurrences of `tag` starting with the one whose value
+    /// starts at the current position (just after its tag), within the current message; at least 1.
     @usableFromInline
     func occurrencesLeft(of tag: UInt32) -> Int {
         var scan = self
         var n = 1
         do throws(ProtoDecodingError) {
             try scan.skip(tag: tag)
-            while let next = try scan.nextTag() {
-                switch next & 7 {
-                case ProtoWireType.lengthDelimited:
-                    if next == tag { n &+= 1 }
-                    scan.position += try scan.readLength()
-                case ProtoWireType.varint:
-                    _ = try scan.readVarint()
-                default:
-                    if next == tag { n &+= 1 }
-                    try scan.skip(tag: next)
-                }
+            while let next = try scan.nextTag(), next == tag {
+                n &+= 1
+                try scan.skip(tag: next)
             }
         } catch {
             // Malformed: decoding stops at the same place with the error; the count so far is a bound.

@@ -142,6 +142,12 @@ import Testing
         let merges = [UInt8]((0..<100_000).lazy.flatMap { _ in oneAttribute })
         let traces = try Traces(serializedBytes: ld(1, merges))
         #expect(traces.resourceSpans[0].resource!.attributes.count == 100_000)
+
+        // 100,000 attributes each followed by another field: 100,000 runs of one.
+        let interleaved = [UInt8]((0..<100_000).lazy.flatMap { _ in ld(1, ld(1, Array("k".utf8))) + [0x10, 0x01] })
+        let split = try Traces(serializedBytes: ld(1, ld(1, interleaved)))
+        #expect(split.resourceSpans[0].resource!.attributes.count == 100_000)
+        #expect(split.resourceSpans[0].resource!.droppedAttributesCount == 1)
     }
 
     @Test func aScanOverMalformedInputLeavesTheErrorToTheDecoder() throws {

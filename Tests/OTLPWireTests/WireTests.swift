@@ -131,9 +131,10 @@ import Testing
         #expect(error.code == .truncated && error.offset == 9)
     }
 
-    @Test func tagScanCountsOnlyTopLevelOccurrencesAndStopsAtMalformedBytes() throws {
-        // After tag 0x12 (read): its value, a nested message holding 0x12 tags, two more 0x12, a varint.
-        let message: [UInt8] = [0x12, 0x00, 0x0A, 0x04, 0x12, 0x00, 0x12, 0x00, 0x12, 0x01, 0x41, 0x12, 0x00, 0x08, 0x05]
+    @Test func tagScanCountsTheRunOfTopLevelOccurrencesAndStopsAtMalformedBytes() throws {
+        // After tag 0x12 (read): its value (itself holding a 0x12 tag), two more 0x12, a varint,
+        // then a later 0x12 that is not part of the run.
+        let message: [UInt8] = [0x12, 0x02, 0x12, 0x00, 0x12, 0x00, 0x12, 0x01, 0x41, 0x08, 0x05, 0x12, 0x00]
         let counts = try Self.reading(message) { (r: inout ProtoReader) throws(ProtoDecodingError) -> (Int, Int) in
             _ = try r.nextTag()
             var array: [Int] = []
