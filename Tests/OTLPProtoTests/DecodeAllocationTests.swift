@@ -207,4 +207,35 @@ import Testing
         #expect(try Traces(serializedBytes: bytes) == request)
         #expect(try Traces(serializedBytes: bytes, options: Self.fresh) == request)
     }
+
+    @Test func mutatedLargeInputsDecodeAlikeWithAndWithoutReuse() throws {
+        // Large inputs (samples twice over, so values repeat) with random byte mutations: decoding
+        // with reuse gives the same message, or the same error code, as decoding afresh.
+        func check<M: ProtoMessage>(_ type: M.Type, _ signal: ReferencePeer.Signal, seed: Int) throws {
+            let samples = try ReferencePeer.generate(signal, seed: seed, count: 60)
+            let once = samples.flatMap(\.binary)
+            let original = once + once
+            var generator = SplitMix64(seed: UInt64(seed))
+            var errors = 0, decoded = 0
+            for round in 0..<300 {
+                var input = original
+                for _ in 0..<(1 + Int(generator.next() % 6)) {
+                    input[Int(generator.next() % UInt64(input.count))] = UInt8(truncatingIfNeeded: generator.next())
+                }
+                if round % 5 == 0 { input.removeLast(Int(generator.next() % UInt64(input.count / 2))) }
+                /// The re-encoded message, or the error's code.
+                func outcome(_ options: ProtoDecodingOptions) -> (bytes: [UInt8]?, code: String?) {
+                    do throws(ProtoDecodingError) { return (try M(serializedBytes: input, options: options).serializedBytes(), nil) } catch { return (nil, error.code.description) }
+                }
+                let reused = outcome(ProtoDecodingOptions())
+                let plain = outcome(Self.fresh)
+                #expect(reused.bytes == plain.bytes && reused.code == plain.code, "\(signal) round \(round): \(String(describing: reused.code)) vs \(String(describing: plain.code))")
+                if plain.bytes != nil { decoded += 1 } else { errors += 1 }
+            }
+            #expect(errors > 0 && decoded > 0, "\(signal): \(errors) errors, \(decoded) decoded")
+        }
+        try check(Traces.self, .traces, seed: 31)
+        try check(Metrics.self, .metrics, seed: 32)
+        try check(Logs.self, .logs, seed: 33)
+    }
 }
