@@ -71,9 +71,17 @@ extension ProtoMessage {
             throw ProtoDecodingError(.sizeLimitExceeded, offset: 0,
                                      "message of \(buffer.count) bytes is over the limit of \(options.maxMessageSize)")
         }
-        var reader = ProtoReader(buffer, options: options)
-        try protoMerge(&reader)
-        try reader.finish()
+        if options.reusesRepeatedValues && buffer.count >= ProtoInternTable.minimumInputCount {
+            let intern = ProtoInternTable.allocate()
+            defer { intern.deallocate() }
+            var reader = ProtoReader(buffer, options: options, intern: intern)
+            try protoMerge(&reader)
+            try reader.finish()
+        } else {
+            var reader = ProtoReader(buffer, options: options)
+            try protoMerge(&reader)
+            try reader.finish()
+        }
     }
 }
 
@@ -84,10 +92,15 @@ public struct ProtoDecodingOptions: Sendable, Hashable {
     public var maxDepth: Int
     /// Largest input accepted, in bytes. Default 64 MiB.
     public var maxMessageSize: Int
+    /// Whether a string or short byte string (an id) equal to one decoded earlier in the same
+    /// input reuses that value's storage instead of being validated and allocated again. The
+    /// decoded message is the same either way. Default `true`.
+    public var reusesRepeatedValues: Bool
 
-    public init(maxDepth: Int = 100, maxMessageSize: Int = 64 << 20) {
+    public init(maxDepth: Int = 100, maxMessageSize: Int = 64 << 20, reusesRepeatedValues: Bool = true) {
         self.maxDepth = maxDepth
         self.maxMessageSize = maxMessageSize
+        self.reusesRepeatedValues = reusesRepeatedValues
     }
 }
 

@@ -24,6 +24,8 @@ public struct ProtoReader {
     @usableFromInline let start: UnsafeRawPointer
     @usableFromInline var depth: Int
     @usableFromInline let maxDepth: Int
+    /// Recently decoded strings and short byte strings, or `nil` (see ``ProtoInternTable``).
+    @usableFromInline var intern: ProtoInternTable?
 
     @inlinable
     public init(_ buffer: UnsafeRawBufferPointer, options: ProtoDecodingOptions = .init()) {
@@ -34,6 +36,15 @@ public struct ProtoReader {
         end = base + buffer.count
         depth = 0
         maxDepth = options.maxDepth
+        intern = nil
+    }
+
+    /// A reader that reuses the strings and short byte strings held by `intern` (which must stay
+    /// allocated, and hold only pointers into `buffer`, while the reader is used).
+    @inlinable
+    init(_ buffer: UnsafeRawBufferPointer, options: ProtoDecodingOptions = .init(), intern: ProtoInternTable) {
+        self.init(buffer, options: options)
+        self.intern = intern
     }
 
     @inlinable
@@ -171,29 +182,37 @@ public struct ProtoReader {
         let bytes = try readLengthDelimited()
         let count = bytes.count
         if count == 0 { return [] }
-        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: bytes.baseAddress!, byteCount: count)
-            initialized = count
+        if let intern, count >= ProtoInternTable.minimumBytesCount, count <= ProtoInternTable.maximumBytesCount {
+            return intern.bytes(bytes)
         }
+        return ProtoInternTable.makeBytes(bytes)
     }
 
-    /// Reads a `string` field, rejecting invalid UTF-8.
+    /// Reads a `string` field, rejecting invalid UTF-8 (validated once, by the standard library,
+    /// while the `String` is created).
     @inlinable
     public mutating func readString() throws(ProtoDecodingError) -> String {
-        let at = offset
+        let at = position
         let bytes = try readLengthDelimited()
-        if bytes.isEmpty { return "" }
-        guard UTF8Validation.isValid(bytes) else {
-            throw ProtoDecodingError(.invalidUTF8, offset: at, "string field is not valid UTF-8")
+        let count = bytes.count
+        if count == 0 { return "" }
+        if let intern, count >= ProtoInternTable.minimumStringCount, count <= ProtoInternTable.maximumStringCount {
+            if let string = intern.string(bytes) { return string }
+        } else if let string = ProtoInternTable.makeString(bytes) {
+            return string
         }
-        // Valid UTF-8: `String(decoding:)` copies it without repairs (and is not generic at runtime).
-        return String(decoding: bytes.assumingMemoryBound(to: UInt8.self), as: UTF8.self)
+        throw ProtoDecodingError(.invalidUTF8, offset: at - start, "string field is not valid UTF-8")
     }
 
     /// Merges a length-delimited nested message into `message`, enforcing the depth limit.
     @inlinable
     public mutating func readMessage<M: ProtoMessage>(into message: inout M) throws(ProtoDecodingError) {
-        let length = try readLength()
+        try readMessage(length: try readLength(), into: &message)
+    }
+
+    /// Merges the next `length` bytes (already checked against the current message) as a nested message.
+    @inlinable @inline(__always)
+    mutating func readMessage<M: ProtoMessage>(length: Int, into message: inout M) throws(ProtoDecodingError) {
         guard depth < maxDepth else {
             throw error(.depthLimitExceeded, "messages nested deeper than \(maxDepth)")
         }
@@ -211,6 +230,148 @@ public struct ProtoReader {
         var message = M()
         try readMessage(into: &message)
         return message
+    }
+
+    /// Appends the nested message that follows a `tag` of a repeated message field to `array`,
+    /// decoding it in place (no temporary copy). When `array` is full, its capacity is first
+    /// reserved for all the occurrences of `tag` left in the current message (see
+    /// ``reserveRepeated(_:tag:)``), so a repeated field is allocated once, not grown by doubling.
+    @inlinable
+    public mutating func readRepeatedMessage<M: ProtoMessage>(tag: UInt32, into array: inout [M]) throws(ProtoDecodingError) {
+        reserveRepeated(&array, tag: tag)
+        array.append(M())
+        try readMessage(into: &array[array.count &- 1])
+    }
+
+    /// Like ``readRepeatedMessage(tag:into:)``, for a small message type whose values repeat
+    /// (OTLP's `KeyValue` attributes): when the reader reuses repeated values, an element whose
+    /// bytes equal those of an element decoded earlier in the input (at the same or a shallower
+    /// depth, so the depth limit holds as if it were decoded again) is a copy of that element.
+    @inlinable
+    public mutating func readRepeatedReusableMessage<M: ProtoMessage>(tag: UInt32, into array: inout [M]) throws(ProtoDecodingError) {
+        guard let intern, let slots = intern.messageSlots(M.self) else {
+            return try readRepeatedMessage(tag: tag, into: &array)
+        }
+        reserveRepeated(&array, tag: tag)
+        let length = try readLength()
+        let p = position
+        guard length >= 8, length <= ProtoInternTable.maximumMessageCount else {
+            array.append(M())
+            return try readMessage(length: length, into: &array[array.count &- 1])
+        }
+        let slot = slots + Int(truncatingIfNeeded: ProtoInternTable.hash(p, length) &>> UInt64(64 &- ProtoInternTable.messageSlotBits))
+        if slot.pointee.count == length, depth <= slot.pointee.depth, let start = slot.pointee.start,
+           ProtoInternTable.equal(start, p, length) {
+            array.append(slot.pointee.message)
+            position += length
+            return
+        }
+        array.append(M())
+        try readMessage(length: length, into: &array[array.count &- 1])
+        slot.pointee.start = p
+        slot.pointee.count = length
+        slot.pointee.depth = depth
+        slot.pointee.message = array[array.count &- 1]
+    }
+
+    /// Called just after `tag` of a repeated length-delimited field was read: if `array` is full,
+    /// reserves room for that element and the run of occurrences of `tag` that directly follow it
+    /// (a scan of the following tags that never enters nested messages and stops at the first
+    /// other tag or malformed byte; encoders write a repeated field's elements together, so this
+    /// is normally the whole field). The count is bounded by the bytes that hold it (each element
+    /// takes at least two) and by ``maximumReservation`` per scan; capacity at least doubles each
+    /// time, so a field split into many runs, or merged many times, stays linear.
+    @inlinable @inline(__always)
+    public func reserveRepeated<E>(_ array: inout [E], tag: UInt32) {
+        if array.count == array.capacity {
+            let more = Swift.min(occurrencesLeft(of: tag), Self.maximumReservation)
+            array.reserveCapacity(Swift.max(array.count &+ more, array.capacity &* 2))
+        }
+    }
+
+    /// Most elements reserved by one scan in ``reserveRepeated(_:tag:)``.
+    public static var maximumReservation: Int { 1 << 16 }
+
+    /// Length of the run of consecutive occurrences of `tag` starting with the one whose value
+    /// starts at the current position (just after its tag), within the current message; at least 1.
+    @usableFromInline
+    func occurrencesLeft(of tag: UInt32) -> Int {
+        var scan = self
+        var n = 1
+        do throws(ProtoDecodingError) {
+            try scan.skip(tag: tag)
+            while let next = try scan.nextTag(), next == tag {
+                n &+= 1
+                try scan.skip(tag: next)
+            }
+        } catch {
+            // Malformed: decoding stops at the same place with the error; the count so far is a bound.
+        }
+        return n
+    }
+
+    /// Reserves room in `array` for `additional` more elements, at least doubling its capacity
+    /// when it must grow (so that many small packed runs in one message stay linear).
+    @inlinable @inline(__always)
+    public func reserve<E>(_ array: inout [E], additional: Int) {
+        let needed = array.count &+ additional
+        if needed > array.capacity {
+            array.reserveCapacity(Swift.max(needed, array.capacity &* 2))
+        }
+    }
+
+    /// The number of varints in the rest of the current packed run (bytes without the
+    /// continuation bit): exact for a well-formed run, never more than its bytes.
+    @inlinable
+    public func packedVarintCount() -> Int {
+        var n = 0
+        var p = position
+        while p != end {
+            n &+= Int(truncatingIfNeeded: ~p.load(as: UInt8.self) &>> 7)
+            p += 1
+        }
+        return n
+    }
+
+    /// Reads a packed run of fixed-width values (`fixed32`/`64`, `sfixed32`/`64`, `float`,
+    /// `double`: `T` of 4 or 8 bytes, little-endian on the wire) and appends them to `array` with
+    /// one allocation and one copy. A run whose length is not a multiple of the width keeps the
+    /// whole values and throws ``ProtoDecodingError/Code/truncated``, as reading them one by one does.
+    ///
+    /// Runs of doubles (in OTLP: a histogram's `explicit_bounds`, the same for every point of a
+    /// metric) equal to the previous such run of the input reuse its array when the reader reuses
+    /// repeated values (see ``ProtoDecodingOptions/reusesRepeatedValues``).
+    // Always inlined: a shared (merged) specialization would look up the array's storage type
+    // at run time on every call.
+    @inlinable @inline(__always)
+    public mutating func readPackedFixed<T: BitwiseCopyable>(into array: inout [T]) throws(ProtoDecodingError) {
+        let width = MemoryLayout<T>.size
+        let bytes = try readLengthDelimited()
+        let n = bytes.count / width
+        #if _endian(little)
+        if T.self == Double.self, let intern, n > 0, array.isEmpty, bytes.count == n &* width {
+            array = unsafeBitCast(intern.doubles(bytes), to: [T].self)
+            return
+        }
+        #endif
+        if n > 0 {
+            let values = [T](unsafeUninitializedCapacity: n) { buffer, initialized in
+                let target = UnsafeMutableRawPointer(buffer.baseAddress!)
+                target.copyMemory(from: bytes.baseAddress!, byteCount: n &* width)
+                #if _endian(big)
+                for i in 0..<n {
+                    let element = UnsafeMutableRawBufferPointer(start: target + i &* width, count: width)
+                    element.reverse()
+                }
+                #endif
+                initialized = n
+            }
+            if array.isEmpty { array = values } else { array.append(contentsOf: values) }
+        }
+        if bytes.count != n &* width {
+            throw ProtoDecodingError(.truncated, offset: (position - start) - (bytes.count - n &* width),
+                                     "input ends inside a fixed\(width * 8)")
+        }
     }
 
     /// Reads a packed run of values: calls `element` until the run's bytes are used up.

@@ -12,6 +12,10 @@ public struct SwiftEmitter {
         public var hexBytesFieldNames: Set<String> = ["trace_id", "span_id", "parent_span_id"]
         /// Module imported by the generated code for its runtime.
         public var runtimeModule = "OTLPWire"
+        /// Message types (full proto names) whose repeated fields decode through
+        /// `readRepeatedReusableMessage`: small messages whose values repeat across an input
+        /// (OTLP attributes). The runtime reuses one such type per decode.
+        public var reusableMessageNames: Set<String> = ["opentelemetry.proto.common.v1.KeyValue"]
         public init() {}
     }
 
@@ -557,29 +561,38 @@ public struct SwiftEmitter {
                             }
                         } else if field.label == .repeated {
                             if isMessage(field) {
-                                p.line("case \(t): \(f).append(\(readExpression(field.type)))")
+                                // Decoded in place; capacity reserved once from a scan of the remaining tags.
+                                if case .message(let typeName) = field.type, options.reusableMessageNames.contains(typeName) {
+                                    p.line("case \(t): try reader.readRepeatedReusableMessage(tag: \(t), into: &\(f))")
+                                } else {
+                                    p.line("case \(t): try reader.readRepeatedMessage(tag: \(t), into: &\(f))")
+                                }
                             } else if case .lengthDelimited = wire(field.type) {
-                                p.line("case \(t): \(f).append(\(readExpression(field.type)))")
+                                p.line("case \(t): reader.reserveRepeated(&\(f), tag: \(t)); \(f).append(\(readExpression(field.type)))")
                             } else {
                                 // Packed and unpacked are both accepted, whatever the declaration says.
                                 p.line("case \(t): \(f).append(\(readExpression(field.type)))")
-                                p.line("case \(tag(field.number, .lengthDelimited)):")
-                                p.indent()
-                                p.line("let limit = try reader.pushLimit()")
-                                if let width = fixedWidth(field.type) {
-                                    p.line("\(f).reserveCapacity(\(f).count &+ reader.remainingBytes() / \(width))")
+                                if case .fixed32 = wire(field.type) {
+                                    // Copied as a block (one allocation, one copy).
+                                    p.line("case \(tag(field.number, .lengthDelimited)): try reader.readPackedFixed(into: &\(f))")
+                                } else if case .fixed64 = wire(field.type) {
+                                    p.line("case \(tag(field.number, .lengthDelimited)): try reader.readPackedFixed(into: &\(f))")
+                                } else {
+                                    p.line("case \(tag(field.number, .lengthDelimited)):")
+                                    p.indent()
+                                    p.line("let limit = try reader.pushLimit()")
+                                    p.line("reader.reserve(&\(f), additional: reader.packedVarintCount())")
+                                    p.line("while !reader.isAtEnd { \(f).append(\(readExpression(field.type))) }")
+                                    p.line("reader.popLimit(limit)")
+                                    p.outdent()
                                 }
-                                p.line("while !reader.isAtEnd { \(f).append(\(readExpression(field.type))) }")
-                                p.line("reader.popLimit(limit)")
-                                p.outdent()
                             }
                         } else if isMessage(field) {
+                            // Decoded in place (no temporary copy of the message).
                             p.line("case \(t):")
                             p.indent()
-                            p.line("var m = \(f) ?? \(baseType(field.type))()")
-                            p.line("\(f) = nil")
-                            p.line("try reader.readMessage(into: &m)")
-                            p.line("\(f) = m")
+                            p.line("if \(f) == nil { \(f) = \(baseType(field.type))() }")
+                            p.line("try reader.readMessage(into: &\(f)!)")
                             p.outdent()
                         } else {
                             p.line("case \(t): \(f) = \(readExpression(field.type))")

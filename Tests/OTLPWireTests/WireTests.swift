@@ -1,4 +1,4 @@
-import OTLPWire
+@testable import OTLPWire
 import Testing
 
 /// The runtime's primitives: varint sizes and bounds, UTF-8 validation, base64, JSON parsing.
@@ -96,5 +96,64 @@ import Testing
         writer.endObject()
         #expect(String(decoding: writer.bytes, as: UTF8.self)
                 == #"{"s":"q\"b\\n\n\u0001é","d":["NaN","-Infinity",-0.0,1e+300],"i":"-9223372036854775808","h":"00ab"}"#)
+    }
+
+    /// Runs `body` on a reader over `bytes`, returning its result or its error.
+    static func reading<T>(_ bytes: [UInt8], _ body: (inout ProtoReader) throws(ProtoDecodingError) -> T) -> Result<T, ProtoDecodingError> {
+        bytes.withUnsafeBytes { buffer in
+            var reader = ProtoReader(buffer)
+            do throws(ProtoDecodingError) { return .success(try body(&reader)) } catch { return .failure(error) }
+        }
+    }
+
+    @Test func packedFixedRunsAppendWholeValuesInOneCopy() throws {
+        // Two doubles (1.0, -2.5), appended after an existing element.
+        let run: [UInt8] = [16] + [0, 0, 0, 0, 0, 0, 0xF0, 0x3F] + [0, 0, 0, 0, 0, 0, 0x04, 0xC0]
+        let doubles = try Self.reading(run) { (r: inout ProtoReader) throws(ProtoDecodingError) -> [Double] in
+            var values: [Double] = [7]
+            try r.readPackedFixed(into: &values)
+            return values
+        }.get()
+        #expect(doubles == [7, 1.0, -2.5])
+        let ints = try Self.reading([8, 1, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF]) { (r: inout ProtoReader) throws(ProtoDecodingError) -> [Int32] in
+            var values: [Int32] = []
+            try r.readPackedFixed(into: &values)
+            return values
+        }.get()
+        #expect(ints == [1, -1])
+        // 11 bytes of fixed32: the two whole values are kept, then a truncation error at byte 9.
+        var kept: [UInt32] = []
+        let result = Self.reading([11, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0]) { (r: inout ProtoReader) throws(ProtoDecodingError) -> Void in
+            try r.readPackedFixed(into: &kept)
+        }
+        #expect(kept == [1, 2])
+        guard case .failure(let error) = result else { Issue.record("no error"); return }
+        #expect(error.code == .truncated && error.offset == 9)
+    }
+
+    @Test func tagScanCountsTheRunOfTopLevelOccurrencesAndStopsAtMalformedBytes() throws {
+        // After tag 0x12 (read): its value (itself holding a 0x12 tag), two more 0x12, a varint,
+        // then a later 0x12 that is not part of the run.
+        let message: [UInt8] = [0x12, 0x02, 0x12, 0x00, 0x12, 0x00, 0x12, 0x01, 0x41, 0x08, 0x05, 0x12, 0x00]
+        let counts = try Self.reading(message) { (r: inout ProtoReader) throws(ProtoDecodingError) -> (Int, Int) in
+            _ = try r.nextTag()
+            var array: [Int] = []
+            r.reserveRepeated(&array, tag: 0x12)
+            return (r.occurrencesLeft(of: 0x12), array.capacity)
+        }.get()
+        #expect(counts.0 == 3)
+        #expect(counts.1 >= 3)
+        // A length past the end stops the scan; the count so far stands.
+        let broken: [UInt8] = [0x12, 0x00, 0x12, 0x00, 0x12, 0x7F]
+        let partial = try Self.reading(broken) { (r: inout ProtoReader) throws(ProtoDecodingError) -> Int in
+            _ = try r.nextTag()
+            return r.occurrencesLeft(of: 0x12)
+        }.get()
+        #expect(partial == 3)
+        // Packed varints: one per byte without the continuation bit.
+        let varints = try Self.reading([0x01, 0xAC, 0x02, 0xFF, 0xFF, 0x03, 0x80]) { (r: inout ProtoReader) throws(ProtoDecodingError) -> Int in
+            r.packedVarintCount()
+        }.get()
+        #expect(varints == 3)
     }
 }

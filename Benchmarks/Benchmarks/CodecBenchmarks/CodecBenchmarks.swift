@@ -94,6 +94,15 @@ let benchmarks: @Sendable () -> Void = {
     } catch {
         fail("our decoder rejects swift-protobuf's encoding: \(error)")
     }
+    // Decoding without reuse of repeated strings and ids must give the same messages.
+    let noReuse = ProtoDecodingOptions(reusesRepeatedValues: false)
+    do {
+        guard try OursTraceRequest(serializedBytes: peerTraceBytes, options: noReuse) == oursTraces,
+              try OursMetricsRequest(serializedBytes: peerMetricsBytes, options: noReuse) == oursMetrics
+        else { fail("our decoder without value reuse does not read the encoding back to the fixture") }
+    } catch {
+        fail("our decoder without value reuse rejects swift-protobuf's encoding: \(error)")
+    }
     let checkEncoder = ProtoEncoder()
     checkEncoder.encode(oursTraces)
     if checkEncoder.bytes != peerTraceBytes { fail("traces: ProtoEncoder's encoding differs from swift-protobuf's") }
@@ -122,6 +131,13 @@ let benchmarks: @Sendable () -> Void = {
             blackHole(try OursTraceRequest(serializedBytes: oursTraceBytes))
         }
     }
+    // The same decode with `reusesRepeatedValues` off: every string and id validated and
+    // allocated afresh (what the default saves on this repetitive, telemetry-like payload).
+    Benchmark("Traces decode, ours without value reuse") { benchmark in
+        try measuringThroughput(benchmark, payloadBytes: oursTraceBytes.count) {
+            blackHole(try OursTraceRequest(serializedBytes: oursTraceBytes, options: noReuse))
+        }
+    }
     Benchmark("Metrics encode, ours into a reused buffer") { benchmark in
         let encoder = ProtoEncoder()
         encoder.encode(oursMetrics)
@@ -138,6 +154,12 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("Metrics decode, ours") { benchmark in
         try measuringThroughput(benchmark, payloadBytes: oursMetricsBytes.count) {
             blackHole(try OursMetricsRequest(serializedBytes: oursMetricsBytes))
+        }
+    }
+
+    Benchmark("Metrics decode, ours without value reuse") { benchmark in
+        try measuringThroughput(benchmark, payloadBytes: oursMetricsBytes.count) {
+            blackHole(try OursMetricsRequest(serializedBytes: oursMetricsBytes, options: noReuse))
         }
     }
 

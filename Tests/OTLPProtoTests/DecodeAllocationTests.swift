@@ -1,0 +1,241 @@
+import OTLPProto
+import OTLPTestSupport
+import OTLPWire
+import Testing
+
+/// The decoder's allocation savers: reuse of repeated strings and ids within one input, and
+/// repeated fields reserved once from a scan of the tags. Each must give exactly the message a
+/// plain decode gives, on valid and malformed input, and never make decoding superlinear.
+@Suite struct DecodeAllocationTests {
+    typealias Traces = CollectorTraceV1ExportTraceServiceRequest
+    typealias Metrics = CollectorMetricsV1ExportMetricsServiceRequest
+    typealias Logs = CollectorLogsV1ExportLogsServiceRequest
+
+    static let fresh = ProtoDecodingOptions(reusesRepeatedValues: false)
+
+    /// `count` bytes of `filler` with `byte` at `offset`: equal-length strings that the reuse
+    /// table's hash (three 8-byte words: start, middle, end) cannot tell apart when `offset` lies
+    /// outside those words (for 40 bytes: 8..<16 and 24..<32).
+    static func sameHash(_ byte: UInt8, at offset: Int = 10, count: Int = 40) -> [UInt8] {
+        var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: count)
+        bytes[offset] = byte
+        return bytes
+    }
+
+    static func attribute(_ key: String, _ value: String) -> CommonV1KeyValue {
+        CommonV1KeyValue(key: key, value: CommonV1AnyValue(value: .stringValue(value)))
+    }
+
+    @Test func reusingRepeatedValuesDecodesReferenceSamplesLikeAFreshDecode() throws {
+        // Each batch is the reference's samples twice over (protobuf merge: repeated fields
+        // concatenate), so every string and id occurs at least twice in one large input.
+        func check<M: ProtoMessage>(_ type: M.Type, _ signal: ReferencePeer.Signal, seed: Int) throws {
+            let samples = try ReferencePeer.generate(signal, seed: seed, count: 150)
+            let once = samples.flatMap(\.binary)
+            let batch = once + once
+            #expect(batch.count > 4096)
+            let reused = try M(serializedBytes: batch)
+            let plain = try M(serializedBytes: batch, options: Self.fresh)
+            // (Compared by encoding: the samples hold NaNs, which `==` never matches.)
+            #expect(reused.serializedBytes() == plain.serializedBytes(), "\(signal)")
+            // And both equal the samples merged one by one.
+            var merged = M()
+            for sample in samples + samples {
+                try sample.binary.withUnsafeBytes { try merged.merge(serializedBytes: $0, options: Self.fresh) }
+            }
+            #expect(reused.serializedBytes() == merged.serializedBytes(), "\(signal)")
+            #expect(reused.serializedBytes().count > 4096)
+        }
+        try check(Traces.self, .traces, seed: 21)
+        try check(Metrics.self, .metrics, seed: 22)
+        try check(Logs.self, .logs, seed: 23)
+    }
+
+    @Test func stringsWithTheSameHashButDifferentBytesStayDistinct() throws {
+        let variants = [Self.sameHash(UInt8(ascii: "b")), Self.sameHash(UInt8(ascii: "c")), Self.sameHash(UInt8(ascii: "a")),
+                        Array("aaaaaaaaaa\u{e9}aaaaaaaaaaaaaaaaaaaaaaaaaaa".utf8)].map { String(decoding: $0, as: UTF8.self) }
+        var resource = ResourceV1Resource()
+        for i in 0..<400 {
+            resource.attributes.append(Self.attribute(variants[(i / 3) % variants.count], variants[i % variants.count]))
+        }
+        let request = Traces(resourceSpans: [TraceV1ResourceSpans(resource: resource)])
+        let bytes = request.serializedBytes()
+        #expect(bytes.count > 4096)
+        let decoded = try Traces(serializedBytes: bytes)
+        #expect(decoded == request)
+        #expect(decoded.resourceSpans[0].resource!.attributes.map(\.key) == resource.attributes.map(\.key))
+    }
+
+    @Test func invalidUTF8WithTheHashOfAValidStringIsStillRejected() throws {
+        // A valid 40-byte string, then (same length, same hash words) one with a lone 0xFF.
+        var attributes: [UInt8] = []
+        for _ in 0..<100 { attributes += ld(1, ld(1, Self.sameHash(UInt8(ascii: "b")))) }
+        attributes += ld(1, ld(1, Self.sameHash(0xFF)))
+        let input = ld(1, ld(1, attributes))  // resource_spans → resource → attributes → key
+        #expect(input.count > 4096)
+        for options in [ProtoDecodingOptions(), Self.fresh] {
+            do {
+                _ = try Traces(serializedBytes: input, options: options)
+                Issue.record("decoded invalid UTF-8")
+            } catch { #expect(error.code == .invalidUTF8) }
+        }
+        #expect(try ReferencePeer.rejects(.traces, [input]) == [true])
+    }
+
+    @Test func repeatedIdsDecodeToTheirOwnBytes() throws {
+        var generator = SplitMix64(seed: 5)
+        func id(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8(truncatingIfNeeded: generator.next()) } }
+        let traceIds = (0..<3).map { _ in id(16) }
+        var spans: [TraceV1Span] = []
+        var previous: [UInt8] = []
+        for i in 0..<300 {
+            var spanId = id(8)
+            if i % 7 == 0 { spanId = previous }  // equal to the previous span's id
+            var traceId = traceIds[i % 3]
+            if i % 11 == 0 { traceId[15] ^= 1 }  // differs from a frequent id in its last byte only
+            spans.append(TraceV1Span(traceId: traceId, spanId: spanId, parentSpanId: previous, name: "span"))
+            previous = spanId
+        }
+        let request = Traces(resourceSpans: [TraceV1ResourceSpans(scopeSpans: [TraceV1ScopeSpans(spans: spans)])])
+        let decoded = try Traces(serializedBytes: request.serializedBytes())
+        #expect(decoded == request)
+    }
+
+    @Test func repeatedFieldsAreAllocatedOnceAtTheirFinalSize() throws {
+        // Grown by appending, 100 elements would leave a capacity of at least 128.
+        let attributes = (0..<100).map { Self.attribute("key.\($0)", "value") }
+        let span = TraceV1Span(name: "s", attributes: attributes)
+        let request = Traces(resourceSpans: [TraceV1ResourceSpans(scopeSpans: [TraceV1ScopeSpans(spans: Array(repeating: span, count: 100))])])
+        let decoded = try Traces(serializedBytes: request.serializedBytes())
+        #expect(decoded == request)
+        let spans = decoded.resourceSpans[0].scopeSpans[0].spans
+        #expect(spans.capacity < 110, "spans capacity \(spans.capacity)")
+        #expect(spans[0].attributes.capacity < 110, "attributes capacity \(spans[0].attributes.capacity)")
+        // A packed varint run (exponential histogram buckets) is reserved from its byte count.
+        let counts = (0..<100).map { UInt64($0) << ($0 % 40) }
+        let buckets = MetricsV1ExponentialHistogramDataPoint.Buckets(offset: 1, bucketCounts: counts)
+        let point = ld(8, buckets.serializedBytes())  // positive = 8
+        let input = ld(1, ld(2, ld(2, ld(10, ld(1, point)))))
+        let metrics = try Metrics(serializedBytes: input)
+        guard case .exponentialHistogram(let histogram)? = metrics.resourceMetrics[0].scopeMetrics[0].metrics[0].data else {
+            Issue.record("no exponential histogram"); return
+        }
+        let decodedCounts = histogram.dataPoints[0].positive!.bucketCounts
+        #expect(decodedCounts == counts)
+        #expect(decodedCounts.capacity < 110, "bucket counts capacity \(decodedCounts.capacity)")
+    }
+
+    @Test func manySmallRunsAndMergesOfOneFieldDecodeInLinearTime() throws {
+        // 200,000 packed runs of one varint each in one Buckets message, and 100,000 occurrences of
+        // one singular `resource` field each adding one attribute: growing by exactly what each
+        // run or merge needs would copy the array every time (quadratic: hours); growth at least
+        // doubles, so this takes milliseconds.
+        let runs = [UInt8]((0..<200_000).lazy.flatMap { _ in [0x12, 0x01, 0x05] })
+        let input = ld(1, ld(2, ld(2, ld(10, ld(1, ld(8, runs))))))
+        let metrics = try Metrics(serializedBytes: input)
+        guard case .exponentialHistogram(let histogram)? = metrics.resourceMetrics[0].scopeMetrics[0].metrics[0].data else {
+            Issue.record("no exponential histogram"); return
+        }
+        #expect(histogram.dataPoints[0].positive!.bucketCounts.count == 200_000)
+
+        let oneAttribute = ld(1, ld(1, ld(1, Array("k".utf8))))  // resource → attributes → key
+        let merges = [UInt8]((0..<100_000).lazy.flatMap { _ in oneAttribute })
+        let traces = try Traces(serializedBytes: ld(1, merges))
+        #expect(traces.resourceSpans[0].resource!.attributes.count == 100_000)
+
+        // 100,000 attributes each followed by another field: 100,000 runs of one.
+        let interleaved = [UInt8]((0..<100_000).lazy.flatMap { _ in ld(1, ld(1, Array("k".utf8))) + [0x10, 0x01] })
+        let split = try Traces(serializedBytes: ld(1, ld(1, interleaved)))
+        #expect(split.resourceSpans[0].resource!.attributes.count == 100_000)
+        #expect(split.resourceSpans[0].resource!.droppedAttributesCount == 1)
+    }
+
+    @Test func aScanOverMalformedInputLeavesTheErrorToTheDecoder() throws {
+        // Many empty spans, then a span whose length runs past the end: the tag scan that sizes
+        // `spans` stops at the bad length; decoding reports it.
+        let spans = [UInt8]((0..<5000).lazy.flatMap { _ in [0x12, 0x00] }) + [0x12, 0x7F, 0x00]
+        let input = ld(1, ld(2, spans))
+        do {
+            _ = try Traces(serializedBytes: input)
+            Issue.record("decoded")
+        } catch { #expect(error.code == .lengthPastEnd) }
+        // A scan that meets wire type 7 mid-message.
+        let bad = ld(1, ld(2, [0x12, 0x00, 0x12, 0x00, 0x0F, 0x00]))
+        do {
+            _ = try Traces(serializedBytes: bad)
+            Issue.record("decoded")
+        } catch { #expect(error.code == .invalidWireType) }
+        #expect(try ReferencePeer.rejects(.traces, [input, bad]) == [true, true])
+    }
+
+    @Test func aReusedAttributeStillObeysTheDepthLimitWhereItRecurs() throws {
+        // KeyValue{k: kvlist{KeyValue{k: "deep"}}}: needs 4 more levels below the KeyValue.
+        let inner = ld(1, Array("inner-key".utf8)) + ld(2, ld(1, Array("deep".utf8)))
+        let attribute = ld(1, Array("nested.attribute".utf8)) + ld(2, ld(6, ld(1, inner)))
+        var padding: [UInt8] = []
+        for i in 0..<150 { padding += ld(1, ld(1, Array("padding.key.\(i)".utf8))) }
+        let resource = ld(1, padding + ld(1, attribute))      // Resource.attributes, KeyValue at depth 3
+        let span = ld(2, ld(2, ld(9, attribute)))             // ScopeSpans.spans → Span.attributes, depth 4
+        let input = ld(1, resource + span)
+        #expect(input.count > 2048)
+        // With a limit of 7 the copy under the resource fits and the one under the span does not.
+        for reuse in [true, false] {
+            do {
+                _ = try Traces(serializedBytes: input, options: .init(maxDepth: 7, reusesRepeatedValues: reuse))
+                Issue.record("decoded past the depth limit (reuse \(reuse))")
+            } catch { #expect(error.code == .depthLimitExceeded) }
+            let decoded = try Traces(serializedBytes: input, options: .init(maxDepth: 8, reusesRepeatedValues: reuse))
+            #expect(decoded.resourceSpans[0].resource!.attributes.last == decoded.resourceSpans[0].scopeSpans[0].spans[0].attributes[0])
+            #expect(decoded.serializedBytes() == input)
+        }
+    }
+
+    @Test func reusedAttributesAreEqualToFreshlyDecodedOnes() throws {
+        // 300 spans sharing most attributes (as telemetry does), some unique, some colliding.
+        var spans: [TraceV1Span] = []
+        for i in 0..<300 {
+            spans.append(TraceV1Span(name: "span \(i % 5)", attributes: [
+                Self.attribute("http.request.method", ["GET", "POST"][i % 2]),
+                Self.attribute("url.full", "https://example.com/items/\(i)"),
+                Self.attribute(String(decoding: Self.sameHash(UInt8(ascii: "b")), as: UTF8.self), "x"),
+                Self.attribute(String(decoding: Self.sameHash(UInt8(ascii: "c")), as: UTF8.self), "x"),
+                CommonV1KeyValue(key: "server.port", value: CommonV1AnyValue(value: .intValue(Int64(i % 3)))),
+            ]))
+        }
+        let request = Traces(resourceSpans: [TraceV1ResourceSpans(scopeSpans: [TraceV1ScopeSpans(spans: spans)])])
+        let bytes = request.serializedBytes()
+        #expect(try Traces(serializedBytes: bytes) == request)
+        #expect(try Traces(serializedBytes: bytes, options: Self.fresh) == request)
+    }
+
+    @Test func mutatedLargeInputsDecodeAlikeWithAndWithoutReuse() throws {
+        // Large inputs (samples twice over, so values repeat) with random byte mutations: decoding
+        // with reuse gives the same message, or the same error code, as decoding afresh.
+        func check<M: ProtoMessage>(_ type: M.Type, _ signal: ReferencePeer.Signal, seed: Int) throws {
+            let samples = try ReferencePeer.generate(signal, seed: seed, count: 60)
+            let once = samples.flatMap(\.binary)
+            let original = once + once
+            var generator = SplitMix64(seed: UInt64(seed))
+            var errors = 0, decoded = 0
+            for round in 0..<300 {
+                var input = original
+                for _ in 0..<(1 + Int(generator.next() % 6)) {
+                    input[Int(generator.next() % UInt64(input.count))] = UInt8(truncatingIfNeeded: generator.next())
+                }
+                if round % 5 == 0 { input.removeLast(Int(generator.next() % UInt64(input.count / 2))) }
+                /// The re-encoded message, or the error's code.
+                func outcome(_ options: ProtoDecodingOptions) -> (bytes: [UInt8]?, code: String?) {
+                    do throws(ProtoDecodingError) { return (try M(serializedBytes: input, options: options).serializedBytes(), nil) } catch { return (nil, error.code.description) }
+                }
+                let reused = outcome(ProtoDecodingOptions())
+                let plain = outcome(Self.fresh)
+                #expect(reused.bytes == plain.bytes && reused.code == plain.code, "\(signal) round \(round): \(String(describing: reused.code)) vs \(String(describing: plain.code))")
+                if plain.bytes != nil { decoded += 1 } else { errors += 1 }
+            }
+            #expect(errors > 0 && decoded > 0, "\(signal): \(errors) errors, \(decoded) decoded")
+        }
+        try check(Traces.self, .traces, seed: 31)
+        try check(Metrics.self, .metrics, seed: 32)
+        try check(Logs.self, .logs, seed: 33)
+    }
+}
