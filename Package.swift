@@ -66,6 +66,7 @@ let package = Package(
             name: "Telemetry",
             dependencies: [
                 "OTLPProto", "TelemetryPipeline", "OTLPExporter", "OTLPSync",
+                .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),

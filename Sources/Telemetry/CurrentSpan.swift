@@ -90,7 +90,17 @@ extension TraceContext {
     }
 
     /// The innermost current span: SDK or swift-distributed-tracing.
-    static func innermost(in distributed: InstrumentationContext? = InstrumentationContext.current) -> Innermost {
+    static func innermost() -> Innermost {
+        // No DistributedTracer was ever made: no record can be in any InstrumentationContext, so
+        // the span-start hot path skips that second task-local lookup.
+        guard DistributedTracer.everCreated.load(ordering: .relaxed) else {
+            return currentSpanContext.map { .native($0) } ?? .none
+        }
+        return innermost(in: InstrumentationContext.current)
+    }
+
+    /// The innermost current span, given the swift-distributed-tracing context to look in.
+    static func innermost(in distributed: InstrumentationContext?) -> Innermost {
         let native = currentSpanContext
         guard let record = distributed?[DistributedSpanKey.self] else { return native.map { .native($0) } ?? .none }
         guard let native, record.nativeAtStart != native.spanID else { return .distributed(record) }

@@ -2,6 +2,7 @@
 // sampler, limits, span attributes, configured tracestate, pipeline), W3C traceparent/tracestate
 // injection and extraction, and the span context carried in `InstrumentationContext`.
 
+import Atomics
 import Foundation
 import Tracing
 import TelemetryPipeline
@@ -33,9 +34,19 @@ public struct DistributedTracer: Tracing.Tracer {
     /// A tracer starting spans with `tracer` (its provider's sampler, limits, span attributes and tracestate).
     public init(_ tracer: Tracer) {
         self.tracer = tracer
+        Self.everCreated.store(true, ordering: .relaxed)
     }
 
-    private init(processDefault: Void) { tracer = nil }
+    private init(processDefault: Void) {
+        tracer = nil
+        Self.everCreated.store(true, ordering: .relaxed)
+    }
+
+    /// Set once any tracer of this type exists. Until then no `InstrumentationContext` can hold
+    /// one of its spans, so ``TraceContext/current`` looks at the SDK's task-local only.
+    /// Relaxed: a tracer is created before any of its spans or contexts can reach another task
+    /// (that hand-off is itself synchronized), so a reader that could find a record sees `true`.
+    static let everCreated = ManagedAtomic<Bool>(false)
 
     /// A tracer that starts spans with the provider of ``ConfiguredTelemetry/current`` at the time
     /// of each span (non-recording spans that still propagate context while none is installed).
