@@ -41,7 +41,7 @@ public struct Span: ~Copyable, Sendable {
         guard isLive, isSampled else { return }
         // A span dropped without `end()`: `self` is immutable here, so this rare path copies.
         if var finished = storage {
-            finished.endTimeUnixNano = recorder.clock.nowUnixNano()
+            finished.endTimeUnixNano = recorder.now()
             recorder.pipeline.recordSpan(finished)
         }
     }
@@ -90,7 +90,7 @@ public struct Span: ~Copyable, Sendable {
         var kept: [Attribute] = []
         let dropped = kept.setAttributes(attributes, limits: limits)
         data.events.append(SpanEvent(
-            name: name, timeUnixNano: timeUnixNano ?? recorder.clock.nowUnixNano(), attributes: kept,
+            name: name, timeUnixNano: timeUnixNano ?? recorder.now(), attributes: kept,
             droppedAttributesCount: UInt32(dropped)))
     }
 
@@ -135,7 +135,7 @@ public struct Span: ~Copyable, Sendable {
     public consuming func end(atUnixNano time: UInt64? = nil) {
         isLive = false
         guard isSampled, var finished = storage.take() else { return }
-        finished.endTimeUnixNano = time ?? recorder.clock.nowUnixNano()
+        finished.endTimeUnixNano = time ?? recorder.now()
         recorder.pipeline.recordSpan(consume finished)
     }
 }

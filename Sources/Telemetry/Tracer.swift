@@ -10,6 +10,9 @@ final class SpanRecorder: Sendable {
     @usableFromInline let limits: AttributeLimits
     @usableFromInline let spanAttributes: [Attribute]
     @usableFromInline let clock: any TelemetryClock
+    /// Whether `clock` is the ``SystemClock``: then ``now()`` reads the clock directly instead of
+    /// opening the existential (a copy and a witness call, twice per span).
+    @usableFromInline let usesSystemClock: Bool
     /// The provider's configured tracestate (root spans get it; remote parents get it upserted).
     @usableFromInline let traceState: SpanTraceStatePolicy
 
@@ -21,8 +24,13 @@ final class SpanRecorder: Sendable {
         self.limits = limits
         self.spanAttributes = spanAttributes
         self.clock = clock
+        self.usesSystemClock = clock is SystemClock
         self.traceState = traceState
     }
+
+    /// The clock's time in nanoseconds since the Unix epoch.
+    @inlinable
+    func now() -> UInt64 { usesSystemClock ? systemNowUnixNano() : clock.nowUnixNano() }
 }
 
 /// Starts spans for one instrumentation scope. Get one from ``TelemetryProvider/tracer(_:version:attributes:)``.
@@ -68,7 +76,7 @@ public struct Tracer: Sendable {
         }
         var data = SpanData(
             name: name, context: context, parentSpanID: validParent?.spanID, kind: kind,
-            startTimeUnixNano: startTimeUnixNano ?? recorder.clock.nowUnixNano(), scope: recorder.scope)
+            startTimeUnixNano: startTimeUnixNano ?? recorder.now(), scope: recorder.scope)
         let spanAttributes = recorder.spanAttributes
         let limits = recorder.limits
         data.attributes.reserveCapacity(max(8, spanAttributes.count + attributes.count))
