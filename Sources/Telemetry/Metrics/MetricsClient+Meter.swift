@@ -3,12 +3,14 @@
 // pipeline and aggregation happens on its worker, with the provider's temporality, interval,
 // resource and exporters. `ConfiguredTelemetry` builds its `metrics` client this way.
 
+import Atomics
 import OTLPSync
 import Synchronization
 import TelemetryPipeline
 
-/// The instruments of a Meter-backed client, by name (the lookup is the only lock taken when
-/// recording; it guards a dictionary read, the measurement itself goes through the ring).
+/// The instruments of a Meter-backed client, by name. Recording takes no lock: the lookup reads
+/// an immutable table published through an atomic reference, and the measurement goes through
+/// the ring. Only creating an instrument (first use of a name) takes a lock, to publish a new table.
 final class MeterMetricsPath: Sendable {
     enum Instrument: Sendable {
         case counter(Counter<Int64>)
@@ -17,14 +19,23 @@ final class MeterMetricsPath: Sendable {
         case observableGauge
     }
 
-    private struct Entry: Sendable {
+    fileprivate struct Entry: Sendable {
         var kind: ClientInstrumentKind
         var unit: String
         var instrument: Instrument
     }
 
+    /// One immutable version of the name → instrument table.
+    private final class Table: AtomicReference, Sendable {
+        let entries: [String: Entry]
+        init(_ entries: [String: Entry]) { self.entries = entries }
+    }
+
     let meter: Meter
-    private let instruments = LockedValue<[String: Entry]>([:])
+    /// The current table; replaced (never mutated) when an instrument is created.
+    private let published = ManagedAtomic(Table([:]))
+    /// Serializes instrument creation, so two first uses of a name create one instrument.
+    private let creation = LockedValue(())
     /// Observable gauge callbacks per name; one pipeline instrument per name asks all of them.
     private let observers = LockedValue<[String: [(attributes: [Attribute], callback: @Sendable () -> Double)]]>([:])
     let shutDown = Atomic<Bool>(false)
@@ -39,15 +50,15 @@ final class MeterMetricsPath: Sendable {
     /// The instrument `name` of `kind`, created on first use; a different kind or unit is a conflict.
     func instrument(_ name: String, kind: ClientInstrumentKind, unit: String, description: String) throws(MetricsError) -> Instrument {
         try checkOpen()
-        return try instruments.withLock { entries throws(MetricsError) -> Instrument in
-            if let existing = entries[name] {
-                guard existing.kind == kind, existing.unit == unit else {
-                    throw MetricsError(
-                        code: .instrumentConflict,
-                        message: "'\(name)' is already a \(existing.kind.label)\(existing.unit.isEmpty ? "" : " in \(existing.unit)"), not a \(kind.label)\(unit.isEmpty ? "" : " in \(unit)")")
-                }
-                return existing.instrument
-            }
+        // Acquiring: pairs with the releasing store that published the table, so the entries
+        // (and the instruments they hold) are fully visible.
+        if let existing = published.load(ordering: .acquiring).entries[name] {
+            return try Self.checked(existing, name: name, kind: kind, unit: unit)
+        }
+        return try creation.withLock { _ throws(MetricsError) -> Instrument in
+            // Re-read under the lock: another thread may have created it meanwhile. Acquiring as above.
+            var entries = published.load(ordering: .acquiring).entries
+            if let existing = entries[name] { return try Self.checked(existing, name: name, kind: kind, unit: unit) }
             let instrument: Instrument
             switch kind {
             case .counter:
@@ -68,8 +79,22 @@ final class MeterMetricsPath: Sendable {
                 instrument = .observableGauge
             }
             entries[name] = Entry(kind: kind, unit: unit, instrument: instrument)
+            // Releasing: publishes the new table after its entries (and the instrument) are complete.
+            published.store(Table(entries), ordering: .releasing)
             return instrument
         }
+    }
+
+    /// `existing` if it is of `kind` and `unit`; otherwise the conflict error.
+    private static func checked(
+        _ existing: Entry, name: String, kind: ClientInstrumentKind, unit: String
+    ) throws(MetricsError) -> Instrument {
+        guard existing.kind == kind, existing.unit == unit else {
+            throw MetricsError(
+                code: .instrumentConflict,
+                message: "'\(name)' is already a \(existing.kind.label)\(existing.unit.isEmpty ? "" : " in \(existing.unit)"), not a \(kind.label)\(unit.isEmpty ? "" : " in \(unit)")")
+        }
+        return existing.instrument
     }
 
     func addObserver(_ name: String, attributes: [Attribute], callback: @escaping @Sendable () -> Double) {
