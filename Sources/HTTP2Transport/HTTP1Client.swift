@@ -39,6 +39,29 @@ public struct HTTP1ClientConfiguration: Sendable, Hashable {
     }
 }
 
+/// Runs `body` with SIGPIPE blocked on the calling thread, then discards a SIGPIPE it raised and
+/// restores the thread's mask. OpenSSL writes with write(2), which raises SIGPIPE on a socket the
+/// peer closed; the signal goes to the writing thread, here a shared Dispatch worker whose mask we
+/// must leave as we found it. Blocked, the write fails with EPIPE instead.
+func withSIGPIPESuppressed<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+    var pipeOnly = sigset_t()
+    sigemptyset(&pipeOnly)
+    sigaddset(&pipeOnly, SIGPIPE)
+    var old = sigset_t()
+    pthread_sigmask(SIG_BLOCK, &pipeOnly, &old)
+    if sigismember(&old, SIGPIPE) == 1 { return try body() }  // already blocked by an outer caller
+    defer {
+        var pending = sigset_t()
+        sigpending(&pending)
+        if sigismember(&pending, SIGPIPE) == 1 {
+            var zero = timespec()
+            _ = sigtimedwait(&pipeOnly, nil, &zero)
+        }
+        pthread_sigmask(SIG_SETMASK, &old, nil)
+    }
+    return try body()
+}
+
 /// One HTTP/1.1 connection, cleartext or TLS (used by one request at a time).
 final class HTTP1Connection: @unchecked Sendable {
     // Only ever used by the one request (or probe) that took it out of the pool.
@@ -71,7 +94,7 @@ final class HTTP1Connection: @unchecked Sendable {
 
     /// Sends TLS close_notify (when TLS is up and healthy) and closes the socket.
     func close() {
-        tls?.shutdown()
+        if let tls { withSIGPIPESuppressed { tls.shutdown() } }
         socket.close()
     }
 
@@ -200,7 +223,7 @@ public final class HTTP1Client: HTTPTransport {
     }
 
     public func execute(_ request: HTTP2Request, completion: @escaping HTTP2Completion) {
-        queue.async { completion(self.perform(request)) }
+        queue.async { completion(withSIGPIPESuppressed { self.perform(request) }) }
     }
 
     public func shutdown(graceful: Bool) {
@@ -354,8 +377,9 @@ public final class NegotiatingHTTPClient: HTTPTransport {
                            start &+ http1.configuration.connectTimeout.nanoseconds)
         let chosen: Result<any HTTPTransport, TransportError>
         do throws(TransportError) {
-            let connection = try HTTP1Connection.open(endpoint: http1.configuration.endpoint, tlsContext: probeContext,
-                                                      deadline: deadline)
+            let connection = try withSIGPIPESuppressed { () throws(TransportError) in
+                try HTTP1Connection.open(endpoint: http1.configuration.endpoint, tlsContext: probeContext, deadline: deadline)
+            }
             if connection.negotiatedProtocol == "h2" {
                 connection.close()
                 chosen = .success(try HTTP2Client(configuration: http2Configuration))

@@ -113,6 +113,26 @@ struct HTTP1TLSTests {
         #expect((try? with.get().status) == 200, "\(with)")
     }
 
+    @Test func serverClosingDuringALargeTLSUploadFailsTheRequestInsteadOfRaisingSIGPIPE() async throws {
+        // Under TLS 1.3 the client finishes its handshake before the server checks the (missing)
+        // client certificate; the server then closes while we write 8 MiB. OpenSSL's write(2)
+        // would raise SIGPIPE and kill the test process unless the client suppresses it.
+        let server = try await receiver(clientCA: true)
+        defer { server.stop() }
+        let client = try HTTP1Client(configuration: try await http1Configuration(port: server.port))
+        defer { client.shutdown(graceful: false) }
+        let big = HTTP2Request(method: "POST", path: "/v1/traces", headers: [HTTPField("content-type", "application/x-protobuf")],
+                               body: [UInt8](repeating: 0, count: 8 << 20), timeout: .seconds(5))
+        for _ in 0..<3 {
+            do {
+                let response = try await client.execute(big)
+                Issue.record("no client certificate but got HTTP \(response.status)")
+            } catch {
+                #expect(error.code != .deadlineExceeded, "\(error)")
+            }
+        }
+    }
+
     @Test func clientCertificateWithoutKeyIsAConfigurationErrorForHTTP1() async throws {
         let certs = try await Self.certificates.value
         var configuration = try await http1Configuration(port: 1)
