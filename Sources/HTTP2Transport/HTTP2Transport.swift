@@ -2,12 +2,15 @@
 //
 // Layers (bottom up):
 // - CErrors.swift        the one place per C library where errors become `TransportError`s
-// - Socket.swift         DNS (getaddrinfo, IPv4/IPv6), non-blocking connect with a deadline, buffers
-// - TLS.swift            `TLSContext` (SSL_CTX: TLS 1.2+, ALPN h2, verification) and `TLSConnection` (SSL on the socket)
+// - Socket.swift         DNS (getaddrinfo, IPv4/IPv6, on a detached thread within the connect deadline),
+//                        non-blocking connect with a deadline, buffers
+// - TLS.swift            `TLSContext` (SSL_CTX: TLS 1.2+, ALPN list, h2 required or not, verification) and `TLSConnection` (SSL on the socket)
 // - NGHTTP2Callbacks.swift  `NGHTTP2Session` (owns nghttp2_session, hardening options) and the C callbacks
 // - ConnectionStateMachine.swift  stream admission, GOAWAY, deadlines, shutdown — no sockets, unit-tested
 // - HTTP2Connection.swift one connection, its own I/O thread (poll on socket + wake-up pipe)
 // - HTTP2Client.swift    `HTTPTransport` protocol, reconnecting `HTTP2Client`, `InMemoryHTTPTransport`
+// - HTTP1Client.swift    `HTTP1Client` (keep-alive HTTP/1.1, cleartext or TLS) and `NegotiatingHTTPClient`
+//                        (https: ALPN h2 → HTTP2Client, http/1.1 or none → HTTP1Client)
 // - GRPC.swift, Gzip.swift  gRPC unary calls (`GRPCClient`), framing, status mapping, gzip
 //
 // Threading: callers submit from any thread into a lock-protected queue and wake the I/O thread

@@ -1,4 +1,7 @@
-// TCP sockets: DNS, non-blocking connect with a deadline, read/write, poll.
+// TCP sockets: DNS (bounded by the connect deadline), non-blocking connect with a deadline,
+// read/write, poll.
+import Dispatch
+import OTLPSync
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -42,25 +45,15 @@ final class SocketHandle {
 
     deinit { close() }
 
-    /// Resolves `host` and connects to the first address that answers, before `deadline`.
-    static func connect(host: String, port: UInt16, deadline: UInt64) throws(TransportError) -> SocketHandle {
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_flags = AI_ADDRCONFIG
-        var result: UnsafeMutablePointer<addrinfo>?
-        let rc = getaddrinfo(host, String(port), &hints, &result)
-        if rc != 0 {
-            // AI_ADDRCONFIG hides loopback-only families on hosts without other interfaces: retry without it.
-            hints.ai_flags = 0
-            let retry = getaddrinfo(host, String(port), &hints, &result)
-            if retry != 0 {
-                throw TransportError(.dnsFailure, "cannot resolve \(host): \(String(cString: gai_strerror(rc)))")
-            }
-        }
-        defer { freeaddrinfo(result) }
+    /// Resolves `host` and connects to the first address that answers, before `deadline`
+    /// (monotonic nanoseconds). The DNS lookup counts against the same deadline.
+    static func connect(host: String, port: UInt16, deadline: UInt64,
+                        lookup: @escaping AddressLookup = systemAddressLookup) throws(TransportError) -> SocketHandle {
+        let addresses = try resolve(host: host, port: port, deadline: deadline, lookup: lookup)
+        // The list is walked through raw pointers: keep its owner alive until the loop is done.
+        defer { withExtendedLifetime(addresses) {} }
         var lastError = TransportError(.connectFailed, "no addresses for \(host)")
-        var node = result
+        var node = addresses.head
         while let info = node {
             node = info.pointee.ai_next
             let fd = socket(info.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -92,6 +85,108 @@ final class SocketHandle {
             lastError = POSIXErrors.error(.connectFailed, "connect to \(host):\(port)", errno: soError)
         }
         throw lastError
+    }
+}
+
+/// The answer of one address lookup (a `getaddrinfo` list); released exactly once, when the
+/// last reference goes.
+final class ResolvedAddresses: @unchecked Sendable {
+    // Read-only after init; only walked by the thread that connects.
+    let head: UnsafeMutablePointer<addrinfo>?
+    private let release: @Sendable (UnsafeMutablePointer<addrinfo>?) -> Void
+
+    init(head: UnsafeMutablePointer<addrinfo>?,
+         release: @escaping @Sendable (UnsafeMutablePointer<addrinfo>?) -> Void = { if let list = $0 { freeaddrinfo(list) } }) {
+        self.head = head
+        self.release = release
+    }
+
+    deinit { release(head) }
+}
+
+/// A blocking address lookup (host, port) → addresses or a typed error. Injectable for tests.
+typealias AddressLookup = @Sendable (_ host: String, _ port: UInt16) -> Result<ResolvedAddresses, TransportError>
+
+/// `getaddrinfo` for TCP, IPv4 and IPv6. Blocks as long as the system resolver takes.
+let systemAddressLookup: AddressLookup = { host, port in
+    var hints = addrinfo()
+    hints.ai_family = AF_UNSPEC
+    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+    hints.ai_flags = AI_ADDRCONFIG
+    var result: UnsafeMutablePointer<addrinfo>?
+    let rc = getaddrinfo(host, String(port), &hints, &result)
+    if rc != 0 {
+        // AI_ADDRCONFIG hides loopback-only families on hosts without other interfaces: retry without it.
+        hints.ai_flags = 0
+        result = nil
+        let retry = getaddrinfo(host, String(port), &hints, &result)
+        if retry != 0 {
+            return .failure(TransportError(.dnsFailure, "cannot resolve \(host): \(String(cString: gai_strerror(rc)))"))
+        }
+    }
+    return .success(ResolvedAddresses(head: result))
+}
+
+/// One lookup running on its own detached thread. The waiter gives up at its deadline; an
+/// answer arriving later stays in the job and is freed when the thread drops the job.
+private final class AddressLookupJob: @unchecked Sendable {
+    let host: String
+    let port: UInt16
+    let lookup: AddressLookup
+    let done = DispatchSemaphore(value: 0)
+    let answer = LockedValue<Result<ResolvedAddresses, TransportError>?>(nil)
+
+    init(host: String, port: UInt16, lookup: @escaping AddressLookup) {
+        self.host = host
+        self.port = port
+        self.lookup = lookup
+    }
+
+    func run() {
+        let result = lookup(host, port)
+        answer.withLock { $0 = result }
+        done.signal()
+    }
+}
+
+extension SocketHandle {
+    /// Runs `lookup` on a detached thread and waits for it until `deadline` (monotonic
+    /// nanoseconds): `getaddrinfo` has no timeout of its own. Past the deadline it throws
+    /// `connectTimeout` (retryable); the late answer is discarded and freed.
+    static func resolve(host: String, port: UInt16, deadline: UInt64,
+                        lookup: @escaping AddressLookup) throws(TransportError) -> ResolvedAddresses {
+        let job = AddressLookupJob(host: host, port: port, lookup: lookup)
+        let retained = Unmanaged.passRetained(job)
+        var thread = pthread_t()
+        let started = pthread_create(&thread, nil, { argument in
+            let job = Unmanaged<AddressLookupJob>.fromOpaque(argument!).takeRetainedValue()
+            job.run()
+            return nil
+        }, retained.toOpaque())
+        if started == 0 {
+            pthread_detach(thread)
+        } else {
+            // No thread available: look up inline (unbounded, as before) rather than fail.
+            retained.release()
+            job.run()
+        }
+        let now = monotonicNanos()
+        if deadline <= now {
+            _ = job.done.wait(timeout: .now())
+        } else if deadline - now >= UInt64(Int.max) {
+            job.done.wait()
+        } else {
+            _ = job.done.wait(timeout: .now() + .nanoseconds(Int(deadline - now)))
+        }
+        // Taken under the lock: an answer that raced the timeout is still used.
+        let answer = job.answer.withLock { value -> Result<ResolvedAddresses, TransportError>? in
+            defer { value = nil }
+            return value
+        }
+        guard let answer else {
+            throw TransportError(.connectTimeout, "DNS lookup of \(host) did not finish within the connect timeout")
+        }
+        return try answer.get()
     }
 }
 

@@ -4,28 +4,50 @@ import COpenSSL
 import Glibc
 #endif
 
-/// Owns an `SSL_CTX` configured from `TLSOptions`: TLS 1.2+, ALPN h2, verification on unless insecure.
+/// Owns an `SSL_CTX` configured from `TLSOptions`: TLS 1.2+, the given ALPN offer, verification
+/// on unless insecure.
 final class TLSContext: @unchecked Sendable {
     // Immutable after init; OpenSSL allows sharing a configured SSL_CTX across threads.
     let context: OpaquePointer
     let options: TLSOptions
+    /// Protocols offered in ALPN, in preference order.
+    let alpnProtocols: [String]
+    /// The handshake fails with `alpnMismatch` unless the server selects `h2` (gRPC, HTTP2Client).
+    let requiresH2: Bool
 
-    init(options: TLSOptions) throws(TransportError) {
+    /// - Parameters:
+    ///   - alpnProtocols: offered in this order; `["h2"]` (default) for HTTP/2-only clients,
+    ///     `["h2", "http/1.1"]` to let the server choose, `["http/1.1"]` for HTTP/1.1 only.
+    ///   - requiresH2: fail the handshake unless `h2` is selected. Default true.
+    init(options: TLSOptions, alpnProtocols: [String] = ["h2"], requiresH2: Bool = true) throws(TransportError) {
         OpenSSLErrors.clearQueue()
         guard let context = SSL_CTX_new(TLS_client_method()) else {
             throw OpenSSLErrors.error(.internalError, "SSL_CTX_new failed")
         }
         self.context = context
         self.options = options
+        self.alpnProtocols = alpnProtocols
+        self.requiresH2 = requiresH2
         guard COpenSSL_SSL_CTX_set_min_proto_version(context, COpenSSL_TLS1_2_VERSION()) == 1 else {
             throw OpenSSLErrors.error(.internalError, "cannot set minimum TLS version")
         }
         _ = COpenSSL_SSL_CTX_set_options(context, COpenSSL_SSL_OP_NO_COMPRESSION())
         _ = COpenSSL_SSL_CTX_set_mode(context, COpenSSL_SSL_MODE_ENABLE_PARTIAL_WRITE() | COpenSSL_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER())
-        // ALPN: exactly "h2". Note: SSL_CTX_set_alpn_protos returns 0 on success.
-        let alpn: [UInt8] = [2, UInt8(ascii: "h"), UInt8(ascii: "2")]
-        guard SSL_CTX_set_alpn_protos(context, alpn, UInt32(alpn.count)) == 0 else {
-            throw OpenSSLErrors.error(.internalError, "cannot set ALPN")
+        // ALPN wire format: each protocol as a length byte then its bytes.
+        // Note: SSL_CTX_set_alpn_protos returns 0 on success.
+        var alpn: [UInt8] = []
+        for name in alpnProtocols {
+            let bytes = Array(name.utf8)
+            guard (1...255).contains(bytes.count) else {
+                throw TransportError(.invalidConfiguration, "bad ALPN protocol name '\(name)'")
+            }
+            alpn.append(UInt8(bytes.count))
+            alpn += bytes
+        }
+        if !alpn.isEmpty {
+            guard SSL_CTX_set_alpn_protos(context, alpn, UInt32(alpn.count)) == 0 else {
+                throw OpenSSLErrors.error(.internalError, "cannot set ALPN")
+            }
         }
         if options.insecure {
             SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nil)
@@ -62,7 +84,11 @@ final class TLSContext: @unchecked Sendable {
 /// Owns one `SSL` bound to a socket. Used only by its connection's I/O thread.
 final class TLSConnection {
     let ssl: OpaquePointer
+    private let requiresH2: Bool
     private var fatal = false
+    /// The protocol the server selected in ALPN (`h2`, `http/1.1` ...), `nil` when it selected
+    /// none. Set when the handshake is done.
+    private(set) var negotiatedProtocol: String?
 
     init(context: TLSContext, fd: Int32, host: String) throws(TransportError) {
         OpenSSLErrors.clearQueue()
@@ -70,6 +96,7 @@ final class TLSConnection {
             throw OpenSSLErrors.error(.internalError, "SSL_new failed")
         }
         self.ssl = ssl
+        self.requiresH2 = context.requiresH2
         guard SSL_set_fd(ssl, fd) == 1 else { throw OpenSSLErrors.error(.internalError, "SSL_set_fd failed") }
         let name = context.options.serverName ?? host
         let isIPAddress = TLSConnection.isIPAddress(name)
@@ -100,7 +127,8 @@ final class TLSConnection {
         return inet_pton(AF_INET, name, &v4) == 1 || inet_pton(AF_INET6, name, &v6) == 1
     }
 
-    /// One handshake step: `.bytes(0)`-free protocol — returns nil when done, or what to wait for.
+    /// One handshake step: returns nil when done, or what to wait for. When the context requires
+    /// h2, a finished handshake that selected anything else throws `alpnMismatch`.
     func handshakeStep() throws(TransportError) -> IOResult? {
         OpenSSLErrors.clearQueue()
         let rc = SSL_connect(ssl)
@@ -108,7 +136,10 @@ final class TLSConnection {
             var data: UnsafePointer<UInt8>?
             var length: UInt32 = 0
             SSL_get0_alpn_selected(ssl, &data, &length)
-            guard let data, length == 2, data[0] == UInt8(ascii: "h"), data[1] == UInt8(ascii: "2") else {
+            if let data, length > 0 {
+                negotiatedProtocol = String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
+            }
+            if requiresH2 && negotiatedProtocol != "h2" {
                 fatal = true
                 throw TransportError(.alpnMismatch, "server did not negotiate ALPN h2", isRetryable: false)
             }

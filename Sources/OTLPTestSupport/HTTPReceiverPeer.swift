@@ -26,6 +26,8 @@ public final class OTLPReceiverPeer: @unchecked Sendable {
         public var contentType: String?
         /// Calls in progress at the receiver when this one arrived (this one included).
         public var inflight: Int
+        /// HTTP receiver over TLS: the ALPN protocol it selected (`""` for none); `nil` in cleartext.
+        public var tlsProtocol: String?
     }
 
     /// One accepted request.
@@ -42,16 +44,29 @@ public final class OTLPReceiverPeer: @unchecked Sendable {
 
     public let kind: Kind
     public let port: UInt16
+    /// Whether it serves TLS.
+    public let usesTLS: Bool
     private let child: ChildProcess
 
     /// Starts a receiver. `port` 0 picks a free one. `script` is a JSON list of per-call faults
     /// (see the Python files' docstrings). Waits until it listens.
+    ///
+    /// HTTP receiver only: `tls` serves HTTPS (HTTP/1.1 over TLS) with this certificate and key;
+    /// `alpn` lists the ALPN protocols it may select (empty: it selects none); `clientCA`
+    /// requires a client certificate signed by that CA.
     public init(_ kind: Kind, port: UInt16 = 0, script: String = "[]", detail: Bool = false,
+                tls: (cert: String, key: String)? = nil, alpn: [String] = [], clientCA: String? = nil,
                 extraArguments: [String] = []) throws {
         self.kind = kind
         let path = TestEnvironment.repositoryRoot.appendingPathComponent("tools/peers/\(kind.script)").path
         var arguments = [path, "--port", String(port), "--script", script]
         if detail { arguments.append("--detail") }
+        if let tls {
+            arguments += ["--tls-cert", tls.cert, "--tls-key", tls.key]
+            if !alpn.isEmpty { arguments += ["--alpn", alpn.joined(separator: ",")] }
+            if let clientCA { arguments += ["--client-ca", clientCA] }
+        }
+        usesTLS = tls != nil
         arguments += extraArguments
         child = try ChildProcess(TestEnvironment.python, arguments)
         let text = try child.waitForOutput(containing: "{\"listening\":", timeout: 30)
@@ -64,8 +79,9 @@ public final class OTLPReceiverPeer: @unchecked Sendable {
         self.port = p
     }
 
-    /// `http://127.0.0.1:PORT`.
-    public var endpoint: String { "http://127.0.0.1:\(port)" }
+    /// `http://127.0.0.1:PORT`, or `https://localhost:PORT` over TLS (the test certificates'
+    /// name).
+    public var endpoint: String { usesTLS ? "https://localhost:\(port)" : "http://127.0.0.1:\(port)" }
 
     private func lines() -> [[String: Any]] {
         child.stdoutSoFar.split(separator: "\n").compactMap {
@@ -82,7 +98,7 @@ public final class OTLPReceiverPeer: @unchecked Sendable {
             guard let n = o["call"] as? Int, let s = o["signal"] as? String, let st = o["status"] as? Int,
                   let i = o["items"] as? Int else { return nil }
             return Call(number: n, signal: s, status: st, items: i, contentType: o["content_type"] as? String,
-                        inflight: o["inflight"] as? Int ?? 0)
+                        inflight: o["inflight"] as? Int ?? 0, tlsProtocol: o["tls"] as? String)
         }
     }
 

@@ -14,12 +14,18 @@ Options:
   --script JSON   per-request faults in order (then 200):
                   {"status": 429, "retry_after": "2" | "Sun, 06 Nov 1994 08:49:37 GMT",
                    "sleep_ms": 300, "partial": 1, "body": "text"}
+  --tls-cert F --tls-key F   serve HTTPS (HTTP/1.1 over TLS) with this certificate and key
+  --alpn LIST                with TLS: comma-separated ALPN protocols to select from (e.g.
+                             "http/1.1"); empty (default) = no ALPN, the server selects none
+  --client-ca F              with TLS: require a client certificate signed by this CA
+Every call line carries "tls": the negotiated ALPN protocol ("" for none) or null in cleartext.
 """
 import argparse
 import base64
 import gzip
 import json
 import os
+import ssl
 import sys
 import threading
 import time
@@ -66,6 +72,11 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def negotiated(self):
+        if not isinstance(self.connection, ssl.SSLSocket):
+            return None
+        return self.connection.selected_alpn_protocol() or ""
+
     def reply(self, status, body, content_type, extra=()):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -105,7 +116,7 @@ class Handler(BaseHTTPRequestHandler):
         records = item_records(signal, request, state["detail"])
         status = int(fault.get("status", 200))
         emit({"call": call, "signal": signal, "status": status, "items": len(records), "content_type": content_type,
-              "encoding": encoding, "peer": self.client_address[1]})
+              "encoding": encoding, "peer": self.client_address[1], "tls": self.negotiated()})
         if fault.get("sleep_ms"):
             time.sleep(fault["sleep_ms"] / 1000.0)
         if status != 200:
@@ -127,17 +138,52 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(200, response.SerializeToString(), "application/x-protobuf")
 
 
+class TLSServer(ThreadingHTTPServer):
+    """Wraps each accepted socket in TLS; the handshake runs in the connection's own thread."""
+    tls_context = None
+
+    def get_request(self):
+        sock, address = super().get_request()
+        return self.tls_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
+
+    def finish_request(self, request, client_address):
+        try:
+            request.settimeout(10)
+            request.do_handshake()
+        except (ssl.SSLError, OSError) as error:
+            sys.stderr.write("TLS handshake failed: %s\n" % error)
+            return
+        super().finish_request(request, client_address)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--script", default="[]")
     parser.add_argument("--detail", action="store_true")
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
+    parser.add_argument("--alpn", default="")
+    parser.add_argument("--client-ca")
     args = parser.parse_args()
     state["script"] = json.loads(args.script)
     state["detail"] = args.detail
     ThreadingHTTPServer.allow_reuse_address = True
     ThreadingHTTPServer.daemon_threads = True
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server_type = ThreadingHTTPServer
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.alpn:
+            context.set_alpn_protocols(args.alpn.split(","))
+        if args.client_ca:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(args.client_ca)
+        TLSServer.tls_context = context
+        TLSServer.allow_reuse_address = True
+        TLSServer.daemon_threads = True
+        server_type = TLSServer
+    server = server_type(("127.0.0.1", args.port), Handler)
     emit({"listening": server.server_address[1]})
     server.serve_forever()
 

@@ -1,5 +1,6 @@
 // OTLP/HTTP exporter: POST /v1/{traces,metrics,logs} with protobuf or OTLP/JSON bodies over
-// HTTP/1.1 keep-alive (cleartext) or HTTP/2 (https, ALPN h2), retries on 429/502/503/504 and
+// HTTP/1.1 keep-alive (cleartext), or over https whichever of HTTP/2 and HTTP/1.1 the server
+// selects in ALPN; retries on 429/502/503/504 and
 // connection loss, honouring Retry-After.
 import Foundation
 import HTTP2Transport
@@ -40,7 +41,8 @@ public final class OTLPHTTPExporter: Sendable {
     public static let maxResponseBodyBytes = 4 << 20
 
     /// An exporter for `configuration` (`http/protobuf` or `http/json`): HTTP/1.1 with
-    /// keep-alive for `http://`, HTTP/2 for `https://`.
+    /// keep-alive for `http://`; for `https://` ALPN offers `h2` and `http/1.1` and the
+    /// collector's choice is used (HTTP/1.1 with keep-alive when it selects none).
     /// - Throws: ``OTLPExporterError`` when the configuration or the transport cannot be set up.
     public convenience init(configuration: OTLPExporterConfiguration, options: OTLPExportOptions = OTLPExportOptions()) throws {
         do {
@@ -48,8 +50,13 @@ public final class OTLPHTTPExporter: Sendable {
             try configuration.validate()
             let transport: any HTTPTransport
             if try configuration.usesTLS() {
-                transport = try HTTP2Client(configuration: try configuration.http2ClientConfiguration(
-                    maxConcurrentStreams: max(100, options.maxConcurrentExports)))
+                // ALPN offers h2 and http/1.1: HTTP/2 when the collector selects h2, else HTTP/1.1 over TLS.
+                let h2 = try configuration.http2ClientConfiguration(maxConcurrentStreams: max(100, options.maxConcurrentExports))
+                transport = try NegotiatingHTTPClient(
+                    http1: HTTP1ClientConfiguration(endpoint: h2.endpoint, tls: h2.tls, connectTimeout: configuration.timeout,
+                                                    maxResponseBodyBytes: Self.maxResponseBodyBytes,
+                                                    maxIdleConnections: options.maxConcurrentExports),
+                    http2: h2)
             } else {
                 let h2 = try configuration.http2ClientConfiguration()
                 transport = try HTTP1Client(configuration: HTTP1ClientConfiguration(
