@@ -1,7 +1,7 @@
-/// A value with a protobuf binary encoding written by hand rather than generated: the two passes
-/// of ``ProtoMessage`` (exact size with nested lengths recorded in pre-order, then the write),
-/// without decoding. Used to encode a request straight from other data (the pipeline's records)
-/// with no intermediate message values.
+/// A value with a protobuf binary encoding in two passes: the exact size (nested lengths recorded
+/// in pre-order), then the write. Every generated ``ProtoMessage`` is one; types that only encode
+/// conform by hand, e.g. to write a request straight from the pipeline's records with no
+/// intermediate message values.
 public protocol ProtoEncodable {
     /// Returns the exact encoded size in bytes; records nested lengths in `sizer` (pre-order).
     func protoSize(_ sizer: inout ProtoSizer) -> Int
@@ -27,26 +27,5 @@ extension ProtoEncodable {
             }
             count = size
         }
-    }
-}
-
-extension ProtoSizer {
-    /// Size of a nested hand-encoded value's length prefix and content (tag not included);
-    /// records its length like ``message(_:)`` does for generated messages.
-    @inlinable @inline(__always)
-    public mutating func nested<E: ProtoEncodable>(_ value: E) -> Int {
-        let slot = reserveSlot()
-        let size = value.protoSize(&self)
-        set(slot, size)
-        return ProtoSize.varint(size) &+ size
-    }
-}
-
-extension ProtoWriter {
-    /// Writes a nested hand-encoded value's recorded length prefix and content.
-    @inlinable @inline(__always)
-    public mutating func writeNested<E: ProtoEncodable>(_ value: E) {
-        writeRecordedLength()
-        value.protoWrite(&self)
     }
 }

@@ -5,7 +5,7 @@
 /// in pre-order; `protoWrite` then writes the bytes through a ``ProtoWriter`` into storage of
 /// exactly that size, consuming the recorded lengths in the same order.
 /// Use ``ProtoEncoder`` (reusable buffer, no allocations once warm) or ``serializedBytes()``.
-public protocol ProtoMessage: Sendable, Hashable {
+public protocol ProtoMessage: ProtoEncodable, Sendable, Hashable {
     /// An empty message: every field at its default.
     init()
 
@@ -22,20 +22,7 @@ public protocol ProtoMessage: Sendable, Hashable {
 extension ProtoMessage {
     /// The binary encoding in a new array: one size pass, then one allocation of exactly that size.
     @inlinable
-    public func serializedBytes() -> [UInt8] {
-        var sizer = ProtoSizer(initialCapacity: 64)
-        defer { sizer.deallocate() }
-        let size = protoSize(&sizer)
-        return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-            if size > 0 {
-                var writer = ProtoWriter(start: UnsafeMutableRawPointer(buffer.baseAddress!), sizes: sizer.base)
-                protoWrite(&writer)
-                precondition(writer.position == UnsafeMutableRawPointer(buffer.baseAddress!) + size,
-                             "protobuf size pass and write pass disagree")
-            }
-            count = size
-        }
-    }
+    public func serializedBytes() -> [UInt8] { encodedBytes() }
 
     /// The exact encoded size in bytes.
     public var serializedSize: Int {

@@ -92,7 +92,7 @@ struct SpanRequestEncodingTests {
         let spans = (0..<Int.random(in: 0...60, using: &random)).map { _ in Self.span(&random, scopes: scopes) }
         let batch = SpanBatch(resource: resource, spans: spans)
         let expected = batch.makeRequest().serializedBytes()
-        let direct = SpanExportRequestEncoding(resource: resource, spans: spans[...]).encodedBytes()
+        let direct = batch.encodedExportRequest()
         #expect(direct == expected, "seed \(seed): \(direct.count) bytes vs \(expected.count)")
     }
 
@@ -103,12 +103,12 @@ struct SpanRequestEncodingTests {
         let spans = (0..<30).map { _ in Self.span(&random, scopes: scopes) }
         let resource = Resource(serviceName: "svc")
         let expected = SpanBatch(resource: resource, spans: Array(spans[7..<19])).makeRequest().serializedBytes()
-        #expect(SpanExportRequestEncoding(resource: resource, spans: spans[7..<19]).encodedBytes() == expected)
+        #expect(SpanBatch(resource: resource, spans: spans).encodedExportRequest(range: 7..<19) == expected)
     }
 
     @Test("an empty batch encodes to an empty request")
     func emptyBatchIsEmptyRequest() {
-        #expect(SpanExportRequestEncoding(resource: Resource(serviceName: "s"), spans: []).encodedBytes() == [])
+        #expect(SpanBatch(resource: Resource(serviceName: "s"), spans: []).encodedExportRequest() == [])
     }
 }
 

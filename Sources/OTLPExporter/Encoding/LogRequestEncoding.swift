@@ -5,63 +5,16 @@ import OTLPProto
 import OTLPWire
 import TelemetryPipeline
 
-/// `ExportLogsServiceRequest` for `records` (grouped by scope in order of first appearance, like
-/// ``LogBatch/makeRequest()``) under one resource.
-struct LogExportRequestEncoding: ProtoEncodable {
-    let resource: ResourceV1Resource
-    let records: ArraySlice<LogRecordData>
-    let groups: [(scope: CommonV1InstrumentationScope, positions: [Int])]
-
-    init(resource: Resource, records: ArraySlice<LogRecordData>) {
-        self.resource = resource.otlpResource
-        self.records = records
-        groups = scopeGroups(records, isScope: { scope, record in
-            record.pointee.scope.name == scope.name && record.pointee.scope.version == scope.version
-                && record.pointee.scope.attributes == scope.attributes
-        }, scope: { $0.pointee.scope })
-    }
-
-    func protoSize(_ sizer: inout ProtoSizer) -> Int {
-        guard !records.isEmpty else { return 0 }
-        let slot = sizer.reserveSlot()  // resource_logs = 1: one ResourceLogs
-        var size = 1 &+ sizer.message(resource)  // resource = 1
-        records.withUnsafeBufferPointer { records in
-            for group in groups {
-                let groupSlot = sizer.reserveSlot()
-                var groupSize = 1 &+ sizer.message(group.scope)  // scope = 1
-                for position in group.positions {
-                    let recordSlot = sizer.reserveSlot()
-                    let recordSize = LogRecordEncoding.size(records.baseAddress! + position, &sizer)
-                    sizer.set(recordSlot, recordSize)
-                    groupSize &+= 1 &+ ProtoSize.varint(recordSize) &+ recordSize  // log_records = 2
-                }
-                sizer.set(groupSlot, groupSize)
-                size &+= 1 &+ ProtoSize.varint(groupSize) &+ groupSize  // scope_logs = 2
-            }
-        }
-        sizer.set(slot, size)
-        return 1 &+ ProtoSize.varint(size) &+ size
-    }
-
-    func protoWrite(_ writer: inout ProtoWriter) {
-        guard !records.isEmpty else { return }
-        writer.writeTag(0x0A)  // resource_logs = 1
-        writer.writeRecordedLength()
-        writer.writeTag(0x0A)  // resource = 1
-        writer.writeMessage(resource)
-        records.withUnsafeBufferPointer { records in
-            for group in groups {
-                writer.writeTag(0x12)  // scope_logs = 2
-                writer.writeRecordedLength()
-                writer.writeTag(0x0A)  // scope = 1
-                writer.writeMessage(group.scope)
-                for position in group.positions {
-                    writer.writeTag(0x12)  // log_records = 2
-                    writer.writeRecordedLength()
-                    LogRecordEncoding.write(records.baseAddress! + position, &writer)
-                }
-            }
-        }
+extension ScopedRequestEncoding where Record == LogRecordData {
+    /// `ExportLogsServiceRequest` for `records`.
+    init(resource: Resource, logRecords records: ArraySlice<LogRecordData>) {
+        self.init(
+            resource: resource, records: records, scope: { $0.pointee.scope },
+            isScope: { scope, record in
+                record.pointee.scope.name == scope.name && record.pointee.scope.version == scope.version
+                    && record.pointee.scope.attributes == scope.attributes
+            },
+            recordSize: LogRecordEncoding.size, writeRecord: LogRecordEncoding.write)
     }
 }
 
@@ -146,7 +99,7 @@ extension LogBatch {
     /// intermediate messages.
     public func encodedExportRequest(range: Range<Int>? = nil) -> [UInt8] {
         let records = self.records[range ?? self.records.indices]
-        return LogExportRequestEncoding(resource: resource, records: records)
+        return ScopedRequestEncoding(resource: resource, logRecords: records)
             .encodedBytes(expectedLengths: 16 &* records.count &+ 64)
     }
 }

@@ -39,65 +39,84 @@ func scopeGroups<Record>(
     return groups
 }
 
-/// `ExportTraceServiceRequest` for `spans` (grouped by scope in order of first appearance, like
-/// ``SpanBatch/makeRequest()``) under one resource.
-struct SpanExportRequestEncoding: ProtoEncodable {
+/// An `Export{Trace,Logs}ServiceRequest` for `records` under one resource. Both requests have the
+/// same shape: `resource_* = 1` (one) { `resource = 1`, `scope_* = 2` (one per scope, in order of
+/// first appearance, like `makeRequest()`) { `scope = 1`, records `= 2` } }; `recordSize` and
+/// `writeRecord` encode one record's content.
+struct ScopedRequestEncoding<Record>: ProtoEncodable {
     let resource: ResourceV1Resource
-    let spans: ArraySlice<SpanData>
-    /// Scopes in order of first appearance, each with the positions of its spans in `spans`.
+    let records: ArraySlice<Record>
     let groups: [(scope: CommonV1InstrumentationScope, positions: [Int])]
+    let recordSize: (UnsafePointer<Record>, inout ProtoSizer) -> Int
+    let writeRecord: (UnsafePointer<Record>, inout ProtoWriter) -> Void
 
-    init(resource: Resource, spans: ArraySlice<SpanData>) {
+    init(
+        resource: Resource, records: ArraySlice<Record>, scope: (UnsafePointer<Record>) -> InstrumentationScope,
+        isScope: (InstrumentationScope, UnsafePointer<Record>) -> Bool,
+        recordSize: @escaping (UnsafePointer<Record>, inout ProtoSizer) -> Int,
+        writeRecord: @escaping (UnsafePointer<Record>, inout ProtoWriter) -> Void
+    ) {
         self.resource = resource.otlpResource
-        self.spans = spans
-        groups = scopeGroups(spans, isScope: { scope, span in
-            span.pointee.scope.name == scope.name && span.pointee.scope.version == scope.version
-                && span.pointee.scope.attributes == scope.attributes
-        }, scope: { $0.pointee.scope })
+        self.records = records
+        groups = scopeGroups(records, isScope: isScope, scope: scope)
+        self.recordSize = recordSize
+        self.writeRecord = writeRecord
     }
 
     func protoSize(_ sizer: inout ProtoSizer) -> Int {
-        guard !spans.isEmpty else { return 0 }
-        // resource_spans = 1: one ResourceSpans.
+        guard !records.isEmpty else { return 0 }
         let slot = sizer.reserveSlot()
         var size = 1 &+ sizer.message(resource)  // resource = 1
-        spans.withUnsafeBufferPointer { spans in
+        records.withUnsafeBufferPointer { records in
             for group in groups {
                 let groupSlot = sizer.reserveSlot()
                 var groupSize = 1 &+ sizer.message(group.scope)  // scope = 1
                 for position in group.positions {
-                    let spanSlot = sizer.reserveSlot()
-                    let spanSize = SpanEncoding.size(spans.baseAddress! + position, &sizer)
-                    sizer.set(spanSlot, spanSize)
-                    groupSize &+= 1 &+ ProtoSize.varint(spanSize) &+ spanSize  // spans = 2
+                    let recordSlot = sizer.reserveSlot()
+                    let size = recordSize(records.baseAddress! + position, &sizer)
+                    sizer.set(recordSlot, size)
+                    groupSize &+= 1 &+ ProtoSize.varint(size) &+ size  // records = 2
                 }
                 sizer.set(groupSlot, groupSize)
-                size &+= 1 &+ ProtoSize.varint(groupSize) &+ groupSize  // scope_spans = 2
+                size &+= 1 &+ ProtoSize.varint(groupSize) &+ groupSize  // scope_* = 2
             }
         }
         sizer.set(slot, size)
-        return 1 &+ ProtoSize.varint(size) &+ size
+        return 1 &+ ProtoSize.varint(size) &+ size  // resource_* = 1
     }
 
     func protoWrite(_ writer: inout ProtoWriter) {
-        guard !spans.isEmpty else { return }
-        writer.writeTag(0x0A)  // resource_spans = 1
+        guard !records.isEmpty else { return }
+        writer.writeTag(0x0A)  // resource_* = 1
         writer.writeRecordedLength()
         writer.writeTag(0x0A)  // resource = 1
         writer.writeMessage(resource)
-        spans.withUnsafeBufferPointer { spans in
+        records.withUnsafeBufferPointer { records in
             for group in groups {
-                writer.writeTag(0x12)  // scope_spans = 2
+                writer.writeTag(0x12)  // scope_* = 2
                 writer.writeRecordedLength()
                 writer.writeTag(0x0A)  // scope = 1
                 writer.writeMessage(group.scope)
                 for position in group.positions {
-                    writer.writeTag(0x12)  // spans = 2
+                    writer.writeTag(0x12)  // records = 2
                     writer.writeRecordedLength()
-                    SpanEncoding.write(spans.baseAddress! + position, &writer)
+                    writeRecord(records.baseAddress! + position, &writer)
                 }
             }
         }
+    }
+}
+
+extension ScopedRequestEncoding where Record == SpanData {
+    /// `ExportTraceServiceRequest` for `spans`.
+    init(resource: Resource, spans: ArraySlice<SpanData>) {
+        self.init(
+            resource: resource, records: spans, scope: { $0.pointee.scope },
+            isScope: { scope, span in
+                span.pointee.scope.name == scope.name && span.pointee.scope.version == scope.version
+                    && span.pointee.scope.attributes == scope.attributes
+            },
+            recordSize: SpanEncoding.size, writeRecord: SpanEncoding.write)
     }
 }
 
@@ -375,6 +394,6 @@ extension SpanBatch {
     public func encodedExportRequest(range: Range<Int>? = nil) -> [UInt8] {
         let spans = self.spans[range ?? self.spans.indices]
         // About one length per span plus two per attribute: grown at most once or twice.
-        return SpanExportRequestEncoding(resource: resource, spans: spans).encodedBytes(expectedLengths: 16 &* spans.count &+ 64)
+        return ScopedRequestEncoding(resource: resource, spans: spans).encodedBytes(expectedLengths: 16 &* spans.count &+ 64)
     }
 }
