@@ -24,7 +24,16 @@ import Synchronization
 import Glibc
 #endif
 
-setvbuf(stdout, nil, _IOLBF, 0)
+/// Writes one line to stdout at once (unbuffered: the reader waits for it).
+func emit(_ line: String) {
+    let bytes = Array((line + "\n").utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes.withUnsafeBytes { write(1, $0.baseAddress! + offset, $0.count - offset) }
+        if n <= 0 { return }
+        offset += n
+    }
+}
 
 struct RawSerializer: MessageSerializer, MessageDeserializer {
     func serialize<Bytes: GRPCContiguousBytes>(_ message: [UInt8]) throws -> Bytes { Bytes(message) }
@@ -76,7 +85,7 @@ enum ItemCounter {
                 while let tag = try scope.nextTag() {
                     guard tag == fieldTag(2) else { try scope.skip(tag: tag); continue }
                     let item = try scope.readLengthDelimited()
-                    items += signal == .metrics ? try dataPoints(item) : 1
+                    if signal == .metrics { items += try dataPoints(item) } else { items += 1 }
                 }
             }
         }
@@ -178,7 +187,7 @@ try await withThrowingDiscardingTaskGroup { group in
     guard let bound = try await server.transport.listeningAddress.ipv4?.port else {
         throw RPCError(code: .internalError, message: "no listening port")
     }
-    print("{\"listening\": \(bound)}")
+    emit("{\"listening\": \(bound)}")
     if mode == "sink" {
         group.addTask {
             var last = (-1, -1, -1, -1)
@@ -187,7 +196,7 @@ try await withThrowingDiscardingTaskGroup { group in
                 let now = (counters.requests.load(ordering: .relaxed), counters.bytes.load(ordering: .relaxed),
                            counters.items.load(ordering: .relaxed), counters.malformed.load(ordering: .relaxed))
                 if now != last {
-                    print("{\"sink\": {\"requests\": \(now.0), \"bytes\": \(now.1), \"items\": \(now.2), \"malformed\": \(now.3)}}")
+                    emit("{\"sink\": {\"requests\": \(now.0), \"bytes\": \(now.1), \"items\": \(now.2), \"malformed\": \(now.3)}}")
                     last = now
                 }
             }
