@@ -2,7 +2,9 @@
 // swift-otlp benchmarks: our modules side by side with the peers we measure against.
 // The peers (swift-protobuf, grpc-swift-2, swift-otel) are dependencies of this package only,
 // never of the library. Run: `swift package --package-path Benchmarks benchmark` (package-benchmark
-// suites) or `swift run -c release --package-path Benchmarks TransportBench` (executables).
+// suites) or the executables: build TransportBench / ExportBench together with BenchPeer (their
+// server and sink, run as a separate process) and otlp, then run them from .build/release
+// (Benchmarks/README.md has the exact commands).
 import PackageDescription
 
 let package = Package(
