@@ -2,7 +2,9 @@
 // swift-otlp benchmarks: our modules side by side with the peers we measure against.
 // The peers (swift-protobuf, grpc-swift-2, swift-otel) are dependencies of this package only,
 // never of the library. Run: `swift package --package-path Benchmarks benchmark` (package-benchmark
-// suites) or `swift run -c release --package-path Benchmarks TransportBench` (executables).
+// suites) or the executables: build TransportBench / ExportBench together with BenchPeer (their
+// server and sink, run as a separate process) and otlp, then run them from .build/release
+// (Benchmarks/README.md has the exact commands).
 import PackageDescription
 
 let package = Package(
@@ -14,7 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
         .package(url: "https://github.com/grpc/grpc-swift-2", exact: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport", exact: "2.9.2"),
-        .package(url: "https://github.com/swift-otel/swift-otel", exact: "1.6.0"),
+        // OTLP/gRPC only: the OTLPHTTP trait would also build AsyncHTTPClient, which no benchmark uses.
+        .package(url: "https://github.com/swift-otel/swift-otel", exact: "1.6.0", traits: ["OTLPGRPC"]),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
         .package(url: "https://github.com/apple/swift-distributed-tracing", exact: "1.7.3"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
@@ -56,6 +59,16 @@ let package = Package(
             name: "TransportBench",
             dependencies: [
                 .product(name: "HTTP2Transport", package: "swift-otlp"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ]
+        ),
+        // The grpc-swift-2 server the benchmarks run as a separate process: `bench` (TransportBench's
+        // unary service) or `sink` (OTLP collector services counting items with OTLPWire).
+        .executableTarget(
+            name: "BenchPeer",
+            dependencies: [
+                .product(name: "OTLPWire", package: "swift-otlp"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ]

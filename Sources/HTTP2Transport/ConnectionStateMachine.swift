@@ -73,17 +73,25 @@ struct ConnectionStateMachine {
 
     /// A new request arrives.
     mutating func enqueue(_ id: RequestID, deadline: UInt64) -> [Action] {
+        var actions: [Action] = []
+        enqueue(id, deadline: deadline, into: &actions)
+        return actions
+    }
+
+    /// A new request arrives; the resulting actions are appended to `actions` (no allocation
+    /// when it has capacity: the connection's per-request path).
+    mutating func enqueue(_ id: RequestID, deadline: UInt64, into actions: inout [Action]) {
         switch state {
         case .closed:
-            return [.fail(id, TransportError(.connectionClosed, "connection is closed"))]
+            actions.append(.fail(id, TransportError(.connectionClosed, "connection is closed")))
         case .goingAway:
             // Not sent: safe to send again on a new connection (HTTP2Client does so once).
-            return [.fail(id, TransportError(.goAway, "connection is going away; request not sent"))]
+            actions.append(.fail(id, TransportError(.goAway, "connection is going away; request not sent")))
         case .draining:
-            return [.fail(id, TransportError(.shutdown, "client is shutting down", isRetryable: false))]
+            actions.append(.fail(id, TransportError(.shutdown, "client is shutting down", isRetryable: false)))
         case .connecting, .ready:
             queue.append(Queued(id: id, deadline: deadline))
-            return state == .ready ? admit() : []
+            if state == .ready { admit(into: &actions) }
         }
     }
 
@@ -107,8 +115,15 @@ struct ConnectionStateMachine {
 
     /// A stream closed (completed, reset or refused); its request was completed by the connection.
     mutating func streamClosed(_ streamID: Int32) -> [Action] {
-        guard active.removeValue(forKey: streamID) != nil else { return [] }
-        return state == .ready || state == .draining ? admit() : []
+        var actions: [Action] = []
+        streamClosed(streamID, into: &actions)
+        return actions
+    }
+
+    /// `streamClosed(_:)`, appending the resulting actions to `actions`.
+    mutating func streamClosed(_ streamID: Int32, into actions: inout [Action]) {
+        guard active.removeValue(forKey: streamID) != nil else { return }
+        if state == .ready || state == .draining { admit(into: &actions) }
     }
 
     /// The peer sent GOAWAY. Streams above `lastStreamID` are refused by nghttp2 (and close with
@@ -184,6 +199,11 @@ struct ConnectionStateMachine {
 
     private mutating func admit() -> [Action] {
         var actions: [Action] = []
+        admit(into: &actions)
+        return actions
+    }
+
+    private mutating func admit(into actions: inout [Action]) {
         while queueHead < queue.count && activeCount < concurrencyLimit {
             let next = queue[queueHead]
             queueHead += 1
@@ -192,6 +212,5 @@ struct ConnectionStateMachine {
         }
         if queueHead == queue.count { queue.removeAll(keepingCapacity: true); queueHead = 0 }
         else if queueHead > 1024 && queueHead * 2 > queue.count { queue.removeFirst(queueHead); queueHead = 0 }
-        return actions
     }
 }

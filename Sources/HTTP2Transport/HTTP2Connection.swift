@@ -92,11 +92,26 @@ final class HTTP2Connection: @unchecked Sendable {
     private var drainedLocally = false
     /// No request deadline falls before this time: `expire` is skipped until then (it walks all streams).
     private var nextExpiryCheck: UInt64 = .max
+    /// `:scheme` and `:authority`, fixed for the connection.
+    private let scheme: String
+    private let authority: String
+    /// Reused per request (I/O thread): header names and values back to back, their offsets, and
+    /// the nghttp2_nv array pointing into them. Reusing them keeps stream opening allocation-free.
+    private var headerBytes: [UInt8] = []
+    private var headerOffsets: [(nameStart: Int, nameCount: Int, valueStart: Int, valueCount: Int)] = []
+    private var headerVector: [nghttp2_nv] = []
+    /// Swapped with the shared submission queue so draining it does not allocate.
+    private var drained: [RequestContext] = []
+    /// Swapped with `pendingActions` while they run.
+    private var actionScratch: [ConnectionStateMachine.Action] = []
+    private var processingActions = false
 
     init(configuration: HTTP2ClientConfiguration, tlsContext: TLSContext?) throws(TransportError) {
         self.configuration = configuration
         self.tlsContext = tlsContext
         machine = ConnectionStateMachine(maxConcurrentStreams: configuration.maxConcurrentStreams)
+        scheme = configuration.endpoint.useTLS ? "https" : "http"
+        authority = configuration.endpoint.authority
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { throw POSIXErrors.error(.internalError, "pipe", errno: errno) }
         for fd in fds {
@@ -319,16 +334,18 @@ final class HTTP2Connection: @unchecked Sendable {
 
     /// Moves submitted requests into the state machine; applies a shutdown request once.
     private func drainSubmissions() {
-        let (batch, shutdown) = shared.withLock { state -> ([RequestContext], ShutdownRequest?) in
-            let batch = state.queue
-            state.queue.removeAll(keepingCapacity: true)
-            return (batch, state.shutdown)
+        // `drained` is empty here; after the swap the shared queue reuses its storage.
+        let shutdown = shared.withLock { state -> ShutdownRequest? in
+            swap(&state.queue, &drained)
+            return state.shutdown
         }
-        for context in batch {
+        for index in drained.indices {
+            let context = drained[index]
             requests[context.id] = context
             nextExpiryCheck = min(nextExpiryCheck, context.deadline)
-            pendingActions += machine.enqueue(context.id, deadline: context.deadline)
+            machine.enqueue(context.id, deadline: context.deadline, into: &pendingActions)
         }
+        drained.removeAll(keepingCapacity: true)
         if let shutdown, !shutdownSeen {
             shutdownSeen = true
             switch shutdown {
@@ -353,10 +370,15 @@ final class HTTP2Connection: @unchecked Sendable {
 
     /// Runs the state machine's actions (and those they cause) until none are left.
     private func processActions() {
+        // Not re-entrant: a nested call leaves new actions to the outer loop.
+        guard !processingActions else { return }
+        processingActions = true
+        defer { processingActions = false }
         while !pendingActions.isEmpty {
-            let actions = pendingActions
-            pendingActions.removeAll(keepingCapacity: true)
-            for action in actions {
+            // Swap with the (empty) scratch array: both keep their storage, nothing is allocated.
+            swap(&pendingActions, &actionScratch)
+            defer { actionScratch.removeAll(keepingCapacity: true) }
+            for action in actionScratch {
                 switch action {
                 case .start(let id):
                     guard let context = requests[id] else { continue }
@@ -377,38 +399,32 @@ final class HTTP2Connection: @unchecked Sendable {
 
     private func startStream(_ context: RequestContext) {
         guard let session = session?.session else { return }
-        let endpoint = configuration.endpoint
-        var fields: [(String, String)] = [
-            (":method", context.request.method),
-            (":scheme", endpoint.useTLS ? "https" : "http"),
-            (":authority", endpoint.authority),
-            (":path", context.request.path),
-        ]
-        for field in context.request.headers { fields.append((field.name, field.value)) }
-        // One contiguous byte array holds every name and value for the duration of the submit call
-        // (nghttp2 copies them).
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(fields.reduce(0) { $0 + $1.0.utf8.count + $1.1.utf8.count })
-        var spans: [(Int, Int, Int, Int)] = []
-        for (name, value) in fields {
-            let nameStart = bytes.count
-            bytes.append(contentsOf: name.utf8)
-            let valueStart = bytes.count
-            bytes.append(contentsOf: value.utf8)
-            spans.append((nameStart, valueStart - nameStart, valueStart, bytes.count - valueStart))
-        }
+        // Every name and value goes into one reused byte array that stays alive for the submit
+        // call (nghttp2 copies them).
+        headerBytes.removeAll(keepingCapacity: true)
+        headerOffsets.removeAll(keepingCapacity: true)
+        appendHeader(":method", context.request.method)
+        appendHeader(":scheme", scheme)
+        appendHeader(":authority", authority)
+        appendHeader(":path", context.request.path)
+        for field in context.request.headers { appendHeader(field.name, field.value) }
         let contextPointer = Unmanaged.passUnretained(context).toOpaque()
-        let streamID: Int32 = bytes.withUnsafeMutableBufferPointer { raw -> Int32 in
+        let hasBody = !context.request.body.isEmpty
+        let streamID: Int32 = headerBytes.withUnsafeMutableBufferPointer { raw -> Int32 in
             let base = raw.baseAddress ?? UnsafeMutablePointer<UInt8>(bitPattern: 1)!
-            var nva = spans.map { span in
-                nghttp2_nv(name: base + span.0, value: base + span.2, namelen: span.1, valuelen: span.3,
-                           flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+            headerVector.removeAll(keepingCapacity: true)
+            for offsets in headerOffsets {
+                headerVector.append(nghttp2_nv(name: base + offsets.nameStart, value: base + offsets.valueStart,
+                                               namelen: offsets.nameCount, valuelen: offsets.valueCount,
+                                               flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue)))
             }
-            if context.request.body.isEmpty {
-                return nghttp2_submit_request(session, nil, &nva, nva.count, nil, contextPointer)
+            return headerVector.withUnsafeBufferPointer { nva -> Int32 in
+                if !hasBody {
+                    return nghttp2_submit_request(session, nil, nva.baseAddress, nva.count, nil, contextPointer)
+                }
+                var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: contextPointer), read_callback: nghttp2ReadBody)
+                return nghttp2_submit_request(session, nil, nva.baseAddress, nva.count, &provider, contextPointer)
             }
-            var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: contextPointer), read_callback: nghttp2ReadBody)
-            return nghttp2_submit_request(session, nil, &nva, nva.count, &provider, contextPointer)
         }
         if streamID < 0 {
             pendingActions += machine.streamOpenFailed(context.id, NGHTTP2Errors.error("nghttp2_submit_request", code: Int(streamID)))
@@ -417,6 +433,14 @@ final class HTTP2Connection: @unchecked Sendable {
         context.streamID = streamID
         streams[streamID] = context
         machine.streamOpened(context.id, streamID: streamID)
+    }
+
+    private func appendHeader(_ name: String, _ value: String) {
+        let nameStart = headerBytes.count
+        headerBytes.append(contentsOf: name.utf8)
+        let valueStart = headerBytes.count
+        headerBytes.append(contentsOf: value.utf8)
+        headerOffsets.append((nameStart, valueStart - nameStart, valueStart, headerBytes.count - valueStart))
     }
 
     private func finish(_ context: RequestContext, _ result: Result<HTTP2Response, TransportError>) {
@@ -585,7 +609,7 @@ final class HTTP2Connection: @unchecked Sendable {
                 finish(context, .failure(TransportError(.streamReset, "stream reset: \(NGHTTP2Errors.http2ErrorName(errorCode))")))
             }
         }
-        pendingActions += machine.streamClosed(streamID)
+        machine.streamClosed(streamID, into: &pendingActions)
     }
 
     func receivedSettings() {

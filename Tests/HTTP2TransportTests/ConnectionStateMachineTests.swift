@@ -14,6 +14,41 @@ struct ConnectionStateMachineTests {
         #expect(machine.enqueue(3, deadline: 100) == [.start(3)])
     }
 
+    /// The connection's per-request path appends to its own action list: the appending forms must
+    /// keep what is already there and add exactly what the returning forms return.
+    @Test func appendingFormsKeepEarlierActionsAndAddTheSameOnesAsReturningForms() {
+        var returning = ConnectionStateMachine(maxConcurrentStreams: 1)
+        var appending = ConnectionStateMachine(maxConcurrentStreams: 1)
+        _ = returning.connected()
+        _ = appending.connected()
+        var actions: [Action] = [.fail(99, TransportError(.shutdown, "earlier"))]
+        let expectedFirst = returning.enqueue(1, deadline: .max)
+        appending.enqueue(1, deadline: .max, into: &actions)
+        #expect(expectedFirst == [.start(1)])
+        #expect(actions == [.fail(99, TransportError(.shutdown, "earlier"))] + expectedFirst)
+        returning.streamOpened(1, streamID: 1)
+        appending.streamOpened(1, streamID: 1)
+        // Over the limit: queued, nothing added.
+        #expect(returning.enqueue(2, deadline: .max).isEmpty)
+        appending.enqueue(2, deadline: .max, into: &actions)
+        #expect(actions.count == 2)
+        // Closing the stream admits the queued request in both.
+        let expectedAfterClose = returning.streamClosed(1)
+        appending.streamClosed(1, into: &actions)
+        #expect(expectedAfterClose == [.start(2)])
+        #expect(Array(actions.dropFirst(2)) == expectedAfterClose)
+        // An unknown stream adds nothing.
+        appending.streamClosed(42, into: &actions)
+        #expect(actions.count == 3)
+        // After shutdown the appending form fails a new request the same way.
+        _ = returning.shutdownGracefully()
+        _ = appending.shutdownGracefully()
+        let expectedRefusal = returning.enqueue(3, deadline: .max)
+        appending.enqueue(3, deadline: .max, into: &actions)
+        #expect(Array(actions.dropFirst(3)) == expectedRefusal)
+        #expect(expectedRefusal.count == 1)
+    }
+
     @Test func peerMaxConcurrentStreamsLimitsOpenStreamsAndQueuesTheRest() {
         var machine = ConnectionStateMachine(maxConcurrentStreams: 100)
         _ = machine.connected()

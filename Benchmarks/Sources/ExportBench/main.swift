@@ -3,12 +3,16 @@
 // double) to the same sink in the same run. Each exporter runs in its own child process, so
 // CPU seconds and peak RSS come from that process's rusage (wait4).
 //
+//   swift build -c release --package-path Benchmarks --product ExportBench
+//   swift build -c release --package-path Benchmarks --product BenchPeer
 //   swift build -c release --package-path Benchmarks --product otlp
-//   swift run -c release --package-path Benchmarks ExportBench [--count 1000000] [--runs 3]
-//                                       [--ours-args "--batch-size 4096 ..."] [--peer-queue N]
+//   Benchmarks/.build/release/ExportBench [--count 1000000] [--runs 3] [--sink benchpeer|python]
+//       [--ours-args "--queue-size 1048576 ..."] [--peer-queue N] [--peer-batch N] [--only ours|peer]
 //
-// The sink is `tools/peers/fault_collector.py --sink` (grpcio; one C parse per request, items
-// counted with len()). Delivered = items the sink counted for that run.
+// The sink (default) is BenchPeer's `sink` mode, its own process: a grpc-swift-2 server that counts
+// the spans of every request exactly by walking its protobuf with OTLPWire's ProtoReader.
+// `--sink python` uses tools/peers/fault_collector.py --sink instead (grpcio; ~340k spans/s max).
+// Delivered = spans the sink counted during that exporter's run.
 import Foundation
 import Logging
 import OTel
@@ -33,6 +37,10 @@ func runSwiftOTelWorker(endpoint: String, count: Int, queue: Int, batch: Int) as
     config.traces.batchSpanProcessor.maxQueueSize = queue
     config.traces.batchSpanProcessor.maxExportBatchSize = batch
     config.traces.batchSpanProcessor.scheduleDelay = .milliseconds(200)
+    // The final flush exports everything still queued within one export timeout (default 30 s):
+    // give it long enough that a lossless run is possible.
+    config.traces.batchSpanProcessor.exportTimeout = .seconds(300)
+    config.traces.otlpExporter.timeout = .seconds(300)
     let observability = try OTel.bootstrap(configuration: config)
     let group = ServiceGroup(services: [observability], logger: Logger(label: "export-bench"))
     try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -96,9 +104,9 @@ final class Sink: @unchecked Sendable {
     var text = ""
     var port = 0
 
-    init(python: String, script: String) throws {
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script, "--sink"]
+    init(executable: String, arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
         process.standardOutput = pipe
         pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let chunk = String(decoding: handle.availableData, as: UTF8.self)
@@ -166,18 +174,31 @@ let selfPath = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksI
 // `swift build -c release --package-path Benchmarks --product otlp` puts otlp next to ExportBench.
 let otlp = argument("--otlp", args) ?? URL(fileURLWithPath: selfPath).deletingLastPathComponent().appendingPathComponent("otlp").path
 let ourExtra = (argument("--ours-args", args) ?? "").split(separator: " ").map(String.init)
-let peerQueue = argument("--peer-queue", args) ?? "2048"
-
-let sink = try Sink(python: python, script: repo.appendingPathComponent("tools/peers/fault_collector.py").path)
+// Lossless by default: a queue that holds every span (swift-otel's default, 2048, drops most of them).
+let peerQueue = argument("--peer-queue", args) ?? String(count)
+// The same batch size and delay as `otlp load`'s defaults (4096, 200 ms).
+let peerBatch = argument("--peer-batch", args) ?? "4096"
+let only = argument("--only", args)
+let sinkKind = argument("--sink", args) ?? "benchpeer"
+let sink: Sink
+if sinkKind == "python" {
+    sink = try Sink(executable: python, arguments: [repo.appendingPathComponent("tools/peers/fault_collector.py").path, "--sink"])
+} else {
+    let peer = argument("--benchpeer", args)
+        ?? URL(fileURLWithPath: selfPath).deletingLastPathComponent().appendingPathComponent("BenchPeer").path
+    sink = try Sink(executable: peer, arguments: ["sink"])
+}
 defer { sink.stop() }
 let endpoint = "http://127.0.0.1:\(sink.port)"
-print("sink on \(endpoint); \(count) spans per run, \(runs) run(s) each, alternating")
+print("sink (\(sinkKind)) on \(endpoint); \(count) spans per run, \(runs) run(s) each, alternating; "
+      + "swift-otel queue \(peerQueue) batch \(peerBatch); otlp load extra args: \(ourExtra)")
 
 struct Row { var name: String; var delivered: [Int] = []; var wall: [Double] = []; var cpu: [Double] = []; var rss: [Double] = []; var summaries: [String] = [] }
 var ours = Row(name: "swift-otlp (otlp load)")
 var peer = Row(name: "swift-otel 1.6.0")
 for run in 1...runs {
     for which in 0..<2 {
+        if only == "ours" && which == 1 || only == "peer" && which == 0 { continue }
         let before = sink.settledItems(quiet: 0.5)
         let measured: Measured
         if which == 0 {
@@ -185,7 +206,7 @@ for run in 1...runs {
                                           "--count", String(count)] + ourExtra)
         } else {
             measured = try spawnMeasured([selfPath, "swift-otel-worker", "--endpoint", endpoint, "--count", String(count),
-                                          "--queue", peerQueue, "--batch", "512"])
+                                          "--queue", peerQueue, "--batch", peerBatch])
         }
         let delivered = sink.settledItems() - before
         let summary = measured.stdout.split(separator: "\n").last.map(String.init) ?? ""
@@ -206,7 +227,7 @@ print("")
 print("| exporter | spans created | delivered (median) | delivered/created | wall s | delivered spans/s | CPU s | peak RSS MiB |")
 print("|---|---|---|---|---|---|---|---|")
 var rates: [Double] = []
-for row in [ours, peer] {
+for row in [ours, peer] where !row.delivered.isEmpty {
     let delivered = median(row.delivered.map(Double.init))
     let wall = median(row.wall)
     let rate = delivered / max(wall, 1e-9)
@@ -215,4 +236,6 @@ for row in [ours, peer] {
           + "\(String(format: "%.2f", wall)) | \(Int(rate)) | \(String(format: "%.2f", median(row.cpu))) | "
           + "\(String(format: "%.1f", median(row.rss))) |")
 }
-print("throughput ratio (delivered spans/s, ours / swift-otel): \(String(format: "%.1f", rates[0] / max(rates[1], 1e-9)))x")
+if rates.count == 2 {
+    print("throughput ratio (delivered spans/s, ours / swift-otel): \(String(format: "%.1f", rates[0] / max(rates[1], 1e-9)))x")
+}

@@ -2,13 +2,17 @@
 //
 // (a) Raw HTTP/2 POSTs/s against a local nghttpd (h2c), 1 KiB and 256 KiB bodies, 1/16/100
 //     streams in flight on one connection: ours vs h2load (Debian nghttp2-client).
-// (b) gRPC unary calls/s against a grpc-swift-2 server (grpc-swift-nio-transport, h2c) in this
-//     process, raw-bytes messages, 16 in flight: ours vs the grpc-swift-2 client.
+// (b) gRPC unary calls/s against a grpc-swift-2 server (grpc-swift-nio-transport, h2c) running in
+//     its own process (`BenchPeer bench`, next to this executable), raw-bytes messages of 1 KiB
+//     and 64 KiB, 1 and 16 in flight: ours vs the grpc-swift-2 client.
 //
 // Each figure is the median of REPEATS runs (env TRANSPORT_BENCH_REPEATS, default 3).
 // CPU seconds: (a) ours = this process (client only), h2load = the h2load child;
-//              (b) this process, which also runs the server (same server for both clients).
-// Run: swift run -c release --package-path Benchmarks TransportBench
+//              (b) client = this process while only that client runs (the server is elsewhere);
+//                  server = the BenchPeer process's CPU during the same run.
+// Build: swift build -c release --package-path Benchmarks --product TransportBench
+//        swift build -c release --package-path Benchmarks --product BenchPeer
+// Run:   Benchmarks/.build/release/TransportBench [raw] [grpc]
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
@@ -39,6 +43,7 @@ struct Measurement {
     var megabytesPerSecond: Double
     var cpuSeconds: Double
     var failures: Int
+    var serverCPUSeconds: Double = 0
 }
 
 func median(_ runs: [Measurement]) -> Measurement {
@@ -185,13 +190,44 @@ struct RawSerializer: MessageSerializer, MessageDeserializer {
 
 let benchMethod = MethodDescriptor(fullyQualifiedService: "bench.Bench", method: "Call")
 
-/// Answers every call with a 16-byte message (like a small export response).
-struct BenchService: RegistrableRPCService {
-    func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
-        router.registerHandler(forMethod: benchMethod, deserializer: RawSerializer(), serializer: RawSerializer()) { request, _ in
-            for try await _ in request.messages {}
-            return StreamingServerResponse(single: ServerResponse(message: [UInt8](repeating: 1, count: 16)))
+/// `BenchPeer bench` in its own process (the grpc-swift-2 server both clients call).
+final class BenchPeerServer {
+    let process = Process()
+    private(set) var port = 0
+
+    init() throws {
+        let here = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        process.executableURL = here.appendingPathComponent("BenchPeer")
+        process.arguments = ["bench"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        // First line: {"listening": PORT}
+        var line: [UInt8] = []
+        let handle = pipe.fileHandleForReading
+        while true {
+            let byte = handle.readData(ofLength: 1)
+            if byte.isEmpty || byte.first == UInt8(ascii: "\n") { break }
+            line.append(byte.first!)
         }
+        let text = String(decoding: line, as: UTF8.self)
+        port = Int(text.filter(\.isNumber)) ?? 0
+        guard port > 0 else { throw NSError(domain: "BenchPeer did not start: \(text)", code: 1) }
+    }
+
+    /// The server process's CPU seconds so far (utime + stime from /proc/PID/stat).
+    var cpuSeconds: Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // After the command: state is field 3; utime and stime are fields 14 and 15.
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    func stop() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
     }
 }
 
@@ -264,8 +300,12 @@ func format(_ m: Measurement) -> String {
 func sizeName(_ bytes: Int) -> String { bytes >= 1024 ? "\(bytes / 1024) KiB" : "\(bytes) B" }
 
 let arguments = Set(CommandLine.arguments.dropFirst())
-let runRaw = arguments.isEmpty || arguments.contains("raw")
-let runGRPC = arguments.isEmpty || arguments.contains("grpc")
+let runRaw = arguments.contains("raw") || !arguments.contains("grpc")
+let runGRPC = arguments.contains("grpc") || !arguments.contains("raw")
+// Profiling aids: `ours` skips the peer clients; `1k` / `16` restrict (b) to 1 KiB / 16 in flight.
+let oursOnly = arguments.contains("ours")
+let grpcSizes = arguments.contains("1k") ? [1024] : [1024, 64 * 1024]
+let grpcInFlight = arguments.contains("16") ? [16] : [1, 16]
 
 print("TransportBench — median of \(repeats) runs; CPU = seconds of CPU for the measured run")
 if runRaw {
@@ -296,35 +336,36 @@ if runRaw {
 }
 
 if runGRPC {
-    let server = GRPCServer(
-        transport: .http2NIOPosix(address: .ipv4(host: "127.0.0.1", port: 0), transportSecurity: .plaintext),
-        services: [BenchService()])
-    try await withThrowingDiscardingTaskGroup { group in
-        group.addTask { try await server.serve() }
-        guard let port = try await server.transport.listeningAddress.ipv4?.port else {
-            throw NSError(domain: "no server port", code: 1)
-        }
-        print("\n(b) gRPC unary calls to a grpc-swift-2 server (h2c, same process), 16-byte responses")
-        print("| request | in flight | client | calls/s | MB/s | CPU s | failed | ratio ours/grpc-swift-2 |")
-        print("|---|---|---|---|---|---|---|---|")
-        for size in [1024, 64 * 1024] {
-            let message = [UInt8](repeating: 0x62, count: size)
-            for inFlight in [1, 16] {
-                let totalOurs = size == 1024 ? 40_000 : 8_000
-                let totalPeer = size == 1024 ? 10_000 : 2_000
-                var ours: [Measurement] = []
-                var peer: [Measurement] = []
-                for _ in 0..<repeats {
-                    ours.append(try oursGRPC(port: port, message: message, inFlight: inFlight, total: totalOurs))
-                    peer.append(try await grpcSwiftGRPC(port: port, message: message, inFlight: inFlight, total: totalPeer,
-                                                        callTimeout: .seconds(10)))
-                }
-                let o = median(ours), p = median(peer)
-                let ratio = String(format: "%.2f", o.requestsPerSecond / p.requestsPerSecond)
-                print("| \(sizeName(size)) | \(inFlight) | ours | \(format(o)) | \(ratio) |")
-                print("| \(sizeName(size)) | \(inFlight) | grpc-swift-2 | \(format(p)) | |")
+    let server = try BenchPeerServer()
+    defer { server.stop() }
+    let port = server.port
+    print("\n(b) gRPC unary calls to a grpc-swift-2 server (h2c, its own process: BenchPeer bench), 16-byte responses")
+    print("| request | in flight | client | calls/s | MB/s | client CPU s | failed | server CPU s | client CPU µs/call | ratio ours/grpc-swift-2 |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for size in grpcSizes {
+        let message = [UInt8](repeating: 0x62, count: size)
+        for inFlight in grpcInFlight {
+            let totalOurs = size == 1024 ? 40_000 : 8_000
+            let totalPeer = size == 1024 ? 10_000 : 2_000
+            var ours: [Measurement] = []
+            var peer: [Measurement] = []
+            for _ in 0..<repeats {
+                var server0 = server.cpuSeconds
+                var o = try oursGRPC(port: port, message: message, inFlight: inFlight, total: totalOurs)
+                o.serverCPUSeconds = server.cpuSeconds - server0
+                ours.append(o)
+                if oursOnly { peer.append(o); continue }
+                server0 = server.cpuSeconds
+                var p = try await grpcSwiftGRPC(port: port, message: message, inFlight: inFlight, total: totalPeer,
+                                                callTimeout: .seconds(10))
+                p.serverCPUSeconds = server.cpuSeconds - server0
+                peer.append(p)
             }
+            let o = median(ours), p = median(peer)
+            let ratio = String(format: "%.2f", o.requestsPerSecond / p.requestsPerSecond)
+            func perCall(_ m: Measurement, _ total: Int) -> String { String(format: "%.1f", m.cpuSeconds / Double(total) * 1e6) }
+            print("| \(sizeName(size)) | \(inFlight) | ours | \(format(o)) | \(String(format: "%.2f", o.serverCPUSeconds)) | \(perCall(o, totalOurs)) | \(ratio) |")
+            print("| \(sizeName(size)) | \(inFlight) | grpc-swift-2 | \(format(p)) | \(String(format: "%.2f", p.serverCPUSeconds)) | \(perCall(p, totalPeer)) | |")
         }
-        server.beginGracefulShutdown()
     }
 }
