@@ -91,9 +91,9 @@ let package = Package(
         .testTarget(name: "ProtoGenCoreTests", dependencies: ["ProtoGenCore"], exclude: ["Golden"]),
         .testTarget(name: "OTLPWireTests", dependencies: ["OTLPWire"]),
         .testTarget(name: "OTLPProtoTests", dependencies: ["OTLPProto", "OTLPTestSupport", "ProtoGenCore"], exclude: ["Golden"]),
-        .testTarget(name: "HTTP2TransportTests", dependencies: ["HTTP2Transport", "OTLPTestSupport"]),
+        .testTarget(name: "HTTP2TransportTests", dependencies: ["HTTP2Transport", "OTLPTestSupport", "OTLPSync"]),
         .testTarget(name: "TelemetryPipelineTests", dependencies: ["TelemetryPipeline", "OTLPTestSupport"]),
-        .testTarget(name: "OTLPExporterTests", dependencies: ["OTLPExporter", "Telemetry", "OTLPTestSupport"]),
+        .testTarget(name: "OTLPExporterTests", dependencies: ["OTLPExporter", "Telemetry", "OTLPTestSupport", "OTLPSync"]),
         .testTarget(
             name: "TelemetryTests",
             dependencies: [

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import OTLPSync
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,7 +34,7 @@ final class HostileServer: @unchecked Sendable {
     private let listenFD: Int32
     private let trigger: Trigger
     private let script: @Sendable () -> [UInt8]
-    private let state = Mutex<(fds: [Int32], stopped: Bool)>(([], false))
+    private let state = LockedValue<(fds: [Int32], stopped: Bool)>(([], false))
     private var threads: [Thread] = []
     private let acceptThread: Thread
 

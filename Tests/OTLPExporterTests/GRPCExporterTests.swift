@@ -1,7 +1,7 @@
 import Foundation
 import HTTP2Transport
 import OTLPTestSupport
-import Synchronization
+import OTLPSync
 import Testing
 @testable import OTLPExporter
 
@@ -10,7 +10,7 @@ let fastRetry = OTLPRetryPolicy(initialBackoff: .milliseconds(20), maxBackoff: .
                                 jitter: 0.2, maxElapsedTime: .seconds(20))
 
 final class Messages: Sendable {
-    let lines = Mutex<[String]>([])
+    let lines = LockedValue<[String]>([])
     var all: [String] { lines.withLock { $0 } }
     var sink: @Sendable (String) -> Void { { [self] line in lines.withLock { $0.append(line) } } }
 }
@@ -156,7 +156,7 @@ func grpcExporter(_ signal: OTLPSignal, _ endpoint: String, retry: OTLPRetryPoli
     @Test func headerProviderIsAskedBeforeEveryExport() async throws {
         let collector = try OTLPReceiverPeer(.grpc, script: #"[{"status":14}]"#)
         defer { collector.stop() }
-        let counter = Mutex(0)
+        let counter = LockedValue(0)
         let options = OTLPExportOptions(headerProvider: {
             let n = counter.withLock { $0 += 1; return $0 }
             return ["Authorization": "Bearer token-\(n)"]

@@ -1,7 +1,7 @@
 import Foundation
 import HTTP2Transport
 import OTLPTestSupport
-import Synchronization
+import OTLPSync
 import Testing
 @testable import OTLPExporter
 
@@ -182,7 +182,7 @@ enum JSONRequests {
     @Test func headersAndTheHeaderProviderAreSent() async throws {
         let receiver = try OTLPReceiverPeer(.http)
         defer { receiver.stop() }
-        let counter = Mutex(0)
+        let counter = LockedValue(0)
         let exporter = try httpExporter(.traces, receiver.endpoint, headers: ["X-Tenant": "acme"],
                                         options: OTLPExportOptions(headerProvider: {
                                             ["authorization": "Bearer \(counter.withLock { $0 += 1; return $0 })"]
