@@ -8,13 +8,8 @@ import TelemetryPipeline
 extension ScopedRequestEncoding where Record == LogRecordData {
     /// `ExportLogsServiceRequest` for `records`.
     init(resource: Resource, logRecords records: ArraySlice<LogRecordData>) {
-        self.init(
-            resource: resource, records: records, scope: { $0.pointee.scope },
-            isScope: { scope, record in
-                record.pointee.scope.name == scope.name && record.pointee.scope.version == scope.version
-                    && record.pointee.scope.attributes == scope.attributes
-            },
-            recordSize: LogRecordEncoding.size, writeRecord: LogRecordEncoding.write)
+        self.init(resource: resource, records: records, recordSize: LogRecordEncoding.size,
+                  writeRecord: LogRecordEncoding.write)
     }
 }
 

@@ -7,12 +7,26 @@ import OTLPProto
 import OTLPWire
 import TelemetryPipeline
 
+/// A pipeline record that belongs to an instrumentation scope (spans, log records).
+protocol ScopedRecord {
+    var scope: InstrumentationScope { get }
+}
+
+extension SpanData: ScopedRecord {}
+extension LogRecordData: ScopedRecord {}
+
+/// Whether `record`'s scope equals `scope`, compared field by field in place (no copy of the record).
+@inline(__always)
+private func isScope<Record: ScopedRecord>(_ scope: InstrumentationScope, of record: UnsafePointer<Record>) -> Bool {
+    record.pointee.scope.name == scope.name && record.pointee.scope.version == scope.version
+        && record.pointee.scope.attributes == scope.attributes
+}
+
 /// Groups `records` by instrumentation scope in order of first appearance (as `makeRequest()`
 /// does): each scope's OTLP message and the positions of its records. Records are read in place
-/// (`records[position]` would copy each one); `isScope` compares a record's scope field by field.
-func scopeGroups<Record>(
-    _ records: ArraySlice<Record>, isScope: (InstrumentationScope, UnsafePointer<Record>) -> Bool,
-    scope: (UnsafePointer<Record>) -> InstrumentationScope
+/// (`records[position]` would copy each one).
+func scopeGroups<Record: ScopedRecord>(
+    _ records: ArraySlice<Record>
 ) -> [(scope: CommonV1InstrumentationScope, positions: [Int])] {
     var groups: [(scope: CommonV1InstrumentationScope, positions: [Int])] = []
     var scopes: [InstrumentationScope] = []
@@ -21,13 +35,13 @@ func scopeGroups<Record>(
         for position in buffer.indices {
             let record = buffer.baseAddress! + position
             let index: Int
-            if last >= 0, isScope(scopes[last], record) {
+            if last >= 0, isScope(scopes[last], of: record) {
                 index = last
-            } else if let found = scopes.firstIndex(where: { isScope($0, record) }) {
+            } else if let found = scopes.firstIndex(where: { isScope($0, of: record) }) {
                 index = found
             } else {
                 index = scopes.count
-                let recordScope = scope(record)
+                let recordScope = record.pointee.scope
                 scopes.append(recordScope)
                 groups.append((recordScope.otlpScope, []))
                 if index == 0 { groups[0].positions.reserveCapacity(buffer.count) }
@@ -43,7 +57,7 @@ func scopeGroups<Record>(
 /// same shape: `resource_* = 1` (one) { `resource = 1`, `scope_* = 2` (one per scope, in order of
 /// first appearance, like `makeRequest()`) { `scope = 1`, records `= 2` } }; `recordSize` and
 /// `writeRecord` encode one record's content.
-struct ScopedRequestEncoding<Record>: ProtoEncodable {
+struct ScopedRequestEncoding<Record: ScopedRecord>: ProtoEncodable {
     let resource: ResourceV1Resource
     let records: ArraySlice<Record>
     let groups: [(scope: CommonV1InstrumentationScope, positions: [Int])]
@@ -51,14 +65,13 @@ struct ScopedRequestEncoding<Record>: ProtoEncodable {
     let writeRecord: (UnsafePointer<Record>, inout ProtoWriter) -> Void
 
     init(
-        resource: Resource, records: ArraySlice<Record>, scope: (UnsafePointer<Record>) -> InstrumentationScope,
-        isScope: (InstrumentationScope, UnsafePointer<Record>) -> Bool,
+        resource: Resource, records: ArraySlice<Record>,
         recordSize: @escaping (UnsafePointer<Record>, inout ProtoSizer) -> Int,
         writeRecord: @escaping (UnsafePointer<Record>, inout ProtoWriter) -> Void
     ) {
         self.resource = resource.otlpResource
         self.records = records
-        groups = scopeGroups(records, isScope: isScope, scope: scope)
+        groups = scopeGroups(records)
         self.recordSize = recordSize
         self.writeRecord = writeRecord
     }
@@ -110,13 +123,7 @@ struct ScopedRequestEncoding<Record>: ProtoEncodable {
 extension ScopedRequestEncoding where Record == SpanData {
     /// `ExportTraceServiceRequest` for `spans`.
     init(resource: Resource, spans: ArraySlice<SpanData>) {
-        self.init(
-            resource: resource, records: spans, scope: { $0.pointee.scope },
-            isScope: { scope, span in
-                span.pointee.scope.name == scope.name && span.pointee.scope.version == scope.version
-                    && span.pointee.scope.attributes == scope.attributes
-            },
-            recordSize: SpanEncoding.size, writeRecord: SpanEncoding.write)
+        self.init(resource: resource, records: spans, recordSize: SpanEncoding.size, writeRecord: SpanEncoding.write)
     }
 }
 
