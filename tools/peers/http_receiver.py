@@ -148,7 +148,10 @@ class TLSServer(ThreadingHTTPServer):
 
     def finish_request(self, request, client_address):
         try:
-            request.settimeout(10)
+            # Generous idle timeout: on a loaded 2-core CI machine the test process can stall
+            # for several seconds between two kept-alive requests; a short timeout here would
+            # close the connection and make the keep-alive tests fail for a reason of our own.
+            request.settimeout(120)
             request.do_handshake()
         except (ssl.SSLError, OSError) as error:
             sys.stderr.write("TLS handshake failed: %s\n" % error)
