@@ -14,6 +14,7 @@ final class PipelineWorker: @unchecked Sendable {
     private var nextMetricCollection: UInt64
     private var nextDropReport: UInt64
     private var reportedDrops: [Int] = [0, 0, 0]
+    private var reportedUnknownInstrument = false
 
     init(pipeline: Pipeline) {
         self.pipeline = pipeline
@@ -188,14 +189,20 @@ final class PipelineWorker: @unchecked Sendable {
 
     @discardableResult
     private func drainMeasurements(maxCount: Int) -> Bool {
-        var refreshed = false
         let moved = pipeline.measurementRing.drain(maxCount: maxCount) { measurement in
             let index = Int(measurement.instrument)
-            if index >= instruments.count, !refreshed {
-                refreshInstruments()
-                refreshed = true
+            // An instrument is in the registry before its id is handed out, so one refresh always
+            // finds it. Refresh for every unknown id, not once per drain: producers keep creating
+            // instruments while a drain runs.
+            if index >= instruments.count { refreshInstruments() }
+            guard index < instruments.count else {
+                // Only a caller inventing ids gets here; say so once instead of stopping the worker.
+                if !reportedUnknownInstrument {
+                    reportedUnknownInstrument = true
+                    configuration.diagnostics("ignored measurements for instrument id \(index), which was never registered")
+                }
+                return
             }
-            guard index < instruments.count else { return }
             instruments[index].record(measurement.value, attributes: measurement.attributes)
         }
         return moved > 0

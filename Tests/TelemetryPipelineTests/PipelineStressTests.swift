@@ -130,4 +130,38 @@ struct PipelineStressTests {
         #expect(points.count == producers)
         #expect(points.allSatisfy { $0.value == .int(Int64(perProducer)) })
     }
+
+    @Test("an instrument registered while the worker drains keeps its first measurements")
+    func instrumentsRegisteredDuringADrainKeepTheirMeasurements() async throws {
+        // The worker learns about new instruments when a measurement names one it does not know
+        // yet. Instruments created one after another, each recorded at once, while the worker is
+        // draining: every one must come out with its value, none silently skipped.
+        final class Last: MetricExporter, @unchecked Sendable {
+            let lock = NSLock()
+            var last: [MetricData] = []
+            func export(_ batch: MetricBatch) async throws { lock.withLock { last = batch.metrics } }
+        }
+        let instruments = 30_000 * stressScale
+        let exporter = Last()
+        var configuration = PipelineConfiguration()
+        configuration.metrics.measurementQueueSize = 1 << 20
+        let pipeline = Pipeline(resource: Resource(serviceName: "stress"), configuration: configuration,
+                                metricExporters: [exporter])
+        await runOnThreadsAsync(2) { producer in
+            for index in 0..<instruments where index % 2 == producer {
+                let id = pipeline.registerInstrument(
+                    InstrumentDescriptor(name: "c\(index)", kind: .counter, isDouble: false, scope: scope))
+                pipeline.recordMeasurement(Measurement(instrument: id, value: .int(Int64(index + 1)), attributes: []))
+            }
+        }
+        try await pipeline.shutdown(deadline: .now + .seconds(30))
+        #expect(pipeline.statistics(.metrics).dropped == 0)
+        let exported = exporter.lock.withLock { exporter.last }
+        var values: [String: MetricNumber] = [:]
+        for metric in exported {
+            if case .sum(_, _, let points) = metric.points, let point = points.first { values[metric.name] = point.value }
+        }
+        let missing = (0..<instruments).filter { values["c\($0)"] != .int(Int64($0 + 1)) }
+        #expect(missing.count == 0, "\(missing.count) of \(instruments) instruments lost their measurement, e.g. \(missing.prefix(5))")
+    }
 }
