@@ -46,6 +46,12 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Items per second over all workers (default: as fast as possible).")
     var rate: Double?
 
+    @Flag(name: .long, help: """
+        Pace the generator to the exporter (traces and logs): wait while the items accepted but \
+        not yet exported would fill the queue, instead of letting the queue drop them.
+        """)
+    var lossless = false
+
     @Option(name: .long, help: "Concurrent generating tasks.")
     var workers: Int = 1
 
@@ -102,6 +108,9 @@ struct LoadCommand: AsyncParsableCommand {
         guard workers >= 1 && workers <= 1024 else { throw usage("--workers must be in 1...1024") }
         guard timeout > 0 && timeout.isFinite else { throw usage("--timeout must be positive") }
         guard queueSize >= 1, batchSize >= 1, concurrency >= 1 else { throw usage("sizes must be ≥ 1") }
+        if lossless && signal == .metrics {
+            throw usage("--lossless applies to traces and logs (measurements are aggregated as they arrive)")
+        }
         var extra: [Attribute] = []
         for entry in attributes {
             guard let eq = entry.firstIndex(of: "="), eq != entry.startIndex else { throw usage("--attributes takes K=V: \(entry)") }
@@ -159,7 +168,14 @@ struct LoadCommand: AsyncParsableCommand {
             throw usage("\(error)")
         }
 
-        let generator = LoadGenerator(provider: provider, signal: signal, extra: extra)
+        // Each worker checks every `LoadGenerator.checkInterval` items, so together they can
+        // overshoot the limit by that much per worker before they see it.
+        let outstandingLimit: Int? = lossless
+            ? max(1, queueSize - workers * LoadGenerator.checkInterval) : nil
+        if let outstandingLimit, outstandingLimit < batchSize {
+            throw usage("--lossless needs --queue-size of at least --batch-size + \(LoadGenerator.checkInterval) per worker")
+        }
+        let generator = LoadGenerator(provider: provider, signal: signal, extra: extra, outstandingLimit: outstandingLimit)
         let start = ContinuousClock.now
         let deadline = duration.map { start + .milliseconds(Int64($0 * 1000)) }
         let perWorkerRate = rate.map { $0 / Double(workers) }
@@ -235,13 +251,33 @@ final class LoadGenerator: Sendable {
     let provider: TelemetryProvider
     let signal: OTLPSignal
     let extra: [Attribute]
+    /// With `--lossless`: the most items accepted but not yet exported (or failed) before a
+    /// worker waits. Everything queued, batched or in flight counts, so the queue itself (a part
+    /// of it) can never overflow.
+    let outstandingLimit: Int?
     private let createdCounters: LockedValue<Int>
 
-    init(provider: TelemetryProvider, signal: OTLPSignal, extra: [Attribute]) {
+    /// Items between two looks at the deadline, the shared created count and the queue.
+    static let checkInterval = 256
+
+    init(provider: TelemetryProvider, signal: OTLPSignal, extra: [Attribute], outstandingLimit: Int? = nil) {
         self.provider = provider
         self.signal = signal
         self.extra = extra
+        self.outstandingLimit = outstandingLimit
         self.createdCounters = LockedValue(0)
+    }
+
+    /// Waits while the exporter is behind by `outstandingLimit` items or more (or until `deadline`).
+    private func waitForExporter(limit: Int, deadline: ContinuousClock.Instant?) {
+        let signal = signal.telemetrySignal
+        while true {
+            let statistics = provider.statistics(signal)
+            if statistics.accepted - statistics.exported - statistics.failed < limit { return }
+            if let deadline, ContinuousClock.now >= deadline { return }
+            var request = timespec(tv_sec: 0, tv_nsec: 100_000)
+            nanosleep(&request, nil)
+        }
     }
 
     var created: Int { createdCounters.withLock { $0 } }
@@ -256,10 +292,14 @@ final class LoadGenerator: Sendable {
         defer { createdCounters.withLock { $0 += unreported } }
         while true {
             if let quota, made >= quota { break }
-            if made & 255 == 0 {
+            if made % Self.checkInterval == 0 {
                 if let deadline, ContinuousClock.now >= deadline { break }
                 createdCounters.withLock { $0 += unreported }
                 unreported = 0
+                if let outstandingLimit {
+                    waitForExporter(limit: outstandingLimit, deadline: deadline)
+                    if let deadline, ContinuousClock.now >= deadline { break }
+                }
             }
             if let rate {
                 let due = start + .nanoseconds(Int64(Double(made) / rate * 1e9))

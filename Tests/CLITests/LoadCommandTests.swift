@@ -80,6 +80,34 @@ import Testing
         #expect(spanIDs.count == exported, "distinct spans delivered to the two collectors")
     }
 
+    @Test(arguments: ["traces", "logs"])
+    func losslessPacesTheGeneratorSoASmallQueueDropsNothing(signal: String) throws {
+        let receiver = try OTLPReceiverPeer(.grpc)
+        defer { receiver.stop() }
+        let common = ["load", "--endpoint", receiver.endpoint, "--signal", signal, "--count", "20000",
+                      "--queue-size", "1024", "--batch-size", "256"]
+        // Without pacing, a tight loop overruns a 1024-item queue in front of the Python collector.
+        let flooding = try ChildProcess.run(otlp, common, timeout: 120)
+        let flooded = try #require(summary(flooding.stdoutText), "\(flooding.stdoutText) \(flooding.stderrText)")
+        #expect(flooding.status == 1 && (Int(flooded["dropped"] ?? "") ?? 0) > 0, "\(flooding.stdoutText)")
+        let paced = try ChildProcess.run(otlp, common + ["--lossless"], timeout: 120)
+        let fields = try #require(summary(paced.stdoutText), "\(paced.stdoutText) \(paced.stderrText)")
+        #expect(paced.status == 0, "\(paced.stdoutText) \(paced.stderrText)")
+        #expect(fields["created"] == "20000" && fields["exported"] == "20000")
+        #expect(fields["dropped"] == "0" && fields["failed"] == "0")
+        let delivered = Int(flooded["exported"] ?? "") ?? 0
+        #expect(receiver.wait(timeout: 10) { $0.acceptedKeys(signal).count >= delivered + 20000 })
+        #expect(receiver.acceptedKeys(signal).count == delivered + 20000)
+    }
+
+    @Test func losslessIsRefusedForMetricsAndForAQueueSmallerThanABatch() throws {
+        for arguments in [["load", "--signal", "metrics", "--count", "1", "--lossless"],
+                          ["load", "--count", "1", "--lossless", "--queue-size", "512", "--batch-size", "512"]] {
+            let output = try ChildProcess.run(otlp, arguments, timeout: 30)
+            #expect(output.status == 2, "\(arguments): \(output.stderrText)")
+        }
+    }
+
     @Test func tlsCollectorIsReachedWithCAFileOrInsecureAndRejectedOtherwise() throws {
         let certs = try TestCertificates.generate()
         defer { certs.remove() }
