@@ -204,8 +204,15 @@ public struct ProtoWriter {
     /// Writes a length prefix and the UTF-8 bytes of `value`.
     @inlinable @inline(__always)
     public mutating func writeString(_ value: String) {
-        var value = value
-        value.withUTF8 { utf8 in
+        // Native and small strings lend their bytes in place; only a bridged (foreign) string
+        // needs the mutating `withUTF8`, which makes it native in a copy.
+        let written: Void? = value.utf8.withContiguousStorageIfAvailable { utf8 in
+            writeLength(utf8.count)
+            writeRaw(UnsafeRawBufferPointer(utf8))
+        }
+        if written != nil { return }
+        var copy = value
+        copy.withUTF8 { utf8 in
             writeLength(utf8.count)
             writeRaw(UnsafeRawBufferPointer(utf8))
         }

@@ -301,12 +301,13 @@ enum AttributeEncoding {
     static func sizeOfList(_ attributes: [Attribute], tagSize: Int, _ sizer: inout ProtoSizer) -> Int {
         var size = 0
         attributes.withUnsafeBufferPointer { attributes in  // borrowed in place, no copies
-            for index in attributes.indices {
+            guard let first = attributes.baseAddress else { return }
+            for attribute in first..<first + attributes.count {
                 let slot = sizer.reserveSlot()
-                let key = attributes[index].key
-                var keyValueSize = key.isEmpty ? 0 : 1 &+ ProtoSize.string(key)  // key = 1
+                let keyLength = attribute.pointee.key.utf8.count
+                var keyValueSize = keyLength == 0 ? 0 : 1 &+ ProtoSize.varint(keyLength) &+ keyLength  // key = 1
                 let valueSlot = sizer.reserveSlot()
-                let valueSize = sizeOfValue(attributes[index].value, &sizer)
+                let valueSize = sizeOfValue(attribute.pointee.value, &sizer)
                 sizer.set(valueSlot, valueSize)
                 keyValueSize &+= 1 &+ ProtoSize.varint(valueSize) &+ valueSize  // value = 2 (always set)
                 sizer.set(slot, keyValueSize)
@@ -318,16 +319,17 @@ enum AttributeEncoding {
 
     static func writeList(_ attributes: [Attribute], tag: UInt32, _ writer: inout ProtoWriter) {
         attributes.withUnsafeBufferPointer { attributes in  // borrowed in place, no copies
-            for index in attributes.indices {
+            guard let first = attributes.baseAddress else { return }
+            for attribute in first..<first + attributes.count {
                 writer.writeTag(tag)
                 writer.writeRecordedLength()
-                if !attributes[index].key.isEmpty {
+                if !attribute.pointee.key.isEmpty {
                     writer.writeTag(0x0A)  // key = 1
-                    writer.writeString(attributes[index].key)
+                    writer.writeString(attribute.pointee.key)
                 }
                 writer.writeTag(0x12)  // value = 2
                 writer.writeRecordedLength()
-                writeValue(attributes[index].value, &writer)
+                writeValue(attribute.pointee.value, &writer)
             }
         }
     }
