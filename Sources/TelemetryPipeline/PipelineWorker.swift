@@ -128,7 +128,7 @@ final class PipelineWorker: @unchecked Sendable {
             let room = min(batchSize - pendingSpans.count, remaining)
             if room <= 0 { break }
             let wasEmpty = pendingSpans.isEmpty
-            let moved = pipeline.spanRing.drain(maxCount: room) { pendingSpans.append($0) }
+            let moved = Self.move(maxCount: room, from: pipeline.spanRing, into: &pendingSpans)
             if moved == 0 { break }
             if wasEmpty { pendingSpansSince = monotonicNanos() }
             remaining -= moved
@@ -136,6 +136,22 @@ final class PipelineWorker: @unchecked Sendable {
         }
         if flushing && !pendingSpans.isEmpty { cutSpanBatch() }
         return worked
+    }
+
+    /// Pops up to `maxCount` records from `ring` onto the end of `pending`. The array is taken
+    /// out of the worker's stored property for the loop, so each record moves from the ring into
+    /// it: appending to the property from inside a drain closure made the optimizer copy every
+    /// record (retaining its strings and arrays) and destroy the original.
+    private static func move<Record>(maxCount: Int, from ring: MPSCRingBuffer<Record>, into pending: inout [Record]) -> Int {
+        var records: [Record] = []
+        swap(&records, &pending)
+        defer { swap(&records, &pending) }
+        var moved = 0
+        while moved < maxCount, let record = ring.pop() {
+            records.append(record)
+            moved += 1
+        }
+        return moved
     }
 
     private func cutSpanBatch() {
@@ -159,7 +175,7 @@ final class PipelineWorker: @unchecked Sendable {
             let room = min(batchSize - pendingLogs.count, remaining)
             if room <= 0 { break }
             let wasEmpty = pendingLogs.isEmpty
-            let moved = pipeline.logRing.drain(maxCount: room) { pendingLogs.append($0) }
+            let moved = Self.move(maxCount: room, from: pipeline.logRing, into: &pendingLogs)
             if moved == 0 { break }
             if wasEmpty { pendingLogsSince = monotonicNanos() }
             remaining -= moved
