@@ -105,6 +105,30 @@ public final class GRPCClient: Sendable {
     public func unary(path: String, metadata: [HTTPField] = [], message: [UInt8], timeout: Duration? = nil,
                       compression: GRPCCompression = .none,
                       completion: @escaping @Sendable (Result<GRPCResponse, TransportError>) -> Void) {
+        send(path: path, metadata: metadata, timeout: timeout, compression: compression, completion: completion) {
+            GRPCFraming.frame(message, compressed: false)
+        } compress: { () throws(GzipError) in
+            try Gzip.compress(message)
+        }
+    }
+
+    /// ``unary(path:metadata:message:timeout:compression:completion:)`` for a message already in
+    /// its frame: sent as it is, without the copy into a new frame (unless it is compressed).
+    public func unary(path: String, metadata: [HTTPField] = [], framedMessage: GRPCFramedMessage, timeout: Duration? = nil,
+                      compression: GRPCCompression = .none,
+                      completion: @escaping @Sendable (Result<GRPCResponse, TransportError>) -> Void) {
+        send(path: path, metadata: metadata, timeout: timeout, compression: compression, completion: completion) {
+            framedMessage.bytes
+        } compress: { () throws(GzipError) in
+            try Gzip.compress(Array(framedMessage.bytes[GRPCFramedMessage.prefixLength...]))
+        }
+    }
+
+    /// Headers, optional compression (`compress` gives the compressed message, framed by us),
+    /// the request, and the interpretation of the response.
+    private func send(path: String, metadata: [HTTPField], timeout: Duration?, compression: GRPCCompression,
+                      completion: @escaping @Sendable (Result<GRPCResponse, TransportError>) -> Void,
+                      uncompressedBody: () -> [UInt8], compress: () throws(GzipError) -> [UInt8]) {
         var headers: [HTTPField] = [
             HTTPField("content-type", "application/grpc"),
             HTTPField("te", "trailers"),
@@ -112,15 +136,15 @@ public final class GRPCClient: Sendable {
             HTTPField("grpc-accept-encoding", "gzip,identity"),
         ]
         if let timeout { headers.append(HTTPField("grpc-timeout", GRPCFraming.timeoutHeader(timeout))) }
-        var payload = message
-        var compressed = false
+        let body: [UInt8]
         if compression == .gzip {
-            do throws(GzipError) { payload = try Gzip.compress(message); compressed = true }
+            do throws(GzipError) { body = GRPCFraming.frame(try compress(), compressed: true) }
             catch { completion(.failure(TransportError(.internalError, "\(error)", isRetryable: false))); return }
             headers.append(HTTPField("grpc-encoding", "gzip"))
+        } else {
+            body = uncompressedBody()
         }
         for field in metadata { headers.append(HTTPField(field.name.lowercased(), field.value)) }
-        let body = GRPCFraming.frame(payload, compressed: compressed)
         let request = HTTP2Request(method: "POST", path: path, headers: headers, body: body, timeout: timeout,
                                    maxResponseBodyBytes: maxResponseMessageBytes + 64)
         let limit = maxResponseMessageBytes
@@ -146,8 +170,46 @@ public final class GRPCClient: Sendable {
         }
     }
 
+    /// Async form of `unary(path:metadata:framedMessage:timeout:compression:completion:)`.
+    public func unary(path: String, metadata: [HTTPField] = [], framedMessage: GRPCFramedMessage, timeout: Duration? = nil,
+                      compression: GRPCCompression = .none) async -> Result<GRPCResponse, TransportError> {
+        await withCheckedContinuation { continuation in
+            unary(path: path, metadata: metadata, framedMessage: framedMessage, timeout: timeout, compression: compression) {
+                continuation.resume(returning: $0)
+            }
+        }
+    }
+
     /// Shuts the transport down (see `HTTPTransport.shutdown(graceful:)`).
     public func shutdown(graceful: Bool = true) { transport.shutdown(graceful: graceful) }
+}
+
+/// An uncompressed gRPC message in its length-prefixed frame (flag byte 0, 4-byte big-endian
+/// length, the message). Encode the message after ``prefixLength`` bytes of headroom and frame
+/// it here, in place: sending it then copies nothing.
+public struct GRPCFramedMessage: Sendable {
+    /// Bytes before the message: the compressed flag and the length.
+    public static let prefixLength = 5
+    /// The whole frame.
+    public let bytes: [UInt8]
+
+    /// Frames `headroomAndMessage`: its first ``prefixLength`` bytes are overwritten with the
+    /// prefix (in place when the array is not shared); the rest is the message.
+    /// Returns `nil` when there is no room for the prefix or the message is over 4 GiB.
+    public init?(headroomAndMessage: consuming [UInt8]) {
+        var bytes = headroomAndMessage
+        let length = bytes.count - Self.prefixLength
+        guard length >= 0, let length32 = UInt32(exactly: length) else { return nil }
+        bytes[0] = 0
+        bytes[1] = UInt8(truncatingIfNeeded: length32 >> 24)
+        bytes[2] = UInt8(truncatingIfNeeded: length32 >> 16)
+        bytes[3] = UInt8(truncatingIfNeeded: length32 >> 8)
+        bytes[4] = UInt8(truncatingIfNeeded: length32)
+        self.bytes = bytes
+    }
+
+    /// Size of the message without the prefix.
+    public var messageCount: Int { bytes.count - Self.prefixLength }
 }
 
 /// gRPC wire details: length-prefixed messages, grpc-timeout, status interpretation.

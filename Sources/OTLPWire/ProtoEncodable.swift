@@ -13,19 +13,22 @@ public protocol ProtoEncodable {
 extension ProtoEncodable {
     /// The binary encoding in a new array: one size pass, then one allocation of exactly that size.
     /// `expectedLengths` sizes the table of nested lengths up front (it grows as needed).
+    /// `headroom` zero bytes come first, e.g. for a transport's frame prefix written in place later.
     @inlinable
-    public func encodedBytes(expectedLengths: Int = 64) -> [UInt8] {
+    public func encodedBytes(expectedLengths: Int = 64, headroom: Int = 0) -> [UInt8] {
+        precondition(headroom >= 0, "negative headroom")
         var sizer = ProtoSizer(initialCapacity: expectedLengths)
         defer { sizer.deallocate() }
         let size = protoSize(&sizer)
-        return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+        return [UInt8](unsafeUninitializedCapacity: headroom &+ size) { buffer, count in
+            if headroom > 0 { buffer.baseAddress!.initialize(repeating: 0, count: headroom) }
             if size > 0 {
-                var writer = ProtoWriter(start: UnsafeMutableRawPointer(buffer.baseAddress!), sizes: sizer.base)
+                let start = UnsafeMutableRawPointer(buffer.baseAddress! + headroom)
+                var writer = ProtoWriter(start: start, sizes: sizer.base)
                 protoWrite(&writer)
-                precondition(writer.position == UnsafeMutableRawPointer(buffer.baseAddress!) + size,
-                             "protobuf size pass and write pass disagree")
+                precondition(writer.position == start + size, "protobuf size pass and write pass disagree")
             }
-            count = size
+            count = headroom &+ size
         }
     }
 }

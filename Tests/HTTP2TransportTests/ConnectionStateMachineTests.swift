@@ -152,6 +152,15 @@ struct GRPCFramingTests {
         #expect(GRPCFraming.frame(Array(repeating: 9, count: 300), compressed: true).prefix(5) == [1, 0, 0, 1, 44])
     }
 
+    @Test func framingInPlaceGivesTheSameBytesAsCopyingIntoAFrame() {
+        for message in [[], [1, 2, 3], [UInt8](repeating: 7, count: 70_000)] as [[UInt8]] {
+            let framed = GRPCFramedMessage(headroomAndMessage: [0xEE, 0xEE, 0xEE, 0xEE, 0xEE] + message)
+            #expect(framed?.bytes == GRPCFraming.frame(message, compressed: false))
+            #expect(framed?.messageCount == message.count)
+        }
+        #expect(GRPCFramedMessage(headroomAndMessage: [0, 0, 0, 0]) == nil, "no room for the prefix")
+    }
+
     @Test func timeoutHeaderUsesAtMostEightDigitsAndRoundsUp() {
         #expect(GRPCFraming.timeoutHeader(.milliseconds(1500)) == "1500000u")
         #expect(GRPCFraming.timeoutHeader(.nanoseconds(5)) == "5n")

@@ -94,6 +94,10 @@ struct SpanRequestEncodingTests {
         let expected = batch.makeRequest().serializedBytes()
         let direct = batch.encodedExportRequest()
         #expect(direct == expected, "seed \(seed): \(direct.count) bytes vs \(expected.count)")
+        // With room for a gRPC frame prefix: zeros, then the same bytes.
+        let withHeadroom = batch.encodedExportRequest(headroom: 5)
+        #expect(withHeadroom.prefix(5).allSatisfy { $0 == 0 } && Array(withHeadroom.dropFirst(5)) == expected)
+        #expect(batch.makeRequest().encodedBytes(headroom: 3) == [0, 0, 0] + expected)
     }
 
     @Test("a sub-range of a batch encodes like a batch of just those spans")

@@ -92,9 +92,10 @@ extension LogBatch {
     /// The batch (or the records in `range`) as binary `ExportLogsServiceRequest` bytes, encoded
     /// straight from the records: exactly `makeRequest().serializedBytes()`, without building the
     /// intermediate messages.
-    public func encodedExportRequest(range: Range<Int>? = nil) -> [UInt8] {
+    /// `headroom` zero bytes precede the request (see ``ProtoEncodable/encodedBytes(expectedLengths:headroom:)``).
+    public func encodedExportRequest(range: Range<Int>? = nil, headroom: Int = 0) -> [UInt8] {
         let records = self.records[range ?? self.records.indices]
         return ScopedRequestEncoding(resource: resource, logRecords: records)
-            .encodedBytes(expectedLengths: 16 &* records.count &+ 64)
+            .encodedBytes(expectedLengths: 16 &* records.count &+ 64, headroom: headroom)
     }
 }

@@ -400,9 +400,10 @@ extension SpanBatch {
     /// The batch (or the spans in `range`) as binary `ExportTraceServiceRequest` bytes, encoded
     /// straight from the spans: exactly `makeRequest().serializedBytes()`, without building the
     /// intermediate messages.
-    public func encodedExportRequest(range: Range<Int>? = nil) -> [UInt8] {
+    /// `headroom` zero bytes precede the request (see ``ProtoEncodable/encodedBytes(expectedLengths:headroom:)``).
+    public func encodedExportRequest(range: Range<Int>? = nil, headroom: Int = 0) -> [UInt8] {
         let spans = self.spans[range ?? self.spans.indices]
         // About one length per span plus two per attribute: grown at most once or twice.
-        return ScopedRequestEncoding(resource: resource, spans: spans).encodedBytes(expectedLengths: 16 &* spans.count &+ 64)
+        return ScopedRequestEncoding(resource: resource, spans: spans).encodedBytes(expectedLengths: 16 &* spans.count &+ 64, headroom: headroom)
     }
 }

@@ -85,6 +85,19 @@ public final class OTLPGRPCExporter: Sendable {
             core.drop(itemCount: itemCount, bytes: encodedRequest.count)
             return .rejected(reason: "request of \(encodedRequest.count) bytes exceeds the size cap", attempts: 0)
         }
+        var framed = [UInt8](repeating: 0, count: GRPCFramedMessage.prefixLength)
+        framed.append(contentsOf: encodedRequest)
+        return await export(framedRequest: GRPCFramedMessage(headroomAndMessage: framed)!, itemCount: itemCount)
+    }
+
+    /// ``export(encodedRequest:itemCount:)`` for a request already in its gRPC frame (encoded
+    /// after ``GRPCFramedMessage/prefixLength`` bytes of headroom): sent without another copy.
+    @discardableResult
+    public func export(framedRequest: GRPCFramedMessage, itemCount: Int) async -> OTLPExportResult {
+        if framedRequest.messageCount > core.options.maxRequestBytes {
+            core.drop(itemCount: itemCount, bytes: framedRequest.messageCount)
+            return .rejected(reason: "request of \(framedRequest.messageCount) bytes exceeds the size cap", attempts: 0)
+        }
         let client = self.client
         let core = self.core
         let path = configuration.signal.grpcPath
@@ -92,7 +105,7 @@ public final class OTLPGRPCExporter: Sendable {
         let compression: GRPCCompression = configuration.compression == .gzip ? .gzip : .none
         return await core.run(itemCount: itemCount) { _ in
             let metadata = await core.currentHeaders()
-            let result = await client.unary(path: path, metadata: metadata, message: encodedRequest,
+            let result = await client.unary(path: path, metadata: metadata, framedMessage: framedRequest,
                                             timeout: timeout, compression: compression)
             return OTLPRetryRules.classify(result)
         }

@@ -1,5 +1,6 @@
 // The pipeline's exporter protocols implemented over OTLP: each batch is converted to its
 // Export*ServiceRequest, encoded once (binary or OTLP/JSON) and sent by the signal's exporter.
+import HTTP2Transport
 import OTLPProto
 import OTLPWire
 import TelemetryPipeline
@@ -44,8 +45,18 @@ public final class OTLPSignalExporter: Sendable {
         await export(encoded: encode(request), itemCount: itemCount)
     }
 
-    func encode<Request: JSONMessage>(_ request: Request) -> [UInt8] {
-        configuration.protocol == .httpJSON ? request.jsonBytes() : request.serializedBytes()
+    func encode<Request: JSONMessage>(_ request: Request, headroom: Int = 0) -> [UInt8] {
+        guard configuration.protocol == .httpJSON else { return request.encodedBytes(headroom: headroom) }
+        return headroom == 0 ? request.jsonBytes() : [UInt8](repeating: 0, count: headroom) + request.jsonBytes()
+    }
+
+    /// Zero bytes the exporter wants in front of each encoded request: room for the gRPC frame
+    /// prefix, so the request is framed in place instead of copied.
+    var requestHeadroom: Int {
+        switch backend {
+        case .grpc: GRPCFramedMessage.prefixLength
+        case .http: 0
+        }
     }
 
     func export(encoded: [UInt8], itemCount: Int) async -> OTLPExportResult {
@@ -55,30 +66,41 @@ public final class OTLPSignalExporter: Sendable {
         }
     }
 
+    /// Exports a request encoded after ``requestHeadroom`` bytes.
+    func export(encoded: [UInt8], headroom: Int, itemCount: Int) async -> OTLPExportResult {
+        switch backend {
+        case .grpc(let e) where headroom == GRPCFramedMessage.prefixLength:
+            await e.export(framedRequest: GRPCFramedMessage(headroomAndMessage: encoded)!, itemCount: itemCount)
+        case .grpc, .http:
+            await export(encoded: headroom == 0 ? encoded : Array(encoded[headroom...]), itemCount: itemCount)
+        }
+    }
+
     /// Exports items `0..<count` as requests made by `make`, halving ranges whose encoding is
     /// over the size cap; a single item over the cap is dropped and counted. Returns whether
     /// every part was delivered.
     func exportSplitting<Request: JSONMessage>(
         count: Int, itemCount: (Range<Int>) -> Int, make: (Range<Int>) -> Request
     ) async -> Bool {
-        await exportSplitting(count: count, itemCount: itemCount, encode: { encode(make($0)) })
+        await exportSplitting(count: count, itemCount: itemCount, encode: { encode(make($0), headroom: $1) })
     }
 
     /// ``exportSplitting(count:itemCount:make:)`` with the encoding of each range made by `encode`.
     func exportSplitting(
-        count: Int, itemCount: (Range<Int>) -> Int, encode: (Range<Int>) -> [UInt8]
+        count: Int, itemCount: (Range<Int>) -> Int, encode: (Range<Int>, _ headroom: Int) -> [UInt8]
     ) async -> Bool {
         var pending: [Range<Int>] = [0..<count]
         var allDelivered = true
+        let headroom = requestHeadroom
         while let range = pending.popLast() {
-            let encoded = encode(range)
-            if encoded.count > maxRequestBytes && range.count > 1 {
+            let encoded = encode(range, headroom)
+            if encoded.count - headroom > maxRequestBytes && range.count > 1 {
                 let middle = range.lowerBound + range.count / 2
                 pending.append(middle..<range.upperBound)
                 pending.append(range.lowerBound..<middle)
                 continue
             }
-            let result = await export(encoded: encoded, itemCount: itemCount(range))
+            let result = await export(encoded: encoded, headroom: headroom, itemCount: itemCount(range))
             if !result.isDelivered { allDelivered = false }
         }
         return allDelivered
@@ -115,8 +137,8 @@ public final class OTLPSpanExporter: SpanExporter {
         } else {
             // Binary protobuf straight from the spans: the same bytes as makeRequest() encoded,
             // without building the intermediate messages.
-            ok = await exporter.exportSplitting(count: batch.spans.count, itemCount: { $0.count }) { range in
-                batch.encodedExportRequest(range: range)
+            ok = await exporter.exportSplitting(count: batch.spans.count, itemCount: { $0.count }) { range, headroom in
+                batch.encodedExportRequest(range: range, headroom: headroom)
             }
         }
         if !ok { throw OTLPExportFailedError(signal: .traces) }
@@ -138,8 +160,8 @@ public final class OTLPLogExporter: LogExporter {
             }
         } else {
             // Binary protobuf straight from the records (the same bytes as makeRequest() encoded).
-            ok = await exporter.exportSplitting(count: batch.records.count, itemCount: { $0.count }) { range in
-                batch.encodedExportRequest(range: range)
+            ok = await exporter.exportSplitting(count: batch.records.count, itemCount: { $0.count }) { range, headroom in
+                batch.encodedExportRequest(range: range, headroom: headroom)
             }
         }
         if !ok { throw OTLPExportFailedError(signal: .logs) }
