@@ -67,10 +67,12 @@ public final class OTLPSignalExporter: Sendable {
     }
 
     /// Exports a request encoded after ``requestHeadroom`` bytes.
-    func export(encoded: [UInt8], headroom: Int, itemCount: Int) async -> OTLPExportResult {
+    /// `encoded` is consumed so that the frame prefix is written into it in place (a shared
+    /// array would be copied first).
+    func export(encoded: consuming [UInt8], headroom: Int, itemCount: Int) async -> OTLPExportResult {
         switch backend {
         case .grpc(let e) where headroom == GRPCFramedMessage.prefixLength:
-            await e.export(framedRequest: GRPCFramedMessage(headroomAndMessage: encoded)!, itemCount: itemCount)
+            await e.export(framedRequest: GRPCFramedMessage(headroomAndMessage: consume encoded)!, itemCount: itemCount)
         case .grpc, .http:
             await export(encoded: headroom == 0 ? encoded : Array(encoded[headroom...]), itemCount: itemCount)
         }
@@ -100,7 +102,8 @@ public final class OTLPSignalExporter: Sendable {
                 pending.append(range.lowerBound..<middle)
                 continue
             }
-            let result = await export(encoded: encoded, headroom: headroom, itemCount: itemCount(range))
+            let items = itemCount(range)
+            let result = await export(encoded: consume encoded, headroom: headroom, itemCount: items)
             if !result.isDelivered { allDelivered = false }
         }
         return allDelivered
