@@ -182,10 +182,15 @@ let benchmarks: @Sendable () -> Void = {
 
     Benchmark("zz report: drops during the producer benchmarks", configuration: .init(
         metrics: [.wallClock], maxDuration: .milliseconds(1), maxIterations: 1)) { _ in
+        // package-benchmark swallows the benchmark process's output, so the counts also go to
+        // a file: /tmp/swift-otlp-pipeline-drops.txt (or $PIPELINE_DROPS_FILE).
+        var report = ""
         for signal in TelemetrySignal.allCases {
             let stats = provider.statistics(signal)
-            let line = "swift-otlp \(signal): accepted \(stats.accepted), dropped (buffer full) \(stats.dropped)\n"
-            FileHandle.standardError.write(Data(line.utf8))  // stderr: shown even when stdout is captured
+            report += "swift-otlp \(signal): accepted \(stats.accepted), dropped (buffer full) \(stats.dropped)\n"
         }
+        FileHandle.standardError.write(Data(report.utf8))
+        let path = ProcessInfo.processInfo.environment["PIPELINE_DROPS_FILE"] ?? "/tmp/swift-otlp-pipeline-drops.txt"
+        try? Data(report.utf8).write(to: URL(fileURLWithPath: path))
     }
 }
