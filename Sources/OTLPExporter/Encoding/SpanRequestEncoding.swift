@@ -307,7 +307,14 @@ enum AttributeEncoding {
                 let keyLength = attribute.pointee.key.utf8.count
                 var keyValueSize = keyLength == 0 ? 0 : 1 &+ ProtoSize.varint(keyLength) &+ keyLength  // key = 1
                 let valueSlot = sizer.reserveSlot()
-                let valueSize = sizeOfValue(attribute.pointee.value, &sizer)
+                let valueSize: Int
+                switch attribute.pointee.value {  // scalars and strings in place; the rest below
+                case .string(let text): valueSize = 1 &+ ProtoSize.string(text)
+                case .bool: valueSize = 2
+                case .int(let number): valueSize = 1 &+ ProtoSize.int64(number)
+                case .double: valueSize = 9
+                default: valueSize = sizeOfValue(attribute.pointee.value, &sizer)
+                }
                 sizer.set(valueSlot, valueSize)
                 keyValueSize &+= 1 &+ ProtoSize.varint(valueSize) &+ valueSize  // value = 2 (always set)
                 sizer.set(slot, keyValueSize)
@@ -329,7 +336,13 @@ enum AttributeEncoding {
                 }
                 writer.writeTag(0x12)  // value = 2
                 writer.writeRecordedLength()
-                writeValue(attribute.pointee.value, &writer)
+                switch attribute.pointee.value {  // scalars and strings in place; the rest below
+                case .string(let text): writer.writeTag(0x0A); writer.writeString(text)
+                case .bool(let flag): writer.writeTag(0x10); writer.writeBool(flag)
+                case .int(let number): writer.writeTag(0x18); writer.writeInt64(number)
+                case .double(let number): writer.writeTag(0x21); writer.writeDouble(number)
+                default: writeValue(attribute.pointee.value, &writer)
+                }
             }
         }
     }
