@@ -102,6 +102,17 @@ func makeQueuedSpans(_ count: Int) -> MPSCRingBuffer<SpanData> {
     return ring
 }
 
+/// Moves up to 512 spans from the ring into `batch`, as the pipeline worker does (a pop loop
+/// into a local array: each span moves, none is copied).
+func moveBatch(from ring: MPSCRingBuffer<SpanData>, into batch: inout [SpanData]) -> Int {
+    var moved = 0
+    while moved < 512, let span = ring.pop() {
+        batch.append(span)
+        moved += 1
+    }
+    return moved
+}
+
 /// What the worker and the OTLP exporter do with queued spans: drain in batches of 512 and
 /// encode each straight into ExportTraceServiceRequest bytes (the binary exporters' path).
 func drainToEncodedOTLP(_ ring: MPSCRingBuffer<SpanData>) -> Int {
@@ -110,7 +121,7 @@ func drainToEncodedOTLP(_ ring: MPSCRingBuffer<SpanData>) -> Int {
     batch.reserveCapacity(512)
     var encoded = 0
     while true {
-        let moved = ring.drain(maxCount: 512) { batch.append($0) }
+        let moved = moveBatch(from: ring, into: &batch)
         if moved == 0 { break }
         let bytes = SpanBatch(resource: resource, spans: batch).encodedExportRequest()
         precondition(!bytes.isEmpty)
@@ -128,7 +139,7 @@ func drainToOTLP(_ ring: MPSCRingBuffer<SpanData>) -> Int {
     batch.reserveCapacity(512)
     var converted = 0
     while true {
-        let moved = ring.drain(maxCount: 512) { batch.append($0) }
+        let moved = moveBatch(from: ring, into: &batch)
         if moved == 0 { break }
         let request = SpanBatch(resource: resource, spans: batch).makeRequest()
         converted += request.resourceSpans[0].scopeSpans[0].spans.count
