@@ -86,10 +86,19 @@ public struct ProtoReader {
     @inlinable @inline(__always)
     public mutating func readVarint() throws(ProtoDecodingError) -> UInt64 {
         if position != end {
-            let first = position.load(as: UInt8.self)
+            let first = UInt64(position.load(as: UInt8.self))
             if first < 0x80 {
                 position += 1
-                return UInt64(first)
+                return first
+            }
+            // Two-byte varints (lengths of nested messages up to 16 KiB, integers up to 16383)
+            // without a call.
+            if end - position >= 2 {
+                let second = UInt64(position.load(fromByteOffset: 1, as: UInt8.self))
+                if second < 0x80 {
+                    position += 2
+                    return first & 0x7F | second &<< 7
+                }
             }
         }
         return try readVarintSlow()
@@ -296,6 +305,15 @@ public struct ProtoReader {
     /// starts at the current position (just after its tag), within the current message; at least 1.
     @usableFromInline
     func occurrencesLeft(of tag: UInt32) -> Int {
+        if tag < 0x80 && tag & 7 == ProtoWireType.lengthDelimited {
+            return lengthDelimitedOccurrencesLeft(of: UInt8(truncatingIfNeeded: tag))
+        }
+        return occurrencesLeftBySkipping(of: tag)
+    }
+
+    /// ``occurrencesLeft(of:)`` for any tag: skips field by field.
+    @usableFromInline
+    func occurrencesLeftBySkipping(of tag: UInt32) -> Int {
         var scan = self
         var n = 1
         do throws(ProtoDecodingError) {
@@ -306,6 +324,40 @@ public struct ProtoReader {
             }
         } catch {
             // Malformed: decoding stops at the same place with the error; the count so far is a bound.
+        }
+        return n
+    }
+
+    /// ``occurrencesLeft(of:)`` for a one-byte tag of a length-delimited field (every repeated
+    /// message, string or bytes field numbered below 16): steps from length prefix to length
+    /// prefix without the general skip, and counts exactly what ``occurrencesLeftBySkipping(of:)``
+    /// counts (an occurrence whose tag was read counts even if its length prefix is malformed).
+    @usableFromInline
+    func lengthDelimitedOccurrencesLeft(of tag: UInt8) -> Int {
+        var p = position
+        let end = self.end
+        var n = 1
+        while p != end {
+            // The length prefix: a varint of at most 10 bytes.
+            var length = UInt64(p.load(as: UInt8.self))
+            p += 1
+            if length >= 0x80 {
+                length &= 0x7F
+                var shift: UInt64 = 7
+                while true {
+                    if p == end || shift > 63 { return n }
+                    let byte = p.load(as: UInt8.self)
+                    p += 1
+                    length |= UInt64(byte & 0x7F) &<< shift
+                    if byte < 0x80 { break }
+                    shift &+= 7
+                }
+            }
+            guard length <= UInt64(end - p) else { return n }
+            p += Int(truncatingIfNeeded: length)
+            if p == end || p.load(as: UInt8.self) != tag { return n }
+            p += 1
+            n &+= 1
         }
         return n
     }
@@ -355,17 +407,14 @@ public struct ProtoReader {
         }
         #endif
         if n > 0 {
-            let values = [T](unsafeUninitializedCapacity: n) { buffer, initialized in
-                let target = UnsafeMutableRawPointer(buffer.baseAddress!)
-                target.copyMemory(from: bytes.baseAddress!, byteCount: n &* width)
-                #if _endian(big)
-                for i in 0..<n {
-                    let element = UnsafeMutableRawBufferPointer(start: target + i &* width, count: width)
-                    element.reverse()
-                }
-                #endif
-                initialized = n
+            #if _endian(little)
+            let values = ProtoInternTable.makeArray(bytes.baseAddress!, count: n, of: T.self)
+            #else
+            var values = ProtoInternTable.makeArray(bytes.baseAddress!, count: n, of: T.self)
+            values.withUnsafeMutableBytes { target in
+                for i in 0..<n { UnsafeMutableRawBufferPointer(rebasing: target[i &* width ..< (i &+ 1) &* width]).reverse() }
             }
+            #endif
             if array.isEmpty { array = values } else { array.append(contentsOf: values) }
         }
         if bytes.count != n &* width {
