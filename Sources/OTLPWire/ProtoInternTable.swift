@@ -77,8 +77,44 @@ struct ProtoInternTable {
     struct MessageCache {
         @usableFromInline var type: ObjectIdentifier?
         @usableFromInline var slots: UnsafeMutableRawPointer?
-        @usableFromInline var free: ((UnsafeMutableRawPointer) -> Void)?
-        @inlinable init() { type = nil; slots = nil; free = nil }
+        /// Slots for whole runs of the reusable type (see ``ProtoReader/readRepeatedReusableMessage(tag:into:)``).
+        @usableFromInline var runs: UnsafeMutableRawPointer?
+        @usableFromInline var free: ((UnsafeMutableRawPointer, UnsafeMutableRawPointer) -> Void)?
+        /// Run look-ups so far that found an equal earlier run, and that did not.
+        @usableFromInline var runHits: Int
+        @usableFromInline var runMisses: Int
+        @inlinable init() { type = nil; slots = nil; runs = nil; free = nil; runHits = 0; runMisses = 0 }
+    }
+
+    /// A run of consecutive elements of a repeated field of the reusable type, decoded earlier.
+    @usableFromInline
+    struct RunSlot<M: ProtoMessage> {
+        @usableFromInline var start: UnsafeRawPointer?
+        @usableFromInline var count: Int
+        @usableFromInline var depth: Int
+        @usableFromInline var elements: [M]
+        @inlinable init() { start = nil; count = 0; depth = -1; elements = [] }
+    }
+
+    @usableFromInline static let runSlotBits = 8
+    /// Largest run (in bytes, from the first element's length prefix to the end of the last
+    /// element) looked up as a whole.
+    @usableFromInline static let maximumRunCount = 4096
+    /// Run look-ups stop for the rest of an input once this many have missed with fewer than one
+    /// hit per 8 misses: an input whose runs never repeat pays for at most this many.
+    @usableFromInline static let runMissAllowance = 256
+
+    /// Whether whole runs are still looked up in this input (see ``runMissAllowance``).
+    @inlinable
+    var looksUpRuns: Bool {
+        let cache = messages.pointee
+        return cache.runMisses < Self.runMissAllowance || cache.runHits &* 8 >= cache.runMisses
+    }
+
+    /// The run slots for `M`; only after ``messageSlots(_:)`` returned slots for `M`.
+    @inlinable
+    func runSlots<M: ProtoMessage>(_ type: M.Type) -> UnsafeMutablePointer<RunSlot<M>> {
+        messages.pointee.runs!.assumingMemoryBound(to: RunSlot<M>.self)
     }
 
     /// The message slots for `M`: created for the first reusable type asked for; `nil` for any
@@ -98,12 +134,19 @@ struct ProtoInternTable {
         let count = 1 << Self.messageSlotBits
         let slots = UnsafeMutablePointer<MessageSlot<M>>.allocate(capacity: count)
         slots.initialize(repeating: MessageSlot<M>(), count: count)
+        let runCount = 1 << Self.runSlotBits
+        let runs = UnsafeMutablePointer<RunSlot<M>>.allocate(capacity: runCount)
+        runs.initialize(repeating: RunSlot<M>(), count: runCount)
         messages.pointee.type = ObjectIdentifier(M.self)
         messages.pointee.slots = UnsafeMutableRawPointer(slots)
-        messages.pointee.free = { raw in
-            let typed = raw.assumingMemoryBound(to: MessageSlot<M>.self)
+        messages.pointee.runs = UnsafeMutableRawPointer(runs)
+        messages.pointee.free = { rawSlots, rawRuns in
+            let typed = rawSlots.assumingMemoryBound(to: MessageSlot<M>.self)
             typed.deinitialize(count: count)
             typed.deallocate()
+            let typedRuns = rawRuns.assumingMemoryBound(to: RunSlot<M>.self)
+            typedRuns.deinitialize(count: runCount)
+            typedRuns.deallocate()
         }
         return slots
     }
@@ -140,7 +183,7 @@ struct ProtoInternTable {
         byteStrings.deallocate()
         lastDoubles.deinitialize(count: 1)
         lastDoubles.deallocate()
-        if let slots = messages.pointee.slots, let free = messages.pointee.free { free(slots) }
+        if let slots = messages.pointee.slots, let runs = messages.pointee.runs, let free = messages.pointee.free { free(slots, runs) }
         messages.deinitialize(count: 1)
         messages.deallocate()
     }

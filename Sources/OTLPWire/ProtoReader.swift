@@ -256,12 +256,55 @@ public struct ProtoReader {
     /// (OTLP's `KeyValue` attributes): when the reader reuses repeated values, an element whose
     /// bytes equal those of an element decoded earlier in the input (at the same or a shallower
     /// depth, so the depth limit holds as if it were decoded again) is a copy of that element.
+    ///
+    /// Likewise a whole run (the first occurrence of a one-byte `tag` in a message and the
+    /// occurrences that directly follow it, as an encoder writes a repeated field) whose bytes
+    /// equal an earlier run's is a copy of that run's array: the same attribute set on many
+    /// points or records costs one look-up and no allocation. A run is decoded element by
+    /// element exactly as the merge loop would (it reads the same tags, so the result and any
+    /// error are the same), then remembered.
     @inlinable
     public mutating func readRepeatedReusableMessage<M: ProtoMessage>(tag: UInt32, into array: inout [M]) throws(ProtoDecodingError) {
         guard let intern, let slots = intern.messageSlots(M.self) else {
             return try readRepeatedMessage(tag: tag, into: &array)
         }
+        if array.isEmpty && tag < 0x80 && tag & 7 == ProtoWireType.lengthDelimited && intern.looksUpRuns {
+            let (count, runEnd) = lengthDelimitedRun(of: UInt8(truncatingIfNeeded: tag))
+            let runStart = position
+            if let runEnd, runEnd - runStart >= 8, runEnd - runStart <= ProtoInternTable.maximumRunCount {
+                let length = runEnd - runStart
+                let runs = intern.runSlots(M.self)
+                let run = runs + Int(truncatingIfNeeded: ProtoInternTable.hash(runStart, length) &>> UInt64(64 &- ProtoInternTable.runSlotBits))
+                if run.pointee.count == length, depth <= run.pointee.depth, let start = run.pointee.start,
+                   ProtoInternTable.equal(start, runStart, length) {
+                    array = run.pointee.elements
+                    position = runEnd
+                    intern.messages.pointee.runHits &+= 1
+                    return
+                }
+                intern.messages.pointee.runMisses &+= 1
+                array.reserveCapacity(count)
+                try readReusableElement(into: &array, slots: slots, intern: intern)
+                // The scan saw exactly one tag byte between elements and no error up to `runEnd`.
+                while position < runEnd {
+                    position += 1
+                    try readReusableElement(into: &array, slots: slots, intern: intern)
+                }
+                run.pointee.start = runStart
+                run.pointee.count = length
+                run.pointee.depth = depth
+                run.pointee.elements = array
+                return
+            }
+        }
         reserveRepeated(&array, tag: tag)
+        try readReusableElement(into: &array, slots: slots, intern: intern)
+    }
+
+    /// One element of ``readRepeatedReusableMessage(tag:into:)`` (its tag already read).
+    @inlinable @inline(__always)
+    mutating func readReusableElement<M: ProtoMessage>(into array: inout [M], slots: UnsafeMutablePointer<ProtoInternTable.MessageSlot<M>>,
+                                                       intern: ProtoInternTable) throws(ProtoDecodingError) {
         let length = try readLength()
         let p = position
         guard length >= 8, length <= ProtoInternTable.maximumMessageCount else {
@@ -334,6 +377,14 @@ public struct ProtoReader {
     /// counts (an occurrence whose tag was read counts even if its length prefix is malformed).
     @usableFromInline
     func lengthDelimitedOccurrencesLeft(of tag: UInt8) -> Int {
+        lengthDelimitedRun(of: tag).count
+    }
+
+    /// The run counted by ``lengthDelimitedOccurrencesLeft(of:)``, and where it ends (just after
+    /// its last element) if every length prefix in it is well formed; `nil` if the scan stopped
+    /// at a malformed one.
+    @usableFromInline
+    func lengthDelimitedRun(of tag: UInt8) -> (count: Int, end: UnsafeRawPointer?) {
         var p = position
         let end = self.end
         var n = 1
@@ -345,7 +396,7 @@ public struct ProtoReader {
                 length &= 0x7F
                 var shift: UInt64 = 7
                 while true {
-                    if p == end || shift > 63 { return n }
+                    if p == end || shift > 63 { return (n, nil) }
                     let byte = p.load(as: UInt8.self)
                     p += 1
                     length |= UInt64(byte & 0x7F) &<< shift
@@ -353,13 +404,14 @@ public struct ProtoReader {
                     shift &+= 7
                 }
             }
-            guard length <= UInt64(end - p) else { return n }
+            guard length <= UInt64(end - p) else { return (n, nil) }
             p += Int(truncatingIfNeeded: length)
-            if p == end || p.load(as: UInt8.self) != tag { return n }
+            if p == end || p.load(as: UInt8.self) != tag { return (n, p) }
             p += 1
             n &+= 1
         }
-        return n
+        // The input ends just after a tag: that occurrence has no length prefix.
+        return (n, nil)
     }
 
     /// Reserves room in `array` for `additional` more elements, at least doubling its capacity
