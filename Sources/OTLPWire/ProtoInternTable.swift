@@ -9,8 +9,9 @@
 /// no validation (the bytes are identical to ones already validated).
 ///
 /// Likewise a packed run of doubles equal to the previous one (a histogram's bounds) reuses its
-/// array, and a small message of the one type generated as reusable (OTLP's `KeyValue`: the
-/// same attribute on many spans) equal in bytes to an earlier one is a copy of it.
+/// array, a small message of the one type generated as reusable (OTLP's `KeyValue`: the same
+/// attribute on many spans) equal in bytes to an earlier one is a copy of it, and so is a whole
+/// run of such messages (the same attribute set on many points: one array for all of them).
 ///
 /// The result is indistinguishable from decoding every value afresh (Swift strings and arrays are
 /// values); only storage is shared. The cache is bounded (fixed slot counts, allocated once per
