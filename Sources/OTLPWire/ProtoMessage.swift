@@ -80,8 +80,9 @@ public struct ProtoDecodingOptions: Sendable, Hashable {
     /// Largest input accepted, in bytes. Default 64 MiB.
     public var maxMessageSize: Int
     /// Whether a string or short byte string (an id) equal to one decoded earlier in the same
-    /// input reuses that value's storage instead of being validated and allocated again. The
-    /// decoded message is the same either way. Default `true`.
+    /// input reuses that value's storage instead of being validated and allocated again; likewise
+    /// an attribute (`KeyValue`), a whole run of attributes, or a packed run of doubles equal in
+    /// bytes to an earlier one. The decoded message is the same either way. Default `true`.
     public var reusesRepeatedValues: Bool
 
     public init(maxDepth: Int = 100, maxMessageSize: Int = 64 << 20, reusesRepeatedValues: Bool = true) {

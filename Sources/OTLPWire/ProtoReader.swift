@@ -86,10 +86,19 @@ public struct ProtoReader {
     @inlinable @inline(__always)
     public mutating func readVarint() throws(ProtoDecodingError) -> UInt64 {
         if position != end {
-            let first = position.load(as: UInt8.self)
+            let first = UInt64(position.load(as: UInt8.self))
             if first < 0x80 {
                 position += 1
-                return UInt64(first)
+                return first
+            }
+            // Two-byte varints (lengths of nested messages up to 16 KiB, integers up to 16383)
+            // without a call.
+            if end - position >= 2 {
+                let second = UInt64(position.load(fromByteOffset: 1, as: UInt8.self))
+                if second < 0x80 {
+                    position += 2
+                    return first & 0x7F | second &<< 7
+                }
             }
         }
         return try readVarintSlow()
@@ -247,12 +256,55 @@ public struct ProtoReader {
     /// (OTLP's `KeyValue` attributes): when the reader reuses repeated values, an element whose
     /// bytes equal those of an element decoded earlier in the input (at the same or a shallower
     /// depth, so the depth limit holds as if it were decoded again) is a copy of that element.
+    ///
+    /// Likewise a whole run (the first occurrence of a one-byte `tag` in a message and the
+    /// occurrences that directly follow it, as an encoder writes a repeated field) whose bytes
+    /// equal an earlier run's is a copy of that run's array: the same attribute set on many
+    /// points or records costs one look-up and no allocation. A run is decoded element by
+    /// element exactly as the merge loop would (it reads the same tags, so the result and any
+    /// error are the same), then remembered.
     @inlinable
     public mutating func readRepeatedReusableMessage<M: ProtoMessage>(tag: UInt32, into array: inout [M]) throws(ProtoDecodingError) {
         guard let intern, let slots = intern.messageSlots(M.self) else {
             return try readRepeatedMessage(tag: tag, into: &array)
         }
+        if array.isEmpty && tag < 0x80 && tag & 7 == ProtoWireType.lengthDelimited && intern.looksUpRuns {
+            let (count, runEnd) = lengthDelimitedRun(of: UInt8(truncatingIfNeeded: tag))
+            let runStart = position
+            if let runEnd, runEnd - runStart >= 8, runEnd - runStart <= ProtoInternTable.maximumRunCount {
+                let length = runEnd - runStart
+                let runs = intern.runSlots(M.self)
+                let run = runs + Int(truncatingIfNeeded: ProtoInternTable.hash(runStart, length) &>> UInt64(64 &- ProtoInternTable.runSlotBits))
+                if run.pointee.count == length, depth <= run.pointee.depth, let start = run.pointee.start,
+                   ProtoInternTable.equal(start, runStart, length) {
+                    array = run.pointee.elements
+                    position = runEnd
+                    intern.messages.pointee.runHits &+= 1
+                    return
+                }
+                intern.messages.pointee.runMisses &+= 1
+                array.reserveCapacity(count)
+                try readReusableElement(into: &array, slots: slots, intern: intern)
+                // The scan saw exactly one tag byte between elements and no error up to `runEnd`.
+                while position < runEnd {
+                    position += 1
+                    try readReusableElement(into: &array, slots: slots, intern: intern)
+                }
+                run.pointee.start = runStart
+                run.pointee.count = length
+                run.pointee.depth = depth
+                run.pointee.elements = array
+                return
+            }
+        }
         reserveRepeated(&array, tag: tag)
+        try readReusableElement(into: &array, slots: slots, intern: intern)
+    }
+
+    /// One element of ``readRepeatedReusableMessage(tag:into:)`` (its tag already read).
+    @inlinable @inline(__always)
+    mutating func readReusableElement<M: ProtoMessage>(into array: inout [M], slots: UnsafeMutablePointer<ProtoInternTable.MessageSlot<M>>,
+                                                       intern: ProtoInternTable) throws(ProtoDecodingError) {
         let length = try readLength()
         let p = position
         guard length >= 8, length <= ProtoInternTable.maximumMessageCount else {
@@ -296,6 +348,15 @@ public struct ProtoReader {
     /// starts at the current position (just after its tag), within the current message; at least 1.
     @usableFromInline
     func occurrencesLeft(of tag: UInt32) -> Int {
+        if tag < 0x80 && tag & 7 == ProtoWireType.lengthDelimited {
+            return lengthDelimitedOccurrencesLeft(of: UInt8(truncatingIfNeeded: tag))
+        }
+        return occurrencesLeftBySkipping(of: tag)
+    }
+
+    /// ``occurrencesLeft(of:)`` for any tag: skips field by field.
+    @usableFromInline
+    func occurrencesLeftBySkipping(of tag: UInt32) -> Int {
         var scan = self
         var n = 1
         do throws(ProtoDecodingError) {
@@ -308,6 +369,49 @@ public struct ProtoReader {
             // Malformed: decoding stops at the same place with the error; the count so far is a bound.
         }
         return n
+    }
+
+    /// ``occurrencesLeft(of:)`` for a one-byte tag of a length-delimited field (every repeated
+    /// message, string or bytes field numbered below 16): steps from length prefix to length
+    /// prefix without the general skip, and counts exactly what ``occurrencesLeftBySkipping(of:)``
+    /// counts (an occurrence whose tag was read counts even if its length prefix is malformed).
+    @usableFromInline
+    func lengthDelimitedOccurrencesLeft(of tag: UInt8) -> Int {
+        lengthDelimitedRun(of: tag).count
+    }
+
+    /// The run counted by ``lengthDelimitedOccurrencesLeft(of:)``, and where it ends (just after
+    /// its last element) if every length prefix in it is well formed; `nil` if the scan stopped
+    /// at a malformed one.
+    @usableFromInline
+    func lengthDelimitedRun(of tag: UInt8) -> (count: Int, end: UnsafeRawPointer?) {
+        var p = position
+        let end = self.end
+        var n = 1
+        while p != end {
+            // The length prefix: a varint of at most 10 bytes.
+            var length = UInt64(p.load(as: UInt8.self))
+            p += 1
+            if length >= 0x80 {
+                length &= 0x7F
+                var shift: UInt64 = 7
+                while true {
+                    if p == end || shift > 63 { return (n, nil) }
+                    let byte = p.load(as: UInt8.self)
+                    p += 1
+                    length |= UInt64(byte & 0x7F) &<< shift
+                    if byte < 0x80 { break }
+                    shift &+= 7
+                }
+            }
+            guard length <= UInt64(end - p) else { return (n, nil) }
+            p += Int(truncatingIfNeeded: length)
+            if p == end || p.load(as: UInt8.self) != tag { return (n, p) }
+            p += 1
+            n &+= 1
+        }
+        // The input ends just after a tag: that occurrence has no length prefix.
+        return (n, nil)
     }
 
     /// Reserves room in `array` for `additional` more elements, at least doubling its capacity
@@ -355,17 +459,14 @@ public struct ProtoReader {
         }
         #endif
         if n > 0 {
-            let values = [T](unsafeUninitializedCapacity: n) { buffer, initialized in
-                let target = UnsafeMutableRawPointer(buffer.baseAddress!)
-                target.copyMemory(from: bytes.baseAddress!, byteCount: n &* width)
-                #if _endian(big)
-                for i in 0..<n {
-                    let element = UnsafeMutableRawBufferPointer(start: target + i &* width, count: width)
-                    element.reverse()
-                }
-                #endif
-                initialized = n
+            #if _endian(little)
+            let values = ProtoInternTable.makeArray(bytes.baseAddress!, count: n, of: T.self)
+            #else
+            var values = ProtoInternTable.makeArray(bytes.baseAddress!, count: n, of: T.self)
+            values.withUnsafeMutableBytes { target in
+                for i in 0..<n { UnsafeMutableRawBufferPointer(rebasing: target[i &* width ..< (i &+ 1) &* width]).reverse() }
             }
+            #endif
             if array.isEmpty { array = values } else { array.append(contentsOf: values) }
         }
         if bytes.count != n &* width {

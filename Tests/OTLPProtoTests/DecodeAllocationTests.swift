@@ -238,4 +238,131 @@ import Testing
         try check(Metrics.self, .metrics, seed: 32)
         try check(Logs.self, .logs, seed: 33)
     }
+
+    /// A metrics request of `metrics` histograms of `points` points each, whose attribute set
+    /// depends on the point's index only (the same sets recur in every metric, as they do across
+    /// a service's instruments), plus one unique attribute when `unique` is set.
+    static func metricsWithRecurringAttributeSets(metrics: Int, points: Int, unique: Bool = false) -> Metrics {
+        var all: [MetricsV1Metric] = []
+        for m in 0..<metrics {
+            var dataPoints: [MetricsV1HistogramDataPoint] = []
+            for p in 0..<points {
+                var point = MetricsV1HistogramDataPoint()
+                point.attributes = [
+                    Self.attribute("http.request.method", ["GET", "POST"][p % 2]),
+                    CommonV1KeyValue(key: "http.response.status_code", value: CommonV1AnyValue(value: .intValue(Int64([200, 404, 500][p % 3])))),
+                    Self.attribute("http.route", "/api/v1/route/\(p)"),
+                ]
+                if unique { point.attributes.append(Self.attribute("series", "\(m)-\(p)")) }
+                point.count = UInt64(m * points + p)
+                point.bucketCounts = [1, 2, UInt64(p)]
+                dataPoints.append(point)
+            }
+            all.append(MetricsV1Metric(name: "metric.\(m)", data: .histogram(MetricsV1Histogram(dataPoints: dataPoints))))
+        }
+        return Metrics(resourceMetrics: [MetricsV1ResourceMetrics(scopeMetrics: [MetricsV1ScopeMetrics(metrics: all)])])
+    }
+
+    static func histogramPoints(_ request: Metrics) -> [MetricsV1HistogramDataPoint] {
+        request.resourceMetrics.flatMap(\.scopeMetrics).flatMap(\.metrics).flatMap { metric -> [MetricsV1HistogramDataPoint] in
+            if case .histogram(let histogram)? = metric.data { return histogram.dataPoints }
+            return []
+        }
+    }
+
+    static func storage<E>(_ array: [E]) -> UnsafeRawPointer? { array.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) } }
+
+    @Test func recurringAttributeSetsShareOneArrayAndDecodeLikeAFreshDecode() throws {
+        let request = Self.metricsWithRecurringAttributeSets(metrics: 8, points: 40)
+        let bytes = request.serializedBytes()
+        #expect(bytes.count > 2048)
+        let reused = try Metrics(serializedBytes: bytes)
+        let plain = try Metrics(serializedBytes: bytes, options: Self.fresh)
+        #expect(reused == request && plain == request)
+        #expect(reused.serializedBytes() == bytes)
+        let reusedPoints = Self.histogramPoints(reused), plainPoints = Self.histogramPoints(plain)
+        #expect(reusedPoints.count == 320)
+        // With reuse, point p of (nearly) every metric holds the array decoded for point p of the
+        // first (the run cache is direct-mapped: a few sets share a slot and miss).
+        var shared = 0
+        for i in 40..<320 {
+            if Self.storage(reusedPoints[i].attributes) == Self.storage(reusedPoints[i % 40].attributes) { shared += 1 }
+            #expect(Self.storage(plainPoints[i].attributes) != Self.storage(plainPoints[i % 40].attributes))
+        }
+        #expect(shared >= 280 * 3 / 4, "\(shared) of 280 points share their attribute array")
+        // A shared array is a value: changing one point's attributes leaves the others alone.
+        var changed = reused
+        if case .histogram(var histogram)? = changed.resourceMetrics[0].scopeMetrics[0].metrics[3].data {
+            histogram.dataPoints[0].attributes[0] = Self.attribute("changed", "yes")
+            changed.resourceMetrics[0].scopeMetrics[0].metrics[3].data = .histogram(histogram)
+        }
+        #expect(Self.histogramPoints(changed)[3 * 40].attributes[0].key == "changed")
+        #expect(Self.histogramPoints(changed)[4 * 40].attributes == Self.histogramPoints(request)[4 * 40].attributes)
+    }
+
+    @Test func attributeSetsThatNeverRecurDecodeAlikeAfterRunLookUpsStop() throws {
+        // 600 points with a unique attribute each (run look-ups give up), then recurring sets.
+        let unique = Self.metricsWithRecurringAttributeSets(metrics: 3, points: 200, unique: true)
+        let recurring = Self.metricsWithRecurringAttributeSets(metrics: 3, points: 50)
+        let bytes = unique.serializedBytes() + recurring.serializedBytes()  // protobuf merge: the metrics concatenate
+        var expected = unique
+        expected.resourceMetrics += recurring.resourceMetrics
+        #expect(try Metrics(serializedBytes: bytes) == expected)
+        #expect(try Metrics(serializedBytes: bytes, options: Self.fresh) == expected)
+    }
+
+    @Test func attributeRunsSplitByOtherFieldsOrBrokenAtTheEndDecodeLikeAFreshDecode() throws {
+        let a = ld(1, Array("first.attribute.key".utf8)) + ld(2, ld(1, Array("value".utf8)))
+        let b = ld(1, Array("second.attribute.key".utf8)) + ld(2, [0x18, 0x05])
+        let whole = ld(9, a) + ld(9, b)
+        // Point 1 holds the whole run; point 2 the same run split by a count (field 4, fixed64);
+        // point 3 the whole run again; then padding points to pass the reuse threshold.
+        let split = ld(9, a) + [0x21] + [UInt8](repeating: 7, count: 8) + ld(9, b)
+        var points = [whole, split, whole]
+        for i in 0..<80 { points.append(ld(9, ld(1, Array("padding.attribute.number.\(i)".utf8)))) }
+        let input = ld(1, ld(2, ld(2, ld(9, points.map { ld(1, $0) }.reduce([], +)))))
+        #expect(input.count > 2048)
+        let reused = try Metrics(serializedBytes: input)
+        let plain = try Metrics(serializedBytes: input, options: Self.fresh)
+        #expect(reused == plain)
+        let decoded = Self.histogramPoints(reused)
+        #expect(decoded[1].attributes == decoded[0].attributes && decoded[1].count == 0x0707_0707_0707_0707)
+        #expect(Self.storage(decoded[2].attributes) == Self.storage(decoded[0].attributes))
+        // The same run again, its last element's length now past the end of its point.
+        var broken = whole
+        broken[ld(9, a).count + 1] = 0x7F
+        let brokenInput = ld(1, ld(2, ld(2, ld(9, (points + [broken]).map { ld(1, $0) }.reduce([], +)))))
+        for options in [ProtoDecodingOptions(), Self.fresh] {
+            do {
+                _ = try Metrics(serializedBytes: brokenInput, options: options)
+                Issue.record("decoded a length past the end")
+            } catch { #expect(error.code == .lengthPastEnd) }
+        }
+    }
+
+    @Test func aReusedAttributeRunStillObeysTheDepthLimitWhereItRecurs() throws {
+        // The same two-attribute run (field 1 of its message both times) as the resource's
+        // attributes (KeyValues at depth 3) and as the values of a kvlist in a span attribute
+        // (KeyValues at depth 7); its first attribute needs 4 more levels below the KeyValue.
+        let inner = ld(1, Array("inner-key".utf8)) + ld(2, ld(1, Array("deep".utf8)))
+        let attribute = ld(1, Array("nested.attribute".utf8)) + ld(2, ld(6, ld(1, inner)))
+        let run = ld(1, attribute) + ld(1, ld(1, Array("plain.attribute".utf8)))
+        let resource = ld(1, run)                                                 // ResourceSpans.resource
+        let span = ld(9, ld(1, Array("k".utf8)) + ld(2, ld(6, run)))              // Span.attributes: k = kvlist(run)
+        let padding = ld(3, [UInt8](repeating: UInt8(ascii: "p"), count: 2100))  // ResourceSpans.schema_url
+        let input = ld(1, resource + ld(2, ld(2, span)) + padding)
+        for reuse in [true, false] {
+            do {
+                _ = try Traces(serializedBytes: input, options: .init(maxDepth: 10, reusesRepeatedValues: reuse))
+                Issue.record("decoded past the depth limit (reuse \(reuse))")
+            } catch { #expect(error.code == .depthLimitExceeded) }
+            let decoded = try Traces(serializedBytes: input, options: .init(maxDepth: 11, reusesRepeatedValues: reuse))
+            let resourceAttributes = decoded.resourceSpans[0].resource!.attributes
+            guard case .kvlistValue(let list)? = decoded.resourceSpans[0].scopeSpans[0].spans[0].attributes[0].value?.value else {
+                Issue.record("no kvlist"); continue
+            }
+            #expect(resourceAttributes.count == 2 && list.values == resourceAttributes)
+            #expect(decoded.serializedBytes() == input)
+        }
+    }
 }

@@ -156,4 +156,92 @@ import Testing
         }.get()
         #expect(varints == 3)
     }
+
+    @Test func oneByteLengthDelimitedTagScanCountsWhatTheGeneralScanCounts() throws {
+        // Runs of tag 0x12 with lengths of one, two and more varint bytes, broken by other tags,
+        // lengths past the end, overlong and truncated prefixes: the fast scan for one-byte
+        // length-delimited tags must count exactly what skipping field by field counts.
+        var generator = SystemRandomNumberGenerator()
+        var checked = 0
+        for round in 0..<4000 {
+            var bytes: [UInt8] = []
+            for _ in 0..<Int.random(in: 0...12, using: &generator) {
+                switch Int.random(in: 0..<10, using: &generator) {
+                case 0..<5:  // a well-formed element, sometimes with a non-minimal or long prefix
+                    let length = Int.random(in: 0...200, using: &generator)
+                    if length >= 128 || Bool.random(using: &generator) {
+                        var v = length
+                        while v >= 0x80 { bytes.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
+                        bytes.append(UInt8(v))
+                    } else {
+                        bytes.append(UInt8(length))
+                    }
+                    bytes += (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+                case 5: bytes += [UInt8](repeating: 0x80, count: Int.random(in: 1...11, using: &generator))  // overlong / truncated
+                case 6: bytes.append(UInt8.random(in: 0x20...0x7F, using: &generator))  // length likely past the end
+                case 7: bytes += [0x08, 0x01]  // another field
+                default: break
+                }
+                if Int.random(in: 0..<4, using: &generator) != 0 { bytes.append(0x12) }
+            }
+            let (fast, general) = try Self.reading(bytes) { (r: inout ProtoReader) throws(ProtoDecodingError) -> (Int, Int) in
+                (r.lengthDelimitedOccurrencesLeft(of: 0x12), r.occurrencesLeftBySkipping(of: 0x12))
+            }.get()
+            #expect(fast == general, "round \(round): \(bytes)")
+            #expect(fast >= 1 && fast <= Swift.max(1, bytes.count))
+            if fast > 1 { checked += 1 }
+        }
+        #expect(checked > 100)
+    }
+
+    @Test func twoByteVarintsDecodeWithoutTheSlowPathAndTruncationIsStillAnError() throws {
+        for value: UInt64 in [128, 129, 300, 1000, 16383] {
+            let bytes: [UInt8] = [UInt8(value & 0x7F) | 0x80, UInt8(value >> 7)]
+            #expect(try Self.reading(bytes) { (r: inout ProtoReader) throws(ProtoDecodingError) -> UInt64 in try r.readVarint() }.get() == value)
+        }
+        // A non-minimal two-byte zero and a three-byte value.
+        #expect(try Self.reading([0x80, 0x00]) { (r: inout ProtoReader) throws(ProtoDecodingError) -> UInt64 in try r.readVarint() }.get() == 0)
+        #expect(try Self.reading([0x80, 0x80, 0x01]) { (r: inout ProtoReader) throws(ProtoDecodingError) -> UInt64 in try r.readVarint() }.get() == 16384)
+        // The second byte is past the end of the current message (a packed run of one byte).
+        let outside = Self.reading([0x01, 0x80, 0x01]) { (r: inout ProtoReader) throws(ProtoDecodingError) -> UInt64 in
+            let limit = try r.pushLimit()
+            defer { r.popLimit(limit) }
+            return try r.readVarint()
+        }
+        guard case .failure(let error) = outside else { Issue.record("read past the end of the run"); return }
+        #expect(error.code == .truncated)
+        // A two-byte length prefix past the end.
+        let long = Self.reading([0x80, 0x01, 0x00]) { (r: inout ProtoReader) throws(ProtoDecodingError) -> Int in try r.readLength() }
+        guard case .failure(let lengthError) = long else { Issue.record("length past the end accepted"); return }
+        #expect(lengthError.code == .lengthPastEnd)
+    }
+
+    @Test func fixedWidthArraysAreCopiedFromUnalignedInput() throws {
+        // The same values at every offset 0..<8 of the input: bytes, packed fixed64 and fixed32.
+        let values: [UInt64] = [1, 0x0102_0304_0506_0708, .max, 0, 1 << 63]
+        for offset in 0..<8 {
+            var run: [UInt8] = [UInt8](repeating: 0xEE, count: offset) + [UInt8(values.count * 8)]
+            for v in values { withUnsafeBytes(of: v.littleEndian) { run += $0 } }
+            let decoded = try Self.reading(run) { (r: inout ProtoReader) throws(ProtoDecodingError) -> [UInt64] in
+                r.position += offset
+                var array: [UInt64] = []
+                try r.readPackedFixed(into: &array)
+                return array
+            }.get()
+            #expect(decoded == values, "offset \(offset)")
+            let bytes = try Self.reading(run) { (r: inout ProtoReader) throws(ProtoDecodingError) -> [UInt8] in
+                r.position += offset
+                return try r.readBytes()
+            }.get()
+            #expect(bytes == Array(run[(offset + 1)...]))
+            let halves = try Self.reading(run) { (r: inout ProtoReader) throws(ProtoDecodingError) -> [UInt32] in
+                r.position += offset
+                var array: [UInt32] = [9]
+                try r.readPackedFixed(into: &array)
+                return array
+            }.get()
+            #expect(halves == [9] + values.flatMap { [UInt32(truncatingIfNeeded: $0), UInt32(truncatingIfNeeded: $0 >> 32)] })
+        }
+    }
 }
+
