@@ -6,39 +6,76 @@ public protocol MetricValue: Sendable {
     static var isDouble: Bool { get }
     /// The value as the pipeline carries it.
     var metricNumber: MetricNumber { get }
+    /// Adds the value to a counter's attribute-free running sum (negative values only when
+    /// `allowsNegative`).
+    func add(to accumulator: AtomicSum, allowsNegative: Bool)
 }
 
 extension Int64: MetricValue {
     public static var isDouble: Bool { false }
     @inlinable public var metricNumber: MetricNumber { .int(self) }
+    @inlinable public func add(to accumulator: AtomicSum, allowsNegative: Bool) {
+        if allowsNegative || self >= 0 { accumulator.add(self) }
+    }
 }
 
 extension Double: MetricValue {
     public static var isDouble: Bool { true }
     @inlinable public var metricNumber: MetricNumber { .double(self) }
+    @inlinable public func add(to accumulator: AtomicSum, allowsNegative: Bool) {
+        // NaN is ignored like a negative value (the worker's rule for counters).
+        if allowsNegative ? !isNaN : self >= 0 { accumulator.add(self) }
+    }
 }
 
-/// A monotonic sum. `add` is one lock-free ring push; aggregation happens on the pipeline worker.
+/// A monotonic sum. `add` without attributes is one atomic update of the instrument's running sum
+/// (never dropped); with attributes it is one lock-free ring push, aggregated on the pipeline worker.
 public struct Counter<Value: MetricValue>: Sendable {
     @usableFromInline let pipeline: Pipeline
     @usableFromInline let id: UInt32
+    @usableFromInline let accumulator: AtomicSum?
     public let descriptor: InstrumentDescriptor
+
+    init(pipeline: Pipeline, id: UInt32, descriptor: InstrumentDescriptor) {
+        self.pipeline = pipeline
+        self.id = id
+        self.descriptor = descriptor
+        accumulator = pipeline.sumAccumulator(for: id)
+    }
 
     /// Adds `value` (negative values are ignored, per the spec) to the stream of `attributes`.
     @inlinable
     public func add(_ value: Value, attributes: [Attribute] = []) {
+        if attributes.isEmpty, let accumulator {
+            guard !pipeline.isShutDown else { return pipeline.countMeasurementAfterShutdown() }
+            value.add(to: accumulator, allowsNegative: false)
+            return
+        }
         pipeline.recordMeasurement(Measurement(instrument: id, value: value.metricNumber, attributes: attributes))
     }
 }
 
-/// A sum that can go up and down.
+/// A sum that can go up and down. Attribute-free adds are atomic updates, as for ``Counter``.
 public struct UpDownCounter<Value: MetricValue>: Sendable {
     @usableFromInline let pipeline: Pipeline
     @usableFromInline let id: UInt32
+    @usableFromInline let accumulator: AtomicSum?
     public let descriptor: InstrumentDescriptor
+
+    init(pipeline: Pipeline, id: UInt32, descriptor: InstrumentDescriptor) {
+        self.pipeline = pipeline
+        self.id = id
+        self.descriptor = descriptor
+        accumulator = pipeline.sumAccumulator(for: id)
+    }
 
     @inlinable
     public func add(_ value: Value, attributes: [Attribute] = []) {
+        if attributes.isEmpty, let accumulator {
+            guard !pipeline.isShutDown else { return pipeline.countMeasurementAfterShutdown() }
+            value.add(to: accumulator, allowsNegative: true)
+            return
+        }
         pipeline.recordMeasurement(Measurement(instrument: id, value: value.metricNumber, attributes: attributes))
     }
 }

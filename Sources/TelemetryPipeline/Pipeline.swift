@@ -295,6 +295,10 @@ public final class Pipeline: @unchecked Sendable {
     private struct Registry {
         var descriptors: [(InstrumentDescriptor, (@Sendable (ObservationRecorder) -> Void)?)] = []
         var ids: [InstrumentDescriptor: UInt32] = [:]
+        /// The attribute-free sums of (up-down) counters, by instrument id.
+        var accumulators: [UInt32: AtomicSum] = [:]
+        /// The same, in registration order, for the statistics.
+        var allAccumulators: [AtomicSum] = []
     }
     private let registry = LockedValue(Registry())
     private let workerDone = DispatchSemaphore(value: 0)
@@ -425,6 +429,38 @@ public final class Pipeline: @unchecked Sendable {
         registry.withLock { Array($0.descriptors.dropFirst(index)) }
     }
 
+    /// The lock-free sum for the attribute-free measurements of counter or up-down counter `id`
+    /// (one per instrument, made on first request). `nil` for other kinds.
+    public func sumAccumulator(for id: UInt32) -> AtomicSum? {
+        registry.withLock { registry in
+            guard Int(id) < registry.descriptors.count else { return nil }
+            let descriptor = registry.descriptors[Int(id)].0
+            guard descriptor.kind == .counter || descriptor.kind == .upDownCounter else { return nil }
+            if let existing = registry.accumulators[id] { return existing }
+            let accumulator = AtomicSum(isDouble: descriptor.isDouble)
+            registry.accumulators[id] = accumulator
+            registry.allAccumulators.append(accumulator)
+            return accumulator
+        }
+    }
+
+    /// Takes every accumulator's sum since the last call. Worker only.
+    func takeAccumulatedSums() -> [(UInt32, MetricNumber)] {
+        let accumulators = registry.withLock { $0.accumulators }
+        return accumulators.compactMap { id, accumulator in accumulator.take().map { (id, $0) } }
+    }
+
+    /// Measurements counted by the accumulators (accepted without a ring push).
+    private var accumulatedMeasurementCount: Int {
+        registry.withLock { $0.allAccumulators.reduce(0) { $0 + $1.addedCount } }
+    }
+
+    /// Counts a measurement recorded after shutdown (ignored).
+    @inlinable
+    public func countMeasurementAfterShutdown() {
+        droppedAfterShutdown[1].wrappingIncrement(ordering: .relaxed)  // Relaxed: statistic.
+    }
+
     // MARK: Flush and shutdown
 
     /// Exports everything recorded before this call (and collects metrics), then waits for the
@@ -488,7 +524,7 @@ public final class Pipeline: @unchecked Sendable {
                 exported: spanLane.exported.load(ordering: .relaxed), failed: spanLane.failed.load(ordering: .relaxed))
         case .metrics:
             return SignalStatistics(
-                accepted: measurementRing.acceptedCount, dropped: measurementRing.droppedCount,
+                accepted: measurementRing.acceptedCount + accumulatedMeasurementCount, dropped: measurementRing.droppedCount,
                 droppedAfterShutdown: droppedAfterShutdown[1].load(ordering: .relaxed),
                 exported: metricLane.exported.load(ordering: .relaxed), failed: metricLane.failed.load(ordering: .relaxed))
         case .logs:

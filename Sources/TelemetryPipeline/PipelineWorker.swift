@@ -226,6 +226,10 @@ final class PipelineWorker: @unchecked Sendable {
 
     private func collectMetrics() {
         refreshInstruments()
+        // Attribute-free (up-down) counter measurements summed on the producers' side.
+        for (id, sum) in pipeline.takeAccumulatedSums() where Int(id) < instruments.count {
+            instruments[Int(id)].record(sum, attributes: [])
+        }
         let now = configuration.clock.nowUnixNano()
         let metrics = instruments.compactMap { $0.collect(now: now) }
         guard !metrics.isEmpty else { return }
