@@ -4,13 +4,16 @@ import Atomics
 /// attributes: `add` is one atomic update on the producer (no ring push, so never dropped), and
 /// the pipeline worker takes the sum at each collection into the instrument's empty-attribute
 /// stream. Measurements with attributes still go through the ring.
-public final class AtomicSum: Sendable {
+///
+/// Two atomic read-modify-writes per add (the sum, then the count); under contention from several
+/// threads on one instrument they share its cache lines.
+public final class AtomicSum: @unchecked Sendable {
     /// `Int64` sums, or a `Double` sum's bit pattern.
     @usableFromInline let bits = ManagedAtomic<UInt64>(0)
-    /// Measurements added since the last ``take()`` (whether the stream exists, and statistics).
-    @usableFromInline let additions = ManagedAtomic<Int>(0)
     /// Measurements added in total (self-observability: they count as accepted).
     @usableFromInline let total = ManagedAtomic<Int>(0)
+    /// `total` at the last ``take()``. Touched only by the pipeline worker (hence `@unchecked`).
+    private var takenTotal = 0
     public let isDouble: Bool
 
     init(isDouble: Bool) { self.isDouble = isDouble }
@@ -22,7 +25,6 @@ public final class AtomicSum: Sendable {
         // every add that happened-before a flush by the flush command's lock; nothing else is
         // published through these counters.
         bits.wrappingIncrement(by: UInt64(bitPattern: value), ordering: .relaxed)
-        additions.wrappingIncrement(ordering: .relaxed)
         total.wrappingIncrement(ordering: .relaxed)
     }
 
@@ -38,14 +40,16 @@ public final class AtomicSum: Sendable {
             if exchanged { break }
             current = original
         }
-        additions.wrappingIncrement(ordering: .relaxed)
         total.wrappingIncrement(ordering: .relaxed)
     }
 
     /// The sum added since the last call, or `nil` when nothing was added. Worker only.
     func take() -> MetricNumber? {
-        // Relaxed: see `add`. An add racing this call lands in this take or the next one.
-        guard additions.exchange(0, ordering: .relaxed) > 0 else { return nil }
+        // Relaxed: see `add`. An add racing this call lands in this take or the next one (its
+        // count may be seen one take later than its value: that take then adds zero).
+        let count = total.load(ordering: .relaxed)
+        guard count != takenTotal else { return nil }
+        takenTotal = count
         let taken = bits.exchange(0, ordering: .relaxed)
         return isDouble ? .double(Double(bitPattern: taken)) : .int(Int64(bitPattern: taken))
     }
