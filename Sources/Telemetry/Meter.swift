@@ -28,6 +28,20 @@ extension Double: MetricValue {
     }
 }
 
+/// A (up-down) counter's add: attribute-free values into the instrument's running sum, the rest
+/// through the ring.
+@inlinable
+func recordSum<Value: MetricValue>(
+    _ value: Value, attributes: [Attribute], pipeline: Pipeline, id: UInt32, accumulator: AtomicSum?, allowsNegative: Bool
+) {
+    if attributes.isEmpty, let accumulator {
+        guard !pipeline.isShutDown else { return pipeline.countMeasurementAfterShutdown() }
+        value.add(to: accumulator, allowsNegative: allowsNegative)
+        return
+    }
+    pipeline.recordMeasurement(Measurement(instrument: id, value: value.metricNumber, attributes: attributes))
+}
+
 /// A monotonic sum. `add` without attributes is one atomic update of the instrument's running sum
 /// (never dropped); with attributes it is one lock-free ring push, aggregated on the pipeline worker.
 public struct Counter<Value: MetricValue>: Sendable {
@@ -46,12 +60,7 @@ public struct Counter<Value: MetricValue>: Sendable {
     /// Adds `value` (negative values are ignored, per the spec) to the stream of `attributes`.
     @inlinable
     public func add(_ value: Value, attributes: [Attribute] = []) {
-        if attributes.isEmpty, let accumulator {
-            guard !pipeline.isShutDown else { return pipeline.countMeasurementAfterShutdown() }
-            value.add(to: accumulator, allowsNegative: false)
-            return
-        }
-        pipeline.recordMeasurement(Measurement(instrument: id, value: value.metricNumber, attributes: attributes))
+        recordSum(value, attributes: attributes, pipeline: pipeline, id: id, accumulator: accumulator, allowsNegative: false)
     }
 }
 
@@ -71,12 +80,7 @@ public struct UpDownCounter<Value: MetricValue>: Sendable {
 
     @inlinable
     public func add(_ value: Value, attributes: [Attribute] = []) {
-        if attributes.isEmpty, let accumulator {
-            guard !pipeline.isShutDown else { return pipeline.countMeasurementAfterShutdown() }
-            value.add(to: accumulator, allowsNegative: true)
-            return
-        }
-        pipeline.recordMeasurement(Measurement(instrument: id, value: value.metricNumber, attributes: attributes))
+        recordSum(value, attributes: attributes, pipeline: pipeline, id: id, accumulator: accumulator, allowsNegative: true)
     }
 }
 
