@@ -142,11 +142,11 @@ extension TraceContext {
 /// `body` returns or throws. ``Tracer/withSpan(_:kind:parent:attributes:_:)`` uses this.
 public func withCurrentSpan<Result>(_ span: inout Span, _ body: (inout Span) throws -> Result) rethrows -> Result {
     guard span.isRecording else {
-        return try TraceContext.$currentSpanContext.withValue(span.context) { try body(&span) }
+        return try TraceContext.bind(span.context) { try body(&span) }
     }
     let inbox = SpanEventInbox(spanID: span.context.spanID, clock: span.recorder.clock)
     defer { span.addInboxEvents(inbox.close()) }
-    return try TraceContext.$currentSpanContext.withValue(span.context) {
+    return try TraceContext.bind(span.context) {
         try TraceContext.$currentEventInbox.withValue(inbox) { try body(&span) }
     }
 }
@@ -156,14 +156,13 @@ public func withCurrentSpan<Result>(
     _ span: inout Span, isolation: isolated (any Actor)? = #isolation, _ body: (inout Span) async throws -> Result
 ) async rethrows -> Result {
     guard span.isRecording else {
-        return try await TraceContext.$currentSpanContext.withValue(
-            span.context, operation: { try await body(&span) }, isolation: isolation)
+        return try await TraceContext.bind(span.context, isolation: isolation) { try await body(&span) }
     }
     let inbox = SpanEventInbox(spanID: span.context.spanID, clock: span.recorder.clock)
     defer { span.addInboxEvents(inbox.close()) }
-    return try await TraceContext.$currentSpanContext.withValue(span.context, operation: {
+    return try await TraceContext.bind(span.context, isolation: isolation) {
         try await TraceContext.$currentEventInbox.withValue(inbox, operation: { try await body(&span) }, isolation: isolation)
-    }, isolation: isolation)
+    }
 }
 
 extension Span {

@@ -18,8 +18,7 @@ extension LogRecordData: ScopedRecord {}
 /// Whether `record`'s scope equals `scope`, compared field by field in place (no copy of the record).
 @inline(__always)
 private func isScope<Record: ScopedRecord>(_ scope: InstrumentationScope, of record: UnsafePointer<Record>) -> Bool {
-    record.pointee.scope.name == scope.name && record.pointee.scope.version == scope.version
-        && record.pointee.scope.attributes == scope.attributes
+    record.pointee.scope == scope  // identity first (records of one tracer share the storage)
 }
 
 /// Groups `records` by instrumentation scope in order of first appearance (as `makeRequest()`
