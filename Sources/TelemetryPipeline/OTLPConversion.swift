@@ -66,30 +66,33 @@ extension InstrumentationScope {
     }
 }
 
-/// Groups `items` by scope, keeping the order in which scopes first appear.
+/// Groups `items` by scope, keeping the order in which scopes first appear. `scope` and
+/// `convert` read each item in place through a pointer into the array's storage (passing
+/// `items[position]` by value made a copy of every record, retaining each of its fields).
 @inline(__always)
 private func groupedByScope<Item, Output>(
-    _ items: [Item], scope: (Item) -> InstrumentationScope, convert: (Item) -> Output
+    _ items: [Item], scope: (UnsafePointer<Item>) -> InstrumentationScope, convert: (UnsafePointer<Item>) -> Output
 ) -> [(InstrumentationScope, [Output])] {
     var groups: [(InstrumentationScope, [Output])] = []
     var indexByScope: [InstrumentationScope: Int] = [:]
     var lastIndex = -1
-    // Indexing the buffer borrows each item in place (a `for item in items` loop copies it).
     items.withUnsafeBufferPointer { items in
+        guard let base = items.baseAddress else { return }
         for position in items.indices {
+            let item = base + position
             let index: Int
-            if lastIndex >= 0, groups[lastIndex].0 == scope(items[position]) {
-                index = lastIndex  // common case: runs of one scope, no hashing
-            } else if let existing = indexByScope[scope(items[position])] {
+            if lastIndex >= 0, groups[lastIndex].0 == scope(item) {
+                index = lastIndex  // common case: runs of one scope (identical storage), no hashing
+            } else if let existing = indexByScope[scope(item)] {
                 index = existing
             } else {
                 index = groups.count
-                indexByScope[scope(items[position])] = index
-                groups.append((scope(items[position]), []))
+                indexByScope[scope(item)] = index
+                groups.append((scope(item), []))
                 if index == 0 { groups[index].1.reserveCapacity(items.count) }  // usually the only scope
             }
             lastIndex = index
-            groups[index].1.append(convert(items[position]))
+            groups[index].1.append(convert(item))
         }
     }
     return groups
@@ -110,57 +113,53 @@ extension SpanKind {
 extension SpanData {
     /// The OTLP span message.
     public var otlpSpan: TraceV1Span {
-        var span = TraceV1Span()
-        span.traceId = context.traceID.bytes
-        span.spanId = context.spanID.bytes
-        span.traceState = context.traceState
-        if let parentSpanID { span.parentSpanId = parentSpanID.bytes }
-        span.name = name
-        span.kind = kind.otlpKind
-        span.startTimeUnixNano = startTimeUnixNano
-        span.endTimeUnixNano = endTimeUnixNano
-        span.attributes = attributes.otlpKeyValues
-        span.droppedAttributesCount = droppedAttributesCount
-        if !events.isEmpty {
-            span.events = events.map { event in
-                var otlp = TraceV1Span.Event()
-                otlp.timeUnixNano = event.timeUnixNano
-                otlp.name = event.name
-                otlp.attributes = event.attributes.otlpKeyValues
-                otlp.droppedAttributesCount = event.droppedAttributesCount
-                return otlp
-            }
+        withUnsafePointer(to: self) { Self.otlpSpan(at: $0) }
+    }
+
+    /// The OTLP span message of the span at `span`, read field by field in place (a getter called
+    /// on `pointer.pointee` first copies the whole span, retaining every field). Built by one
+    /// initializer call, straight into the result.
+    static func otlpSpan(at span: UnsafePointer<SpanData>) -> TraceV1Span {
+        TraceV1Span(
+            traceId: span.pointee.context.traceID.bytes,
+            spanId: span.pointee.context.spanID.bytes,
+            traceState: span.pointee.context.traceState,
+            parentSpanId: span.pointee.parentSpanID?.bytes ?? [],
+            name: span.pointee.name,
+            kind: span.pointee.kind.otlpKind,
+            startTimeUnixNano: span.pointee.startTimeUnixNano,
+            endTimeUnixNano: span.pointee.endTimeUnixNano,
+            attributes: span.pointee.attributes.otlpKeyValues,
+            droppedAttributesCount: span.pointee.droppedAttributesCount,
+            events: span.pointee.events.isEmpty ? [] : span.pointee.events.map { event in
+                TraceV1Span.Event(
+                    timeUnixNano: event.timeUnixNano, name: event.name, attributes: event.attributes.otlpKeyValues,
+                    droppedAttributesCount: event.droppedAttributesCount)
+            },
+            droppedEventsCount: span.pointee.droppedEventsCount,
+            links: span.pointee.links.isEmpty ? [] : span.pointee.links.map { link in
+                TraceV1Span.Link(
+                    traceId: link.context.traceID.bytes, spanId: link.context.spanID.bytes,
+                    traceState: link.context.traceState, attributes: link.attributes.otlpKeyValues,
+                    droppedAttributesCount: link.droppedAttributesCount,
+                    // SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK (0x100) | IS_REMOTE (0x200) | trace flags.
+                    flags: UInt32(link.context.traceFlags.rawValue) | 0x100 | (link.context.isRemote ? 0x200 : 0))
+            },
+            droppedLinksCount: span.pointee.droppedLinksCount,
+            status: span.pointee.status.otlpStatus,
+            // The W3C trace flags (whether the parent was remote is not tracked, so 0x100 stays clear).
+            flags: UInt32(span.pointee.context.traceFlags.rawValue))
+    }
+}
+
+extension SpanStatus {
+    /// The OTLP status message (`nil` for `unset`, which OTLP leaves out).
+    var otlpStatus: TraceV1Status? {
+        switch self {
+        case .unset: return nil
+        case .ok: return TraceV1Status(code: .ok)
+        case .error(let description): return TraceV1Status(message: description, code: .error)
         }
-        span.droppedEventsCount = droppedEventsCount
-        if !links.isEmpty {
-            span.links = links.map { link in
-                var otlp = TraceV1Span.Link()
-                otlp.traceId = link.context.traceID.bytes
-                otlp.spanId = link.context.spanID.bytes
-                otlp.traceState = link.context.traceState
-                otlp.attributes = link.attributes.otlpKeyValues
-                otlp.droppedAttributesCount = link.droppedAttributesCount
-                // SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK (0x100) | IS_REMOTE (0x200) | trace flags.
-                otlp.flags = UInt32(link.context.traceFlags.rawValue) | 0x100 | (link.context.isRemote ? 0x200 : 0)
-                return otlp
-            }
-        }
-        span.droppedLinksCount = droppedLinksCount
-        switch status {
-        case .unset: break
-        case .ok:
-            var otlp = TraceV1Status()
-            otlp.code = .ok
-            span.status = otlp
-        case .error(let description):
-            var otlp = TraceV1Status()
-            otlp.code = .error
-            otlp.message = description
-            span.status = otlp
-        }
-        // The W3C trace flags (whether the parent was remote is not tracked, so 0x100 stays clear).
-        span.flags = UInt32(context.traceFlags.rawValue)
-        return span
     }
 }
 
@@ -169,7 +168,7 @@ extension SpanBatch {
     public func makeRequest() -> CollectorTraceV1ExportTraceServiceRequest {
         var resourceSpans = TraceV1ResourceSpans()
         resourceSpans.resource = resource.otlpResource
-        resourceSpans.scopeSpans = groupedByScope(spans, scope: { $0.scope }, convert: { $0.otlpSpan }).map { scope, spans in
+        resourceSpans.scopeSpans = groupedByScope(spans, scope: { $0.pointee.scope }, convert: { SpanData.otlpSpan(at: $0) }).map { scope, spans in
             var scopeSpans = TraceV1ScopeSpans()
             scopeSpans.scope = scope.otlpScope
             scopeSpans.spans = spans
@@ -205,7 +204,7 @@ extension LogBatch {
     public func makeRequest() -> CollectorLogsV1ExportLogsServiceRequest {
         var resourceLogs = LogsV1ResourceLogs()
         resourceLogs.resource = resource.otlpResource
-        resourceLogs.scopeLogs = groupedByScope(records, scope: { $0.scope }, convert: { $0.otlpLogRecord }).map { scope, records in
+        resourceLogs.scopeLogs = groupedByScope(records, scope: { $0.pointee.scope }, convert: { $0.pointee.otlpLogRecord }).map { scope, records in
             var scopeLogs = LogsV1ScopeLogs()
             scopeLogs.scope = scope.otlpScope
             scopeLogs.logRecords = records
@@ -310,7 +309,7 @@ extension MetricBatch {
     public func makeRequest() -> CollectorMetricsV1ExportMetricsServiceRequest {
         var resourceMetrics = MetricsV1ResourceMetrics()
         resourceMetrics.resource = resource.otlpResource
-        resourceMetrics.scopeMetrics = groupedByScope(metrics, scope: { $0.scope }, convert: { $0.otlpMetric }).map { scope, metrics in
+        resourceMetrics.scopeMetrics = groupedByScope(metrics, scope: { $0.pointee.scope }, convert: { $0.pointee.otlpMetric }).map { scope, metrics in
             var scopeMetrics = MetricsV1ScopeMetrics()
             scopeMetrics.scope = scope.otlpScope
             scopeMetrics.metrics = metrics
