@@ -96,15 +96,33 @@ public struct Gauge<Value: MetricValue>: Sendable {
     }
 }
 
-/// A histogram (explicit buckets or base-2 exponential, chosen at creation).
+/// A histogram (explicit buckets or base-2 exponential, chosen at creation). With explicit
+/// buckets, `record` without attributes is a few atomic updates of the instrument's lock-free
+/// histogram (never dropped); with attributes, or with base-2 exponential buckets, it is one
+/// lock-free ring push, aggregated on the pipeline worker.
 public struct Histogram<Value: MetricValue>: Sendable {
     @usableFromInline let pipeline: Pipeline
     @usableFromInline let id: UInt32
+    /// The attribute-free records' histogram (explicit buckets only).
+    @usableFromInline let accumulator: AtomicHistogram?
     public let descriptor: InstrumentDescriptor
 
-    /// Records `value` (negative values are ignored, per the spec).
+    init(pipeline: Pipeline, id: UInt32, descriptor: InstrumentDescriptor) {
+        self.pipeline = pipeline
+        self.id = id
+        self.descriptor = descriptor
+        accumulator = pipeline.histogramAccumulator(for: id)
+    }
+
+    /// Records `value` (negative, NaN and infinite values are ignored, per the spec) in the stream
+    /// of `attributes`.
     @inlinable
     public func record(_ value: Value, attributes: [Attribute] = []) {
+        if attributes.isEmpty, let accumulator {
+            guard !pipeline.isShutDown else { return pipeline.countMeasurementAfterShutdown() }
+            accumulator.record(value.metricNumber.doubleValue)
+            return
+        }
         pipeline.recordMeasurement(Measurement(instrument: id, value: value.metricNumber, attributes: attributes))
     }
 }

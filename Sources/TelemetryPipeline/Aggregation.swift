@@ -14,18 +14,25 @@ struct ExplicitHistogramState {
 
     mutating func record(_ value: Double) {
         guard value.isFinite else { return }
-        // Bucket i holds (bounds[i-1], bounds[i]]: the first bound >= value.
-        var low = 0
-        var high = bounds.count
-        while low < high {
-            let mid = (low + high) / 2
-            if bounds[mid] < value { low = mid + 1 } else { high = mid }
-        }
-        counts[low] += 1
+        // Bucket i holds (bounds[i-1], bounds[i]]: the first bound >= value (the same search as
+        // the attribute-free records' `AtomicHistogram`).
+        let bucket = bounds.withUnsafeBufferPointer { AtomicHistogram.bucketIndex(of: value, in: $0) }
+        counts[bucket] += 1
         count += 1
         sum += value
         min = Swift.min(min, value)
         max = Swift.max(max, value)
+    }
+
+    /// Adds records taken from an ``AtomicHistogram`` with the same bounds.
+    mutating func merge(_ taken: AtomicHistogram.Taken) {
+        for (index, bucketCount) in taken.bucketCounts.enumerated() where index < counts.count {
+            counts[index] += bucketCount
+        }
+        count += taken.count
+        sum += taken.sum
+        min = Swift.min(min, taken.min)
+        max = Swift.max(max, taken.max)
     }
 }
 
@@ -207,6 +214,17 @@ final class InstrumentAggregation {
         let key = key(for: attributes)
         if streams[key] == nil { streams[key] = newAggregator() }
         streams[key]!.record(value)
+    }
+
+    /// Adds the attribute-free records an ``AtomicHistogram`` took since the last collection to
+    /// the empty-attribute stream (or the overflow stream past the cardinality limit, as a ring
+    /// record without attributes would go). Explicit-bucket histograms only.
+    func merge(_ taken: AtomicHistogram.Taken) {
+        let key = key(for: [])
+        if streams[key] == nil { streams[key] = newAggregator() }
+        guard case .histogram(var state) = streams[key]! else { return }
+        state.merge(taken)
+        streams[key] = .histogram(state)
     }
 
     /// Runs the callback (observable instruments) and turns the streams into exported data.

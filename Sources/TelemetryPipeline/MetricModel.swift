@@ -21,6 +21,8 @@ public enum MetricNumber: Sendable, Hashable {
     case int(Int64)
     case double(Double)
 
+    /// The value as a `Double` (integers converted, rounding to nearest).
+    @inlinable
     public var doubleValue: Double {
         switch self {
         case .int(let value): return Double(value)

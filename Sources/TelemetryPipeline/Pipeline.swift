@@ -299,6 +299,10 @@ public final class Pipeline: @unchecked Sendable {
         var accumulators: [UInt32: AtomicSum] = [:]
         /// The same, in registration order, for the statistics.
         var allAccumulators: [AtomicSum] = []
+        /// The attribute-free histograms of explicit-bucket histograms, by instrument id.
+        var histograms: [UInt32: AtomicHistogram] = [:]
+        /// The same, in registration order, for the statistics.
+        var allHistograms: [AtomicHistogram] = []
     }
     private let registry = LockedValue(Registry())
     private let workerDone = DispatchSemaphore(value: 0)
@@ -450,9 +454,35 @@ public final class Pipeline: @unchecked Sendable {
         return accumulators.compactMap { id, accumulator in accumulator.take().map { (id, $0) } }
     }
 
+    /// The lock-free histogram for the attribute-free records of histogram `id` when it has
+    /// explicit buckets (one per instrument, made on first request). `nil` for other kinds and for
+    /// base-2 exponential histograms, whose records all go through the ring.
+    public func histogramAccumulator(for id: UInt32) -> AtomicHistogram? {
+        registry.withLock { registry in
+            guard Int(id) < registry.descriptors.count else { return nil }
+            let descriptor = registry.descriptors[Int(id)].0
+            guard descriptor.kind == .histogram, case .explicitBuckets(let bounds) = descriptor.histogramAggregation
+            else { return nil }
+            if let existing = registry.histograms[id] { return existing }
+            let histogram = AtomicHistogram(bounds: bounds)
+            registry.histograms[id] = histogram
+            registry.allHistograms.append(histogram)
+            return histogram
+        }
+    }
+
+    /// Takes every accumulated histogram's records since the last call. Worker only.
+    func takeAccumulatedHistograms() -> [(UInt32, AtomicHistogram.Taken)] {
+        let histograms = registry.withLock { $0.histograms }
+        return histograms.compactMap { id, histogram in histogram.take().map { (id, $0) } }
+    }
+
     /// Measurements counted by the accumulators (accepted without a ring push).
     private var accumulatedMeasurementCount: Int {
-        registry.withLock { $0.allAccumulators.reduce(0) { $0 + $1.addedCount } }
+        registry.withLock { registry in
+            registry.allAccumulators.reduce(0) { $0 + $1.addedCount }
+                + registry.allHistograms.reduce(0) { $0 + $1.recordedCount }
+        }
     }
 
     /// Counts a measurement recorded after shutdown (ignored).

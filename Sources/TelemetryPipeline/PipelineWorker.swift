@@ -230,6 +230,10 @@ final class PipelineWorker: @unchecked Sendable {
         for (id, sum) in pipeline.takeAccumulatedSums() where Int(id) < instruments.count {
             instruments[Int(id)].record(sum, attributes: [])
         }
+        // Attribute-free explicit-bucket histogram records, bucketed on the producers' side.
+        for (id, taken) in pipeline.takeAccumulatedHistograms() where Int(id) < instruments.count {
+            instruments[Int(id)].merge(taken)
+        }
         let now = configuration.clock.nowUnixNano()
         let metrics = instruments.compactMap { $0.collect(now: now) }
         guard !metrics.isEmpty else { return }
