@@ -210,6 +210,10 @@ final class InstrumentAggregation {
         if descriptor.kind == .counter || descriptor.kind == .histogram {
             // Counters and histograms accept only non-negative values (spec: SHOULD NOT be negative).
             if value.doubleValue < 0 || value.doubleValue.isNaN { return }
+        } else if descriptor.kind == .upDownCounter, value.doubleValue.isNaN {
+            // A NaN would make the running sum NaN for good; ignored, as the attribute-free
+            // (AtomicSum) path ignores it.
+            return
         }
         let key = key(for: attributes)
         if streams[key] == nil { streams[key] = newAggregator() }

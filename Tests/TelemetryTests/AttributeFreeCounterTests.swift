@@ -90,6 +90,23 @@ struct AttributeFreeCounterTests {
         try await provider.shutdown(timeout: .seconds(10))
     }
 
+    @Test func nanAddsToAnUpDownCounterAreIgnoredWithAndWithoutAttributes() async throws {
+        let exporter = InMemoryMetricExporter()
+        let provider = makeProvider(metrics: exporter)
+        let level = provider.meter("m").upDownCounter("level", of: Double.self)
+        level.add(1.5)
+        level.add(.nan)
+        level.add(-0.5)
+        level.add(2, attributes: ["pool": "a"])
+        level.add(.nan, attributes: ["pool": "a"])
+        level.add(-1, attributes: ["pool": "a"])
+        try await provider.forceFlush(timeout: .seconds(10))
+        let points = sums(exporter, "level")
+        #expect(points.first { $0.attributes.isEmpty }?.value == .double(1))
+        #expect(points.first { $0.attributes == ["pool": "a"] }?.value == .double(1))
+        try await provider.shutdown(timeout: .seconds(10))
+    }
+
     @Test func addsAfterShutdownAreCountedAndIgnored() async throws {
         let exporter = InMemoryMetricExporter()
         let provider = makeProvider(metrics: exporter)
