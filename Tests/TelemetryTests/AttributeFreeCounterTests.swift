@@ -7,19 +7,6 @@ private func sums(_ exporter: InMemoryMetricExporter, _ name: String) -> [Number
     return points
 }
 
-/// Runs `body(thread)` on `count` OS threads at once and returns when all are done.
-private func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-    let group = DispatchGroup()
-    for thread in 0..<count {
-        group.enter()
-        Thread.detachNewThread {
-            body(thread)
-            group.leave()
-        }
-    }
-    group.wait()
-}
-
 /// Counter and up-down counter adds without attributes are atomic updates of a running sum on
 /// the producer (never a ring push), taken by the worker at each collection.
 @Suite("attribute-free counter adds")

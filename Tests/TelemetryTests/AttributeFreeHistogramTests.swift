@@ -13,19 +13,6 @@ private func histograms(_ exporter: InMemoryMetricExporter, _ name: String) -> [
     histogramMetrics(exporter.lastCollection, name).first?.1 ?? []
 }
 
-/// Runs `body(thread)` on `count` OS threads at once and returns when all are done.
-private func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-    let group = DispatchGroup()
-    for thread in 0..<count {
-        group.enter()
-        Thread.detachNewThread {
-            body(thread)
-            group.leave()
-        }
-    }
-    group.wait()
-}
-
 /// What an explicit-bucket histogram of `values` must hold (OTel rule: bucket i counts values in
 /// (bounds[i-1], bounds[i]]), computed by a linear scan independent of the SDK's search.
 private struct Expected {

@@ -11,6 +11,19 @@ final class ManualClock: TelemetryClock, @unchecked Sendable {
     func advance(by nanoseconds: UInt64) { lock.withLock { now += nanoseconds } }
 }
 
+/// Runs `body(thread)` on `count` OS threads at once and returns when all are done.
+func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    let group = DispatchGroup()
+    for thread in 0..<count {
+        group.enter()
+        Thread.detachNewThread {
+            body(thread)
+            group.leave()
+        }
+    }
+    group.wait()
+}
+
 func makeProvider(
     spans: InMemorySpanExporter = InMemorySpanExporter(), metrics: InMemoryMetricExporter = InMemoryMetricExporter(),
     logs: InMemoryLogExporter = InMemoryLogExporter(), sampler: Sampler = .default,
