@@ -1,22 +1,62 @@
 import Atomics
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The lock-free running sum of a counter's or up-down counter's measurements that carry no
-/// attributes: `add` is one atomic update on the producer (no ring push, so never dropped), and
+/// attributes: `add` is two atomic updates on the producer (no ring push, so never dropped), and
 /// the pipeline worker takes the sum at each collection into the instrument's empty-attribute
 /// stream. Measurements with attributes still go through the ring.
 ///
-/// Two atomic read-modify-writes per add (the sum, then the count); under contention from several
-/// threads on one instrument they share its cache lines.
+/// ## Stripes
+/// Threads adding to one counter would contend for one cache line (measured: 12 ns per add on one
+/// thread, 206 ns each on two). So the sum is striped: one cache line per stripe, a power of two
+/// of them (the processor count rounded up, at least 2, at most 64). Each thread adds to the stripe
+/// of its own index, which it takes round-robin on its first add to any counter (see
+/// ``ThreadStripe``), so the first threads that add land on different stripes. The worker's
+/// ``take()`` adds the stripes up.
 public final class AtomicSum: @unchecked Sendable {
-    /// `Int64` sums, or a `Double` sum's bit pattern.
-    @usableFromInline let bits = ManagedAtomic<UInt64>(0)
-    /// Measurements added in total (self-observability: they count as accepted).
-    @usableFromInline let total = ManagedAtomic<Int>(0)
-    /// `total` at the last ``take()``. Touched only by the pipeline worker (hence `@unchecked`).
-    private var takenTotal = 0
+    /// Per stripe, in this order: the sum (`Int64` sums, or a `Double` sum's bit pattern), then
+    /// the number of measurements added to it in total (self-observability: they count as
+    /// accepted). Eight 8-byte slots per stripe: one 64-byte cache line each.
+    @usableFromInline let slots: UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage>
+    /// Stripe count − 1 (the count is a power of two).
+    @usableFromInline let stripeMask: Int
+    /// `total` over all stripes at the last ``take()``. Touched only by the pipeline worker
+    /// (hence `@unchecked`).
+    private var takenTotal: UInt64 = 0
     public let isDouble: Bool
 
-    init(isDouble: Bool) { self.isDouble = isDouble }
+    @inlinable static var slotsPerStripe: Int { 8 }
+
+    init(isDouble: Bool, stripes: Int = AtomicSum.defaultStripeCount) {
+        self.isDouble = isDouble
+        var count = 2
+        while count < stripes && count < 64 { count *= 2 }
+        stripeMask = count - 1
+        let slotCount = count * Self.slotsPerStripe
+        let raw = UnsafeMutableRawPointer.allocate(
+            byteCount: slotCount * MemoryLayout<UnsafeAtomic<UInt64>.Storage>.stride, alignment: 64)
+        slots = raw.bindMemory(to: UnsafeAtomic<UInt64>.Storage.self, capacity: slotCount)
+        for slot in 0..<slotCount { (slots + slot).initialize(to: .init(0)) }
+    }
+
+    deinit {
+        slots.deinitialize(count: (stripeMask + 1) * Self.slotsPerStripe)
+        UnsafeMutableRawPointer(slots).deallocate()
+    }
+
+    /// The processor count (online), the default number of stripes before rounding.
+    static var defaultStripeCount: Int { Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
+
+    /// This thread's stripe: its sum atomic, then its count atomic.
+    @inlinable
+    func stripe() -> UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage> {
+        slots + (ThreadStripe.current & stripeMask) &* Self.slotsPerStripe
+    }
 
     /// Adds an integer measurement. Wait-free.
     @inlinable
@@ -24,36 +64,81 @@ public final class AtomicSum: @unchecked Sendable {
         // Relaxed throughout: the sum is only read by the worker's `take`, which is ordered after
         // every add that happened-before a flush by the flush command's lock; nothing else is
         // published through these counters.
-        bits.wrappingIncrement(by: UInt64(bitPattern: value), ordering: .relaxed)
-        total.wrappingIncrement(ordering: .relaxed)
+        let stripe = stripe()
+        UnsafeAtomic<UInt64>(at: stripe).wrappingIncrement(by: UInt64(bitPattern: value), ordering: .relaxed)
+        UnsafeAtomic<UInt64>(at: stripe + 1).wrappingIncrement(ordering: .relaxed)
     }
 
     /// Adds a floating-point measurement. Lock-free (a compare-exchange loop on the bit pattern).
     @inlinable
     public func add(_ value: Double) {
         // Relaxed as in the integer `add`; the compare-exchange makes concurrent adds exact.
+        let stripe = stripe()
+        let bits = UnsafeAtomic<UInt64>(at: stripe)
         var current = bits.load(ordering: .relaxed)
         while true {
             let next = (Double(bitPattern: current) + value).bitPattern
-            let (exchanged, original) = bits.weakCompareExchange(
-                expected: current, desired: next, ordering: .relaxed)
+            let (exchanged, original) = bits.weakCompareExchange(expected: current, desired: next, ordering: .relaxed)
             if exchanged { break }
             current = original
         }
-        total.wrappingIncrement(ordering: .relaxed)
+        UnsafeAtomic<UInt64>(at: stripe + 1).wrappingIncrement(ordering: .relaxed)
     }
 
     /// The sum added since the last call, or `nil` when nothing was added. Worker only.
     func take() -> MetricNumber? {
         // Relaxed: see `add`. An add racing this call lands in this take or the next one (its
         // count may be seen one take later than its value: that take then adds zero).
-        let count = total.load(ordering: .relaxed)
+        let count = addedTotal
         guard count != takenTotal else { return nil }
         takenTotal = count
-        let taken = bits.exchange(0, ordering: .relaxed)
-        return isDouble ? .double(Double(bitPattern: taken)) : .int(Int64(bitPattern: taken))
+        var integer: UInt64 = 0
+        var double = 0.0
+        for stripe in 0...stripeMask {
+            let taken = UnsafeAtomic<UInt64>(at: slots + stripe * Self.slotsPerStripe).exchange(0, ordering: .relaxed)
+            if isDouble { double += Double(bitPattern: taken) } else { integer &+= taken }
+        }
+        return isDouble ? .double(double) : .int(Int64(bitPattern: integer))
+    }
+
+    /// Measurements added over all stripes.
+    private var addedTotal: UInt64 {
+        var total: UInt64 = 0
+        for stripe in 0...stripeMask {
+            total &+= UnsafeAtomic<UInt64>(at: slots + stripe * Self.slotsPerStripe + 1).load(ordering: .relaxed)
+        }
+        return total
     }
 
     /// Measurements added in total.
-    var addedCount: Int { total.load(ordering: .relaxed) }
+    var addedCount: Int { Int(truncatingIfNeeded: addedTotal) }
+}
+
+/// A small per-thread index, taken round-robin on a thread's first request, so that threads
+/// adding to the same instrument use different stripes of it (``AtomicSum``).
+public enum ThreadStripe {
+    /// The thread-specific data key holding index + 1 (0: not assigned yet).
+    @usableFromInline static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        precondition(pthread_key_create(&key, nil) == 0, "pthread_key_create failed")
+        return key
+    }()
+
+    /// The next index to hand out. Relaxed: indices only need to be spread, not ordered.
+    @usableFromInline static let next = ManagedAtomic<Int>(0)
+
+    /// This thread's index (any non-negative number; users mask it).
+    @inlinable
+    public static var current: Int {
+        let key = key
+        if let stored = pthread_getspecific(key) { return Int(bitPattern: stored) &- 1 }
+        return assign(key)
+    }
+
+    @usableFromInline
+    static func assign(_ key: pthread_key_t) -> Int {
+        let index = next.loadThenWrappingIncrement(ordering: .relaxed) & Int(Int32.max)
+        pthread_setspecific(key, UnsafeRawPointer(bitPattern: index &+ 1))
+        return index
+    }
 }
