@@ -3,8 +3,9 @@
 /// Telemetry repeats itself: every span of a batch carries the same attribute keys, most carry
 /// the same trace id, many the same route or server address. Without help each occurrence costs a
 /// UTF-8 validation, a heap allocation and a copy (for strings longer than 15 bytes, which Swift
-/// cannot store inline). The table remembers, in a small direct-mapped cache, the last value
-/// decoded for a given content hash together with where its bytes lie in the input; an equal run
+/// cannot store inline). The table keeps, in a small direct-mapped cache, a value decoded for a
+/// given content hash (one that recurs: see ``StringSlot``) together with where its bytes lie in
+/// the input; an equal run
 /// of input bytes later on returns the same `String` (or `[UInt8]`) — one retain, no allocation,
 /// no validation (the bytes are identical to ones already validated).
 ///
@@ -20,20 +21,31 @@
 /// ``ProtoDecodingOptions/reusesRepeatedValues``.
 @usableFromInline
 struct ProtoInternTable {
+    /// A slot of the direct-mapped caches (strings, byte strings, messages) holds the value kept
+    /// for the `count` bytes at `start` (`count` 0: none yet), and the place of the last bytes
+    /// that mapped to the slot, were seen once and are not kept (`pendingCount` 0: none). A value
+    /// is kept when first seen if its slot is empty, else when seen a second time while still
+    /// pending: one-off values (a URL, a span id, a sequence number) then cost no copy into the
+    /// table and do not evict values that recur.
     @usableFromInline
     struct StringSlot {
         @usableFromInline var start: UnsafeRawPointer?
         @usableFromInline var count: Int
         @usableFromInline var string: String
-        @inlinable init() { start = nil; count = 0; string = "" }
+        @usableFromInline var pendingStart: UnsafeRawPointer?
+        @usableFromInline var pendingCount: Int
+        @inlinable init() { start = nil; count = 0; string = ""; pendingStart = nil; pendingCount = 0 }
     }
 
+    /// Like ``StringSlot``.
     @usableFromInline
     struct BytesSlot {
         @usableFromInline var start: UnsafeRawPointer?
         @usableFromInline var count: Int
         @usableFromInline var bytes: [UInt8]
-        @inlinable init() { start = nil; count = 0; bytes = [] }
+        @usableFromInline var pendingStart: UnsafeRawPointer?
+        @usableFromInline var pendingCount: Int
+        @inlinable init() { start = nil; count = 0; bytes = []; pendingStart = nil; pendingCount = 0 }
     }
 
     /// Inputs shorter than this are decoded without a table (not worth its allocation).
@@ -64,13 +76,16 @@ struct ProtoInternTable {
     /// Slots for one reusable message type, created on first use.
     @usableFromInline let messages: UnsafeMutablePointer<MessageCache>
 
+    /// Like ``StringSlot``; `depth` is the depth at which the kept message was decoded.
     @usableFromInline
     struct MessageSlot<M: ProtoMessage> {
         @usableFromInline var start: UnsafeRawPointer?
         @usableFromInline var count: Int
         @usableFromInline var depth: Int
         @usableFromInline var message: M
-        @inlinable init() { start = nil; count = 0; depth = -1; message = M() }
+        @usableFromInline var pendingStart: UnsafeRawPointer?
+        @usableFromInline var pendingCount: Int
+        @inlinable init() { start = nil; count = 0; depth = -1; message = M(); pendingStart = nil; pendingCount = 0 }
     }
 
     /// Where the reusable message slots are, for which type, and how to free them.
@@ -134,10 +149,11 @@ struct ProtoInternTable {
     func createMessageSlots<M: ProtoMessage>(_ type: M.Type) -> UnsafeMutablePointer<MessageSlot<M>> {
         let count = 1 << Self.messageSlotBits
         let slots = UnsafeMutablePointer<MessageSlot<M>>.allocate(capacity: count)
-        slots.initialize(repeating: MessageSlot<M>(), count: count)
+        // Slot by slot: `initialize(repeating:)` copies through a value witness call per slot.
+        for i in 0..<count { (slots + i).initialize(to: MessageSlot<M>()) }
         let runCount = 1 << Self.runSlotBits
         let runs = UnsafeMutablePointer<RunSlot<M>>.allocate(capacity: runCount)
-        runs.initialize(repeating: RunSlot<M>(), count: runCount)
+        for i in 0..<runCount { (runs + i).initialize(to: RunSlot<M>()) }
         messages.pointee.type = ObjectIdentifier(M.self)
         messages.pointee.slots = UnsafeMutableRawPointer(slots)
         messages.pointee.runs = UnsafeMutableRawPointer(runs)
@@ -268,8 +284,9 @@ struct ProtoInternTable {
         return array
     }
 
-    /// The string for `bytes` (more than 15 of them): the one decoded earlier from equal bytes, or
-    /// a new one; `nil` if the bytes are not valid UTF-8.
+    /// The string for `bytes` (at least ``minimumStringCount`` of them): the one decoded earlier
+    /// from equal bytes and kept (see ``StringSlot``), or a new one; `nil` if the bytes are not
+    /// valid UTF-8.
     @inlinable
     func string(_ bytes: UnsafeRawBufferPointer) -> String? {
         let p = bytes.baseAddress!
@@ -279,14 +296,27 @@ struct ProtoInternTable {
             return slot.pointee.string
         }
         guard let string = Self.makeString(bytes) else { return nil }
-        slot.pointee.start = p
-        slot.pointee.count = count
-        slot.pointee.string = string
+        if slot.pointee.count == 0 || Self.isPending(p, count, slot.pointee.pendingStart, slot.pointee.pendingCount) {
+            slot.pointee.start = p
+            slot.pointee.count = count
+            slot.pointee.string = string
+            slot.pointee.pendingCount = 0
+        } else {
+            slot.pointee.pendingStart = p
+            slot.pointee.pendingCount = count
+        }
         return string
     }
 
-    /// The byte array for `bytes` (8 to 64 of them): the one decoded earlier from equal bytes, or a
-    /// new one.
+    /// Whether the `count` (≥ 8) bytes at `p` equal a slot's pending bytes.
+    @inlinable @inline(__always)
+    static func isPending(_ p: UnsafeRawPointer, _ count: Int, _ pendingStart: UnsafeRawPointer?, _ pendingCount: Int) -> Bool {
+        guard pendingCount == count, let pendingStart else { return false }
+        return equal(pendingStart, p, count)
+    }
+
+    /// The byte array for `bytes` (8 to 64 of them): the one decoded earlier from equal bytes and
+    /// kept (see ``StringSlot``), or a new one.
     @inlinable
     func bytes(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
         let p = bytes.baseAddress!
@@ -296,9 +326,15 @@ struct ProtoInternTable {
             return slot.pointee.bytes
         }
         let array = Self.makeBytes(bytes)
-        slot.pointee.start = p
-        slot.pointee.count = count
-        slot.pointee.bytes = array
+        if slot.pointee.count == 0 || Self.isPending(p, count, slot.pointee.pendingStart, slot.pointee.pendingCount) {
+            slot.pointee.start = p
+            slot.pointee.count = count
+            slot.pointee.bytes = array
+            slot.pointee.pendingCount = 0
+        } else {
+            slot.pointee.pendingStart = p
+            slot.pointee.pendingCount = count
+        }
         return array
     }
 }

@@ -254,8 +254,9 @@ public struct ProtoReader {
 
     /// Like ``readRepeatedMessage(tag:into:)``, for a small message type whose values repeat
     /// (OTLP's `KeyValue` attributes): when the reader reuses repeated values, an element whose
-    /// bytes equal those of an element decoded earlier in the input (at the same or a shallower
-    /// depth, so the depth limit holds as if it were decoded again) is a copy of that element.
+    /// bytes equal those of an element decoded and kept earlier in the input (at the same or a
+    /// greater depth, so the depth limit holds as if it were decoded again; see
+    /// ``ProtoInternTable/StringSlot`` for which elements are kept) is a copy of that element.
     ///
     /// Likewise a whole run (the first occurrence of a one-byte `tag` in a message and the
     /// occurrences that directly follow it, as an encoder writes a repeated field) whose bytes
@@ -268,62 +269,86 @@ public struct ProtoReader {
         guard let intern, let slots = intern.messageSlots(M.self) else {
             return try readRepeatedMessage(tag: tag, into: &array)
         }
-        if array.isEmpty && tag < 0x80 && tag & 7 == ProtoWireType.lengthDelimited && intern.looksUpRuns {
-            let (count, runEnd) = lengthDelimitedRun(of: UInt8(truncatingIfNeeded: tag))
-            let runStart = position
-            if let runEnd, runEnd - runStart >= 8, runEnd - runStart <= ProtoInternTable.maximumRunCount {
-                let length = runEnd - runStart
-                let runs = intern.runSlots(M.self)
-                let run = runs + Int(truncatingIfNeeded: ProtoInternTable.hash(runStart, length) &>> UInt64(64 &- ProtoInternTable.runSlotBits))
-                if run.pointee.count == length, depth <= run.pointee.depth, let start = run.pointee.start,
+        // A well-formed run into an empty array is read whole in this call (looked up as a whole
+        // while run look-ups pay), reading exactly the tags the merge loop would; otherwise one
+        // element. (`readReusableElement` has this one call site, so that it is inlined.)
+        var runEnd: UnsafeRawPointer? = nil
+        var run: UnsafeMutablePointer<ProtoInternTable.RunSlot<M>>? = nil
+        let runStart = position
+        if array.isEmpty && tag < 0x80 && tag & 7 == ProtoWireType.lengthDelimited,
+           case let (count, scanEnd?) = Self.lengthDelimitedRun(of: UInt8(truncatingIfNeeded: tag), from: position, to: end) {
+            let length = scanEnd - runStart
+            if length >= 8, length <= ProtoInternTable.maximumRunCount, intern.looksUpRuns {
+                let slot = intern.runSlots(M.self)
+                    + Int(truncatingIfNeeded: ProtoInternTable.hash(runStart, length) &>> UInt64(64 &- ProtoInternTable.runSlotBits))
+                if slot.pointee.count == length, depth <= slot.pointee.depth, let start = slot.pointee.start,
                    ProtoInternTable.equal(start, runStart, length) {
-                    array = run.pointee.elements
-                    position = runEnd
+                    array = slot.pointee.elements
+                    position = scanEnd
                     intern.messages.pointee.runHits &+= 1
                     return
                 }
                 intern.messages.pointee.runMisses &+= 1
-                array.reserveCapacity(count)
-                try readReusableElement(into: &array, slots: slots, intern: intern)
-                // The scan saw exactly one tag byte between elements and no error up to `runEnd`.
-                while position < runEnd {
-                    position += 1
-                    try readReusableElement(into: &array, slots: slots, intern: intern)
-                }
-                run.pointee.start = runStart
-                run.pointee.count = length
-                run.pointee.depth = depth
-                run.pointee.elements = array
-                return
+                run = slot
             }
+            array.reserveCapacity(Swift.min(count, Self.maximumReservation))
+            runEnd = scanEnd
+        } else {
+            reserveRepeated(&array, tag: tag)
         }
-        reserveRepeated(&array, tag: tag)
-        try readReusableElement(into: &array, slots: slots, intern: intern)
+        while true {
+            try readReusableElement(into: &array, slots: slots, intern: intern)
+            // The scan saw exactly one tag byte between elements and no error up to `runEnd`.
+            guard let runEnd, position < runEnd else { break }
+            position += 1
+        }
+        if let run, let runEnd {
+            run.pointee.start = runStart
+            run.pointee.count = runEnd - runStart
+            run.pointee.depth = depth
+            run.pointee.elements = array
+        }
     }
 
-    /// One element of ``readRepeatedReusableMessage(tag:into:)`` (its tag already read).
+    /// One element of ``readRepeatedReusableMessage(tag:into:)`` (its tag already read): a copy
+    /// of the element kept for equal bytes (decoded at the same or a greater depth), or decoded
+    /// in place and, if it is kept (see ``ProtoInternTable/StringSlot``), copied into its slot.
     @inlinable @inline(__always)
     mutating func readReusableElement<M: ProtoMessage>(into array: inout [M], slots: UnsafeMutablePointer<ProtoInternTable.MessageSlot<M>>,
                                                        intern: ProtoInternTable) throws(ProtoDecodingError) {
         let length = try readLength()
         let p = position
-        guard length >= 8, length <= ProtoInternTable.maximumMessageCount else {
-            array.append(M())
-            return try readMessage(length: length, into: &array[array.count &- 1])
-        }
-        let slot = slots + Int(truncatingIfNeeded: ProtoInternTable.hash(p, length) &>> UInt64(64 &- ProtoInternTable.messageSlotBits))
-        if slot.pointee.count == length, depth <= slot.pointee.depth, let start = slot.pointee.start,
-           ProtoInternTable.equal(start, p, length) {
-            array.append(slot.pointee.message)
-            position += length
-            return
+        // One decode site (below), so that this function stays small enough to inline.
+        var slot: UnsafeMutablePointer<ProtoInternTable.MessageSlot<M>>? = nil
+        var keep = false
+        if length >= 8, length <= ProtoInternTable.maximumMessageCount {
+            let s = slots + Int(truncatingIfNeeded: ProtoInternTable.hash(p, length) &>> UInt64(64 &- ProtoInternTable.messageSlotBits))
+            if s.pointee.count == length, let start = s.pointee.start, ProtoInternTable.equal(start, p, length) {
+                if depth <= s.pointee.depth {
+                    array.append(s.pointee.message)
+                    position += length
+                    return
+                }
+                keep = true  // kept from a shallower depth only: decode it here and keep that
+            } else {
+                keep = s.pointee.count == 0 || ProtoInternTable.isPending(p, length, s.pointee.pendingStart, s.pointee.pendingCount)
+            }
+            slot = s
         }
         array.append(M())
         try readMessage(length: length, into: &array[array.count &- 1])
-        slot.pointee.start = p
-        slot.pointee.count = length
-        slot.pointee.depth = depth
-        slot.pointee.message = array[array.count &- 1]
+        if let slot {
+            if keep {
+                slot.pointee.start = p
+                slot.pointee.count = length
+                slot.pointee.depth = depth
+                slot.pointee.message = array[array.count &- 1]
+                slot.pointee.pendingCount = 0
+            } else {
+                slot.pointee.pendingStart = p
+                slot.pointee.pendingCount = length
+            }
+        }
     }
 
     /// Called just after `tag` of a repeated length-delimited field was read: if `array` is full,
@@ -377,16 +402,15 @@ public struct ProtoReader {
     /// counts (an occurrence whose tag was read counts even if its length prefix is malformed).
     @usableFromInline
     func lengthDelimitedOccurrencesLeft(of tag: UInt8) -> Int {
-        lengthDelimitedRun(of: tag).count
+        Self.lengthDelimitedRun(of: tag, from: position, to: end).count
     }
 
     /// The run counted by ``lengthDelimitedOccurrencesLeft(of:)``, and where it ends (just after
     /// its last element) if every length prefix in it is well formed; `nil` if the scan stopped
-    /// at a malformed one.
+    /// at a malformed one. (Static, on the two pointers: a method is passed a copy of the reader.)
     @usableFromInline
-    func lengthDelimitedRun(of tag: UInt8) -> (count: Int, end: UnsafeRawPointer?) {
+    static func lengthDelimitedRun(of tag: UInt8, from position: UnsafeRawPointer, to end: UnsafeRawPointer) -> (count: Int, end: UnsafeRawPointer?) {
         var p = position
-        let end = self.end
         var n = 1
         while p != end {
             // The length prefix: a varint of at most 10 bytes.
