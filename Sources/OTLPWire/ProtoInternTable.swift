@@ -59,7 +59,16 @@ struct ProtoInternTable {
     @usableFromInline static let minimumBytesCount = 8
     @usableFromInline static let maximumBytesCount = 64
     @usableFromInline static let stringSlotBits = 8
+    @usableFromInline static let shortStringSlotBits = 6
     @usableFromInline static let bytesSlotBits = 6
+
+    /// A string of 1 to 7 bytes, found by `key`: its bytes and byte count in one word (0: unused).
+    @usableFromInline
+    struct ShortStringSlot {
+        @usableFromInline var key: UInt64
+        @usableFromInline var string: String
+        @inlinable init() { key = 0; string = "" }
+    }
 
     @usableFromInline
     struct DoublesSlot {
@@ -73,6 +82,8 @@ struct ProtoInternTable {
     @usableFromInline let byteStrings: UnsafeMutablePointer<BytesSlot>
     /// The last packed run of doubles (one slot).
     @usableFromInline let lastDoubles: UnsafeMutablePointer<DoublesSlot>
+    /// Strings of 1 to 7 bytes (see ``shortString(_:)``).
+    @usableFromInline let shortStrings: UnsafeMutablePointer<ShortStringSlot>
     /// Slots for one reusable message type, created on first use.
     @usableFromInline let messages: UnsafeMutablePointer<MessageCache>
 
@@ -177,17 +188,22 @@ struct ProtoInternTable {
         byteStrings.initialize(repeating: BytesSlot(), count: 1 << bytesSlotBits)
         let lastDoubles = UnsafeMutablePointer<DoublesSlot>.allocate(capacity: 1)
         lastDoubles.initialize(to: DoublesSlot())
+        let shortStrings = UnsafeMutablePointer<ShortStringSlot>.allocate(capacity: 1 << shortStringSlotBits)
+        shortStrings.initialize(repeating: ShortStringSlot(), count: 1 << shortStringSlotBits)
         let messages = UnsafeMutablePointer<MessageCache>.allocate(capacity: 1)
         messages.initialize(to: MessageCache())
-        return ProtoInternTable(strings: strings, byteStrings: byteStrings, lastDoubles: lastDoubles, messages: messages)
+        return ProtoInternTable(strings: strings, byteStrings: byteStrings, lastDoubles: lastDoubles, shortStrings: shortStrings,
+                                messages: messages)
     }
 
     @usableFromInline
     init(strings: UnsafeMutablePointer<StringSlot>, byteStrings: UnsafeMutablePointer<BytesSlot>,
-         lastDoubles: UnsafeMutablePointer<DoublesSlot>, messages: UnsafeMutablePointer<MessageCache>) {
+         lastDoubles: UnsafeMutablePointer<DoublesSlot>, shortStrings: UnsafeMutablePointer<ShortStringSlot>,
+         messages: UnsafeMutablePointer<MessageCache>) {
         self.strings = strings
         self.byteStrings = byteStrings
         self.lastDoubles = lastDoubles
+        self.shortStrings = shortStrings
         self.messages = messages
     }
 
@@ -200,6 +216,8 @@ struct ProtoInternTable {
         byteStrings.deallocate()
         lastDoubles.deinitialize(count: 1)
         lastDoubles.deallocate()
+        shortStrings.deinitialize(count: 1 << Self.shortStringSlotBits)
+        shortStrings.deallocate()
         if let slots = messages.pointee.slots, let runs = messages.pointee.runs, let free = messages.pointee.free { free(slots, runs) }
         messages.deinitialize(count: 1)
         messages.deallocate()
@@ -287,7 +305,7 @@ struct ProtoInternTable {
     /// The string for `bytes` (at least ``minimumStringCount`` of them): the one decoded earlier
     /// from equal bytes and kept (see ``StringSlot``), or a new one; `nil` if the bytes are not
     /// valid UTF-8.
-    @inlinable
+    @inlinable @inline(__always)
     func string(_ bytes: UnsafeRawBufferPointer) -> String? {
         let p = bytes.baseAddress!
         let count = bytes.count
@@ -308,6 +326,25 @@ struct ProtoInternTable {
         return string
     }
 
+    /// The string for `bytes` (1 to 7 of them, the last byte of at least 8 readable ones): the
+    /// one decoded earlier from equal bytes, or a new one (then kept); `nil` if the bytes are not
+    /// valid UTF-8. The look-up key is the bytes and their count in one word, so a match is
+    /// exact with one comparison (an event name such as `message` costs no validation again).
+    @inlinable @inline(__always)
+    func shortString(_ bytes: UnsafeRawBufferPointer) -> String? {
+        let p = bytes.baseAddress!
+        let count = bytes.count
+        // Little-endian: the string's bytes are the top `count` bytes of the word that ends with them.
+        let word = UInt64(littleEndian: (p + (count &- 8)).loadUnaligned(as: UInt64.self))
+        let key = word &>> UInt64(truncatingIfNeeded: (8 &- count) &* 8) | UInt64(truncatingIfNeeded: count) &<< 56
+        let slot = shortStrings + Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) &>> UInt64(64 &- Self.shortStringSlotBits))
+        if slot.pointee.key == key { return slot.pointee.string }
+        guard let string = Self.makeString(bytes) else { return nil }
+        slot.pointee.key = key
+        slot.pointee.string = string
+        return string
+    }
+
     /// Whether the `count` (≥ 8) bytes at `p` equal a slot's pending bytes.
     @inlinable @inline(__always)
     static func isPending(_ p: UnsafeRawPointer, _ count: Int, _ pendingStart: UnsafeRawPointer?, _ pendingCount: Int) -> Bool {
@@ -317,7 +354,7 @@ struct ProtoInternTable {
 
     /// The byte array for `bytes` (8 to 64 of them): the one decoded earlier from equal bytes and
     /// kept (see ``StringSlot``), or a new one.
-    @inlinable
+    @inlinable @inline(__always)
     func bytes(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
         let p = bytes.baseAddress!
         let count = bytes.count

@@ -71,16 +71,31 @@ public struct ProtoReader {
             position += 1
             tag = UInt32(first)
         } else {
-            let value = try readVarintSlow()
-            guard value <= UInt64(UInt32.max) else {
-                throw error(.invalidFieldNumber, "tag value \(value) is out of range")
-            }
-            tag = UInt32(value)
+            tag = try readTagSlow()
         }
         if tag &>> 3 == 0 { throw error(.invalidFieldNumber, "field number 0") }
         let wireType = tag & 7
         if wireType > 5 { throw error(.invalidWireType, "wire type \(wireType) for field \(tag >> 3)") }
         return tag
+    }
+
+    /// A tag of two or more bytes (not inlined into every merge loop): two-byte tags (fields 16
+    /// to 2047, such as a span's `flags`) without the general varint loop.
+    @usableFromInline
+    mutating func readTagSlow() throws(ProtoDecodingError) -> UInt32 {
+        if end - position >= 2 {
+            let second = position.load(fromByteOffset: 1, as: UInt8.self)
+            if second < 0x80 {
+                let tag = UInt32(position.load(as: UInt8.self) & 0x7F) | UInt32(second) &<< 7
+                position += 2
+                return tag
+            }
+        }
+        let value = try readVarintSlow()
+        guard value <= UInt64(UInt32.max) else {
+            throw error(.invalidFieldNumber, "tag value \(value) is out of range")
+        }
+        return UInt32(value)
     }
 
     @inlinable @inline(__always)
@@ -205,8 +220,15 @@ public struct ProtoReader {
         let bytes = try readLengthDelimited()
         let count = bytes.count
         if count == 0 { return "" }
-        if let intern, count >= ProtoInternTable.minimumStringCount, count <= ProtoInternTable.maximumStringCount {
-            if let string = intern.string(bytes) { return string }
+        if let intern, count <= ProtoInternTable.maximumStringCount {
+            if count >= ProtoInternTable.minimumStringCount {
+                if let string = intern.string(bytes) { return string }
+            } else if bytes.baseAddress! - start &+ count >= 8 {
+                // A short string with 8 readable input bytes ending with it (nearly always).
+                if let string = intern.shortString(bytes) { return string }
+            } else if let string = ProtoInternTable.makeString(bytes) {
+                return string
+            }
         } else if let string = ProtoInternTable.makeString(bytes) {
             return string
         }
@@ -214,7 +236,7 @@ public struct ProtoReader {
     }
 
     /// Merges a length-delimited nested message into `message`, enforcing the depth limit.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func readMessage<M: ProtoMessage>(into message: inout M) throws(ProtoDecodingError) {
         try readMessage(length: try readLength(), into: &message)
     }
@@ -245,8 +267,23 @@ public struct ProtoReader {
     /// decoding it in place (no temporary copy). When `array` is full, its capacity is first
     /// reserved for all the occurrences of `tag` left in the current message (see
     /// ``reserveRepeated(_:tag:)``), so a repeated field is allocated once, not grown by doubling.
+    ///
+    /// A well-formed run of a one-byte `tag` found by that scan is read whole in this call (the
+    /// same tags the merge loop would read, so the result and any error are the same).
     @inlinable
     public mutating func readRepeatedMessage<M: ProtoMessage>(tag: UInt32, into array: inout [M]) throws(ProtoDecodingError) {
+        if array.count == array.capacity && tag < 0x80 && tag & 7 == ProtoWireType.lengthDelimited,
+           case let (count, runEnd?) = Self.lengthDelimitedRun(of: UInt8(truncatingIfNeeded: tag), from: position, to: end) {
+            // As `reserveRepeated` reserves (its scan is this one).
+            array.reserveCapacity(Swift.max(array.count &+ Swift.min(count, Self.maximumReservation), array.capacity &* 2))
+            while true {
+                array.append(M())
+                try readMessage(into: &array[array.count &- 1])
+                // The scan saw exactly one tag byte between elements and no error up to `runEnd`.
+                guard position < runEnd else { return }
+                position += 1
+            }
+        }
         reserveRepeated(&array, tag: tag)
         array.append(M())
         try readMessage(into: &array[array.count &- 1])

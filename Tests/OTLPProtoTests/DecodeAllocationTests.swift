@@ -137,6 +137,40 @@ import Testing
         #expect(decodedSpans.filter { Self.storage($0.traceId) != firstTraceId }.isEmpty)
     }
 
+    @Test func shortStringsAreReusedAndStillValidated() throws {
+        // Event names of 1 to 7 bytes (found by their bytes in one word), an invalid one-byte
+        // name after many valid ones, and a short string within the first 8 bytes of the input
+        // (created as before: no 8 readable bytes end with it).
+        let names = ["a", "ab", "abc", "message", "messag", "é", "SENT", "a\u{0}b"]
+        var spans: [TraceV1Span] = []
+        for i in 0..<300 {
+            spans.append(TraceV1Span(name: "s", events: [TraceV1Span.Event(name: names[i % names.count]),
+                                                         TraceV1Span.Event(name: names[(i * 7) % names.count])]))
+        }
+        let request = Traces(resourceSpans: [TraceV1ResourceSpans(scopeSpans: [TraceV1ScopeSpans(spans: spans)], schemaUrl: "ab")])
+        let bytes = request.serializedBytes()
+        #expect(bytes.count > 2048)
+        #expect(try Traces(serializedBytes: bytes) == request)
+        #expect(try Traces(serializedBytes: bytes, options: Self.fresh) == request)
+        let early = ld(1, ld(3, Array("ab".utf8)) + ld(2, spans.prefix(150).map { ld(2, $0.serializedBytes()) }.reduce([], +)))
+        #expect(early.count > 2048)
+        let decodedEarly = try Traces(serializedBytes: early)
+        #expect(decodedEarly.resourceSpans[0].schemaUrl == "ab")
+        #expect(decodedEarly == (try Traces(serializedBytes: early, options: Self.fresh)))
+        // `message` then a 1-byte 0xFF name: rejected with and without reuse.
+        var invalid = ld(2, ld(2, ld(11, ld(2, Array("message".utf8)))))  // ResourceSpans.scope_spans → spans → events → name
+        for _ in 0..<200 { invalid += ld(2, ld(2, ld(11, ld(2, Array("message".utf8))))) }
+        invalid += ld(2, ld(2, ld(11, ld(2, [0xFF]))))
+        let input = ld(1, invalid)
+        #expect(input.count > 2048)
+        for options in [ProtoDecodingOptions(), Self.fresh] {
+            do {
+                _ = try Traces(serializedBytes: input, options: options)
+                Issue.record("decoded invalid UTF-8")
+            } catch { #expect(error.code == .invalidUTF8) }
+        }
+    }
+
     @Test func aValueSeenTwiceWhileItsSlotHoldsAnotherIsKeptFromThenOn() throws {
         // Span names A B B B A A A, where A and B have the same hash (one slot): A is kept (empty
         // slot), the first B only pending, the second B replaces A, the third is B's copy; then
