@@ -3,8 +3,9 @@
 /// Telemetry repeats itself: every span of a batch carries the same attribute keys, most carry
 /// the same trace id, many the same route or server address. Without help each occurrence costs a
 /// UTF-8 validation, a heap allocation and a copy (for strings longer than 15 bytes, which Swift
-/// cannot store inline). The table remembers, in a small direct-mapped cache, the last value
-/// decoded for a given content hash together with where its bytes lie in the input; an equal run
+/// cannot store inline). The table keeps, in a small direct-mapped cache, a value decoded for a
+/// given content hash (one that recurs: see ``StringSlot``) together with where its bytes lie in
+/// the input; an equal run
 /// of input bytes later on returns the same `String` (or `[UInt8]`) — one retain, no allocation,
 /// no validation (the bytes are identical to ones already validated).
 ///
@@ -20,20 +21,31 @@
 /// ``ProtoDecodingOptions/reusesRepeatedValues``.
 @usableFromInline
 struct ProtoInternTable {
+    /// A slot of the direct-mapped caches (strings, byte strings, messages) holds the value kept
+    /// for the `count` bytes at `start` (`count` 0: none yet), and the place of the last bytes
+    /// that mapped to the slot, were seen once and are not kept (`pendingCount` 0: none). A value
+    /// is kept when first seen if its slot is empty, else when seen a second time while still
+    /// pending: one-off values (a URL, a span id, a sequence number) then cost no copy into the
+    /// table and do not evict values that recur.
     @usableFromInline
     struct StringSlot {
         @usableFromInline var start: UnsafeRawPointer?
         @usableFromInline var count: Int
         @usableFromInline var string: String
-        @inlinable init() { start = nil; count = 0; string = "" }
+        @usableFromInline var pendingStart: UnsafeRawPointer?
+        @usableFromInline var pendingCount: Int
+        @inlinable init() { start = nil; count = 0; string = ""; pendingStart = nil; pendingCount = 0 }
     }
 
+    /// Like ``StringSlot``.
     @usableFromInline
     struct BytesSlot {
         @usableFromInline var start: UnsafeRawPointer?
         @usableFromInline var count: Int
         @usableFromInline var bytes: [UInt8]
-        @inlinable init() { start = nil; count = 0; bytes = [] }
+        @usableFromInline var pendingStart: UnsafeRawPointer?
+        @usableFromInline var pendingCount: Int
+        @inlinable init() { start = nil; count = 0; bytes = []; pendingStart = nil; pendingCount = 0 }
     }
 
     /// Inputs shorter than this are decoded without a table (not worth its allocation).
@@ -47,7 +59,16 @@ struct ProtoInternTable {
     @usableFromInline static let minimumBytesCount = 8
     @usableFromInline static let maximumBytesCount = 64
     @usableFromInline static let stringSlotBits = 8
+    @usableFromInline static let shortStringSlotBits = 6
     @usableFromInline static let bytesSlotBits = 6
+
+    /// A string of 1 to 7 bytes, found by `key`: its bytes and byte count in one word (0: unused).
+    @usableFromInline
+    struct ShortStringSlot {
+        @usableFromInline var key: UInt64
+        @usableFromInline var string: String
+        @inlinable init() { key = 0; string = "" }
+    }
 
     @usableFromInline
     struct DoublesSlot {
@@ -61,16 +82,21 @@ struct ProtoInternTable {
     @usableFromInline let byteStrings: UnsafeMutablePointer<BytesSlot>
     /// The last packed run of doubles (one slot).
     @usableFromInline let lastDoubles: UnsafeMutablePointer<DoublesSlot>
+    /// Strings of 1 to 7 bytes (see ``shortString(_:)``).
+    @usableFromInline let shortStrings: UnsafeMutablePointer<ShortStringSlot>
     /// Slots for one reusable message type, created on first use.
     @usableFromInline let messages: UnsafeMutablePointer<MessageCache>
 
+    /// Like ``StringSlot``; `depth` is the depth at which the kept message was decoded.
     @usableFromInline
     struct MessageSlot<M: ProtoMessage> {
         @usableFromInline var start: UnsafeRawPointer?
         @usableFromInline var count: Int
         @usableFromInline var depth: Int
         @usableFromInline var message: M
-        @inlinable init() { start = nil; count = 0; depth = -1; message = M() }
+        @usableFromInline var pendingStart: UnsafeRawPointer?
+        @usableFromInline var pendingCount: Int
+        @inlinable init() { start = nil; count = 0; depth = -1; message = M(); pendingStart = nil; pendingCount = 0 }
     }
 
     /// Where the reusable message slots are, for which type, and how to free them.
@@ -134,10 +160,11 @@ struct ProtoInternTable {
     func createMessageSlots<M: ProtoMessage>(_ type: M.Type) -> UnsafeMutablePointer<MessageSlot<M>> {
         let count = 1 << Self.messageSlotBits
         let slots = UnsafeMutablePointer<MessageSlot<M>>.allocate(capacity: count)
-        slots.initialize(repeating: MessageSlot<M>(), count: count)
+        // Slot by slot: `initialize(repeating:)` copies through a value witness call per slot.
+        for i in 0..<count { (slots + i).initialize(to: MessageSlot<M>()) }
         let runCount = 1 << Self.runSlotBits
         let runs = UnsafeMutablePointer<RunSlot<M>>.allocate(capacity: runCount)
-        runs.initialize(repeating: RunSlot<M>(), count: runCount)
+        for i in 0..<runCount { (runs + i).initialize(to: RunSlot<M>()) }
         messages.pointee.type = ObjectIdentifier(M.self)
         messages.pointee.slots = UnsafeMutableRawPointer(slots)
         messages.pointee.runs = UnsafeMutableRawPointer(runs)
@@ -161,17 +188,22 @@ struct ProtoInternTable {
         byteStrings.initialize(repeating: BytesSlot(), count: 1 << bytesSlotBits)
         let lastDoubles = UnsafeMutablePointer<DoublesSlot>.allocate(capacity: 1)
         lastDoubles.initialize(to: DoublesSlot())
+        let shortStrings = UnsafeMutablePointer<ShortStringSlot>.allocate(capacity: 1 << shortStringSlotBits)
+        shortStrings.initialize(repeating: ShortStringSlot(), count: 1 << shortStringSlotBits)
         let messages = UnsafeMutablePointer<MessageCache>.allocate(capacity: 1)
         messages.initialize(to: MessageCache())
-        return ProtoInternTable(strings: strings, byteStrings: byteStrings, lastDoubles: lastDoubles, messages: messages)
+        return ProtoInternTable(strings: strings, byteStrings: byteStrings, lastDoubles: lastDoubles, shortStrings: shortStrings,
+                                messages: messages)
     }
 
     @usableFromInline
     init(strings: UnsafeMutablePointer<StringSlot>, byteStrings: UnsafeMutablePointer<BytesSlot>,
-         lastDoubles: UnsafeMutablePointer<DoublesSlot>, messages: UnsafeMutablePointer<MessageCache>) {
+         lastDoubles: UnsafeMutablePointer<DoublesSlot>, shortStrings: UnsafeMutablePointer<ShortStringSlot>,
+         messages: UnsafeMutablePointer<MessageCache>) {
         self.strings = strings
         self.byteStrings = byteStrings
         self.lastDoubles = lastDoubles
+        self.shortStrings = shortStrings
         self.messages = messages
     }
 
@@ -184,6 +216,8 @@ struct ProtoInternTable {
         byteStrings.deallocate()
         lastDoubles.deinitialize(count: 1)
         lastDoubles.deallocate()
+        shortStrings.deinitialize(count: 1 << Self.shortStringSlotBits)
+        shortStrings.deallocate()
         if let slots = messages.pointee.slots, let runs = messages.pointee.runs, let free = messages.pointee.free { free(slots, runs) }
         messages.deinitialize(count: 1)
         messages.deallocate()
@@ -268,9 +302,10 @@ struct ProtoInternTable {
         return array
     }
 
-    /// The string for `bytes` (more than 15 of them): the one decoded earlier from equal bytes, or
-    /// a new one; `nil` if the bytes are not valid UTF-8.
-    @inlinable
+    /// The string for `bytes` (at least ``minimumStringCount`` of them): the one decoded earlier
+    /// from equal bytes and kept (see ``StringSlot``), or a new one; `nil` if the bytes are not
+    /// valid UTF-8.
+    @inlinable @inline(__always)
     func string(_ bytes: UnsafeRawBufferPointer) -> String? {
         let p = bytes.baseAddress!
         let count = bytes.count
@@ -279,15 +314,47 @@ struct ProtoInternTable {
             return slot.pointee.string
         }
         guard let string = Self.makeString(bytes) else { return nil }
-        slot.pointee.start = p
-        slot.pointee.count = count
+        if slot.pointee.count == 0 || Self.isPending(p, count, slot.pointee.pendingStart, slot.pointee.pendingCount) {
+            slot.pointee.start = p
+            slot.pointee.count = count
+            slot.pointee.string = string
+            slot.pointee.pendingCount = 0
+        } else {
+            slot.pointee.pendingStart = p
+            slot.pointee.pendingCount = count
+        }
+        return string
+    }
+
+    /// The string for `bytes` (1 to 7 of them, the last byte of at least 8 readable ones): the
+    /// one decoded earlier from equal bytes, or a new one (then kept); `nil` if the bytes are not
+    /// valid UTF-8. The look-up key is the bytes and their count in one word, so a match is
+    /// exact with one comparison (an event name such as `message` costs no validation again).
+    @inlinable @inline(__always)
+    func shortString(_ bytes: UnsafeRawBufferPointer) -> String? {
+        let p = bytes.baseAddress!
+        let count = bytes.count
+        // Little-endian: the string's bytes are the top `count` bytes of the word that ends with them.
+        let word = UInt64(littleEndian: (p + (count &- 8)).loadUnaligned(as: UInt64.self))
+        let key = word &>> UInt64(truncatingIfNeeded: (8 &- count) &* 8) | UInt64(truncatingIfNeeded: count) &<< 56
+        let slot = shortStrings + Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) &>> UInt64(64 &- Self.shortStringSlotBits))
+        if slot.pointee.key == key { return slot.pointee.string }
+        guard let string = Self.makeString(bytes) else { return nil }
+        slot.pointee.key = key
         slot.pointee.string = string
         return string
     }
 
-    /// The byte array for `bytes` (8 to 64 of them): the one decoded earlier from equal bytes, or a
-    /// new one.
-    @inlinable
+    /// Whether the `count` (≥ 8) bytes at `p` equal a slot's pending bytes.
+    @inlinable @inline(__always)
+    static func isPending(_ p: UnsafeRawPointer, _ count: Int, _ pendingStart: UnsafeRawPointer?, _ pendingCount: Int) -> Bool {
+        guard pendingCount == count, let pendingStart else { return false }
+        return equal(pendingStart, p, count)
+    }
+
+    /// The byte array for `bytes` (8 to 64 of them): the one decoded earlier from equal bytes and
+    /// kept (see ``StringSlot``), or a new one.
+    @inlinable @inline(__always)
     func bytes(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
         let p = bytes.baseAddress!
         let count = bytes.count
@@ -296,9 +363,15 @@ struct ProtoInternTable {
             return slot.pointee.bytes
         }
         let array = Self.makeBytes(bytes)
-        slot.pointee.start = p
-        slot.pointee.count = count
-        slot.pointee.bytes = array
+        if slot.pointee.count == 0 || Self.isPending(p, count, slot.pointee.pendingStart, slot.pointee.pendingCount) {
+            slot.pointee.start = p
+            slot.pointee.count = count
+            slot.pointee.bytes = array
+            slot.pointee.pendingCount = 0
+        } else {
+            slot.pointee.pendingStart = p
+            slot.pointee.pendingCount = count
+        }
         return array
     }
 }

@@ -71,16 +71,31 @@ public struct ProtoReader {
             position += 1
             tag = UInt32(first)
         } else {
-            let value = try readVarintSlow()
-            guard value <= UInt64(UInt32.max) else {
-                throw error(.invalidFieldNumber, "tag value \(value) is out of range")
-            }
-            tag = UInt32(value)
+            tag = try readTagSlow()
         }
         if tag &>> 3 == 0 { throw error(.invalidFieldNumber, "field number 0") }
         let wireType = tag & 7
         if wireType > 5 { throw error(.invalidWireType, "wire type \(wireType) for field \(tag >> 3)") }
         return tag
+    }
+
+    /// A tag of two or more bytes (not inlined into every merge loop): two-byte tags (fields 16
+    /// to 2047, such as a span's `flags`) without the general varint loop.
+    @usableFromInline
+    mutating func readTagSlow() throws(ProtoDecodingError) -> UInt32 {
+        if end - position >= 2 {
+            let second = position.load(fromByteOffset: 1, as: UInt8.self)
+            if second < 0x80 {
+                let tag = UInt32(position.load(as: UInt8.self) & 0x7F) | UInt32(second) &<< 7
+                position += 2
+                return tag
+            }
+        }
+        let value = try readVarintSlow()
+        guard value <= UInt64(UInt32.max) else {
+            throw error(.invalidFieldNumber, "tag value \(value) is out of range")
+        }
+        return UInt32(value)
     }
 
     @inlinable @inline(__always)
@@ -205,8 +220,15 @@ public struct ProtoReader {
         let bytes = try readLengthDelimited()
         let count = bytes.count
         if count == 0 { return "" }
-        if let intern, count >= ProtoInternTable.minimumStringCount, count <= ProtoInternTable.maximumStringCount {
-            if let string = intern.string(bytes) { return string }
+        if let intern, count <= ProtoInternTable.maximumStringCount {
+            if count >= ProtoInternTable.minimumStringCount {
+                if let string = intern.string(bytes) { return string }
+            } else if bytes.baseAddress! - start &+ count >= 8 {
+                // A short string with 8 readable input bytes ending with it (nearly always).
+                if let string = intern.shortString(bytes) { return string }
+            } else if let string = ProtoInternTable.makeString(bytes) {
+                return string
+            }
         } else if let string = ProtoInternTable.makeString(bytes) {
             return string
         }
@@ -214,7 +236,7 @@ public struct ProtoReader {
     }
 
     /// Merges a length-delimited nested message into `message`, enforcing the depth limit.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func readMessage<M: ProtoMessage>(into message: inout M) throws(ProtoDecodingError) {
         try readMessage(length: try readLength(), into: &message)
     }
@@ -245,8 +267,23 @@ public struct ProtoReader {
     /// decoding it in place (no temporary copy). When `array` is full, its capacity is first
     /// reserved for all the occurrences of `tag` left in the current message (see
     /// ``reserveRepeated(_:tag:)``), so a repeated field is allocated once, not grown by doubling.
+    ///
+    /// A well-formed run of a one-byte `tag` found by that scan is read whole in this call (the
+    /// same tags the merge loop would read, so the result and any error are the same).
     @inlinable
     public mutating func readRepeatedMessage<M: ProtoMessage>(tag: UInt32, into array: inout [M]) throws(ProtoDecodingError) {
+        if array.count == array.capacity && tag < 0x80 && tag & 7 == ProtoWireType.lengthDelimited,
+           case let (count, runEnd?) = Self.lengthDelimitedRun(of: UInt8(truncatingIfNeeded: tag), from: position, to: end) {
+            // As `reserveRepeated` reserves (its scan is this one).
+            array.reserveCapacity(Swift.max(array.count &+ Swift.min(count, Self.maximumReservation), array.capacity &* 2))
+            while true {
+                array.append(M())
+                try readMessage(into: &array[array.count &- 1])
+                // The scan saw exactly one tag byte between elements and no error up to `runEnd`.
+                guard position < runEnd else { return }
+                position += 1
+            }
+        }
         reserveRepeated(&array, tag: tag)
         array.append(M())
         try readMessage(into: &array[array.count &- 1])
@@ -254,8 +291,9 @@ public struct ProtoReader {
 
     /// Like ``readRepeatedMessage(tag:into:)``, for a small message type whose values repeat
     /// (OTLP's `KeyValue` attributes): when the reader reuses repeated values, an element whose
-    /// bytes equal those of an element decoded earlier in the input (at the same or a shallower
-    /// depth, so the depth limit holds as if it were decoded again) is a copy of that element.
+    /// bytes equal those of an element decoded and kept earlier in the input (at the same or a
+    /// greater depth, so the depth limit holds as if it were decoded again; see
+    /// ``ProtoInternTable/StringSlot`` for which elements are kept) is a copy of that element.
     ///
     /// Likewise a whole run (the first occurrence of a one-byte `tag` in a message and the
     /// occurrences that directly follow it, as an encoder writes a repeated field) whose bytes
@@ -268,62 +306,86 @@ public struct ProtoReader {
         guard let intern, let slots = intern.messageSlots(M.self) else {
             return try readRepeatedMessage(tag: tag, into: &array)
         }
-        if array.isEmpty && tag < 0x80 && tag & 7 == ProtoWireType.lengthDelimited && intern.looksUpRuns {
-            let (count, runEnd) = lengthDelimitedRun(of: UInt8(truncatingIfNeeded: tag))
-            let runStart = position
-            if let runEnd, runEnd - runStart >= 8, runEnd - runStart <= ProtoInternTable.maximumRunCount {
-                let length = runEnd - runStart
-                let runs = intern.runSlots(M.self)
-                let run = runs + Int(truncatingIfNeeded: ProtoInternTable.hash(runStart, length) &>> UInt64(64 &- ProtoInternTable.runSlotBits))
-                if run.pointee.count == length, depth <= run.pointee.depth, let start = run.pointee.start,
+        // A well-formed run into an empty array is read whole in this call (looked up as a whole
+        // while run look-ups pay), reading exactly the tags the merge loop would; otherwise one
+        // element. (`readReusableElement` has this one call site, so that it is inlined.)
+        var runEnd: UnsafeRawPointer? = nil
+        var run: UnsafeMutablePointer<ProtoInternTable.RunSlot<M>>? = nil
+        let runStart = position
+        if array.isEmpty && tag < 0x80 && tag & 7 == ProtoWireType.lengthDelimited,
+           case let (count, scanEnd?) = Self.lengthDelimitedRun(of: UInt8(truncatingIfNeeded: tag), from: position, to: end) {
+            let length = scanEnd - runStart
+            if length >= 8, length <= ProtoInternTable.maximumRunCount, intern.looksUpRuns {
+                let slot = intern.runSlots(M.self)
+                    + Int(truncatingIfNeeded: ProtoInternTable.hash(runStart, length) &>> UInt64(64 &- ProtoInternTable.runSlotBits))
+                if slot.pointee.count == length, depth <= slot.pointee.depth, let start = slot.pointee.start,
                    ProtoInternTable.equal(start, runStart, length) {
-                    array = run.pointee.elements
-                    position = runEnd
+                    array = slot.pointee.elements
+                    position = scanEnd
                     intern.messages.pointee.runHits &+= 1
                     return
                 }
                 intern.messages.pointee.runMisses &+= 1
-                array.reserveCapacity(count)
-                try readReusableElement(into: &array, slots: slots, intern: intern)
-                // The scan saw exactly one tag byte between elements and no error up to `runEnd`.
-                while position < runEnd {
-                    position += 1
-                    try readReusableElement(into: &array, slots: slots, intern: intern)
-                }
-                run.pointee.start = runStart
-                run.pointee.count = length
-                run.pointee.depth = depth
-                run.pointee.elements = array
-                return
+                run = slot
             }
+            array.reserveCapacity(Swift.min(count, Self.maximumReservation))
+            runEnd = scanEnd
+        } else {
+            reserveRepeated(&array, tag: tag)
         }
-        reserveRepeated(&array, tag: tag)
-        try readReusableElement(into: &array, slots: slots, intern: intern)
+        while true {
+            try readReusableElement(into: &array, slots: slots, intern: intern)
+            // The scan saw exactly one tag byte between elements and no error up to `runEnd`.
+            guard let runEnd, position < runEnd else { break }
+            position += 1
+        }
+        if let run, let runEnd {
+            run.pointee.start = runStart
+            run.pointee.count = runEnd - runStart
+            run.pointee.depth = depth
+            run.pointee.elements = array
+        }
     }
 
-    /// One element of ``readRepeatedReusableMessage(tag:into:)`` (its tag already read).
+    /// One element of ``readRepeatedReusableMessage(tag:into:)`` (its tag already read): a copy
+    /// of the element kept for equal bytes (decoded at the same or a greater depth), or decoded
+    /// in place and, if it is kept (see ``ProtoInternTable/StringSlot``), copied into its slot.
     @inlinable @inline(__always)
     mutating func readReusableElement<M: ProtoMessage>(into array: inout [M], slots: UnsafeMutablePointer<ProtoInternTable.MessageSlot<M>>,
                                                        intern: ProtoInternTable) throws(ProtoDecodingError) {
         let length = try readLength()
         let p = position
-        guard length >= 8, length <= ProtoInternTable.maximumMessageCount else {
-            array.append(M())
-            return try readMessage(length: length, into: &array[array.count &- 1])
-        }
-        let slot = slots + Int(truncatingIfNeeded: ProtoInternTable.hash(p, length) &>> UInt64(64 &- ProtoInternTable.messageSlotBits))
-        if slot.pointee.count == length, depth <= slot.pointee.depth, let start = slot.pointee.start,
-           ProtoInternTable.equal(start, p, length) {
-            array.append(slot.pointee.message)
-            position += length
-            return
+        // One decode site (below), so that this function stays small enough to inline.
+        var slot: UnsafeMutablePointer<ProtoInternTable.MessageSlot<M>>? = nil
+        var keep = false
+        if length >= 8, length <= ProtoInternTable.maximumMessageCount {
+            let s = slots + Int(truncatingIfNeeded: ProtoInternTable.hash(p, length) &>> UInt64(64 &- ProtoInternTable.messageSlotBits))
+            if s.pointee.count == length, let start = s.pointee.start, ProtoInternTable.equal(start, p, length) {
+                if depth <= s.pointee.depth {
+                    array.append(s.pointee.message)
+                    position += length
+                    return
+                }
+                keep = true  // kept from a shallower depth only: decode it here and keep that
+            } else {
+                keep = s.pointee.count == 0 || ProtoInternTable.isPending(p, length, s.pointee.pendingStart, s.pointee.pendingCount)
+            }
+            slot = s
         }
         array.append(M())
         try readMessage(length: length, into: &array[array.count &- 1])
-        slot.pointee.start = p
-        slot.pointee.count = length
-        slot.pointee.depth = depth
-        slot.pointee.message = array[array.count &- 1]
+        if let slot {
+            if keep {
+                slot.pointee.start = p
+                slot.pointee.count = length
+                slot.pointee.depth = depth
+                slot.pointee.message = array[array.count &- 1]
+                slot.pointee.pendingCount = 0
+            } else {
+                slot.pointee.pendingStart = p
+                slot.pointee.pendingCount = length
+            }
+        }
     }
 
     /// Called just after `tag` of a repeated length-delimited field was read: if `array` is full,
@@ -377,16 +439,15 @@ public struct ProtoReader {
     /// counts (an occurrence whose tag was read counts even if its length prefix is malformed).
     @usableFromInline
     func lengthDelimitedOccurrencesLeft(of tag: UInt8) -> Int {
-        lengthDelimitedRun(of: tag).count
+        Self.lengthDelimitedRun(of: tag, from: position, to: end).count
     }
 
     /// The run counted by ``lengthDelimitedOccurrencesLeft(of:)``, and where it ends (just after
     /// its last element) if every length prefix in it is well formed; `nil` if the scan stopped
-    /// at a malformed one.
+    /// at a malformed one. (Static, on the two pointers: a method is passed a copy of the reader.)
     @usableFromInline
-    func lengthDelimitedRun(of tag: UInt8) -> (count: Int, end: UnsafeRawPointer?) {
+    static func lengthDelimitedRun(of tag: UInt8, from position: UnsafeRawPointer, to end: UnsafeRawPointer) -> (count: Int, end: UnsafeRawPointer?) {
         var p = position
-        let end = self.end
         var n = 1
         while p != end {
             // The length prefix: a varint of at most 10 bytes.

@@ -101,6 +101,96 @@ import Testing
         #expect(decoded == request)
     }
 
+    static func stringStorage(_ string: String) -> UnsafeRawPointer? {
+        string.utf8.withContiguousStorageIfAvailable { UnsafeRawPointer($0.baseAddress) } ?? nil
+    }
+
+    @Test func oneOffValuesDoNotEvictRecurringOnesFromTheReuseTable() throws {
+        // Every span: the same trace id and first attribute, then a span id and 20 attributes seen
+        // only once (2,000 one-off attributes and 100 one-off ids against 256 and 64 slots). The
+        // recurring values are kept when first seen (their slots are empty); the one-off values
+        // only mark their slots as pending, so they evict nothing: every span shares the first
+        // span's storage for its trace id and for its first attribute's value.
+        let agent = "Mozilla/5.0 (X11; Linux x86_64) recurring-user-agent/1.0"
+        let traceId = (0..<16).map { UInt8($0 &* 7 &+ 1) }
+        var generator = SplitMix64(seed: 9)
+        var spans: [TraceV1Span] = []
+        for i in 0..<100 {
+            var attributes = [Self.attribute("user_agent.original", agent)]
+            for j in 0..<20 { attributes.append(Self.attribute("unique.\(j)", "https://example.com/\(i)/\(j)/\(generator.next())")) }
+            let spanId = (0..<8).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            spans.append(TraceV1Span(traceId: traceId, spanId: spanId, name: "span", attributes: attributes))
+        }
+        let request = Traces(resourceSpans: [TraceV1ResourceSpans(scopeSpans: [TraceV1ScopeSpans(spans: spans)])])
+        let bytes = request.serializedBytes()
+        let decoded = try Traces(serializedBytes: bytes)
+        #expect(decoded == request)
+        #expect(try Traces(serializedBytes: bytes, options: Self.fresh) == request)
+        let decodedSpans = decoded.resourceSpans[0].scopeSpans[0].spans
+        func agentStorage(_ span: TraceV1Span) -> UnsafeRawPointer? {
+            guard case .stringValue(let value)? = span.attributes[0].value?.value else { return nil }
+            return Self.stringStorage(value)
+        }
+        let firstAgent = agentStorage(decodedSpans[0]), firstTraceId = Self.storage(decodedSpans[0].traceId)
+        #expect(firstAgent != nil)
+        #expect(decodedSpans.filter { agentStorage($0) != firstAgent }.isEmpty)
+        #expect(decodedSpans.filter { Self.storage($0.traceId) != firstTraceId }.isEmpty)
+    }
+
+    @Test func shortStringsAreReusedAndStillValidated() throws {
+        // Event names of 1 to 7 bytes (found by their bytes in one word), an invalid one-byte
+        // name after many valid ones, and a short string within the first 8 bytes of the input
+        // (created as before: no 8 readable bytes end with it).
+        let names = ["a", "ab", "abc", "message", "messag", "é", "SENT", "a\u{0}b"]
+        var spans: [TraceV1Span] = []
+        for i in 0..<300 {
+            spans.append(TraceV1Span(name: "s", events: [TraceV1Span.Event(name: names[i % names.count]),
+                                                         TraceV1Span.Event(name: names[(i * 7) % names.count])]))
+        }
+        let request = Traces(resourceSpans: [TraceV1ResourceSpans(scopeSpans: [TraceV1ScopeSpans(spans: spans)], schemaUrl: "ab")])
+        let bytes = request.serializedBytes()
+        #expect(bytes.count > 2048)
+        #expect(try Traces(serializedBytes: bytes) == request)
+        #expect(try Traces(serializedBytes: bytes, options: Self.fresh) == request)
+        let early = ld(1, ld(3, Array("ab".utf8)) + ld(2, spans.prefix(150).map { ld(2, $0.serializedBytes()) }.reduce([], +)))
+        #expect(early.count > 2048)
+        let decodedEarly = try Traces(serializedBytes: early)
+        #expect(decodedEarly.resourceSpans[0].schemaUrl == "ab")
+        #expect(decodedEarly == (try Traces(serializedBytes: early, options: Self.fresh)))
+        // `message` then a 1-byte 0xFF name: rejected with and without reuse.
+        var invalid = ld(2, ld(2, ld(11, ld(2, Array("message".utf8)))))  // ResourceSpans.scope_spans → spans → events → name
+        for _ in 0..<200 { invalid += ld(2, ld(2, ld(11, ld(2, Array("message".utf8))))) }
+        invalid += ld(2, ld(2, ld(11, ld(2, [0xFF]))))
+        let input = ld(1, invalid)
+        #expect(input.count > 2048)
+        for options in [ProtoDecodingOptions(), Self.fresh] {
+            do {
+                _ = try Traces(serializedBytes: input, options: options)
+                Issue.record("decoded invalid UTF-8")
+            } catch { #expect(error.code == .invalidUTF8) }
+        }
+    }
+
+    @Test func aValueSeenTwiceWhileItsSlotHoldsAnotherIsKeptFromThenOn() throws {
+        // Span names A B B B A A A, where A and B have the same hash (one slot): A is kept (empty
+        // slot), the first B only pending, the second B replaces A, the third is B's copy; then
+        // likewise for A. Every name decodes to its own bytes, with or without reuse.
+        let a = String(decoding: Self.sameHash(UInt8(ascii: "b")), as: UTF8.self)
+        let b = String(decoding: Self.sameHash(UInt8(ascii: "c")), as: UTF8.self)
+        let names = [a, b, b, b, a, a, a]
+        let spans = names.map { TraceV1Span(name: $0) }
+        let padding = String(repeating: "p", count: 2100)
+        let request = Traces(resourceSpans: [TraceV1ResourceSpans(scopeSpans: [TraceV1ScopeSpans(spans: spans)], schemaUrl: padding)])
+        let bytes = request.serializedBytes()
+        #expect(bytes.count > 2048)
+        let decoded = try Traces(serializedBytes: bytes)
+        #expect(decoded == request)
+        #expect(try Traces(serializedBytes: bytes, options: Self.fresh) == request)
+        let storage = decoded.resourceSpans[0].scopeSpans[0].spans.map { Self.stringStorage($0.name) }
+        #expect(storage[1] != storage[2] && storage[2] == storage[3])
+        #expect(storage[0] != storage[4] && storage[4] != storage[5] && storage[5] == storage[6])
+    }
+
     @Test func repeatedFieldsAreAllocatedOnceAtTheirFinalSize() throws {
         // Grown by appending, 100 elements would leave a capacity of at least 128.
         let attributes = (0..<100).map { Self.attribute("key.\($0)", "value") }

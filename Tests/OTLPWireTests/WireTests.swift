@@ -216,6 +216,22 @@ import Testing
         #expect(lengthError.code == .lengthPastEnd)
     }
 
+    @Test func twoByteTagsReadLikeLongerOnesAndKeepTheirErrors() throws {
+        func tag(_ bytes: [UInt8]) -> Result<UInt32?, ProtoDecodingError> {
+            Self.reading(bytes) { (r: inout ProtoReader) throws(ProtoDecodingError) -> UInt32? in try r.nextTag() }
+        }
+        // Field 16 as fixed32 (a span's flags), field 2047, and field 16 written in three bytes.
+        #expect(try tag([0x85, 0x01]).get() == 16 << 3 | 5)
+        #expect(try tag([0xFA, 0x7F]).get() == 2047 << 3 | 2)
+        #expect(try tag([0x85, 0x81, 0x00]).get() == 16 << 3 | 5)
+        // Field 0 written in two bytes, wire type 7 in two bytes, a tag cut after its first byte.
+        for (bytes, code) in [([0x80, 0x00], ProtoDecodingError.Code.invalidFieldNumber), ([0x87, 0x01], .invalidWireType),
+                              ([0x85], .truncated)] as [([UInt8], ProtoDecodingError.Code)] {
+            guard case .failure(let error) = tag(bytes) else { Issue.record("accepted \(bytes)"); continue }
+            #expect(error.code == code, "\(bytes)")
+        }
+    }
+
     @Test func fixedWidthArraysAreCopiedFromUnalignedInput() throws {
         // The same values at every offset 0..<8 of the input: bytes, packed fixed64 and fixed32.
         let values: [UInt64] = [1, 0x0102_0304_0506_0708, .max, 0, 1 << 63]
