@@ -8,13 +8,13 @@ public protocol MetricValue: Sendable {
     var metricNumber: MetricNumber { get }
     /// Adds the value to a counter's attribute-free running sum (negative values only when
     /// `allowsNegative`).
-    func add(to accumulator: AtomicSum, allowsNegative: Bool)
+    func add(to accumulator: AtomicSum.Stripes, allowsNegative: Bool)
 }
 
 extension Int64: MetricValue {
     public static var isDouble: Bool { false }
     @inlinable public var metricNumber: MetricNumber { .int(self) }
-    @inlinable public func add(to accumulator: AtomicSum, allowsNegative: Bool) {
+    @inlinable public func add(to accumulator: AtomicSum.Stripes, allowsNegative: Bool) {
         if allowsNegative || self >= 0 { accumulator.add(self) }
     }
 }
@@ -22,7 +22,7 @@ extension Int64: MetricValue {
 extension Double: MetricValue {
     public static var isDouble: Bool { true }
     @inlinable public var metricNumber: MetricNumber { .double(self) }
-    @inlinable public func add(to accumulator: AtomicSum, allowsNegative: Bool) {
+    @inlinable public func add(to accumulator: AtomicSum.Stripes, allowsNegative: Bool) {
         // NaN is ignored like a negative value (the worker's rule for counters).
         if allowsNegative ? !isNaN : self >= 0 { accumulator.add(self) }
     }
@@ -32,7 +32,7 @@ extension Double: MetricValue {
 /// through the ring.
 @inlinable
 func recordSum<Value: MetricValue>(
-    _ value: Value, attributes: [Attribute], pipeline: Pipeline, id: UInt32, accumulator: AtomicSum?, allowsNegative: Bool
+    _ value: Value, attributes: [Attribute], pipeline: Pipeline, id: UInt32, accumulator: AtomicSum.Stripes?, allowsNegative: Bool
 ) {
     if attributes.isEmpty, let accumulator {
         guard !pipeline.isShutDown else { return pipeline.countMeasurementAfterShutdown() }
@@ -47,14 +47,15 @@ func recordSum<Value: MetricValue>(
 public struct Counter<Value: MetricValue>: Sendable {
     @usableFromInline let pipeline: Pipeline
     @usableFromInline let id: UInt32
-    @usableFromInline let accumulator: AtomicSum?
+    /// The attribute-free running sum's stripes (the pipeline keeps the sum itself).
+    @usableFromInline let accumulator: AtomicSum.Stripes?
     public let descriptor: InstrumentDescriptor
 
     init(pipeline: Pipeline, id: UInt32, descriptor: InstrumentDescriptor) {
         self.pipeline = pipeline
         self.id = id
         self.descriptor = descriptor
-        accumulator = pipeline.sumAccumulator(for: id)
+        accumulator = pipeline.sumAccumulator(for: id)?.stripes
     }
 
     /// Adds `value` (negative values are ignored, per the spec) to the stream of `attributes`.
@@ -68,14 +69,15 @@ public struct Counter<Value: MetricValue>: Sendable {
 public struct UpDownCounter<Value: MetricValue>: Sendable {
     @usableFromInline let pipeline: Pipeline
     @usableFromInline let id: UInt32
-    @usableFromInline let accumulator: AtomicSum?
+    /// The attribute-free running sum's stripes (the pipeline keeps the sum itself).
+    @usableFromInline let accumulator: AtomicSum.Stripes?
     public let descriptor: InstrumentDescriptor
 
     init(pipeline: Pipeline, id: UInt32, descriptor: InstrumentDescriptor) {
         self.pipeline = pipeline
         self.id = id
         self.descriptor = descriptor
-        accumulator = pipeline.sumAccumulator(for: id)
+        accumulator = pipeline.sumAccumulator(for: id)?.stripes
     }
 
     @inlinable
@@ -103,15 +105,16 @@ public struct Gauge<Value: MetricValue>: Sendable {
 public struct Histogram<Value: MetricValue>: Sendable {
     @usableFromInline let pipeline: Pipeline
     @usableFromInline let id: UInt32
-    /// The attribute-free records' histogram (explicit buckets only).
-    @usableFromInline let accumulator: AtomicHistogram?
+    /// The attribute-free records' histogram (explicit buckets only), as its producers use it
+    /// (the pipeline keeps the histogram itself).
+    @usableFromInline let accumulator: AtomicHistogram.Recorder?
     public let descriptor: InstrumentDescriptor
 
     init(pipeline: Pipeline, id: UInt32, descriptor: InstrumentDescriptor) {
         self.pipeline = pipeline
         self.id = id
         self.descriptor = descriptor
-        accumulator = pipeline.histogramAccumulator(for: id)
+        accumulator = pipeline.histogramAccumulator(for: id)?.recorder
     }
 
     /// Records `value` (negative, NaN and infinite values are ignored, per the spec) in the stream

@@ -61,39 +61,57 @@ public final class AtomicHistogram: @unchecked Sendable {
     /// Top bit: the hot shard. Low 63 bits: records begun in total.
     static var hotBit: UInt64 { 1 << 63 }
 
-    @usableFromInline let countAndHotIndex = ManagedAtomic<UInt64>(0)
-    /// Two shards of `shardStride` atomics each, each shard on its own cache lines.
+    /// Stripes of one control cache line (`countAndHotIndex` in its first slot) and two shards,
+    /// `stripeStride` atomics each, in one 64-byte-aligned block. A thread records into the stripe
+    /// of its ``ThreadStripe`` index, so threads recording at once mostly touch different cache
+    /// lines; ``take()`` flips and takes each stripe as described above and adds them up (each
+    /// stripe's part is whole records, so the sum is too).
     @usableFromInline let slots: UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage>
     /// Atomics per shard (a multiple of 8, so shards don't share a 64-byte cache line).
     @usableFromInline let shardStride: Int
+    /// Atomics per stripe: 8 (the control line) + 2 shards.
+    @usableFromInline let stripeStride: Int
+    /// Stripe count − 1 (the count is a power of two).
+    @usableFromInline let stripeMask: Int
     /// The bucket bounds (ascending), copied out of the array so the producer reads them without
     /// retaining anything.
     @usableFromInline let boundsBase: UnsafeMutablePointer<Double>
     @usableFromInline let boundsCount: Int
     /// The bucket bounds, as the worker exports them.
     public let bounds: [Double]
-    /// Records begun at the last flip. Touched only by the pipeline worker (hence `@unchecked`).
-    private var begunAtLastTake: UInt64 = 0
+    /// Per stripe, records begun at its last flip. Touched only by the pipeline worker (hence
+    /// `@unchecked`).
+    private var begunAtLastTake: [UInt64]
 
-    init(bounds: [Double]) {
+    init(bounds: [Double], stripes: Int = AtomicSum.defaultStripeCount) {
         self.bounds = bounds
         boundsCount = bounds.count
         boundsBase = UnsafeMutablePointer<Double>.allocate(capacity: Swift.max(1, bounds.count))
         boundsBase.initialize(from: bounds, count: bounds.count)
         let used = Self.firstBucketSlot + bounds.count + 1
         shardStride = (used + 7) / 8 * 8
+        stripeStride = 8 + 2 * shardStride
+        var count = 1
+        while count < stripes && count < 64 { count *= 2 }
+        stripeMask = count - 1
+        begunAtLastTake = Array(repeating: 0, count: count)
+        let slotCount = count * stripeStride
         let raw = UnsafeMutableRawPointer.allocate(
-            byteCount: 2 * shardStride * MemoryLayout<UnsafeAtomic<UInt64>.Storage>.stride, alignment: 64)
-        slots = raw.bindMemory(to: UnsafeAtomic<UInt64>.Storage.self, capacity: 2 * shardStride)
-        for shard in 0..<2 {
-            for slot in 0..<shardStride {
-                (slots + shard * shardStride + slot).initialize(to: .init(Self.initialValue(slot: slot)))
+            byteCount: slotCount * MemoryLayout<UnsafeAtomic<UInt64>.Storage>.stride, alignment: 64)
+        slots = raw.bindMemory(to: UnsafeAtomic<UInt64>.Storage.self, capacity: slotCount)
+        for stripe in 0..<count {
+            for slot in 0..<8 { (slots + stripe * stripeStride + slot).initialize(to: .init(0)) }
+            for shard in 0..<2 {
+                for slot in 0..<shardStride {
+                    (slots + stripe * stripeStride + 8 + shard * shardStride + slot)
+                        .initialize(to: .init(Self.initialValue(slot: slot)))
+                }
             }
         }
     }
 
     deinit {
-        slots.deinitialize(count: 2 * shardStride)
+        slots.deinitialize(count: (stripeMask + 1) * stripeStride)
         UnsafeMutableRawPointer(slots).deallocate()
         boundsBase.deinitialize(count: boundsCount)
         boundsBase.deallocate()
@@ -109,9 +127,12 @@ public final class AtomicHistogram: @unchecked Sendable {
         }
     }
 
-    @inlinable
-    func atomic(shard: Int, slot: Int) -> UnsafeAtomic<UInt64> {
-        UnsafeAtomic(at: slots + (shard &* shardStride &+ slot))
+    /// Stripe `stripe`'s `countAndHotIndex`.
+    func control(stripe: Int) -> UnsafeAtomic<UInt64> { UnsafeAtomic(at: slots + stripe * stripeStride) }
+
+    /// Slot `slot` of shard `shard` of stripe `stripe`.
+    func atomic(stripe: Int, shard: Int, slot: Int) -> UnsafeAtomic<UInt64> {
+        UnsafeAtomic(at: slots + (stripe &* stripeStride &+ 8 &+ shard &* shardStride &+ slot))
     }
 
     /// The bucket of `value`: bucket i holds (bounds[i-1], bounds[i]], so it is the index of the
@@ -131,23 +152,61 @@ public final class AtomicHistogram: @unchecked Sendable {
     /// Records `value`. Lock-free, allocation-free, never waits for the worker. Values the worker's
     /// histograms ignore (negative, NaN, ±∞) are ignored here too, and not counted.
     @inlinable
-    public func record(_ value: Double) {
-        // The ring path's rules: `InstrumentAggregation.record` drops negatives and NaN (`value >= 0`
-        // is false for both; −0 is kept), `ExplicitHistogramState.record` drops non-finite values.
-        guard value >= 0, value.isFinite else { return }
-        let bucket = Self.bucketIndex(of: value, in: UnsafeBufferPointer(start: boundsBase, count: boundsCount))
-        // Acquiring: synchronizes with the worker's flip that made this shard hot, so its reset of
-        // the shard happens-before the updates below (see the type's documentation).
-        let begun = countAndHotIndex.loadThenWrappingIncrement(ordering: .acquiring)
-        let shard = Int(truncatingIfNeeded: begun >> 63)
-        // Relaxed: the bucket, sum, min and max are published to the worker by the releasing
-        // increment of `completed` below.
-        atomic(shard: shard, slot: Self.firstBucketSlot &+ bucket).wrappingIncrement(ordering: .relaxed)
-        Self.update(atomic(shard: shard, slot: Self.sumSlot)) { $0 + value }
-        Self.update(atomic(shard: shard, slot: Self.minSlot)) { Swift.min($0, value) }
-        Self.update(atomic(shard: shard, slot: Self.maxSlot)) { Swift.max($0, value) }
-        // Releasing: publishes this record's updates to the worker's acquiring load in `take`.
-        atomic(shard: shard, slot: Self.completedSlot).wrappingIncrement(ordering: .releasing)
+    public func record(_ value: Double) { recorder.record(value) }
+
+    /// The producers' view of this histogram: plain pointers, so a record retains and releases no
+    /// shared object (threads recording into one histogram would otherwise contend for this
+    /// object's reference count).
+    public var recorder: Recorder {
+        Recorder(slots: slots, shardStride: shardStride, stripeStride: stripeStride, stripeMask: stripeMask,
+                 boundsBase: boundsBase, boundsCount: boundsCount)
+    }
+
+    /// The atomics and bounds of an ``AtomicHistogram``, without a reference to it: valid while
+    /// the histogram lives (the pipeline keeps every one for its own lifetime, and instruments
+    /// hold the pipeline).
+    public struct Recorder: @unchecked Sendable {
+        // @unchecked: the atomics are only used atomically; the bounds are immutable.
+        @usableFromInline let slots: UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage>
+        @usableFromInline let shardStride: Int
+        @usableFromInline let stripeStride: Int
+        @usableFromInline let stripeMask: Int
+        @usableFromInline let boundsBase: UnsafeMutablePointer<Double>
+        @usableFromInline let boundsCount: Int
+
+        @usableFromInline
+        init(slots: UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage>, shardStride: Int, stripeStride: Int,
+             stripeMask: Int, boundsBase: UnsafeMutablePointer<Double>, boundsCount: Int) {
+            self.slots = slots
+            self.shardStride = shardStride
+            self.stripeStride = stripeStride
+            self.stripeMask = stripeMask
+            self.boundsBase = boundsBase
+            self.boundsCount = boundsCount
+        }
+
+        /// Records `value` (see ``AtomicHistogram/record(_:)``).
+        @inlinable
+        public func record(_ value: Double) {
+            // The ring path's rules: `InstrumentAggregation.record` drops negatives and NaN (`value >= 0`
+            // is false for both; −0 is kept), `ExplicitHistogramState.record` drops non-finite values.
+            guard value >= 0, value.isFinite else { return }
+            let bucket = AtomicHistogram.bucketIndex(of: value, in: UnsafeBufferPointer(start: boundsBase, count: boundsCount))
+            // Acquiring: synchronizes with the worker's flip that made this shard hot, so its reset of
+            // the shard happens-before the updates below (see the type's documentation).
+            let stripe = slots + ((ThreadStripe.current & stripeMask) &* stripeStride)
+            let begun = UnsafeAtomic<UInt64>(at: stripe).loadThenWrappingIncrement(ordering: .acquiring)
+            let shardBase = stripe + (8 &+ Int(truncatingIfNeeded: begun >> 63) &* shardStride)
+            @inline(__always) func atomic(slot: Int) -> UnsafeAtomic<UInt64> { UnsafeAtomic(at: shardBase + slot) }
+            // Relaxed: the bucket, sum, min and max are published to the worker by the releasing
+            // increment of `completed` below.
+            atomic(slot: AtomicHistogram.firstBucketSlot &+ bucket).wrappingIncrement(ordering: .relaxed)
+            AtomicHistogram.update(atomic(slot: AtomicHistogram.sumSlot)) { $0 + value }
+            AtomicHistogram.update(atomic(slot: AtomicHistogram.minSlot)) { Swift.min($0, value) }
+            AtomicHistogram.update(atomic(slot: AtomicHistogram.maxSlot)) { Swift.max($0, value) }
+            // Releasing: publishes this record's updates to the worker's acquiring load in `take`.
+            atomic(slot: AtomicHistogram.completedSlot).wrappingIncrement(ordering: .releasing)
+        }
     }
 
     /// Replaces the `Double` in `cell` by `next(old)` with a compare-exchange loop (lock-free).
@@ -175,20 +234,40 @@ public final class AtomicHistogram: @unchecked Sendable {
     }
 
     /// The records since the last call, or `nil` when there were none. Worker only: waits (spins,
-    /// then sleeps 20 µs at a time) for records that began before the flip to complete.
+    /// then sleeps 20 µs at a time) for records that began before a flip to complete.
     func take() -> Taken? {
+        var total: Taken?
+        for stripe in 0...stripeMask {
+            guard let part = take(stripe: stripe) else { continue }
+            guard var sum = total else {
+                total = part  // the first part as it is: one thread's records sum as on the ring
+                continue
+            }
+            for index in sum.bucketCounts.indices { sum.bucketCounts[index] &+= part.bucketCounts[index] }
+            sum.count &+= part.count
+            sum.sum += part.sum
+            sum.min = Swift.min(sum.min, part.min)
+            sum.max = Swift.max(sum.max, part.max)
+            total = sum
+        }
+        return total
+    }
+
+    /// ``take()`` of one stripe.
+    private func take(stripe: Int) -> Taken? {
+        let countAndHotIndex = control(stripe: stripe)
         // Relaxed pre-check: no record began since the last take, so no flip is needed. A record
         // beginning right after this load goes to the hot shard and into the next take.
-        guard countAndHotIndex.load(ordering: .relaxed) & ~Self.hotBit != begunAtLastTake else { return nil }
+        guard countAndHotIndex.load(ordering: .relaxed) & ~Self.hotBit != begunAtLastTake[stripe] else { return nil }
         // Acquiring and releasing: the release publishes the previous take's reset of the shard
         // this flip makes hot (see the type's documentation).
         let before = countAndHotIndex.loadThenWrappingIncrement(by: Self.hotBit, ordering: .acquiringAndReleasing)
         let begun = before & ~Self.hotBit
         let cold = Int(truncatingIfNeeded: before >> 63)
         // Every record begun since the previous flip went to `cold`, which that take left empty.
-        let expected = begun &- begunAtLastTake
-        begunAtLastTake = begun
-        let completed = atomic(shard: cold, slot: Self.completedSlot)
+        let expected = begun &- begunAtLastTake[stripe]
+        begunAtLastTake[stripe] = begun
+        let completed = atomic(stripe: stripe, shard: cold, slot: Self.completedSlot)
         var spins = 0
         // Acquiring: synchronizes with every producer's releasing increment of `completed`, so all
         // of their updates of the shard are visible below.
@@ -202,14 +281,14 @@ public final class AtomicHistogram: @unchecked Sendable {
         // Relaxed reads-and-resets: no producer touches the cold shard until the next flip, which
         // publishes the resets (releasing) to them.
         let bucketCounts = (0...boundsCount).map {
-            atomic(shard: cold, slot: Self.firstBucketSlot + $0).exchange(0, ordering: .relaxed)
+            atomic(stripe: stripe, shard: cold, slot: Self.firstBucketSlot + $0).exchange(0, ordering: .relaxed)
         }
         let taken = Taken(
             bucketCounts: bucketCounts, count: expected,
-            sum: Double(bitPattern: atomic(shard: cold, slot: Self.sumSlot).exchange(0, ordering: .relaxed)),
-            min: Double(bitPattern: atomic(shard: cold, slot: Self.minSlot).exchange(
+            sum: Double(bitPattern: atomic(stripe: stripe, shard: cold, slot: Self.sumSlot).exchange(0, ordering: .relaxed)),
+            min: Double(bitPattern: atomic(stripe: stripe, shard: cold, slot: Self.minSlot).exchange(
                 Self.initialValue(slot: Self.minSlot), ordering: .relaxed)),
-            max: Double(bitPattern: atomic(shard: cold, slot: Self.maxSlot).exchange(
+            max: Double(bitPattern: atomic(stripe: stripe, shard: cold, slot: Self.maxSlot).exchange(
                 Self.initialValue(slot: Self.maxSlot), ordering: .relaxed)))
         completed.store(0, ordering: .relaxed)
         return taken
@@ -218,6 +297,6 @@ public final class AtomicHistogram: @unchecked Sendable {
     /// Records begun in total (self-observability: they count as accepted).
     var recordedCount: Int {
         // Relaxed: a statistic.
-        Int(truncatingIfNeeded: countAndHotIndex.load(ordering: .relaxed) & ~Self.hotBit)
+        (0...stripeMask).reduce(0) { $0 + Int(truncatingIfNeeded: control(stripe: $1).load(ordering: .relaxed) & ~Self.hotBit) }
     }
 }

@@ -273,7 +273,10 @@ public final class Pipeline: @unchecked Sendable {
     @usableFromInline let logWakeMask: Int
     @usableFromInline let measurementWakeMask: Int
 
-    @usableFromInline let shutDownFlag = ManagedAtomic<Bool>(false)
+    /// An `UnsafeAtomic` (storage freed in `deinit`), not a `ManagedAtomic` object: the producers'
+    /// check is a plain load through a pointer, with no retain and release of a shared atomic
+    /// object (which made threads adding to one counter bounce that object's reference count).
+    @usableFromInline let shutDownFlag = UnsafeAtomic<Bool>.create(false)
     @usableFromInline let droppedAfterShutdown: [ManagedAtomic<Int>] = [ManagedAtomic(0), ManagedAtomic(0), ManagedAtomic(0)]
 
     /// Set by the worker just before it parks; a producer that sees it clears it and signals.
@@ -350,7 +353,9 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     deinit {
-        // The worker holds `self` strongly until shutdown, so deinit only runs after it.
+        // The worker holds `self` strongly until shutdown, so deinit only runs after it; every
+        // producer holds `self` too, so none can be reading the flag.
+        shutDownFlag.destroy()
     }
 
     // MARK: Producer side (lock-free)

@@ -9,9 +9,11 @@ import Testing
 struct AtomicHistogramTests {
     private let scope = InstrumentationScope(name: "tests")
 
-    @Test func takesRacingRecordsAreConsistentSnapshotsThatAddUpToEveryRecord() async throws {
+    /// One stripe: both producers share one hot/cold pair; eight: each has its own (the default).
+    @Test(arguments: [1, 8])
+    func takesRacingRecordsAreConsistentSnapshotsThatAddUpToEveryRecord(stripes: Int) async throws {
         let bounds: [Double] = [1, 2, 4, 8, 16, 32, 64]
-        let histogram = AtomicHistogram(bounds: bounds)
+        let histogram = AtomicHistogram(bounds: bounds, stripes: stripes)
         let producers = 2
         let takesWanted = 20_000 * stressScale
         let stop = ManagedAtomic<Bool>(false)
