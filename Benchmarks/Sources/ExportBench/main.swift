@@ -8,6 +8,12 @@
 //   swift build -c release --package-path Benchmarks --product otlp
 //   Benchmarks/.build/release/ExportBench [--count 1000000] [--runs 3] [--sink benchpeer|python]
 //       [--ours-args "--queue-size 1048576 ..."] [--peer-queue N] [--peer-batch N] [--only ours|peer]
+//       [--order grouped|alternating]
+//
+// `--order grouped` (the default) runs all of our runs, then all of swift-otel's: a lossless
+// swift-otel run peaks at about 20 GB, and for a minute or so after it exits the kernel reclaiming
+// that memory slows whatever runs next (measured: our runs right after one took 1.8 s instead of
+// 1.0 s). `alternating` interleaves them, one of ours then one of swift-otel's.
 //
 // The sink (default) is BenchPeer's `sink` mode, its own process: a grpc-swift-2 server that counts
 // the spans of every request exactly by walking its protobuf with OTLPWire's ProtoReader.
@@ -190,14 +196,18 @@ if sinkKind == "python" {
 }
 defer { sink.stop() }
 let endpoint = "http://127.0.0.1:\(sink.port)"
-print("sink (\(sinkKind)) on \(endpoint); \(count) spans per run, \(runs) run(s) each, alternating; "
+let order = argument("--order", args) ?? "grouped"
+print("sink (\(sinkKind)) on \(endpoint); \(count) spans per run, \(runs) run(s) each, \(order); "
       + "swift-otel queue \(peerQueue) batch \(peerBatch); otlp load extra args: \(ourExtra)")
 
 struct Row { var name: String; var delivered: [Int] = []; var wall: [Double] = []; var cpu: [Double] = []; var rss: [Double] = []; var summaries: [String] = [] }
 var ours = Row(name: "swift-otlp (otlp load)")
 var peer = Row(name: "swift-otel 1.6.0")
-for run in 1...runs {
-    for which in 0..<2 {
+let schedule: [(run: Int, which: Int)] = order == "alternating"
+    ? (1...runs).flatMap { run in [(run, 0), (run, 1)] }
+    : [0, 1].flatMap { which in (1...runs).map { ($0, which) } }
+for (run, which) in schedule {
+    do {
         if only == "ours" && which == 1 || only == "peer" && which == 0 { continue }
         let before = sink.settledItems(quiet: 0.5)
         let measured: Measured
