@@ -5,7 +5,7 @@ import Testing
 
 /// The lock-free histogram behind attribute-free explicit-bucket histogram records, driven
 /// directly: takes far more often than a pipeline's collections, to exercise the hot/cold flip.
-@Suite("AtomicHistogram")
+@Suite("AtomicHistogram", .serialized)  // each test keeps several threads busy (see AtomicSumTests)
 struct AtomicHistogramTests {
     private let scope = InstrumentationScope(name: "tests")
 

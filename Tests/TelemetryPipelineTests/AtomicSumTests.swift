@@ -3,8 +3,10 @@ import Foundation
 import Testing
 @testable import TelemetryPipeline
 
-/// The striped running sum behind attribute-free counter adds, driven directly.
-@Suite("AtomicSum")
+/// The striped running sum behind attribute-free counter adds, driven directly. Serialized: each
+/// test keeps several threads busy, and suites running beside this one (under ThreadSanitizer on
+/// two cores) must still get their pipeline workers scheduled.
+@Suite("AtomicSum", .serialized)
 struct AtomicSumTests {
     @Test func threadsGetDistinctStripeIndicesThatStayTheSame() {
         let threads = 8
@@ -50,6 +52,7 @@ struct AtomicSumTests {
             // Relaxed: a stop signal; the last take below runs after both producers finished.
             while done.load(ordering: .relaxed) < 2 {
                 if case .int(let value)? = sum.take() { total += value }
+                usleep(20)  // take often, but leave the cores to the producers
             }
             if case .int(let value)? = sum.take() { total += value }
             return total

@@ -9,7 +9,7 @@ private func sums(_ exporter: InMemoryMetricExporter, _ name: String) -> [Number
 
 /// Counter and up-down counter adds without attributes are atomic updates of a running sum on
 /// the producer (never a ring push), taken by the worker at each collection.
-@Suite("attribute-free counter adds")
+@Suite("attribute-free counter adds", .serialized)  // tight loops on several threads beside flushes
 struct AttributeFreeCounterTests {
     @Test func tightLoopsOnSeveralThreadsSumExactlyAndDropNothing() async throws {
         let exporter = InMemoryMetricExporter()

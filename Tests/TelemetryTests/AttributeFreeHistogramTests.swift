@@ -40,7 +40,7 @@ private func loopValue(_ index: Int) -> Double { Double(index % 2048) * 7.5 }
 
 /// Explicit-bucket histogram records without attributes are atomic updates of a lock-free
 /// histogram on the producer (never a ring push), taken by the worker at each collection.
-@Suite("attribute-free histogram records")
+@Suite("attribute-free histogram records", .serialized)  // tight loops on several threads beside flushes
 struct AttributeFreeHistogramTests {
     @Test func tightLoopsOnSeveralThreadsBucketExactlyAndDropNothing() async throws {
         let exporter = InMemoryMetricExporter()
