@@ -142,12 +142,29 @@ public final class ChildProcess: @unchecked Sendable {
         return collectOutput()
     }
 
-    /// Stops the process with SIGKILL (idempotent) and waits up to 5 s for it to be reaped.
+    /// Stops the process with SIGKILL (idempotent) and waits up to 5 s for it to have died.
+    ///
+    /// Death is read from `/proc/<pid>/stat` (a zombie has released its sockets and ports), not
+    /// only from `Process.isRunning`: Foundation learns of an exit when a socket shared with the
+    /// child closes, and a process spawned concurrently can inherit that socket and keep it open,
+    /// so `isRunning` may stay `true` long after the child died. Such waits, run on the
+    /// cooperative pool by tests' `defer { peer.stop() }`, stalled whole test runs for seconds.
     public func kill() {
         guard process.isRunning else { return }
-        _ = Glibc.kill(process.processIdentifier, SIGKILL)
+        let pid = process.processIdentifier
+        _ = Glibc.kill(pid, SIGKILL)
         let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+        while process.isRunning && !Self.hasDied(pid) && Date() < deadline { Thread.sleep(forTimeInterval: 0.002) }
+    }
+
+    /// Whether `pid` is a zombie or gone, from the state field of `/proc/<pid>/stat`.
+    static func hasDied(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+        // "pid (comm) S ...": the command may contain spaces and parentheses, so the state is
+        // the first field after the last ')'.
+        guard let close = stat.lastIndex(of: ")") else { return false }
+        let state = stat[stat.index(after: close)...].drop(while: { $0 == " " }).first
+        return state == "Z" || state == "X"
     }
 
     private func collectOutput() -> Output {

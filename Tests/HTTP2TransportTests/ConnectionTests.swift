@@ -68,10 +68,7 @@ struct ConnectionTests {
             $0.keepaliveTimeout = .milliseconds(300)
         })
         defer { client.shutdown(graceful: false) }
-        let (result, seconds) = await measure { () -> Result<HTTP2Response, TransportError> in
-            do throws(TransportError) { return .success(try await client.execute(HTTP2Request(path: "/", body: [1], timeout: .seconds(10)))) }
-            catch { return .failure(error) }
-        }
+        let (result, seconds) = await timedExecute(client, HTTP2Request(path: "/", body: [1], timeout: .seconds(10)))
         guard case .failure(let error) = result else { Issue.record("\(result)"); return }
         #expect(error.code == .connectionClosed, "\(error)")
         #expect(error.isRetryable)

@@ -75,9 +75,9 @@ struct GRPCCollectorTests {
 
     @Test func slowServerEndsInDeadlineExceededWithinTheDeadline() async throws {
         let client = try await Self.client.value
-        let (result, seconds) = await measure {
-            await client.unary(path: tracePath, metadata: [HTTPField("x-test-sleep-ms", "3000")],
-                               message: TestProto.traceRequest(spans: 1), timeout: .milliseconds(300))
+        let (result, seconds) = await timedCall { done in
+            client.unary(path: tracePath, metadata: [HTTPField("x-test-sleep-ms", "3000")],
+                         message: TestProto.traceRequest(spans: 1), timeout: .milliseconds(300)) { done($0) }
         }
         // Either the server (which got grpc-timeout) or our own deadline ends the call.
         switch result {

@@ -19,13 +19,7 @@ struct HostilePeerTests {
         adjust(&configuration)
         let client = try HTTP2Client(configuration: configuration)
         defer { client.shutdown(graceful: false) }
-        return await measure {
-            do throws(TransportError) {
-                return .success(try await client.execute(HTTP2Request(path: "/", body: body, timeout: timeout)))
-            } catch {
-                return .failure(error)
-            }
-        }
+        return await timedExecute(client, HTTP2Request(path: "/", body: body, timeout: timeout))
     }
 
     func expectFailure(_ outcome: (Result<HTTP2Response, TransportError>, Double), _ codes: [TransportError.Code],

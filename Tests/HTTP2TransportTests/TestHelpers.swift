@@ -45,6 +45,24 @@ func measure<T>(_ body: () async throws -> T) async rethrows -> (T, Double) {
     return (value, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
 }
 
+/// Starts a callback-based call and returns its result with the seconds until the callback ran.
+/// The end is stamped on the thread that completes the call (the transport's I/O thread), so a
+/// busy cooperative pool delaying the awaiting task's resumption does not count against the
+/// deadline under test.
+func timedCall<T: Sendable>(_ start: (@escaping @Sendable (T) -> Void) -> Void) async -> (T, Double) {
+    let began = ContinuousClock.now
+    let (value, ended) = await withCheckedContinuation { (continuation: CheckedContinuation<(T, ContinuousClock.Instant), Never>) in
+        start { continuation.resume(returning: ($0, ContinuousClock.now)) }
+    }
+    let elapsed = ended - began
+    return (value, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+}
+
+/// Sends `request` and returns the outcome with the seconds until the transport completed it.
+func timedExecute(_ transport: any HTTPTransport, _ request: HTTP2Request) async -> (Result<HTTP2Response, TransportError>, Double) {
+    await timedCall { done in transport.execute(request) { done($0) } }
+}
+
 func h2cConfiguration(port: UInt16, _ adjust: (inout HTTP2ClientConfiguration) -> Void = { _ in }) -> HTTP2ClientConfiguration {
     var configuration = HTTP2ClientConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: port, useTLS: false))
     configuration.connectTimeout = .seconds(3)
