@@ -13,111 +13,127 @@ public enum SpanParent: Sendable, Hashable {
 /// A span being recorded.
 ///
 /// A span is a unique value (`~Copyable`): it is owned by one piece of code at a time, so setting
-/// attributes needs no lock and no allocation beyond the attribute storage. ``end(at:)`` consumes
-/// it and queues it for export with one lock-free ring push. A span dropped without `end()` is
-/// ended at that point, like a scope guard.
+/// attributes needs no lock. A recording span lives in a block reused from the pipeline's pool
+/// (``SpanRecord``): starting it, setting up to eight attributes and ending it allocate nothing,
+/// and ``end(atUnixNano:)`` queues the block's handle with one lock-free ring push, without
+/// copying the span. A span dropped without `end()` is ended at that point, like a scope guard.
 public struct Span: ~Copyable, Sendable {
-    /// The span being recorded. Set while the span is alive; `end` moves it out with `take()`,
-    /// so the finished span reaches the ring without a copy.
-    @usableFromInline var storage: SpanData?
+    /// The pooled record of a recording span (`nil` when it records nothing). Owned by this span
+    /// until `end` hands it to the pipeline.
+    @usableFromInline let record: SpanRecord?
+    /// Name, context and parent of a span that records nothing.
+    @usableFromInline let unrecorded: UnrecordedSpan?
     /// The tracer's shared state: pipeline, limits, clock (one reference, one retain per span).
     @usableFromInline let recorder: SpanRecorder
     /// Whether the finished span is exported (sampled).
     @usableFromInline let isSampled: Bool
     /// Whether attributes, events and so on are kept (sampled or record-only).
-    public let isRecording: Bool
-    /// Cleared by `end`, so `deinit` knows the span was ended without inspecting `storage`.
+    public var isRecording: Bool { record != nil }
+    /// Cleared by `end`, so `deinit` does not end the span again.
     @usableFromInline var isLive = true
 
-    @inlinable
-    init(data: consuming SpanData, recorder: SpanRecorder, isSampled: Bool, isRecording: Bool) {
-        self.storage = consume data
+    /// A recording span in `record`.
+    init(record: SpanRecord, recorder: SpanRecorder, isSampled: Bool) {
+        self.record = record
+        self.unrecorded = nil
         self.recorder = recorder
         self.isSampled = isSampled
-        self.isRecording = isRecording
+    }
+
+    /// A span that records nothing (the sampler dropped it); its context still propagates.
+    init(unrecorded: UnrecordedSpan, recorder: SpanRecorder) {
+        self.record = nil
+        self.unrecorded = unrecorded
+        self.recorder = recorder
+        self.isSampled = false
     }
 
     deinit {
-        guard isLive, isSampled else { return }
-        // A span dropped without `end()`: `self` is immutable here, so this rare path copies.
-        if var finished = storage {
-            finished.endTimeUnixNano = recorder.now()
-            recorder.pipeline.recordSpan(finished)
+        // A span dropped without `end()` ends now.
+        if isLive { Self.finish(record, isSampled: isSampled, recorder: recorder, endTimeUnixNano: nil) }
+    }
+
+    /// Queues a sampled span's record, or gives an unsampled one's block back.
+    static func finish(_ record: SpanRecord?, isSampled: Bool, recorder: SpanRecorder, endTimeUnixNano: UInt64?) {
+        guard let record else { return }
+        guard isSampled else {
+            recorder.pipeline.spanRecords.discard(record)
+            return
         }
+        record.data.pointee.endTimeUnixNano = endTimeUnixNano ?? recorder.now()
+        recorder.pipeline.submitSpanRecord(record)
     }
 
     @usableFromInline var limits: AttributeLimits { recorder.limits }
 
-    /// The span's data (in place).
-    @inlinable
-    var data: SpanData {
-        _read { yield storage! }
-        _modify { yield &storage! }
-    }
-
     /// The span's propagated context (ids, flags, trace state).
-    public var context: SpanContext { data.context }
+    public var context: SpanContext { record?.data.pointee.context ?? unrecorded!.context }
     /// The span's name.
-    public var name: String { data.name }
+    public var name: String { record?.data.pointee.name ?? unrecorded!.name }
     /// The parent's span id (nil for a root span).
-    public var parentSpanID: SpanID? { data.parentSpanID }
+    public var parentSpanID: SpanID? { record?.data.pointee.parentSpanID ?? unrecorded?.parentSpanID }
     /// The span's attributes so far.
-    public var attributes: [Attribute] { data.attributes }
+    public var attributes: [Attribute] { record?.attributes ?? [] }
 
     /// Sets an attribute (replacing one with the same key). Past the count limit it is dropped and counted.
-    @inlinable
     public mutating func setAttribute(_ key: String, _ value: AttributeValue) {
-        guard isRecording else { return }
-        if !data.attributes.setAttribute(key, value, limits: limits) {
-            data.droppedAttributesCount &+= 1
+        guard let record else { return }
+        if !record.setAttribute(key, value, limits: recorder.limits) {
+            record.data.pointee.droppedAttributesCount &+= 1
         }
     }
 
     /// Sets several attributes.
-    @inlinable
     public mutating func setAttributes(_ attributes: [Attribute]) {
-        guard isRecording else { return }
-        data.droppedAttributesCount &+= UInt32(data.attributes.setAttributes(attributes, limits: limits))
+        guard let record else { return }
+        let limits = recorder.limits
+        for attribute in attributes where !record.setAttribute(attribute.key, attribute.value, limits: limits) {
+            record.data.pointee.droppedAttributesCount &+= 1
+        }
+    }
+
+    /// Removes every attribute (for replacing them all; dropped counts stay).
+    mutating func removeAllAttributes() {
+        record?.removeAllAttributes()
     }
 
     /// Adds a timestamped event (now, unless given).
     public mutating func addEvent(_ name: String, attributes: [Attribute] = [], timeUnixNano: UInt64? = nil) {
-        guard isRecording else { return }
-        guard data.events.count < limits.eventCountLimit else {
-            data.droppedEventsCount &+= 1
+        guard let data = record?.data else { return }
+        guard data.pointee.events.count < limits.eventCountLimit else {
+            data.pointee.droppedEventsCount &+= 1
             return
         }
         var kept: [Attribute] = []
         let dropped = kept.setAttributes(attributes, limits: limits)
-        data.events.append(SpanEvent(
+        data.pointee.events.append(SpanEvent(
             name: name, timeUnixNano: timeUnixNano ?? recorder.now(), attributes: kept,
             droppedAttributesCount: UInt32(dropped)))
     }
 
     /// Adds a link to another span.
     public mutating func addLink(_ context: SpanContext, attributes: [Attribute] = []) {
-        guard isRecording else { return }
-        guard data.links.count < limits.linkCountLimit else {
-            data.droppedLinksCount &+= 1
+        guard let data = record?.data else { return }
+        guard data.pointee.links.count < limits.linkCountLimit else {
+            data.pointee.droppedLinksCount &+= 1
             return
         }
         var kept: [Attribute] = []
         let dropped = kept.setAttributes(attributes, limits: limits)
-        data.links.append(SpanLink(context: context, attributes: kept, droppedAttributesCount: UInt32(dropped)))
+        data.pointee.links.append(SpanLink(context: context, attributes: kept, droppedAttributesCount: UInt32(dropped)))
     }
 
     /// Sets the status. Per the spec, `ok` is final and `unset` is ignored.
     public mutating func setStatus(_ status: SpanStatus) {
-        guard isRecording else { return }
-        if case .ok = data.status { return }
+        guard let data = record?.data else { return }
+        if case .ok = data.pointee.status { return }
         if case .unset = status { return }
-        data.status = status
+        data.pointee.status = status
     }
 
     /// Renames the span.
     public mutating func updateName(_ name: String) {
-        guard isRecording else { return }
-        data.name = name
+        record?.data.pointee.name = name
     }
 
     /// Records an `exception` event (https://opentelemetry.io/docs/specs/semconv/exceptions/exceptions-spans/).
@@ -131,11 +147,16 @@ public struct Span: ~Copyable, Sendable {
     }
 
     /// Ends the span (now, unless given) and queues it for export: one lock-free ring push.
-    @inlinable
     public consuming func end(atUnixNano time: UInt64? = nil) {
         isLive = false
-        guard isSampled, var finished = storage.take() else { return }
-        finished.endTimeUnixNano = time ?? recorder.now()
-        recorder.pipeline.recordSpan(consume finished)
+        Self.finish(record, isSampled: isSampled, recorder: recorder, endTimeUnixNano: time)
     }
+}
+
+/// What a span that records nothing keeps: enough to read it and propagate its context.
+@usableFromInline
+struct UnrecordedSpan: Sendable {
+    let name: String
+    let context: SpanContext
+    let parentSpanID: SpanID?
 }

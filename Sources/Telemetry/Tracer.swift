@@ -15,6 +15,8 @@ final class SpanRecorder: Sendable {
     @usableFromInline let usesSystemClock: Bool
     /// The provider's configured tracestate (root spans get it; remote parents get it upserted).
     @usableFromInline let traceState: SpanTraceStatePolicy
+    /// `scope`, kept alive by the pipeline, for span records (no retain per span).
+    @usableFromInline let keptAliveScope: KeptAliveScope
 
     init(pipeline: Pipeline, scope: InstrumentationScope, sampler: Sampler, limits: AttributeLimits,
          spanAttributes: [Attribute], clock: any TelemetryClock, traceState: SpanTraceStatePolicy) {
@@ -26,6 +28,8 @@ final class SpanRecorder: Sendable {
         self.clock = clock
         self.usesSystemClock = clock is SystemClock
         self.traceState = traceState
+        // Span records refer to the scope without retaining it.
+        keptAliveScope = pipeline.keepScopeAlive(scope)
     }
 
     /// The clock's time in nanoseconds since the Unix epoch.
@@ -49,7 +53,6 @@ public struct Tracer: Sendable {
 
     /// Starts a span. The parent is the current span context unless `parent` says otherwise.
     /// The provider's span attributes are set first, then `attributes`.
-    @inlinable
     public func startSpan(
         _ name: String, kind: SpanKind = .internal, parent: SpanParent = .current, attributes: [Attribute] = [],
         links: [SpanLink] = [], startTimeUnixNano: UInt64? = nil
@@ -69,25 +72,15 @@ public struct Tracer: Sendable {
             traceFlags: decision == .recordAndSample ? .sampled : [],
             traceState: recorder.traceState.traceState(inheriting: validParent), isRemote: false)
         guard decision != .drop else {
-            return Span(
-                data: SpanData(name: name, context: context, parentSpanID: validParent?.spanID, kind: kind,
-                               startTimeUnixNano: 0, scope: recorder.scope),
-                recorder: recorder, isSampled: false, isRecording: false)
+            return Span(unrecorded: UnrecordedSpan(name: name, context: context, parentSpanID: validParent?.spanID),
+                        recorder: recorder)
         }
-        var data = SpanData(
+        let record = recorder.pipeline.makeSpanRecord(
             name: name, context: context, parentSpanID: validParent?.spanID, kind: kind,
-            startTimeUnixNano: startTimeUnixNano ?? recorder.now(), scope: recorder.scope)
-        let spanAttributes = recorder.spanAttributes
-        let limits = recorder.limits
-        data.attributes.reserveCapacity(max(8, spanAttributes.count + attributes.count))
-        if !spanAttributes.isEmpty {
-            data.droppedAttributesCount &+= UInt32(data.attributes.setAttributes(spanAttributes, limits: limits))
-        }
-        if !attributes.isEmpty {
-            data.droppedAttributesCount &+= UInt32(data.attributes.setAttributes(attributes, limits: limits))
-        }
-        var span = Span(
-            data: consume data, recorder: recorder, isSampled: decision == .recordAndSample, isRecording: true)
+            startTimeUnixNano: startTimeUnixNano ?? recorder.now(), scope: recorder.keptAliveScope)
+        var span = Span(record: record, recorder: recorder, isSampled: decision == .recordAndSample)
+        if !recorder.spanAttributes.isEmpty { span.setAttributes(recorder.spanAttributes) }
+        if !attributes.isEmpty { span.setAttributes(attributes) }
         for link in links { span.addLink(link.context, attributes: link.attributes) }
         return span
     }

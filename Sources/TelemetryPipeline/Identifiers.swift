@@ -110,8 +110,10 @@ public struct SpanContext: Sendable, Hashable {
 /// never return the same 64-bit value within 2^64 calls (SplitMix64 is a bijection of the counter).
 /// Not cryptographically secure, which ids do not need.
 public enum IDGenerator {
+    /// An `UnsafeAtomic` (never destroyed: it lives as long as the process), not a
+    /// `ManagedAtomic` object, so that each id costs no retain and release of a shared object.
     @usableFromInline
-    static let state = ManagedAtomic<UInt64>({
+    nonisolated(unsafe) static let state = UnsafeAtomic<UInt64>.create({
         var generator = SystemRandomNumberGenerator()
         return generator.next()
     }())

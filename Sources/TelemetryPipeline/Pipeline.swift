@@ -265,7 +265,10 @@ public final class Pipeline: @unchecked Sendable {
     public let resource: Resource
     public let configuration: PipelineConfiguration
 
-    @usableFromInline let spanRing: MPSCRingBuffer<SpanData>
+    /// Queued spans: handles of pooled records (one pointer per slot), see ``SpanRecord``.
+    @usableFromInline let spanRing: MPSCRingBuffer<SpanRecord>
+    /// The reused blocks spans are recorded in.
+    package let spanRecords: SpanRecordPool
     @usableFromInline let logRing: MPSCRingBuffer<LogRecordData>
     @usableFromInline let measurementRing: MPSCRingBuffer<Measurement>
     /// Push positions at which a producer checks whether the worker sleeps (a power of two − 1).
@@ -308,6 +311,8 @@ public final class Pipeline: @unchecked Sendable {
         var allHistograms: [AtomicHistogram] = []
     }
     private let registry = LockedValue(Registry())
+    /// Scopes span records refer to unretained (``keepScopeAlive(_:)``).
+    private let keptScopes = LockedValue<[InstrumentationScope.Storage]>([])
     private let workerDone = DispatchSemaphore(value: 0)
 
     /// Creates the pipeline and starts its worker thread.
@@ -319,6 +324,9 @@ public final class Pipeline: @unchecked Sendable {
         self.resource = resource
         self.configuration = configuration
         spanRing = MPSCRingBuffer(minimumCapacity: configuration.traces.maxQueueSize)
+        // Idle blocks kept: enough for a full queue plus the batches being cut, capped so that a
+        // burst into a huge queue does not pin its memory for good.
+        spanRecords = SpanRecordPool(minimumCapacity: min(spanRing.capacity, 1 << 16))
         logRing = MPSCRingBuffer(minimumCapacity: configuration.logs.maxQueueSize)
         measurementRing = MPSCRingBuffer(minimumCapacity: configuration.metrics.measurementQueueSize)
         func wakeMask(batch: Int, capacity: Int) -> Int {
@@ -356,6 +364,8 @@ public final class Pipeline: @unchecked Sendable {
         // The worker holds `self` strongly until shutdown, so deinit only runs after it; every
         // producer holds `self` too, so none can be reading the flag.
         shutDownFlag.destroy()
+        // Spans pushed after the worker's final drain: their records go back before the pool goes.
+        while let record = spanRing.pop() { spanRecords.discard(record) }
     }
 
     // MARK: Producer side (lock-free)
@@ -370,15 +380,48 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     /// Queues a finished span. Lock-free; drops (and counts) when the ring is full.
-    @inlinable
     public func recordSpan(_ span: consuming SpanData) {
         if isShutDown {
             droppedAfterShutdown[0].wrappingIncrement(ordering: .relaxed)  // Relaxed: statistic.
             return
         }
-        if let position = spanRing.push(span), position & spanWakeMask == spanWakeMask {
-            wakeWorkerIfSleeping()
+        let record = spanRecords.take()
+        record.initialize(with: span)
+        submitSpanRecord(record)
+    }
+
+    /// A pooled record for a span being recorded (see ``SpanRecord``). `scope` must have been
+    /// passed to ``keepScopeAlive(_:)``.
+    package func makeSpanRecord(name: String, context: SpanContext, parentSpanID: SpanID?, kind: SpanKind,
+                                startTimeUnixNano: UInt64, scope: KeptAliveScope) -> SpanRecord {
+        let record = spanRecords.take()
+        record.initialize(name: name, context: context, parentSpanID: parentSpanID, kind: kind,
+                          startTimeUnixNano: startTimeUnixNano, scope: scope)
+        return record
+    }
+
+    /// Keeps `scope` alive as long as the pipeline, so span records can refer to it without a
+    /// retain per span (tracers call this once). Scopes are few: one per tracer.
+    package func keepScopeAlive(_ scope: InstrumentationScope) -> KeptAliveScope {
+        keptScopes.withLock { scopes in
+            if !scopes.contains(where: { $0 === scope.storage }) { scopes.append(scope.storage) }
         }
+        return KeptAliveScope(reference: Unmanaged.passUnretained(scope.storage))
+    }
+
+    /// Queues a finished span's record (the pipeline owns it from here). Lock-free; a full ring
+    /// or a shut-down pipeline drops and counts it, and its block goes back to the pool.
+    package func submitSpanRecord(_ record: SpanRecord) {
+        if isShutDown {
+            droppedAfterShutdown[0].wrappingIncrement(ordering: .relaxed)  // Relaxed: statistic.
+            spanRecords.discard(record)
+            return
+        }
+        guard let position = spanRing.push(record) else {
+            spanRecords.discard(record)
+            return
+        }
+        if position & spanWakeMask == spanWakeMask { wakeWorkerIfSleeping() }
     }
 
     /// Queues a log record. Lock-free; drops (and counts) when the ring is full.

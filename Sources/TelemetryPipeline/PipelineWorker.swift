@@ -128,7 +128,7 @@ final class PipelineWorker: @unchecked Sendable {
             let room = min(batchSize - pendingSpans.count, remaining)
             if room <= 0 { break }
             let wasEmpty = pendingSpans.isEmpty
-            let moved = Self.move(maxCount: room, from: pipeline.spanRing, into: &pendingSpans)
+            let moved = moveSpans(maxCount: room)
             if moved == 0 { break }
             if wasEmpty { pendingSpansSince = monotonicNanos() }
             remaining -= moved
@@ -149,6 +149,23 @@ final class PipelineWorker: @unchecked Sendable {
         var moved = 0
         while moved < maxCount, let record = ring.pop() {
             records.append(record)
+            moved += 1
+        }
+        return moved
+    }
+
+    /// Pops up to `maxCount` span records, moving each one's data onto the end of the pending
+    /// batch and giving its block back to the pool.
+    private func moveSpans(maxCount: Int) -> Int {
+        var spans: [SpanData] = []
+        swap(&spans, &pendingSpans)
+        defer { swap(&spans, &pendingSpans) }
+        let ring = pipeline.spanRing
+        let pool = pipeline.spanRecords
+        var moved = 0
+        while moved < maxCount, let record = ring.pop() {
+            spans.append(record.takeData())
+            pool.giveBack(record)
             moved += 1
         }
         return moved

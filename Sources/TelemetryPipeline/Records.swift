@@ -74,6 +74,11 @@ public struct InstrumentationScope: Sendable, Hashable {
         storage = Storage(name: name, version: version, attributes: attributes)
     }
 
+    /// A scope sharing `storage`.
+    init(storage: Storage) {
+        self.storage = storage
+    }
+
     /// Whether both values share one storage (then they are equal; unequal storages may still be
     /// equal values).
     @inlinable

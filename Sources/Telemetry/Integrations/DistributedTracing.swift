@@ -180,7 +180,7 @@ public final class DistributedSpan: Tracing.Span, @unchecked Sendable {
         set {
             let converted = newValue.sdkAttributes
             _ = withSpan { span in
-                span.data.attributes.removeAll(keepingCapacity: true)
+                span.removeAllAttributes()
                 span.setAttributes(converted)
             }
         }

@@ -1,0 +1,155 @@
+import Foundation
+@testable import Telemetry
+@testable import TelemetryPipeline
+import Testing
+
+/// Spans are recorded in blocks reused from the pipeline's pool, with the first eight attributes
+/// inside the block and the rest in an array: what is exported must not show the difference, and
+/// every block's contents must be released whichever way the span leaves (exported, dropped by a
+/// full queue, recorded after shutdown, never ended).
+@Suite("pooled span records")
+struct PooledSpanRecordTests {
+    @Test func attributesPastTheInlineCapacityKeepTheirOrderAndAreReplacedByKey() async throws {
+        let exporter = InMemorySpanExporter()
+        let provider = makeProvider(spans: exporter)
+        let tracer = provider.tracer("pool")
+        var span = tracer.startSpan("many", attributes: ["a0": 0, "a1": 1])
+        for index in 2..<12 { span.setAttribute("a\(index)", .int(Int64(index))) }
+        span.setAttribute("a2", "inline replaced")
+        span.setAttribute("a10", "overflow replaced")
+        #expect(span.attributes.count == 12)
+        span.end()
+        try await provider.forceFlush(timeout: .seconds(10))
+        let exported = try #require(exporter.spans.first)
+        #expect(exported.attributes.map(\.key) == (0..<12).map { "a\($0)" })
+        #expect(exported.attributes[2].value == .string("inline replaced"))
+        #expect(exported.attributes[10].value == .string("overflow replaced"))
+        #expect(exported.attributes[11].value == .int(11))
+        #expect(exported.droppedAttributesCount == 0)
+    }
+
+    @Test(arguments: [3, 8, 10])
+    func theCountLimitHoldsAcrossInlineAndOverflowAttributes(limit: Int) async throws {
+        let exporter = InMemorySpanExporter()
+        let provider = makeProvider(spans: exporter, limits: AttributeLimits(attributeCountLimit: limit))
+        var span = provider.tracer("pool").startSpan("limited")
+        for index in 0..<12 { span.setAttribute("k\(index)", .int(Int64(index))) }
+        span.setAttribute("k0", 100)  // a replacement is not an addition
+        span.end()
+        try await provider.forceFlush(timeout: .seconds(10))
+        let exported = try #require(exporter.spans.first)
+        #expect(exported.attributes.map(\.key) == (0..<limit).map { "k\($0)" })
+        #expect(exported.attributes[0].value == .int(100))
+        #expect(exported.droppedAttributesCount == UInt32(12 - limit))
+    }
+
+    @Test func theValueLengthLimitCutsInlineAndOverflowValues() async throws {
+        let exporter = InMemorySpanExporter()
+        let provider = makeProvider(spans: exporter, limits: AttributeLimits(attributeValueLengthLimit: 3))
+        var span = provider.tracer("pool").startSpan("cut")
+        for index in 0..<10 { span.setAttribute("s\(index)", .string("value-\(index)")) }
+        span.end()
+        try await provider.forceFlush(timeout: .seconds(10))
+        let exported = try #require(exporter.spans.first)
+        #expect(exported.attributes.map(\.value) == Array(repeating: AttributeValue.string("val"), count: 10))
+    }
+
+    @Test func removingAllAttributesEmptiesInlineAndOverflowAttributes() async throws {
+        let exporter = InMemorySpanExporter()
+        let provider = makeProvider(spans: exporter)
+        var span = provider.tracer("pool").startSpan("cleared")
+        for index in 0..<10 { span.setAttribute("old\(index)", true) }
+        span.removeAllAttributes()
+        span.setAttribute("new", 1)
+        span.end()
+        try await provider.forceFlush(timeout: .seconds(10))
+        #expect(try #require(exporter.spans.first).attributes == [Attribute("new", 1)])
+    }
+
+    @Test func blocksAreReusedInsteadOfAllocatedPerSpan() async throws {
+        let exporter = InMemorySpanExporter()
+        let provider = makeProvider(spans: exporter) { $0.traces.maxQueueSize = 256 }
+        let tracer = provider.tracer("pool")
+        for round in 0..<20 {
+            for index in 0..<200 {
+                var span = tracer.startSpan("reused")
+                span.setAttribute("round", .int(Int64(round)))
+                span.setAttribute("index", .int(Int64(index)))
+                span.end()
+            }
+            try await provider.forceFlush(timeout: .seconds(10))
+        }
+        #expect(exporter.spans.count == 4000)
+        #expect(provider.statistics(.traces).dropped == 0)
+        // 4000 spans went through at most 200 at a time: the pool never needed more blocks than
+        // were queued at once.
+        let allocated = provider.pipeline.spanRecords.allocatedCount
+        #expect(allocated > 0 && allocated <= 256, "\(allocated) blocks for 4000 spans")
+    }
+
+    @Test func everyWayOutOfTheQueueReleasesTheSpansContents() async throws {
+        weak var scopeStorage: InstrumentationScope.Storage?
+        let exporter = InMemorySpanExporter()
+        do {
+            let provider = makeProvider(spans: exporter) {
+                $0.traces.maxQueueSize = 4  // most spans below are dropped at the push
+                $0.traces.scheduledDelay = .seconds(60)
+            }
+            let tracer = provider.tracer("released", version: "1")
+            scopeStorage = tracer.scope.storage
+            for index in 0..<500 {
+                var span = tracer.startSpan("burst")
+                for key in 0..<10 { span.setAttribute("k\(key)", .string("value \(index) \(key)")) }
+                if index % 7 == 0 { continue }  // dropped without end(): ended by its deinit
+                span.end()
+            }
+            let dropped = provider.statistics(.traces).dropped
+            #expect(dropped > 0)
+            try await provider.shutdown(timeout: .seconds(10))
+            var late = tracer.startSpan("after shutdown")
+            late.setAttribute("k", "v")
+            late.end()
+            #expect(exporter.spans.count + dropped == 500)
+            // Every block came back: none is still held by a dropped, late or unended span.
+            let pool = provider.pipeline.spanRecords
+            #expect(pool.allocatedCount > 0)
+            #expect(pool.allocatedCount == pool.idleCount + pool.freedCount,
+                    "allocated \(pool.allocatedCount), idle \(pool.idleCount), freed \(pool.freedCount)")
+            exporter.reset()
+        }
+        // Exported batches were reset; no queued, dropped or late record still holds the scope.
+        #expect(await eventually { scopeStorage == nil })
+    }
+
+    @Test func spansFromManyThreadsArriveOnceWithTheirOwnAttributes() async throws {
+        let exporter = InMemorySpanExporter()
+        let provider = makeProvider(spans: exporter) { $0.traces.maxQueueSize = 1 << 15 }
+        let tracer = provider.tracer("threads")
+        let threads = 4, perThread = 5000
+        onThreads(threads) { thread in
+            for index in 0..<perThread {
+                var span = tracer.startSpan("t\(thread)")
+                span.setAttribute("thread", .int(Int64(thread)))
+                span.setAttribute("index", .int(Int64(index)))
+                // Every tenth span overflows the inline attributes.
+                for key in 0..<(index % 10 == 0 ? 10 : 2) { span.setAttribute("k\(key)", .int(Int64(key))) }
+                span.end()
+            }
+        }
+        try await provider.forceFlush(timeout: .seconds(30))
+        let spans = exporter.spans
+        #expect(provider.statistics(.traces).dropped == 0)
+        #expect(spans.count == threads * perThread)
+        var seen = Set<Int>()
+        for span in spans {
+            guard case .int(let thread) = span.attributes[0].value, case .int(let index) = span.attributes[1].value else {
+                Issue.record("attributes out of order: \(span.attributes)")
+                continue
+            }
+            #expect(span.name == "t\(thread)")
+            #expect(span.attributes.count == (index % 10 == 0 ? 12 : 4))
+            #expect(seen.insert(Int(thread) * perThread + Int(index)).inserted, "span \(thread)/\(index) twice")
+        }
+        #expect(seen.count == threads * perThread)
+    }
+}
