@@ -17,8 +17,10 @@ extension ProtoEncodable {
     @inlinable
     public func encodedBytes(expectedLengths: Int = 64, headroom: Int = 0) -> [UInt8] {
         precondition(headroom >= 0, "negative headroom")
-        var sizer = ProtoSizer(initialCapacity: expectedLengths)
-        defer { sizer.deallocate() }
+        // The table of nested lengths is reused between encodes (large ones were faulted in anew
+        // each time); the output array is the caller's.
+        var sizer = SizerTableCache.shared.takeSizer(minimumCapacity: expectedLengths)
+        defer { SizerTableCache.shared.giveBack(sizer) }
         let size = protoSize(&sizer)
         return [UInt8](unsafeUninitializedCapacity: headroom &+ size) { buffer, count in
             if headroom > 0 { buffer.baseAddress!.initialize(repeating: 0, count: headroom) }

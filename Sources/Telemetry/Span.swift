@@ -76,6 +76,7 @@ public struct Span: ~Copyable, Sendable {
     public var attributes: [Attribute] { record?.attributes ?? [] }
 
     /// Sets an attribute (replacing one with the same key). Past the count limit it is dropped and counted.
+    @inlinable
     public mutating func setAttribute(_ key: String, _ value: AttributeValue) {
         guard let record else { return }
         if !record.setAttribute(key, value, limits: recorder.limits) {

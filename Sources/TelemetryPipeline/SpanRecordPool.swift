@@ -24,17 +24,22 @@ import Atomics
 @usableFromInline
 package struct SpanRecord: @unchecked Sendable {
     /// Attributes stored in the block itself; more go to `data.attributes`.
-    package static let inlineAttributeCapacity = 8
+    @inlinable package static var inlineAttributeCapacity: Int { 8 }
 
-    static let countOffset = align(MemoryLayout<SpanData>.size, to: MemoryLayout<Int>.alignment)
-    static let ownsScopeOffset = countOffset + MemoryLayout<Int>.size
-    static let attributesOffset = align(ownsScopeOffset + MemoryLayout<Int>.size, to: MemoryLayout<Attribute>.alignment)
-    static let byteCount = attributesOffset + inlineAttributeCapacity * MemoryLayout<Attribute>.stride
-    static let alignment = max(MemoryLayout<SpanData>.alignment, MemoryLayout<Attribute>.alignment, 16)
+    // Computed (not stored) so that they fold to constants instead of going through a lazy global.
+    @inlinable static var countOffset: Int { align(MemoryLayout<SpanData>.size, to: MemoryLayout<Int>.alignment) }
+    @inlinable static var ownsScopeOffset: Int { countOffset + MemoryLayout<Int>.size }
+    @inlinable static var attributesOffset: Int {
+        align(ownsScopeOffset + MemoryLayout<Int>.size, to: MemoryLayout<Attribute>.alignment)
+    }
+    static var byteCount: Int { attributesOffset + inlineAttributeCapacity * MemoryLayout<Attribute>.stride }
+    static var alignment: Int { max(MemoryLayout<SpanData>.alignment, MemoryLayout<Attribute>.alignment, 16) }
 
-    private static func align(_ offset: Int, to alignment: Int) -> Int { (offset + alignment - 1) & ~(alignment - 1) }
+    @inlinable static func align(_ offset: Int, to alignment: Int) -> Int { (offset + alignment - 1) & ~(alignment - 1) }
 
-    let base: UnsafeMutableRawPointer
+    @usableFromInline let base: UnsafeMutableRawPointer
+
+    @usableFromInline init(base: UnsafeMutableRawPointer) { self.base = base }
 
     /// Allocates a block and binds its regions (its data is uninitialized).
     static func allocateBlock() -> SpanRecord {
@@ -49,12 +54,12 @@ package struct SpanRecord: @unchecked Sendable {
     func deallocateBlock() { base.deallocate() }
 
     /// The span's data (its `attributes` hold only those past the inline ones).
-    package var data: UnsafeMutablePointer<SpanData> { base.assumingMemoryBound(to: SpanData.self) }
+    @inlinable package var data: UnsafeMutablePointer<SpanData> { base.assumingMemoryBound(to: SpanData.self) }
 
-    private var inlineCount: UnsafeMutablePointer<Int> { (base + Self.countOffset).assumingMemoryBound(to: Int.self) }
+    @inlinable var inlineCount: UnsafeMutablePointer<Int> { (base + Self.countOffset).assumingMemoryBound(to: Int.self) }
     /// 1 when `data.scope` holds a retain of its own, 0 when it is unretained.
     private var ownsScope: UnsafeMutablePointer<Int> { (base + Self.ownsScopeOffset).assumingMemoryBound(to: Int.self) }
-    private var inlineAttributes: UnsafeMutablePointer<Attribute> {
+    @inlinable var inlineAttributes: UnsafeMutablePointer<Attribute> {
         (base + Self.attributesOffset).assumingMemoryBound(to: Attribute.self)
     }
 
@@ -98,6 +103,7 @@ package struct SpanRecord: @unchecked Sendable {
 
     /// Sets `key` to `value`, replacing an attribute with the same key, within `limits` (values
     /// are cut to the length limit). Returns `false` when it was dropped by the count limit.
+    @inlinable
     package func setAttribute(_ key: String, _ value: AttributeValue, limits: AttributeLimits) -> Bool {
         if let lengthLimit = limits.attributeValueLengthLimit, let cut = value.truncated(to: lengthLimit) {
             return setAttribute(key, cut, countLimit: limits.attributeCountLimit)
@@ -105,7 +111,8 @@ package struct SpanRecord: @unchecked Sendable {
         return setAttribute(key, value, countLimit: limits.attributeCountLimit)
     }
 
-    private func setAttribute(_ key: String, _ value: AttributeValue, countLimit: Int) -> Bool {
+    @inlinable
+    func setAttribute(_ key: String, _ value: AttributeValue, countLimit: Int) -> Bool {
         let count = inlineCount.pointee
         let attributes = inlineAttributes
         // Keys of different UTF-8 length cannot be equal; for native strings the length is O(1).
