@@ -13,65 +13,58 @@ public enum SpanParent: Sendable, Hashable {
 /// A span being recorded.
 ///
 /// A span is a unique value (`~Copyable`): it is owned by one piece of code at a time, so setting
-/// attributes needs no lock. A recording span lives in a block reused from the pipeline's pool
+/// attributes needs no lock. A span lives in a block reused from the pipeline's pool
 /// (``SpanRecord``): starting it, setting up to eight attributes and ending it allocate nothing,
 /// and ``end(atUnixNano:)`` queues the block's handle with one lock-free ring push, without
 /// copying the span. A span dropped without `end()` is ended at that point, like a scope guard.
 public struct Span: ~Copyable, Sendable {
-    /// The pooled record of a recording span (`nil` when it records nothing). Owned by this span
-    /// until `end` hands it to the pipeline.
-    @usableFromInline let record: SpanRecord?
-    /// Name, context and parent of a span that records nothing.
-    @usableFromInline let unrecorded: UnrecordedSpan?
+    /// The pooled block holding the span (name, context and parent even when it records nothing).
+    /// Owned by this span until `end` hands it to the pipeline or back to the pool.
+    @usableFromInline let block: SpanRecord
     /// The tracer's shared state: pipeline, limits, clock (one reference, one retain per span).
     @usableFromInline let recorder: SpanRecorder
     /// Whether the finished span is exported (sampled).
     @usableFromInline let isSampled: Bool
     /// Whether attributes, events and so on are kept (sampled or record-only).
-    public var isRecording: Bool { record != nil }
+    public let isRecording: Bool
     /// Cleared by `end`, so `deinit` does not end the span again.
     @usableFromInline var isLive = true
 
-    /// A recording span in `record`.
-    init(record: SpanRecord, recorder: SpanRecorder, isSampled: Bool) {
-        self.record = record
-        self.unrecorded = nil
+    @usableFromInline
+    init(block: SpanRecord, recorder: SpanRecorder, isSampled: Bool, isRecording: Bool) {
+        self.block = block
         self.recorder = recorder
         self.isSampled = isSampled
+        self.isRecording = isRecording
     }
 
-    /// A span that records nothing (the sampler dropped it); its context still propagates.
-    init(unrecorded: UnrecordedSpan, recorder: SpanRecorder) {
-        self.record = nil
-        self.unrecorded = unrecorded
-        self.recorder = recorder
-        self.isSampled = false
-    }
+    /// The block, when the span records (attributes, events, links, status, name changes).
+    @inlinable var record: SpanRecord? { isRecording ? block : nil }
 
     deinit {
         // A span dropped without `end()` ends now.
-        if isLive { Self.finish(record, isSampled: isSampled, recorder: recorder, endTimeUnixNano: nil) }
+        if isLive { Self.finish(block, isSampled: isSampled, recorder: recorder, endTimeUnixNano: nil) }
     }
 
-    /// Queues a sampled span's record, or gives an unsampled one's block back.
-    static func finish(_ record: SpanRecord?, isSampled: Bool, recorder: SpanRecorder, endTimeUnixNano: UInt64?) {
-        guard let record else { return }
+    /// Queues a sampled span's block, or gives an unsampled one's back to the pool.
+    @inlinable
+    static func finish(_ block: SpanRecord, isSampled: Bool, recorder: SpanRecorder, endTimeUnixNano: UInt64?) {
         guard isSampled else {
-            recorder.pipeline.spanRecords.discard(record)
+            recorder.pipeline.spanRecords.discard(block)
             return
         }
-        record.data.pointee.endTimeUnixNano = endTimeUnixNano ?? recorder.now()
-        recorder.pipeline.submitSpanRecord(record)
+        block.data.pointee.endTimeUnixNano = endTimeUnixNano ?? recorder.now()
+        recorder.pipeline.submitSpanRecord(block)
     }
 
     @usableFromInline var limits: AttributeLimits { recorder.limits }
 
     /// The span's propagated context (ids, flags, trace state).
-    public var context: SpanContext { record?.data.pointee.context ?? unrecorded!.context }
+    public var context: SpanContext { block.data.pointee.context }
     /// The span's name.
-    public var name: String { record?.data.pointee.name ?? unrecorded!.name }
+    public var name: String { block.data.pointee.name }
     /// The parent's span id (nil for a root span).
-    public var parentSpanID: SpanID? { record?.data.pointee.parentSpanID ?? unrecorded?.parentSpanID }
+    public var parentSpanID: SpanID? { block.data.pointee.parentSpanID }
     /// The span's attributes so far.
     public var attributes: [Attribute] { record?.attributes ?? [] }
 
@@ -148,16 +141,9 @@ public struct Span: ~Copyable, Sendable {
     }
 
     /// Ends the span (now, unless given) and queues it for export: one lock-free ring push.
+    @inlinable
     public consuming func end(atUnixNano time: UInt64? = nil) {
         isLive = false
-        Self.finish(record, isSampled: isSampled, recorder: recorder, endTimeUnixNano: time)
+        Self.finish(block, isSampled: isSampled, recorder: recorder, endTimeUnixNano: time)
     }
-}
-
-/// What a span that records nothing keeps: enough to read it and propagate its context.
-@usableFromInline
-struct UnrecordedSpan: Sendable {
-    let name: String
-    let context: SpanContext
-    let parentSpanID: SpanID?
 }

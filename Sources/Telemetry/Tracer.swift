@@ -65,20 +65,27 @@ public struct Tracer: Sendable {
         }
         let validParent = parentContext.flatMap { $0.isValid ? $0 : nil }
         let recorder = recorder
-        let traceID = validParent?.traceID ?? IDGenerator.traceID()
+        let traceID: TraceID, spanID: SpanID
+        if let validParent {
+            traceID = validParent.traceID
+            spanID = IDGenerator.spanID()
+        } else {
+            (traceID, spanID) = IDGenerator.traceAndSpanID()
+        }
         let decision = recorder.sampler.shouldSample(parent: validParent, traceID: traceID)
         let context = SpanContext(
-            traceID: traceID, spanID: IDGenerator.spanID(),
+            traceID: traceID, spanID: spanID,
             traceFlags: decision == .recordAndSample ? .sampled : [],
             traceState: recorder.traceState.traceState(inheriting: validParent), isRemote: false)
-        guard decision != .drop else {
-            return Span(unrecorded: UnrecordedSpan(name: name, context: context, parentSpanID: validParent?.spanID),
-                        recorder: recorder)
-        }
-        let record = recorder.pipeline.makeSpanRecord(
+        let block = recorder.pipeline.makeSpanRecord(
             name: name, context: context, parentSpanID: validParent?.spanID, kind: kind,
-            startTimeUnixNano: startTimeUnixNano ?? recorder.now(), scope: recorder.keptAliveScope)
-        var span = Span(record: record, recorder: recorder, isSampled: decision == .recordAndSample)
+            startTimeUnixNano: decision == .drop ? 0 : startTimeUnixNano ?? recorder.now(),
+            scope: recorder.keptAliveScope)
+        guard decision != .drop else {
+            // Records nothing, but keeps its name and context (children and propagation use it).
+            return Span(block: block, recorder: recorder, isSampled: false, isRecording: false)
+        }
+        var span = Span(block: block, recorder: recorder, isSampled: decision == .recordAndSample, isRecording: true)
         if !recorder.spanAttributes.isEmpty { span.setAttributes(recorder.spanAttributes) }
         if !attributes.isEmpty { span.setAttributes(attributes) }
         for link in links { span.addLink(link.context, attributes: link.attributes) }

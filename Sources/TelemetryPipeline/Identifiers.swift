@@ -118,21 +118,50 @@ public enum IDGenerator {
         return generator.next()
     }())
 
+    /// SplitMix64's increment (the golden ratio in 64 bits).
+    @usableFromInline static var gamma: UInt64 { 0x9E37_79B9_7F4A_7C15 }
+
+    /// SplitMix64's output function: a bijection, so distinct counter values give distinct outputs.
+    @inlinable @inline(__always)
+    static func mix(_ counter: UInt64) -> UInt64 {
+        var z = counter
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// `count` consecutive counter values with one atomic add; returns the first.
+    @inlinable @inline(__always)
+    static func reserve(_ count: UInt64) -> UInt64 {
+        // Relaxed: we only need each caller to get distinct counter values.
+        state.loadThenWrappingIncrement(by: gamma &* count, ordering: .relaxed) &+ gamma
+    }
+
     /// A random, non-zero 64-bit value.
     @inlinable
     public static func next64() -> UInt64 {
         while true {
-            // Relaxed: we only need each caller to get a distinct counter value.
-            var z = state.loadThenWrappingIncrement(by: 0x9E37_79B9_7F4A_7C15, ordering: .relaxed) &+ 0x9E37_79B9_7F4A_7C15
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z = z ^ (z >> 31)
+            let z = mix(reserve(1))
             if z != 0 { return z }
         }
     }
 
-    @inlinable public static func traceID() -> TraceID { TraceID(high: next64(), low: next64()) }
+    @inlinable public static func traceID() -> TraceID {
+        let first = reserve(2)
+        let high = mix(first), low = mix(first &+ gamma)
+        // An all-zero id is invalid; with 2^-128 odds, draw again.
+        return high | low != 0 ? TraceID(high: high, low: low) : traceID()
+    }
+
     @inlinable public static func spanID() -> SpanID { SpanID(next64()) }
+
+    /// A new trace id and span id from one atomic add (a root span's ids).
+    @inlinable public static func traceAndSpanID() -> (TraceID, SpanID) {
+        let first = reserve(3)
+        let high = mix(first), low = mix(first &+ gamma), span = mix(first &+ gamma &* 2)
+        guard high | low != 0, span != 0 else { return (traceID(), spanID()) }
+        return (TraceID(high: high, low: low), SpanID(span))
+    }
 }
 
 private let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)

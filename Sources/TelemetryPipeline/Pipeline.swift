@@ -268,7 +268,7 @@ public final class Pipeline: @unchecked Sendable {
     /// Queued spans: handles of pooled records (one pointer per slot), see ``SpanRecord``.
     @usableFromInline let spanRing: MPSCRingBuffer<SpanRecord>
     /// The reused blocks spans are recorded in.
-    package let spanRecords: SpanRecordPool
+    @usableFromInline package let spanRecords: SpanRecordPool
     @usableFromInline let logRing: MPSCRingBuffer<LogRecordData>
     @usableFromInline let measurementRing: MPSCRingBuffer<Measurement>
     /// Push positions at which a producer checks whether the worker sleeps (a power of two − 1).
@@ -392,6 +392,7 @@ public final class Pipeline: @unchecked Sendable {
 
     /// A pooled record for a span being recorded (see ``SpanRecord``). `scope` must have been
     /// passed to ``keepScopeAlive(_:)``.
+    @inlinable
     package func makeSpanRecord(name: String, context: SpanContext, parentSpanID: SpanID?, kind: SpanKind,
                                 startTimeUnixNano: UInt64, scope: KeptAliveScope) -> SpanRecord {
         let record = spanRecords.take()
@@ -411,6 +412,7 @@ public final class Pipeline: @unchecked Sendable {
 
     /// Queues a finished span's record (the pipeline owns it from here). Lock-free; a full ring
     /// or a shut-down pipeline drops and counts it, and its block goes back to the pool.
+    @inlinable
     package func submitSpanRecord(_ record: SpanRecord) {
         if isShutDown {
             droppedAfterShutdown[0].wrappingIncrement(ordering: .relaxed)  // Relaxed: statistic.

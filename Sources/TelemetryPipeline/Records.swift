@@ -75,6 +75,7 @@ public struct InstrumentationScope: Sendable, Hashable {
     }
 
     /// A scope sharing `storage`.
+    @usableFromInline
     init(storage: Storage) {
         self.storage = storage
     }

@@ -58,13 +58,14 @@ package struct SpanRecord: @unchecked Sendable {
 
     @inlinable var inlineCount: UnsafeMutablePointer<Int> { (base + Self.countOffset).assumingMemoryBound(to: Int.self) }
     /// 1 when `data.scope` holds a retain of its own, 0 when it is unretained.
-    private var ownsScope: UnsafeMutablePointer<Int> { (base + Self.ownsScopeOffset).assumingMemoryBound(to: Int.self) }
+    @inlinable var ownsScope: UnsafeMutablePointer<Int> { (base + Self.ownsScopeOffset).assumingMemoryBound(to: Int.self) }
     @inlinable var inlineAttributes: UnsafeMutablePointer<Attribute> {
         (base + Self.attributesOffset).assumingMemoryBound(to: Attribute.self)
     }
 
     /// Initializes the data of a new span (the block must be uninitialized). `scope` must be
     /// kept alive by the pipeline (``Pipeline/keepScopeAlive(_:)``): the record does not retain it.
+    @inlinable
     func initialize(name: String, context: SpanContext, parentSpanID: SpanID?, kind: SpanKind,
                     startTimeUnixNano: UInt64, scope: KeptAliveScope) {
         // `takeRetainedValue` of an unretained reference: the data holds the scope without a
@@ -170,7 +171,9 @@ package struct SpanRecord: @unchecked Sendable {
 /// costs no retain (passing the `InstrumentationScope` value made the compiler retain and release it).
 @usableFromInline
 package struct KeptAliveScope: @unchecked Sendable {
-    let reference: Unmanaged<InstrumentationScope.Storage>
+    @usableFromInline let reference: Unmanaged<InstrumentationScope.Storage>
+
+    @usableFromInline init(reference: Unmanaged<InstrumentationScope.Storage>) { self.reference = reference }
 }
 
 /// Reused ``SpanRecord`` blocks, shared by all producers and the worker without locks.
@@ -239,6 +242,7 @@ package final class SpanRecordPool: @unchecked Sendable {
     }
 
     /// A block with uninitialized data: an idle one, or a new one when none is idle.
+    @usableFromInline
     package func take() -> SpanRecord {
         if let block = dequeue() { return SpanRecord(base: block) }
         allocations.wrappingIncrement(ordering: .relaxed)  // Relaxed: a statistic.
@@ -254,6 +258,7 @@ package final class SpanRecordPool: @unchecked Sendable {
     }
 
     /// Deinitializes a record's data and gives its block back (a span that is not exported).
+    @usableFromInline
     package func discard(_ record: SpanRecord) {
         record.deinitializeData()
         giveBack(record)

@@ -21,7 +21,7 @@ import Testing
                                          metricExporters: [metrics], logExporters: [logs])
         let tracer = provider.tracer("t")
         for i in 0..<50 {
-            var span = tracer.startSpan("span-\(i)", kind: .client, attributes: [Attribute("i", .int(Int64(i)))])
+            let span = tracer.startSpan("span-\(i)", kind: .client, attributes: [Attribute("i", .int(Int64(i)))])
             span.end()
         }
         let logger = provider.logger("l")

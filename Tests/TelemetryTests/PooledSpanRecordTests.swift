@@ -121,6 +121,30 @@ struct PooledSpanRecordTests {
         #expect(await eventually { scopeStorage == nil })
     }
 
+    @Test func unsampledSpansKeepTheirNameAndContextAndGiveTheirBlockBack() async throws {
+        let exporter = InMemorySpanExporter()
+        let provider = makeProvider(spans: exporter, sampler: .alwaysOff)
+        let tracer = provider.tracer("unsampled")
+        var parent = tracer.startSpan("parent")
+        parent.setAttribute("ignored", true)
+        let recording = parent.isRecording, name = parent.name, context = parent.context
+        let attributes = parent.attributes
+        #expect(!recording)
+        #expect(name == "parent")
+        #expect(context.isValid && !context.isSampled)
+        #expect(attributes.isEmpty)
+        let child = tracer.startSpan("child", parent: .context(context))
+        let childContext = child.context, childParent = child.parentSpanID
+        #expect(childContext.traceID == context.traceID)
+        #expect(childParent == context.spanID)
+        child.end()
+        parent.end()
+        try await provider.forceFlush(timeout: .seconds(10))
+        #expect(exporter.spans.isEmpty)
+        let pool = provider.pipeline.spanRecords
+        #expect(pool.allocatedCount == pool.idleCount + pool.freedCount)
+    }
+
     @Test func spansFromManyThreadsArriveOnceWithTheirOwnAttributes() async throws {
         let exporter = InMemorySpanExporter()
         let provider = makeProvider(spans: exporter) { $0.traces.maxQueueSize = 1 << 15 }
