@@ -33,7 +33,7 @@ let package = Package(
         .plugin(name: "ProtoGenPlugin", capability: .buildTool(), dependencies: ["protogen"]),
 
         // MARK: Codec
-        .target(name: "OTLPWire"),
+        .target(name: "OTLPWire", dependencies: ["OTLPSync"]),
         .target(
             name: "OTLPProto",
             dependencies: ["OTLPWire"],

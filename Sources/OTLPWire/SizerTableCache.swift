@@ -1,4 +1,4 @@
-import Synchronization
+import OTLPSync
 
 /// Tables of nested lengths kept between one-shot encodes (``ProtoEncodable/encodedBytes(expectedLengths:headroom:)``).
 ///
@@ -6,8 +6,9 @@ import Synchronization
 /// megabyte). Allocated fresh for every batch, such a table came from `mmap` and was faulted in
 /// page by page each time; kept here, the next encode of a similar size reuses it. A few tables
 /// are kept (one per export in flight), each at most ``maximumCachedCapacity`` entries, so a
-/// single huge request does not pin its table for good. Taking and giving back is a short lock:
-/// encoding runs on the export path, never on a producer's.
+/// single huge request does not pin its table for good. Taking and giving back is a short lock
+/// (a pthread mutex, `LockedValue`, which ThreadSanitizer sees; `Synchronization.Mutex` locks
+/// through futex calls it does not): encoding runs on the export path, never on a producer's.
 @usableFromInline
 final class SizerTableCache: Sendable {
     @usableFromInline static let shared = SizerTableCache()
@@ -22,7 +23,7 @@ final class SizerTableCache: Sendable {
         let capacity: Int
     }
 
-    private let tables = Mutex<[Table]>([])
+    private let tables = LockedValue<[Table]>([])
 
     /// A sizer over a kept table of at least `minimumCapacity` entries, or a new one.
     @usableFromInline
