@@ -34,8 +34,11 @@ final class MeterMetricsPath: Sendable {
     let meter: Meter
     /// The current table; replaced (never mutated) when an instrument is created.
     private let published = ManagedAtomic(Table([:]))
-    /// Serializes instrument creation, so two first uses of a name create one instrument.
-    private let creation = LockedValue(())
+    /// Serializes instrument creation, so two first uses of a name create one instrument. Holds
+    /// how many were created: a lock around an empty value (`LockedValue(())`) made ThreadSanitizer
+    /// report the inout access to that zero-sized stored property, whose address lies at the end
+    /// of the lock object, as racing with the neighbouring heap block.
+    private let creation = LockedValue(0)
     /// Observable gauge callbacks per name; one pipeline instrument per name asks all of them.
     private let observers = LockedValue<[String: [(attributes: [Attribute], callback: @Sendable () -> Double)]]>([:])
     let shutDown = Atomic<Bool>(false)
@@ -55,7 +58,7 @@ final class MeterMetricsPath: Sendable {
         if let existing = published.load(ordering: .acquiring).entries[name] {
             return try Self.checked(existing, name: name, kind: kind, unit: unit)
         }
-        return try creation.withLock { _ throws(MetricsError) -> Instrument in
+        return try creation.withLock { created throws(MetricsError) -> Instrument in
             // Re-read under the lock: another thread may have created it meanwhile. Acquiring as above.
             var entries = published.load(ordering: .acquiring).entries
             if let existing = entries[name] { return try Self.checked(existing, name: name, kind: kind, unit: unit) }
@@ -81,6 +84,7 @@ final class MeterMetricsPath: Sendable {
             entries[name] = Entry(kind: kind, unit: unit, instrument: instrument)
             // Releasing: publishes the new table after its entries (and the instrument) are complete.
             published.store(Table(entries), ordering: .releasing)
+            created += 1
             return instrument
         }
     }
