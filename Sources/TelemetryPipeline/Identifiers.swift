@@ -113,7 +113,7 @@ public enum IDGenerator {
     /// An `UnsafeAtomic` (never destroyed: it lives as long as the process), not a
     /// `ManagedAtomic` object, so that each id costs no retain and release of a shared object.
     @usableFromInline
-    nonisolated(unsafe) static let state = UnsafeAtomic<UInt64>.create({
+    static let state = UnsafeAtomic<UInt64>.create({
         var generator = SystemRandomNumberGenerator()
         return generator.next()
     }())
