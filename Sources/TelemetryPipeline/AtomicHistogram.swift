@@ -61,22 +61,24 @@ public final class AtomicHistogram: @unchecked Sendable {
     /// Top bit: the hot shard. Low 63 bits: records begun in total.
     static var hotBit: UInt64 { 1 << 63 }
 
+    /// The producers' view of this histogram: plain pointers (the atomics, the bucket bounds copied
+    /// out of the array) and strides, so a record retains and releases no shared object (threads
+    /// recording into one histogram would otherwise contend for this object's reference count).
+    /// The histogram owns the memory it points to.
+    public let recorder: Recorder
     /// Stripes of one control cache line (`countAndHotIndex` in its first slot) and two shards,
     /// `stripeStride` atomics each, in one 64-byte-aligned block. A thread records into the stripe
     /// of its ``ThreadStripe`` index, so threads recording at once mostly touch different cache
     /// lines; ``take()`` flips and takes each stripe as described above and adds them up (each
     /// stripe's part is whole records, so the sum is too).
-    @usableFromInline let slots: UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage>
+    var slots: UnsafeMutablePointer<UnsafeAtomic<UInt64>.Storage> { recorder.slots }
     /// Atomics per shard (a multiple of 8, so shards don't share a 64-byte cache line).
-    @usableFromInline let shardStride: Int
+    var shardStride: Int { recorder.shardStride }
     /// Atomics per stripe: 8 (the control line) + 2 shards.
-    @usableFromInline let stripeStride: Int
+    var stripeStride: Int { recorder.stripeStride }
     /// Stripe count − 1 (the count is a power of two).
-    @usableFromInline let stripeMask: Int
-    /// The bucket bounds (ascending), copied out of the array so the producer reads them without
-    /// retaining anything.
-    @usableFromInline let boundsBase: UnsafeMutablePointer<Double>
-    @usableFromInline let boundsCount: Int
+    var stripeMask: Int { recorder.stripeMask }
+    var boundsCount: Int { recorder.boundsCount }
     /// The bucket bounds, as the worker exports them.
     public let bounds: [Double]
     /// Per stripe, records begun at its last flip. Touched only by the pipeline worker (hence
@@ -85,20 +87,17 @@ public final class AtomicHistogram: @unchecked Sendable {
 
     init(bounds: [Double], stripes: Int = AtomicSum.defaultStripeCount) {
         self.bounds = bounds
-        boundsCount = bounds.count
-        boundsBase = UnsafeMutablePointer<Double>.allocate(capacity: Swift.max(1, bounds.count))
+        let boundsBase = UnsafeMutablePointer<Double>.allocate(capacity: Swift.max(1, bounds.count))
         boundsBase.initialize(from: bounds, count: bounds.count)
         let used = Self.firstBucketSlot + bounds.count + 1
-        shardStride = (used + 7) / 8 * 8
-        stripeStride = 8 + 2 * shardStride
-        var count = 1
-        while count < stripes && count < 64 { count *= 2 }
-        stripeMask = count - 1
+        let shardStride = (used + 7) / 8 * 8
+        let stripeStride = 8 + 2 * shardStride
+        let count = ThreadStripe.stripeCount(requested: stripes, minimum: 1)
         begunAtLastTake = Array(repeating: 0, count: count)
         let slotCount = count * stripeStride
         let raw = UnsafeMutableRawPointer.allocate(
             byteCount: slotCount * MemoryLayout<UnsafeAtomic<UInt64>.Storage>.stride, alignment: 64)
-        slots = raw.bindMemory(to: UnsafeAtomic<UInt64>.Storage.self, capacity: slotCount)
+        let slots = raw.bindMemory(to: UnsafeAtomic<UInt64>.Storage.self, capacity: slotCount)
         for stripe in 0..<count {
             for slot in 0..<8 { (slots + stripe * stripeStride + slot).initialize(to: .init(0)) }
             for shard in 0..<2 {
@@ -108,13 +107,15 @@ public final class AtomicHistogram: @unchecked Sendable {
                 }
             }
         }
+        recorder = Recorder(slots: slots, shardStride: shardStride, stripeStride: stripeStride, stripeMask: count - 1,
+                            boundsBase: boundsBase, boundsCount: bounds.count)
     }
 
     deinit {
         slots.deinitialize(count: (stripeMask + 1) * stripeStride)
         UnsafeMutableRawPointer(slots).deallocate()
-        boundsBase.deinitialize(count: boundsCount)
-        boundsBase.deallocate()
+        recorder.boundsBase.deinitialize(count: boundsCount)
+        recorder.boundsBase.deallocate()
     }
 
     /// An empty shard's value of `slot`: min starts at +∞ and max at −∞ (as in the worker's
@@ -154,13 +155,6 @@ public final class AtomicHistogram: @unchecked Sendable {
     @inlinable
     public func record(_ value: Double) { recorder.record(value) }
 
-    /// The producers' view of this histogram: plain pointers, so a record retains and releases no
-    /// shared object (threads recording into one histogram would otherwise contend for this
-    /// object's reference count).
-    public var recorder: Recorder {
-        Recorder(slots: slots, shardStride: shardStride, stripeStride: stripeStride, stripeMask: stripeMask,
-                 boundsBase: boundsBase, boundsCount: boundsCount)
-    }
 
     /// The atomics and bounds of an ``AtomicHistogram``, without a reference to it: valid while
     /// the histogram lives (the pipeline keeps every one for its own lifetime, and instruments

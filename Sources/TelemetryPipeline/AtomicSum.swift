@@ -34,8 +34,7 @@ public final class AtomicSum: @unchecked Sendable {
 
     init(isDouble: Bool, stripes: Int = AtomicSum.defaultStripeCount) {
         self.isDouble = isDouble
-        var count = 2
-        while count < stripes && count < 64 { count *= 2 }
+        let count = ThreadStripe.stripeCount(requested: stripes, minimum: 2)
         stripeMask = count - 1
         let slotCount = count * Self.slotsPerStripe
         let raw = UnsafeMutableRawPointer.allocate(
@@ -145,6 +144,13 @@ public final class AtomicSum: @unchecked Sendable {
 /// A small per-thread index, taken round-robin on a thread's first request, so that threads
 /// adding to the same instrument use different stripes of it (``AtomicSum``).
 public enum ThreadStripe {
+    /// The stripe count for `requested` stripes: a power of two, at least `minimum`, at most 64.
+    static func stripeCount(requested: Int, minimum: Int) -> Int {
+        var count = minimum
+        while count < requested && count < 64 { count *= 2 }
+        return count
+    }
+
     /// The thread-specific data key holding index + 1 (0: not assigned yet).
     @usableFromInline static let key: pthread_key_t = {
         var key = pthread_key_t()
