@@ -20,16 +20,17 @@ final class SpanRecorder: Sendable {
 
     init(pipeline: Pipeline, scope: InstrumentationScope, sampler: Sampler, limits: AttributeLimits,
          spanAttributes: [Attribute], clock: any TelemetryClock, traceState: SpanTraceStatePolicy) {
+        // Span records refer to the scope without retaining it; equal scopes share one storage.
+        let kept = pipeline.keepScopeAlive(scope)
         self.pipeline = pipeline
-        self.scope = scope
+        self.scope = kept.scope
         self.sampler = FlatSampler(sampler)
         self.limits = limits
         self.spanAttributes = spanAttributes
         self.clock = clock
         self.usesSystemClock = clock is SystemClock
         self.traceState = traceState
-        // Span records refer to the scope without retaining it.
-        keptAliveScope = pipeline.keepScopeAlive(scope)
+        keptAliveScope = kept.reference
     }
 
     /// The clock's time in nanoseconds since the Unix epoch.

@@ -312,7 +312,9 @@ public final class Pipeline: @unchecked Sendable {
     }
     private let registry = LockedValue(Registry())
     /// Scopes span records refer to unretained (``keepScopeAlive(_:)``).
-    private let keptScopes = LockedValue<[InstrumentationScope.Storage]>([])
+    /// One storage per distinct scope (by name, version and attributes): asking for the same
+    /// tracer again, e.g. per request, reuses it instead of keeping one more for good.
+    private let keptScopes = LockedValue<[InstrumentationScope: InstrumentationScope.Storage]>([:])
     private let workerDone = DispatchSemaphore(value: 0)
 
     /// Creates the pipeline and starts its worker thread.
@@ -403,12 +405,19 @@ public final class Pipeline: @unchecked Sendable {
 
     /// Keeps `scope` alive as long as the pipeline, so span records can refer to it without a
     /// retain per span (tracers call this once). Scopes are few: one per tracer.
-    package func keepScopeAlive(_ scope: InstrumentationScope) -> KeptAliveScope {
-        keptScopes.withLock { scopes in
-            if !scopes.contains(where: { $0 === scope.storage }) { scopes.append(scope.storage) }
+    /// Returns the kept scope equal to `scope` (the first one kept, so equal tracers share one
+    /// storage) and its unretained reference.
+    package func keepScopeAlive(_ scope: InstrumentationScope) -> (scope: InstrumentationScope, reference: KeptAliveScope) {
+        let storage = keptScopes.withLock { kept -> InstrumentationScope.Storage in
+            if let existing = kept[scope] { return existing }
+            kept[scope] = scope.storage
+            return scope.storage
         }
-        return KeptAliveScope(reference: Unmanaged.passUnretained(scope.storage))
+        return (InstrumentationScope(storage: storage), KeptAliveScope(reference: Unmanaged.passUnretained(storage)))
     }
+
+    /// How many distinct scopes span records may refer to (for tests).
+    package var keptScopeCount: Int { keptScopes.withLock { $0.count } }
 
     /// Queues a finished span's record (the pipeline owns it from here). Lock-free; a full ring
     /// or a shut-down pipeline drops and counts it, and its block goes back to the pool.

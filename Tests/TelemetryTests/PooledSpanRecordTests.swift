@@ -145,6 +145,24 @@ struct PooledSpanRecordTests {
         #expect(pool.allocatedCount == pool.idleCount + pool.freedCount)
     }
 
+    @Test func askingForTheSameTracerAgainKeepsOneScope() async throws {
+        let exporter = InMemorySpanExporter()
+        let provider = makeProvider(spans: exporter)
+        let before = provider.pipeline.keptScopeCount
+        for index in 0..<1000 {
+            var span = provider.tracer("per-request", version: "1").startSpan("request")
+            span.setAttribute("index", .int(Int64(index)))
+            span.end()
+        }
+        _ = provider.tracer("other")
+        #expect(provider.pipeline.keptScopeCount == before + 2)
+        try await provider.forceFlush(timeout: .seconds(10))
+        let spans = exporter.spans
+        #expect(spans.count == 1000)
+        #expect(Set(spans.map(\.scope)).count == 1)
+        #expect(spans.allSatisfy { $0.scope.isIdentical(to: spans[0].scope) })
+    }
+
     @Test func spansFromManyThreadsArriveOnceWithTheirOwnAttributes() async throws {
         let exporter = InMemorySpanExporter()
         let provider = makeProvider(spans: exporter) { $0.traces.maxQueueSize = 1 << 15 }
