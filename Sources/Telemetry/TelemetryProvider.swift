@@ -41,8 +41,10 @@ public final class TelemetryProvider: Sendable {
     ///   - spanAttributes: attributes applied to every span.
     ///   - tracestate: tracestate members put into every span's tracestate (see ``tracestate``).
     ///   - deinitFlushTimeout: when the provider is released without ``shutdown(deadline:)``,
-    ///     `deinit` starts a shutdown (exporting what was accepted) and waits at most this long for
-    ///     it; `.zero` starts it without waiting. Nothing happens after an explicit shutdown.
+    ///     `deinit` starts a shutdown (exporting what was accepted) and, on a thread outside Swift
+    ///     concurrency, waits at most this long for it; `.zero` starts it without waiting. Released
+    ///     inside a task, it never waits (blocking a concurrency thread could starve the export).
+    ///     Nothing happens after an explicit shutdown.
     public init(
         resource: Resource, spanExporters: [any SpanExporter] = [], metricExporters: [any MetricExporter] = [],
         logExporters: [any LogExporter] = [], configuration: PipelineConfiguration = PipelineConfiguration(),
@@ -81,6 +83,11 @@ public final class TelemetryProvider: Sendable {
             done.signal()
         }
         guard timeout > .zero else { return }
+        // Inside a task the releasing thread is one of Swift concurrency's few shared threads, and
+        // the shutdown task needs those threads to run: blocking here made providers released at
+        // the same time (more of them than the pool has threads) each wait out the full timeout.
+        // There the shutdown only starts; a plain thread (e.g. the end of `main`) still waits.
+        if withUnsafeCurrentTask(body: { $0 != nil }) { return }
         let (seconds, attoseconds) = timeout.components
         let nanoseconds = Int(clamping: seconds) &* 1_000_000_000 &+ Int(attoseconds / 1_000_000_000)
         _ = done.wait(timeout: .now() + .nanoseconds(nanoseconds))

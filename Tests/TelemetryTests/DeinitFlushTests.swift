@@ -69,6 +69,39 @@ struct DeinitFlushTests {
         #expect(await eventually { exporter.spans.count == 1 })
     }
 
+    @Test func releasingInsideATaskDoesNotBlockItsThreadForTheFlush() async throws {
+        // The exporter holds its export until released: a deinit that waited for the flush would
+        // block this task for the whole (long) timeout.
+        let exporter = CountingSpanExporter(blocks: true)
+        let start = ContinuousClock.now
+        do {
+            let provider = TelemetryProvider(
+                resource: Resource(serviceName: "d"), spanExporters: [exporter], deinitFlushTimeout: .seconds(30))
+            provider.tracer("t").withSpan("in a task") { _ in }
+        }
+        let elapsed = ContinuousClock.now - start
+        exporter.release()
+        #expect(elapsed < .seconds(10), "deinit blocked the task for \(elapsed)")
+        // The shutdown still ran and exported the span.
+        #expect(await eventually { exporter.spans.count == 1 && exporter.shutdowns == 1 })
+    }
+
+    @Test func releasingOnAPlainThreadWaitsForTheFlush() async throws {
+        let exporter = CountingSpanExporter()
+        let exportedWhenDeinitReturned = LockedValue<Int?>(nil)
+        let thread = Thread {
+            do {
+                let provider = TelemetryProvider(
+                    resource: Resource(serviceName: "d"), spanExporters: [exporter], deinitFlushTimeout: .seconds(30))
+                provider.tracer("t").withSpan("on a thread") { _ in }
+            }
+            exportedWhenDeinitReturned.withLock { $0 = exporter.spans.count }
+        }
+        thread.start()
+        #expect(await eventually(30) { exportedWhenDeinitReturned.withLock { $0 } != nil })
+        #expect(exportedWhenDeinitReturned.withLock { $0 } == 1)
+    }
+
     @Test func aReleasedConfiguredTelemetryFlushesSessionMetricsLogsAndSpans() async throws {
         var settings = TelemetrySettings(serviceName: "d")
         settings.traceExporter = .inMemory
