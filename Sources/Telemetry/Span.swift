@@ -70,7 +70,7 @@ public struct Span: ~Copyable, Sendable {
 
     /// Sets an attribute (replacing one with the same key). Past the count limit it is dropped and counted.
     @inlinable
-    public mutating func setAttribute(_ key: String, _ value: AttributeValue) {
+    public mutating func setAttribute(_ key: consuming String, _ value: consuming AttributeValue) {
         guard let record else { return }
         if !record.setAttribute(key, value, limits: recorder.limits) {
             record.data.pointee.droppedAttributesCount &+= 1

@@ -25,6 +25,13 @@ public enum TraceContext {
     /// Set (never cleared) by the first binding of ``boundSpanContext``.
     static let everBound = Atomic<Bool>(false)
 
+    /// Whether any span context was ever made current (SDK or swift-distributed-tracing): until
+    /// then ``current`` is `nil` on every thread and task. Relaxed, as in ``currentSpanContext``.
+    @inline(__always)
+    static var mayHaveCurrentSpan: Bool {
+        everBound.load(ordering: .relaxed) || DistributedTracer.everCreated.load(ordering: .relaxed)
+    }
+
     /// Runs `body` with `context` bound as the current SDK span context.
     @inline(__always)
     static func bind<Result>(_ context: SpanContext?, _ body: () throws -> Result) rethrows -> Result {

@@ -60,7 +60,8 @@ public struct Tracer: Sendable {
     ) -> Span {
         let parentContext: SpanContext?
         switch parent {
-        case .current: parentContext = TraceContext.current
+        // Until anything was ever made current, skip the lookup (and the copies of its result).
+        case .current: parentContext = TraceContext.mayHaveCurrentSpan ? TraceContext.current : nil
         case .root: parentContext = nil
         case .context(let context): parentContext = context
         }

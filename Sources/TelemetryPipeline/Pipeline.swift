@@ -326,9 +326,13 @@ public final class Pipeline: @unchecked Sendable {
         self.resource = resource
         self.configuration = configuration
         spanRing = MPSCRingBuffer(minimumCapacity: configuration.traces.maxQueueSize)
-        // Idle blocks kept: enough for a full queue plus the batches being cut, capped so that a
-        // burst into a huge queue does not pin its memory for good.
-        spanRecords = SpanRecordPool(minimumCapacity: min(spanRing.capacity, 1 << 16))
+        // Idle blocks kept: two export batches (at least 1024), not the whole queue. The pool hands
+        // blocks out in the order they came back, so every idle block is touched once per round:
+        // keeping a burst's worth (up to 65,536 blocks of 512 bytes) made each span start on a
+        // block long gone from the caches. Blocks past the cap are freed and, after a burst,
+        // allocated again.
+        spanRecords = SpanRecordPool(
+            minimumCapacity: min(spanRing.capacity, max(1 << 10, 2 * configuration.traces.maxExportBatchSize)))
         logRing = MPSCRingBuffer(minimumCapacity: configuration.logs.maxQueueSize)
         measurementRing = MPSCRingBuffer(minimumCapacity: configuration.metrics.measurementQueueSize)
         func wakeMask(batch: Int, capacity: Int) -> Int {

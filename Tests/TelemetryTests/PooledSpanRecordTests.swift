@@ -87,6 +87,35 @@ struct PooledSpanRecordTests {
         #expect(allocated > 0 && allocated <= 256, "\(allocated) blocks for 4000 spans")
     }
 
+    @Test func aDrainedBurstKeepsAtMostTwoBatchesOfIdleBlocks() async throws {
+        let exporter = InMemorySpanExporter()
+        let provider = makeProvider(spans: exporter) {
+            $0.traces.maxQueueSize = 8192
+            $0.traces.scheduledDelay = .seconds(60)  // the burst queues up until the flush
+        }
+        let tracer = provider.tracer("burst")
+        for index in 0..<5000 {
+            var span = tracer.startSpan("queued")
+            span.setAttribute("index", .int(Int64(index)))
+            span.end()
+        }
+        try await provider.forceFlush(timeout: .seconds(10))
+        #expect(exporter.spans.count + Int(provider.statistics(.traces).dropped) == 5000)
+        // Two export batches of the default 512 spans: the rest of the burst's blocks were freed
+        // rather than kept circulating (each idle block is reused once per round of the pool).
+        let pool = provider.pipeline.spanRecords
+        #expect(pool.capacity == 1024)
+        #expect(pool.idleCount <= 1024, "idle \(pool.idleCount)")
+        #expect(pool.allocatedCount == pool.idleCount + pool.freedCount,
+                "allocated \(pool.allocatedCount), idle \(pool.idleCount), freed \(pool.freedCount)")
+        // Later spans (no more than are idle) reuse the idle blocks: none is allocated for them.
+        let allocated = pool.allocatedCount
+        #expect(pool.idleCount > 0)
+        for _ in 0..<min(500, pool.idleCount) { tracer.startSpan("reused").end() }
+        try await provider.forceFlush(timeout: .seconds(10))
+        #expect(pool.allocatedCount == allocated)
+    }
+
     @Test func everyWayOutOfTheQueueReleasesTheSpansContents() async throws {
         weak var scopeStorage: InstrumentationScope.Storage?
         let exporter = InMemorySpanExporter()
