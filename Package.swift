@@ -53,9 +53,11 @@ let package = Package(
         .target(name: "HTTP2Transport", dependencies: ["CNGHTTP2", "COpenSSL", "CZlib", "OTLPSync"]),
 
         // MARK: Pipeline
+        // The cycle counter behind the pipeline's clock (one inline read, one CPUID check).
+        .target(name: "CCycleCounter"),
         .target(
             name: "TelemetryPipeline",
-            dependencies: ["OTLPProto", "OTLPSync", .product(name: "Atomics", package: "swift-atomics")]
+            dependencies: ["OTLPProto", "OTLPSync", "CCycleCounter", .product(name: "Atomics", package: "swift-atomics")]
         ),
 
         // MARK: Export

@@ -17,6 +17,10 @@ final class SpanRecorder: Sendable {
     @usableFromInline let traceState: SpanTraceStatePolicy
     /// `scope`, kept alive by the pipeline, for span records (no retain per span).
     @usableFromInline let keptAliveScope: KeptAliveScope
+    /// `pipeline` without a reference count of its own (this recorder keeps it alive), so that
+    /// starting a span does not retain and release the pipeline around taking a block: each
+    /// atomic reference-count update waits for the span's pending stores to drain.
+    @usableFromInline let unretainedPipeline: Unmanaged<Pipeline>
 
     init(pipeline: Pipeline, scope: InstrumentationScope, sampler: Sampler, limits: AttributeLimits,
          spanAttributes: [Attribute], clock: any TelemetryClock, traceState: SpanTraceStatePolicy) {
@@ -31,6 +35,7 @@ final class SpanRecorder: Sendable {
         self.usesSystemClock = clock is SystemClock
         self.traceState = traceState
         keptAliveScope = kept.reference
+        unretainedPipeline = Unmanaged.passUnretained(pipeline)
     }
 
     /// The clock's time in nanoseconds since the Unix epoch.
@@ -79,10 +84,11 @@ public struct Tracer: Sendable {
             traceID: traceID, spanID: spanID,
             traceFlags: decision == .recordAndSample ? .sampled : [],
             traceState: recorder.traceState.traceState(inheriting: validParent), isRemote: false)
-        let block = recorder.pipeline.makeSpanRecord(
-            name: name, context: context, parentSpanID: validParent?.spanID, kind: kind,
-            startTimeUnixNano: decision == .drop ? 0 : startTimeUnixNano ?? recorder.now(),
-            scope: recorder.keptAliveScope)
+        let startTime = decision == .drop ? 0 : startTimeUnixNano ?? recorder.now()
+        let block = recorder.unretainedPipeline._withUnsafeGuaranteedRef {
+            $0.makeSpanRecord(name: name, context: context, parentSpanID: validParent?.spanID, kind: kind,
+                              startTimeUnixNano: startTime, scope: recorder.keptAliveScope)
+        }
         guard decision != .drop else {
             // Records nothing, but keeps its name and context (children and propagation use it).
             return Span(block: block, recorder: recorder, isSampled: false, isRecording: false)

@@ -247,17 +247,17 @@ public protocol TelemetryClock: Sendable {
     func nowUnixNano() -> UInt64
 }
 
-/// The system's real-time clock (`clock_gettime(CLOCK_REALTIME)`, a vDSO call on Linux).
+/// The system's real-time clock, read through ``CycleClock/shared`` (the CPU's cycle counter
+/// anchored to `clock_gettime(CLOCK_REALTIME)` every second, where the kernel keeps time with
+/// that counter; `clock_gettime` itself elsewhere).
 public struct SystemClock: TelemetryClock {
     public init() {}
     @inlinable
     public func nowUnixNano() -> UInt64 { systemNowUnixNano() }
 }
 
-/// Nanoseconds since the Unix epoch from the system real-time clock.
+/// Nanoseconds since the Unix epoch from the system real-time clock (see ``SystemClock``).
 @inlinable
 public func systemNowUnixNano() -> UInt64 {
-    var time = timespec()
-    clock_gettime(CLOCK_REALTIME, &time)
-    return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
+    CycleClock.shared.nowUnixNano()
 }

@@ -150,20 +150,24 @@ package struct SpanRecord: @unchecked Sendable {
     /// Moves the span's data out with all its attributes in one array, leaving the block's data
     /// deinitialized (ready to go back to the pool).
     package func takeData() -> SpanData {
-        retainScopeIfBorrowed()
+        // Only reads the block: the producer that takes it next then finds its lines shared
+        // rather than modified in this thread's cache. (The count and scope flag are set again
+        // by `initialize`.)
         let count = inlineCount.pointee
+        let borrowsScope = ownsScope.pointee == 0
+        var span = data.move()
+        if borrowsScope { _ = Unmanaged.passUnretained(span.scope.storage).retain() }
         if count > 0 {
-            inlineCount.pointee = 0
             // Built with the specialized `append`: `Array(unsafeUninitializedCapacity:)` went
             // through unspecialized code that looked up array metadata and copied the span.
             var all: [Attribute] = []
-            all.reserveCapacity(count + data.pointee.attributes.count)
+            all.reserveCapacity(count + span.attributes.count)
             let inline = inlineAttributes
             for index in 0..<count { all.append((inline + index).move()) }
-            if !data.pointee.attributes.isEmpty { all.append(contentsOf: data.pointee.attributes) }
-            data.pointee.attributes = all
+            if !span.attributes.isEmpty { all.append(contentsOf: span.attributes) }
+            span.attributes = all
         }
-        return data.move()
+        return span
     }
 
     /// Deinitializes the block's data and attributes (the span is discarded).
