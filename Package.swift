@@ -53,11 +53,12 @@ let package = Package(
         .target(name: "HTTP2Transport", dependencies: ["CNGHTTP2", "COpenSSL", "CZlib", "OTLPSync"]),
 
         // MARK: Pipeline
-        // The cycle counter behind the pipeline's clock (one inline read, one CPUID check).
-        .target(name: "CCycleCounter"),
+        // C for the pipeline: the cycle counter behind its clock (an inline read, a CPUID check) and
+        // cache prefetches for span blocks.
+        .target(name: "CPipelineSupport"),
         .target(
             name: "TelemetryPipeline",
-            dependencies: ["OTLPProto", "OTLPSync", "CCycleCounter", .product(name: "Atomics", package: "swift-atomics")]
+            dependencies: ["OTLPProto", "OTLPSync", "CPipelineSupport", .product(name: "Atomics", package: "swift-atomics")]
         ),
 
         // MARK: Export

@@ -1,5 +1,5 @@
 import Atomics
-import CCycleCounter
+import CPipelineSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -163,11 +163,15 @@ final class PipelineWorker: @unchecked Sendable {
         let ring = pipeline.spanRing
         let pool = pipeline.spanRecords
         var moved = 0
+        var scopeRetains = ScopeRetains()
         while moved < maxCount, let record = ring.pop() {
-            spans.append(record.takeData())
+            // The block after the next one comes into the cache while these two are moved out.
+            ring.published(ahead: 1)?.prefetch(forWriting: false)
+            spans.append(record.takeData(scopeRetains: &scopeRetains))
             pool.giveBack(record)
             moved += 1
         }
+        scopeRetains.apply()  // before the spans can leave this thread
         return moved
     }
 

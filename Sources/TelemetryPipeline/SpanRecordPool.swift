@@ -1,4 +1,5 @@
 import Atomics
+import CPipelineSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -27,7 +28,7 @@ import Darwin
 /// the scope's reference count. `data.scope` is given the reference without a retain, and the
 /// worker adds the missing retain in ``takeData()`` before the data leaves the block.
 @usableFromInline
-package struct SpanRecord: @unchecked Sendable {
+package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
     /// Attributes stored in the block itself; more go to `data.attributes`.
     @inlinable package static var inlineAttributeCapacity: Int { 8 }
 
@@ -54,6 +55,21 @@ package struct SpanRecord: @unchecked Sendable {
         (base + countOffset).bindMemory(to: Int.self, capacity: 2).initialize(repeating: 0, count: 2)
         (base + attributesOffset).bindMemory(to: Attribute.self, capacity: inlineAttributeCapacity)
         return SpanRecord(base: base)
+    }
+
+    /// Lines of the block a span with a few attributes writes: the data, the count and scope
+    /// flag, and the first four inline attributes.
+    static var hotByteCount: Int { attributesOffset + 4 * MemoryLayout<Attribute>.stride }
+
+    /// Asks the cache for the block's hot lines, to be written (the next span's block) or read
+    /// (the next block the worker moves out). Only a hint: the block may be taken by another
+    /// thread meanwhile, or even freed (a prefetch never faults).
+    func prefetch(forWriting: Bool) {
+        var offset = 0
+        while offset < Self.hotByteCount {
+            if forWriting { otlp_prefetch_for_writing(base + offset) } else { otlp_prefetch_for_reading(base + offset) }
+            offset += 64
+        }
     }
 
     /// Frees a block whose data is deinitialized.
@@ -150,25 +166,46 @@ package struct SpanRecord: @unchecked Sendable {
     /// Moves the span's data out with all its attributes in one array, leaving the block's data
     /// deinitialized (ready to go back to the pool).
     package func takeData() -> SpanData {
-        // Only reads the block: the producer that takes it next then finds its lines shared
-        // rather than modified in this thread's cache. (The count and scope flag are set again
-        // by `initialize`.)
+        var retains = ScopeRetains()
+        let data = takeData(scopeRetains: &retains)
+        retains.apply()
+        return data
+    }
+
+    /// ``takeData()``, except that a borrowed scope's retain is added to `scopeRetains` (which
+    /// must be applied before the data leaves the caller) instead of made here.
+    ///
+    /// Writes only the line holding `data.attributes` (the count and scope flag are set again by
+    /// `initialize`): the producer that takes the block next then finds most of its lines
+    /// shared, not modified in this thread's cache. (Moving the data into a local and setting its
+    /// attributes there made the compiler copy and destroy the whole span.)
+    package func takeData(scopeRetains: inout ScopeRetains) -> SpanData {
         let count = inlineCount.pointee
-        let borrowsScope = ownsScope.pointee == 0
-        var span = data.move()
-        if borrowsScope { _ = Unmanaged.passUnretained(span.scope.storage).retain() }
+        if ownsScope.pointee == 0 {
+            // The scope's object pointer, read as bits from the block (no reference counting).
+            scopeRetains.add((base + Self.scopeOffset).load(as: UnsafeMutableRawPointer.self))
+        }
         if count > 0 {
             // Built with the specialized `append`: `Array(unsafeUninitializedCapacity:)` went
             // through unspecialized code that looked up array metadata and copied the span.
             var all: [Attribute] = []
-            all.reserveCapacity(count + span.attributes.count)
+            all.reserveCapacity(count + data.pointee.attributes.count)
             let inline = inlineAttributes
             for index in 0..<count { all.append((inline + index).move()) }
-            if !span.attributes.isEmpty { all.append(contentsOf: span.attributes) }
-            span.attributes = all
+            if !data.pointee.attributes.isEmpty { all.append(contentsOf: data.pointee.attributes) }
+            data.pointee.attributes = all
         }
-        return span
+        return data.move()
     }
+
+    /// Where `data.scope` (whose one stored property is its storage reference) sits in the block.
+    static let scopeOffset: Int = {
+        guard let offset = MemoryLayout<SpanData>.offset(of: \.scope),
+              MemoryLayout<InstrumentationScope>.size == MemoryLayout<UnsafeRawPointer>.size else {
+            fatalError("SpanData.scope is not a stored reference")
+        }
+        return offset
+    }()
 
     /// Deinitializes the block's data and attributes (the span is discarded).
     func deinitializeData() {
@@ -176,6 +213,31 @@ package struct SpanRecord: @unchecked Sendable {
         inlineAttributes.deinitialize(count: inlineCount.pointee)
         inlineCount.pointee = 0
         data.deinitialize(count: 1)
+    }
+}
+
+/// Retains owed to borrowed scopes of spans moved out of their blocks, added up so that a run
+/// of spans of one scope costs one atomic update of its reference count (``apply()``), not one
+/// per span: the threads freeing exported batches release the same count, and updating it per
+/// span made the worker and those threads contend for its cache line.
+package struct ScopeRetains {
+    private var object: UnsafeMutableRawPointer?
+    private var count: UInt32 = 0
+
+    package init() {}
+
+    /// Owes one retain of `object`.
+    mutating func add(_ object: UnsafeMutableRawPointer) {
+        if object != self.object || count == .max { apply() }
+        self.object = object
+        count += 1
+    }
+
+    /// Makes every owed retain.
+    package mutating func apply() {
+        if let object, count > 0 { otlp_retain_n(object, count) }
+        object = nil
+        count = 0
     }
 }
 
@@ -202,7 +264,9 @@ package final class SpanRecordPool: @unchecked Sendable {
     /// padded line.
     private let header: UnsafeMutableRawPointer
     private let sequences: UnsafeMutablePointer<AtomicIntStorage>
-    private let blocks: UnsafeMutablePointer<UnsafeMutableRawPointer>
+    /// The idle blocks' addresses, as atomic words: a take also peeks at the next slot (to
+    /// prefetch its block), which can race with that slot being refilled.
+    private let blocks: UnsafeMutablePointer<AtomicIntStorage>
     private let mask: Int
     /// Number of idle blocks the pool keeps (a power of two).
     package let capacity: Int
@@ -221,13 +285,15 @@ package final class SpanRecordPool: @unchecked Sendable {
         }
         sequences = UnsafeMutablePointer<AtomicIntStorage>.allocate(capacity: capacity)
         for index in 0..<capacity { (sequences + index).initialize(to: AtomicIntStorage(index)) }
-        blocks = UnsafeMutablePointer<UnsafeMutableRawPointer>.allocate(capacity: capacity)
+        blocks = UnsafeMutablePointer<AtomicIntStorage>.allocate(capacity: capacity)
+        for index in 0..<capacity { (blocks + index).initialize(to: AtomicIntStorage(0)) }
     }
 
     deinit {
         while let block = dequeue() { SpanRecord(base: block).deallocateBlock() }
         sequences.deinitialize(count: capacity)
         sequences.deallocate()
+        blocks.deinitialize(count: capacity)
         blocks.deallocate()
         header.deallocate()
     }
@@ -243,6 +309,7 @@ package final class SpanRecordPool: @unchecked Sendable {
         UnsafeAtomic(at: (header + 3 * Self.linePadding).assumingMemoryBound(to: AtomicIntStorage.self))
     }
     private func sequence(_ slot: Int) -> UnsafeAtomic<Int> { UnsafeAtomic(at: sequences + slot) }
+    private func block(_ slot: Int) -> UnsafeAtomic<Int> { UnsafeAtomic(at: blocks + slot) }
 
     /// How many blocks were ever allocated (idle, in use and freed ones).
     package var allocatedCount: Int { allocations.load(ordering: .relaxed) }  // Relaxed: a statistic.
@@ -257,7 +324,7 @@ package final class SpanRecordPool: @unchecked Sendable {
     /// A block with uninitialized data: an idle one, or a new one when none is idle.
     @usableFromInline
     package func take() -> SpanRecord {
-        if let block = dequeue() { return SpanRecord(base: block) }
+        if let block = dequeue(prefetchingNext: true) { return SpanRecord(base: block) }
         allocations.wrappingIncrement(ordering: .relaxed)  // Relaxed: a statistic.
         return SpanRecord.allocateBlock()
     }
@@ -289,7 +356,8 @@ package final class SpanRecordPool: @unchecked Sendable {
                 let (claimed, current) = enqueuePosition.weakCompareExchange(
                     expected: position, desired: position &+ 1, ordering: .relaxed)
                 if claimed {
-                    blocks[slot] = block
+                    // Relaxed: published by the releasing sequence store below.
+                    self.block(slot).store(Int(bitPattern: block), ordering: .relaxed)
                     // Releasing: the block pointer (and every write to the block before it was
                     // given back) happens-before the dequeuer's acquiring load.
                     sequence(slot).store(position &+ 1, ordering: .releasing)
@@ -304,7 +372,10 @@ package final class SpanRecordPool: @unchecked Sendable {
         }
     }
 
-    private func dequeue() -> UnsafeMutableRawPointer? {
+    /// Takes the oldest idle block. With `prefetchingNext`, also asks the cache for the block
+    /// the next take will get (the span after this one writes it, so its lines, last read by the
+    /// worker on another core, arrive while this span is recorded).
+    private func dequeue(prefetchingNext: Bool = false) -> UnsafeMutableRawPointer? {
         // Relaxed: a guess; the slot's sequence and the CAS decide.
         var position = dequeuePosition.load(ordering: .relaxed)
         while true {
@@ -317,9 +388,20 @@ package final class SpanRecordPool: @unchecked Sendable {
                 let (claimed, current) = dequeuePosition.weakCompareExchange(
                     expected: position, desired: position &+ 1, ordering: .relaxed)
                 if claimed {
-                    let block = blocks[slot]
+                    // Relaxed: the acquiring sequence load above ordered the enqueuer's store.
+                    let block = UnsafeMutableRawPointer(bitPattern: self.block(slot).load(ordering: .relaxed))!
                     // Releasing: our read of the slot happens-before an enqueuer's next write to it.
                     sequence(slot).store(position &+ capacity, ordering: .releasing)
+                    if prefetchingNext {
+                        let next = (position &+ 1) & mask
+                        // Acquiring: as above; the next slot's block pointer is read only once
+                        // its enqueuer published it.
+                        // (Relaxed: only a hint; the slot may even be refilled meanwhile.)
+                        if sequence(next).load(ordering: .acquiring) == position &+ 2,
+                           let upcoming = UnsafeMutableRawPointer(bitPattern: self.block(next).load(ordering: .relaxed)) {
+                            SpanRecord(base: upcoming).prefetch(forWriting: true)
+                        }
+                    }
                     return block
                 }
                 position = current

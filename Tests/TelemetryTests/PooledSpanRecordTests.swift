@@ -116,6 +116,35 @@ struct PooledSpanRecordTests {
         #expect(pool.allocatedCount == allocated)
     }
 
+    @Test func spansOfInterleavedScopesHoldExactlyOneRetainOfTheirScopeEach() async throws {
+        // The worker adds each moved span's scope retain in runs (one atomic update per run of
+        // one scope): alternating scopes break every run, and a miscount would either keep a
+        // scope alive after everything is released or free it while spans still hold it.
+        weak var first: InstrumentationScope.Storage?
+        weak var second: InstrumentationScope.Storage?
+        do {
+            let exporter = InMemorySpanExporter()
+            let provider = makeProvider(spans: exporter) { $0.traces.maxQueueSize = 4096 }
+            let tracers = [provider.tracer("first"), provider.tracer("second", version: "2")]
+            first = tracers[0].scope.storage
+            second = tracers[1].scope.storage
+            for index in 0..<3000 {
+                // Runs of 1, 2 and 3 spans of a scope.
+                let tracer = tracers[(index / (1 + index % 3)) % 2]
+                var span = tracer.startSpan("interleaved")
+                span.setAttribute("index", .int(Int64(index)))
+                span.end()
+            }
+            try await provider.shutdown(timeout: .seconds(10))
+            #expect(exporter.spans.count + Int(provider.statistics(.traces).dropped) == 3000)
+            let names = Set(exporter.spans.map(\.scope.name))
+            #expect(names == ["first", "second"])
+            for span in exporter.spans { #expect(span.scope.name == "first" || span.scope.version == "2") }
+            exporter.reset()
+        }
+        #expect(await eventually { first == nil && second == nil })
+    }
+
     @Test func everyWayOutOfTheQueueReleasesTheSpansContents() async throws {
         weak var scopeStorage: InstrumentationScope.Storage?
         let exporter = InMemorySpanExporter()

@@ -1,4 +1,4 @@
-#include "CCycleCounter.h"
+#include "CPipelineSupport.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
