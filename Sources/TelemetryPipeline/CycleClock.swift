@@ -118,6 +118,14 @@ public final class CycleClock: @unchecked Sendable {
         }
     }
 
+    /// The anchor words of `slot`, each loaded relaxed (callers order them: a version check, or
+    /// the writer flag).
+    @inlinable
+    func loadAnchor(_ slot: UInt64) -> Anchor {
+        Anchor(baseCycles: slotWord(slot, 1).load(ordering: .relaxed), baseNanos: slotWord(slot, 2).load(ordering: .relaxed),
+               scale: slotWord(slot, 3).load(ordering: .relaxed), nextAnchor: slotWord(slot, 4).load(ordering: .relaxed))
+    }
+
     /// Nanoseconds since the Unix epoch.
     @inlinable
     public func nowUnixNano() -> UInt64 {
@@ -128,9 +136,7 @@ public final class CycleClock: @unchecked Sendable {
             // Acquiring: as above, for the slot's own version.
             let version = slotWord(slot, 0).load(ordering: .acquiring)
             // Relaxed: the version check below tells whether they belong together.
-            let anchor = Anchor(
-                baseCycles: slotWord(slot, 1).load(ordering: .relaxed), baseNanos: slotWord(slot, 2).load(ordering: .relaxed),
-                scale: slotWord(slot, 3).load(ordering: .relaxed), nextAnchor: slotWord(slot, 4).load(ordering: .relaxed))
+            let anchor = loadAnchor(slot)
             // Acquiring fence: the loads above happen before the version is read again.
             atomicMemoryFence(ordering: .acquiring)
             let cycles = otlp_cycle_counter_read()
@@ -166,9 +172,7 @@ public final class CycleClock: @unchecked Sendable {
         // Relaxed: the flag's acquiring exchange ordered the last writer's stores before us, and
         // no one else writes while we hold it.
         let slot = activeSlot.load(ordering: .relaxed)
-        let anchor = Anchor(
-            baseCycles: slotWord(slot, 1).load(ordering: .relaxed), baseNanos: slotWord(slot, 2).load(ordering: .relaxed),
-            scale: slotWord(slot, 3).load(ordering: .relaxed), nextAnchor: slotWord(slot, 4).load(ordering: .relaxed))
+        let anchor = loadAnchor(slot)
         let system = systemClock()
         let now = otlp_cycle_counter_read()
         if anchor.scale != 0, now &- anchor.baseCycles < anchor.nextAnchor &- anchor.baseCycles {
