@@ -197,8 +197,10 @@ public final class CycleClock: @unchecked Sendable {
                 let extrapolated = anchor.nanos(at: now)
                 let error = extrapolated > system ? extrapolated - system : system - extrapolated
                 if error > stepLimitNanos || error >= anchorIntervalNanos / 2 {
-                    // The system clock was stepped (or the machine slept): follow it.
-                    next = Anchor(baseCycles: now, baseNanos: system, scale: measured, nextAnchor: now &+ cyclesPerInterval)
+                    // The system clock was stepped (or the machine slept): follow it, at the rate
+                    // we had (the rate measured across the step is the step, not the counter's).
+                    next = Anchor(baseCycles: now, baseNanos: system, scale: anchor.scale,
+                                  nextAnchor: now &+ Self.cycles(anchorIntervalNanos, scale: anchor.scale))
                 } else {
                     // Go on from the extrapolated time (no jump), at the rate that meets the system
                     // clock at the end of the next interval.

@@ -17,12 +17,17 @@ struct CycleClockTests {
     /// Reads `clock` between two system-clock reads for `seconds`; returns the largest distance
     /// of a read outside its [before, after] bracket, and how many reads were made.
     func largestDeviation(of clock: CycleClock, for seconds: Double) -> (deviation: UInt64, reads: Int) {
+        largestDeviation(of: clock.nowUnixNano, for: seconds)
+    }
+
+    /// As above, for any reading function.
+    func largestDeviation(of now: () -> UInt64, for seconds: Double) -> (deviation: UInt64, reads: Int) {
         var deviation: UInt64 = 0
         var reads = 0
         let end = realTimeClockNanos() + UInt64(seconds * 1e9)
         while true {
             let before = realTimeClockNanos()
-            let read = clock.nowUnixNano()
+            let read = now()
             let after = realTimeClockNanos()
             reads += 1
             if read < before { deviation = max(deviation, before - read) }
@@ -76,12 +81,19 @@ struct CycleClockTests {
         let clock = makeClock(systemClock: { realTimeClockNanos() &+ offset.withLock { $0 } })
         _ = largestDeviation(of: clock, for: 0.05)  // calibrated and anchored
         offset.withLock { $0 = 10_000_000_000 }  // the system clock jumps 10 s ahead
-        usleep(30_000)  // past the next anchor
+        // Past the next anchor, and long enough that 10 s over the measured interval still looks
+        // like a plausible counter rate (≤ 100 ns per cycle), which a re-anchor must not adopt.
+        usleep(150_000)
+        let rateBefore = clock.loadAnchor(clock.activeSlot.load(ordering: .relaxed)).scale
         _ = clock.nowUnixNano()  // this read re-anchors
-        let read = clock.nowUnixNano()
-        let expected = realTimeClockNanos() &+ 10_000_000_000
-        let distance = read > expected ? read - expected : expected - read
-        #expect(distance < 1_000_000, "\(distance) ns from the stepped clock")
+        // The clock goes on at the counter's rate from the stepped time: the rate measured across
+        // the step (10 s in a few milliseconds) is not the counter's.
+        let rateAfter = clock.loadAnchor(clock.activeSlot.load(ordering: .relaxed)).scale
+        #expect(rateBefore > 0 && rateAfter > 0)
+        #expect(Double(rateAfter) / Double(rateBefore) > 0.99 && Double(rateAfter) / Double(rateBefore) < 1.01,
+                "rate \(rateBefore) became \(rateAfter)")
+        let (deviation, _) = largestDeviation(of: { clock.nowUnixNano() &- 10_000_000_000 }, for: 0.1)
+        #expect(deviation < 100_000, "\(deviation) ns from the stepped clock")
     }
 
     @Test func readsFromSeveralThreadsNeverGoBackAndStayOnTheSystemClock() async throws {
