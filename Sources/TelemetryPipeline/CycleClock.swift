@@ -173,11 +173,13 @@ public final class CycleClock: @unchecked Sendable {
         // no one else writes while we hold it.
         let slot = activeSlot.load(ordering: .relaxed)
         let anchor = loadAnchor(slot)
-        let system = systemClock()
-        let now = otlp_cycle_counter_read()
-        if anchor.scale != 0, now &- anchor.baseCycles < anchor.nextAnchor &- anchor.baseCycles {
+        guard let (now, system) = Self.readPair(systemClock),
+              anchor.scale == 0 || now &- anchor.baseCycles >= anchor.nextAnchor &- anchor.baseCycles else {
+            // Not due any more, or no clean pair of readings (we were preempted between them):
+            // keep the anchor; a later read tries again.
             writerFlag.store(0, ordering: .releasing)  // Releasing: as at the end.
-            return anchor.nanos(at: now)  // not due any more
+            let cycles = otlp_cycle_counter_read()
+            return anchor.scale == 0 ? systemClock() : anchor.nanos(at: cycles)
         }
         // Relaxed: only the writer touches the interval start (ordered by the flag).
         let intervalCycles = startCycles.load(ordering: .relaxed)
@@ -222,6 +224,22 @@ public final class CycleClock: @unchecked Sendable {
         // Releasing: our words happen-before the next writer's acquiring exchange.
         writerFlag.store(0, ordering: .releasing)
         return result
+    }
+
+    /// A system-clock reading and the counter at the same moment: the counter is read before and
+    /// after the clock, and a pair is used only if they are close (a thread preempted between
+    /// the two reads would otherwise anchor to a clock reading milliseconds away from its counter
+    /// reading). `nil` after five tries.
+    static func readPair(_ systemClock: () -> UInt64) -> (cycles: UInt64, system: UInt64)? {
+        for _ in 0..<5 {
+            let before = otlp_cycle_counter_read()
+            let system = systemClock()
+            let after = otlp_cycle_counter_read()
+            // 2^14 cycles: 1.6-16 µs for counters of 1-10 GHz (a clock_gettime takes well under
+            // 1 µs); the pair's error is at most half of it.
+            if after >= before, after - before < 1 << 14 { return (before &+ (after - before) / 2, system) }
+        }
+        return nil
     }
 
     /// Writes `anchor` into the slot that is not active and makes it the active one.

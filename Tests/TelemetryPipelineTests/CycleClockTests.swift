@@ -96,6 +96,23 @@ struct CycleClockTests {
         #expect(deviation < 100_000, "\(deviation) ns from the stepped clock")
     }
 
+    // Needs the cycle counter, as above.
+    @Test(.enabled(if: CycleClock.isCycleCounterUsable))
+    func aPairOfReadingsSplitByAPreemptionIsNotAnchoredTo() {
+        // Every fifth system-clock read is followed by 5 ms before the caller goes on, as when
+        // the thread is preempted between reading the clock and the counter. Anchoring to such a
+        // pair would put the clock 5 ms behind until the next anchor.
+        let calls = LockedValue(0)
+        let clock = makeClock(systemClock: {
+            let time = realTimeClockNanos()
+            if calls.withLock({ $0 += 1; return $0 }) % 5 == 3 { usleep(5_000) }
+            return time
+        })
+        let (deviation, reads) = largestDeviation(of: clock, for: 0.3)  // about 15 re-anchors
+        #expect(reads > 100)
+        #expect(deviation <= 20_000, "a read was \(deviation) ns outside the system clock's bracket")
+    }
+
     @Test func readsFromSeveralThreadsNeverGoBackAndStayOnTheSystemClock() async throws {
         let clock = makeClock()
         let results = LockedValue<[(backwards: UInt64, deviation: UInt64)]>([])
