@@ -26,7 +26,8 @@ import Darwin
 /// scopes of its tracers alive, ``Pipeline/keepScopeAlive(_:)``), because a retain per span on
 /// the producer and a release per span where batches are freed made the two threads fight over
 /// the scope's reference count. `data.scope` is given the reference without a retain, and the
-/// worker adds the missing retain in ``takeData()`` before the data leaves the block.
+/// worker adds the missing retain when it moves the data out (``takeData(scopeRetains:)``, one
+/// `swift_retain_n` per run of spans of one scope), or ``deinitializeData()`` when it is discarded.
 @usableFromInline
 package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
     /// Attributes stored in the block itself; more go to `data.attributes`.
@@ -91,7 +92,7 @@ package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
     func initialize(name: String, context: SpanContext, parentSpanID: SpanID?, kind: SpanKind,
                     startTimeUnixNano: UInt64, scope: KeptAliveScope) {
         // `takeRetainedValue` of an unretained reference: the data holds the scope without a
-        // retain of its own (``retainScopeIfBorrowed()`` adds it when the data leaves the block).
+        // retain of its own (added when the data leaves the block: ``takeData(scopeRetains:)``).
         let borrowed = InstrumentationScope(storage: scope.reference.takeRetainedValue())
         data.initialize(to: SpanData(
             name: name, context: context, parentSpanID: parentSpanID, kind: kind,
