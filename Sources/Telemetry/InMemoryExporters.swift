@@ -11,7 +11,9 @@ public final class InMemorySpanExporter: SpanExporter, @unchecked Sendable {
     public init() {}
 
     public func export(_ batch: SpanBatch) async throws {
-        lock.withLock { storedBatches.append(batch) }
+        // Copied out of the pipeline's blocks now, so the blocks go back to its pool.
+        let stored = SpanBatch(resource: batch.resource, spans: batch.spans)
+        lock.withLock { storedBatches.append(stored) }
     }
 
     public func forceFlush() async throws { lock.withLock { flushes += 1 } }

@@ -1,12 +1,53 @@
 /// A batch of finished spans for one resource, as handed to ``SpanExporter``s.
+///
+/// A batch cut by the pipeline keeps its spans where they were recorded, in their pooled blocks
+/// (``SpanRecordList``): the pipeline's worker moves only a handle per span, the OTLP exporters
+/// encode the spans in place, and the blocks go back to the pool when the batch is released.
+/// Reading ``spans`` copies them out of the blocks into an array (read ``count`` for how many).
 public struct SpanBatch: Sendable {
     public var resource: Resource
-    /// The spans, in the order they finished (per producer thread).
-    public var spans: [SpanData]
+
+    enum Storage: Sendable {
+        case spans([SpanData])
+        case records(SpanRecordList)
+    }
+    var storage: Storage
+
+    /// The spans, in the order they finished (per producer thread). Reading it from a batch cut
+    /// by the pipeline copies the spans out of their blocks; setting it replaces the storage.
+    public var spans: [SpanData] {
+        get {
+            switch storage {
+            case .spans(let spans): return spans
+            case .records(let records): return records.spans(in: 0..<records.count)
+            }
+        }
+        set { storage = .spans(newValue) }
+    }
+
+    /// How many spans the batch holds (without copying them).
+    public var count: Int {
+        switch storage {
+        case .spans(let spans): return spans.count
+        case .records(let records): return records.count
+        }
+    }
 
     public init(resource: Resource, spans: [SpanData]) {
         self.resource = resource
-        self.spans = spans
+        self.storage = .spans(spans)
+    }
+
+    /// A batch of the pipeline's span records, read in place.
+    package init(resource: Resource, records: SpanRecordList) {
+        self.resource = resource
+        self.storage = .records(records)
+    }
+
+    /// The span records, when the batch holds them in their blocks (nil for a batch of ``spans``).
+    package var recordList: SpanRecordList? {
+        if case .records(let records) = storage { return records }
+        return nil
     }
 }
 

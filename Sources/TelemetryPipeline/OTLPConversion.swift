@@ -166,6 +166,7 @@ extension SpanStatus {
 extension SpanBatch {
     /// The batch as an OTLP export request: one resource, one `ScopeSpans` per scope.
     public func makeRequest() -> CollectorTraceV1ExportTraceServiceRequest {
+        let spans = self.spans  // copied out of the pipeline's blocks once
         var resourceSpans = TraceV1ResourceSpans()
         resourceSpans.resource = resource.otlpResource
         resourceSpans.scopeSpans = groupedByScope(spans, scope: { $0.pointee.scope }, convert: { SpanData.otlpSpan(at: $0) }).map { scope, spans in

@@ -326,13 +326,17 @@ public final class Pipeline: @unchecked Sendable {
         self.resource = resource
         self.configuration = configuration
         spanRing = MPSCRingBuffer(minimumCapacity: configuration.traces.maxQueueSize)
-        // Idle blocks kept: two export batches (at least 1024), not the whole queue. The pool hands
-        // blocks out in the order they came back, so every idle block is touched once per round:
-        // keeping a burst's worth (up to 65,536 blocks of 512 bytes) made each span start on a
-        // block long gone from the caches. Blocks past the cap are freed and, after a burst,
-        // allocated again.
+        // Idle blocks kept: eight export batches (at least 4096), not the whole queue. The pool
+        // hands blocks out in the order they came back, so every idle block is touched once per
+        // round: keeping a burst's worth (up to 65,536 blocks of 512 bytes) made each span start
+        // on a block long gone from the caches. But exported batches hold their blocks until
+        // they are released, so in a steady stream a wake interval in the ring, the pending
+        // batch and the lane's batches are out at once, and the idle count swings by a batch as
+        // each is released: a cap of two batches freed and allocated again about one block in
+        // sixty (32 k of 2 M spans). Blocks past the cap are freed.
         spanRecords = SpanRecordPool(
-            minimumCapacity: min(spanRing.capacity, max(1 << 10, 2 * configuration.traces.maxExportBatchSize)))
+            minimumCapacity: min(spanRing.capacity, max(1 << 12, 8 * configuration.traces.maxExportBatchSize)),
+            scopeKeeper: keptScopes)
         logRing = MPSCRingBuffer(minimumCapacity: configuration.logs.maxQueueSize)
         measurementRing = MPSCRingBuffer(minimumCapacity: configuration.metrics.measurementQueueSize)
         func wakeMask(batch: Int, capacity: Int) -> Int {

@@ -6,10 +6,15 @@ final class PipelineWorker: @unchecked Sendable {
     let pipeline: Pipeline
     let configuration: PipelineConfiguration
 
-    private var pendingSpans: [SpanData] = []
+    /// Span records moved out of the ring, still in their blocks (batches carry the blocks).
+    private var pendingSpans: [SpanRecord] = []
     private var pendingSpansSince: UInt64 = 0
     private var pendingLogs: [LogRecordData] = []
     private var pendingLogsSince: UInt64 = 0
+    /// When the worker first saw spans (log records) waiting in their ring, fewer than a wake
+    /// interval's worth, that it has not moved yet (nil: the ring was empty when last looked at).
+    private var spansWaitingSince: UInt64?
+    private var logsWaitingSince: UInt64?
     private var instruments: [InstrumentAggregation] = []
     private var nextMetricCollection: UInt64
     private var nextDropReport: UInt64
@@ -22,6 +27,11 @@ final class PipelineWorker: @unchecked Sendable {
         let now = monotonicNanos()
         nextMetricCollection = now &+ configuration.metrics.exportInterval.nanoseconds
         nextDropReport = now &+ configuration.dropReportInterval.nanoseconds
+    }
+
+    deinit {
+        // Records moved out of the ring but never cut into a batch (no flush before the end).
+        for record in pendingSpans { pipeline.spanRecords.discard(record) }
     }
 
     func run() {
@@ -47,10 +57,19 @@ final class PipelineWorker: @unchecked Sendable {
                     return
                 }
             }
-            worked = drainSpans(flushing: false) || worked
-            worked = drainLogs(flushing: false) || worked
+            var now = monotonicNanos()
+            switch spansDue(now: now) {
+            case .no: break
+            case .wakeInterval: worked = drainSpans(flushing: false, everything: false) || worked
+            case .delay: worked = drainSpans(flushing: false, everything: true) || worked
+            }
+            switch logsDue(now: now) {
+            case .no: break
+            case .wakeInterval: worked = drainLogs(flushing: false, everything: false) || worked
+            case .delay: worked = drainLogs(flushing: false, everything: true) || worked
+            }
             worked = drainMeasurements(maxCount: 4096) || worked
-            let now = monotonicNanos()
+            now = monotonicNanos()
             if !pendingSpans.isEmpty, now &- pendingSpansSince >= configuration.traces.scheduledDelay.nanoseconds,
                !pipeline.spanLane.isSaturated {
                 cutSpanBatch()
@@ -79,11 +98,16 @@ final class PipelineWorker: @unchecked Sendable {
 
     private func park(now: UInt64) {
         var wait = configuration.idlePollInterval.nanoseconds
-        if !pendingSpans.isEmpty {
-            wait = min(wait, (pendingSpansSince &+ configuration.traces.scheduledDelay.nanoseconds) &- min(now, pendingSpansSince &+ configuration.traces.scheduledDelay.nanoseconds))
+        // The oldest span (log record) waiting, in its ring or the pending batch, is due after
+        // the scheduled delay. A saturated lane wakes us itself when an export finishes (waking
+        // for a batch it cannot take would spin).
+        if !pipeline.spanLane.isSaturated {
+            wait = min(wait, Self.wait(now: now, waitingSince: spansWaitingSince, pendingSince: pendingSpans.isEmpty ? nil : pendingSpansSince,
+                                       delay: configuration.traces.scheduledDelay.nanoseconds))
         }
-        if !pendingLogs.isEmpty {
-            wait = min(wait, (pendingLogsSince &+ configuration.logs.scheduledDelay.nanoseconds) &- min(now, pendingLogsSince &+ configuration.logs.scheduledDelay.nanoseconds))
+        if !pipeline.logLane.isSaturated {
+            wait = min(wait, Self.wait(now: now, waitingSince: logsWaitingSince, pendingSince: pendingLogs.isEmpty ? nil : pendingLogsSince,
+                                       delay: configuration.logs.scheduledDelay.nanoseconds))
         }
         wait = min(wait, nextMetricCollection > now ? nextMetricCollection - now : 0)
         wait = min(wait, nextDropReport > now ? nextDropReport - now : 0)
@@ -102,6 +126,13 @@ final class PipelineWorker: @unchecked Sendable {
         pipeline.workerSleeping.store(false, ordering: .relaxed)
     }
 
+    /// Nanoseconds until the oldest of the waiting records is due (`.max` when none waits).
+    private static func wait(now: UInt64, waitingSince: UInt64?, pendingSince: UInt64?, delay: UInt64) -> UInt64 {
+        guard let oldest = [waitingSince, pendingSince].compactMap({ $0 }).min() else { return .max }
+        let due = oldest &+ delay
+        return due &- min(now, due)
+    }
+
     private func hasWorkReady() -> Bool {
         if pipeline.hasCommands { return true }
         if pipeline.spanRing.count > pipeline.spanWakeMask, !pipeline.spanLane.isSaturated { return true }
@@ -112,30 +143,86 @@ final class PipelineWorker: @unchecked Sendable {
 
     // MARK: Spans and logs
 
+    /// Why records are to be moved out of a ring now.
+    private enum Due {
+        /// Not yet: fewer than a wake interval's worth are queued and none has waited long.
+        case no
+        /// A wake interval's worth (the batch size, at most half the ring) is queued: move whole
+        /// intervals and leave the rest.
+        case wakeInterval
+        /// The oldest waiting record, in the ring or the pending batch, has waited the scheduled
+        /// delay: move everything.
+        case delay
+    }
+
+    /// Whether to move spans out of the ring now.
+    ///
+    /// Moving whatever was there on every pass made a worker that keeps up chase the producers'
+    /// head: it read each ring slot, and gave each block back to the pool, right behind a
+    /// producer writing the same cache lines, so every span moved lines between the cores
+    /// several more times. Taken a wake interval at a time, the lines it reads were finished
+    /// with long before.
+    private func spansDue(now: UInt64) -> Due {
+        Self.due(queued: pipeline.spanRing.count, wakeMask: pipeline.spanWakeMask, now: now,
+                 waitingSince: &spansWaitingSince, pendingSince: pendingSpans.isEmpty ? nil : pendingSpansSince,
+                 delay: configuration.traces.scheduledDelay.nanoseconds)
+    }
+
+    /// ``spansDue(now:)`` for log records.
+    private func logsDue(now: UInt64) -> Due {
+        Self.due(queued: pipeline.logRing.count, wakeMask: pipeline.logWakeMask, now: now,
+                 waitingSince: &logsWaitingSince, pendingSince: pendingLogs.isEmpty ? nil : pendingLogsSince,
+                 delay: configuration.logs.scheduledDelay.nanoseconds)
+    }
+
+    private static func due(queued: Int, wakeMask: Int, now: UInt64, waitingSince: inout UInt64?,
+                            pendingSince: UInt64?, delay: UInt64) -> Due {
+        if queued == 0 {
+            waitingSince = nil
+            return .no
+        }
+        let since = waitingSince ?? now
+        waitingSince = since
+        if now &- min(since, pendingSince ?? .max) >= delay { return .delay }
+        return queued > wakeMask ? .wakeInterval : .no
+    }
+
     /// Moves spans from the ring into the pending batch, cutting full batches while the lane has
     /// room. `flushing` drains everything queued when it started and cuts a final partial batch.
+    /// `everything` (or `flushing`) moves all that is queued; otherwise whole wake intervals are
+    /// moved and fewer are left in the ring (``spansDue(now:)``).
     @discardableResult
-    private func drainSpans(flushing: Bool) -> Bool {
+    private func drainSpans(flushing: Bool, everything: Bool = true) -> Bool {
         let batchSize = configuration.traces.maxExportBatchSize
         var remaining = flushing ? pipeline.spanRing.count : Int.max
         var worked = false
+        defer { spansWaitingSince = Self.waitingSince(afterDrainOf: pipeline.spanRing.count, worked: worked, was: spansWaitingSince) }
         while true {
             if pendingSpans.count >= batchSize {
                 if !flushing && pipeline.spanLane.isSaturated { return worked }
                 cutSpanBatch()
                 worked = true
             }
+            if !flushing && !everything && pipeline.spanRing.count <= pipeline.spanWakeMask { break }
             let room = min(batchSize - pendingSpans.count, remaining)
             if room <= 0 { break }
             let wasEmpty = pendingSpans.isEmpty
             let moved = moveSpans(maxCount: room)
             if moved == 0 { break }
-            if wasEmpty { pendingSpansSince = monotonicNanos() }
+            if wasEmpty { pendingSpansSince = spansWaitingSince ?? monotonicNanos() }
             remaining -= moved
             worked = true
         }
         if flushing && !pendingSpans.isEmpty { cutSpanBatch() }
         return worked
+    }
+
+    /// When the records left in a ring after a drain count as waiting from: those left by a drain
+    /// that moved some arrived during it or were fewer than a wake interval, so their wait starts
+    /// now (keeping the old time would make every later pass due by delay, chasing the head).
+    private static func waitingSince(afterDrainOf queued: Int, worked: Bool, was: UInt64?) -> UInt64? {
+        if queued == 0 { return nil }
+        return worked ? monotonicNanos() : was
     }
 
     /// Pops up to `maxCount` records from `ring` onto the end of `pending`. The array is taken
@@ -154,51 +241,40 @@ final class PipelineWorker: @unchecked Sendable {
         return moved
     }
 
-    /// Pops up to `maxCount` span records, moving each one's data onto the end of the pending
-    /// batch and giving its block back to the pool.
+    /// Pops up to `maxCount` span records onto the end of the pending batch. Only the handles
+    /// move: the spans stay in their blocks until the batch is released (``SpanRecordList``).
     private func moveSpans(maxCount: Int) -> Int {
-        var spans: [SpanData] = []
-        swap(&spans, &pendingSpans)
-        defer { swap(&spans, &pendingSpans) }
-        let ring = pipeline.spanRing
-        let pool = pipeline.spanRecords
-        var moved = 0
-        var scopeRetains = ScopeRetains()
-        while moved < maxCount, let record = ring.pop() {
-            // The block after the next one comes into the cache while these two are moved out.
-            ring.published(ahead: 1)?.prefetch(forWriting: false)
-            spans.append(record.takeData(scopeRetains: &scopeRetains))
-            pool.giveBack(record)
-            moved += 1
-        }
-        scopeRetains.apply()  // before the spans can leave this thread
-        return moved
+        Self.move(maxCount: maxCount, from: pipeline.spanRing, into: &pendingSpans)
     }
 
     private func cutSpanBatch() {
-        let spans = pendingSpans
+        let records = pendingSpans
         pendingSpans = []
         pendingSpans.reserveCapacity(min(configuration.traces.maxExportBatchSize, 1024))
-        pipeline.spanLane.send(SpanBatch(resource: pipeline.resource, spans: spans), items: spans.count)
+        let list = SpanRecordList(records: records, pool: pipeline.spanRecords)
+        pipeline.spanLane.send(SpanBatch(resource: pipeline.resource, records: list), items: records.count)
     }
 
+    /// ``drainSpans(flushing:everything:)`` for log records.
     @discardableResult
-    private func drainLogs(flushing: Bool) -> Bool {
+    private func drainLogs(flushing: Bool, everything: Bool = true) -> Bool {
         let batchSize = configuration.logs.maxExportBatchSize
         var remaining = flushing ? pipeline.logRing.count : Int.max
         var worked = false
+        defer { logsWaitingSince = Self.waitingSince(afterDrainOf: pipeline.logRing.count, worked: worked, was: logsWaitingSince) }
         while true {
             if pendingLogs.count >= batchSize {
                 if !flushing && pipeline.logLane.isSaturated { return worked }
                 cutLogBatch()
                 worked = true
             }
+            if !flushing && !everything && pipeline.logRing.count <= pipeline.logWakeMask { break }
             let room = min(batchSize - pendingLogs.count, remaining)
             if room <= 0 { break }
             let wasEmpty = pendingLogs.isEmpty
             let moved = Self.move(maxCount: room, from: pipeline.logRing, into: &pendingLogs)
             if moved == 0 { break }
-            if wasEmpty { pendingLogsSince = monotonicNanos() }
+            if wasEmpty { pendingLogsSince = logsWaitingSince ?? monotonicNanos() }
             remaining -= moved
             worked = true
         }

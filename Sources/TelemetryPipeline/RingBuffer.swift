@@ -147,17 +147,6 @@ public final class MPSCRingBuffer<Element>: @unchecked Sendable {
         return element
     }
 
-    /// The element `distance` places after the next one to pop, if its producer has published it
-    /// (consumer only; the element stays in the ring). For prefetching what the element points to.
-    @inlinable
-    func published(ahead distance: Int) -> Element? where Element: BitwiseCopyable {
-        let position = consumerPosition &+ distance
-        let slot = position & mask
-        // Acquiring: pairs with the producer's releasing store, as in `pop`.
-        guard sequence(slot).load(ordering: .acquiring) == position &+ 1 else { return nil }
-        return elements[slot]
-    }
-
     /// Pops up to `maxCount` elements in order, handing each to `body`. Returns how many it popped.
     /// Only one thread may consume at a time.
     @inlinable

@@ -12,22 +12,25 @@ import Darwin
 ///
 /// A `SpanRecord` is a handle (one pointer) to a block taken from the pipeline's
 /// ``SpanRecordPool``. Exactly one owner uses it at a time: the producer's `Span` while it is
-/// live, then the span ring, then the pipeline worker, which moves the data out with
-/// ``takeData()`` and hands the block back to the pool. Because only the handle travels through
-/// the ring, a span is written once, in place, and never copied between start and export; and the
-/// worker, not the producer, allocates the exported attribute array (so the producer never takes
-/// the allocator lock that the freeing thread holds).
+/// live, then the span ring, then the pipeline worker, which moves the handle into a batch
+/// (``SpanRecordList``); the exporters read the span in its block, and releasing the batch hands
+/// the block back to the pool. Because only the handle travels, a span is written once, in
+/// place, and never copied between start and export, and the worker allocates nothing per span.
 ///
-/// Block layout: `[SpanData][inline count: Int][owns scope: Int][Attribute × inlineAttributeCapacity]`.
-/// While the block is in the pool its data and attributes are deinitialized. Inline attributes
-/// come first in the span's order, then `data.attributes`.
+/// Block layout: `[SpanData][inline count: Int][owns scope: Int][holds data: Int][Attribute × inlineAttributeCapacity]`.
+/// Inline attributes come first in the span's order, then `data.attributes`.
+///
+/// A block in the pool holds no data ("holds data" is 0): whoever gives a block back clears it
+/// first (``clearData()``): the thread releasing an exported batch, or the producer dropping a
+/// span. (Leaving the clearing to the producer that takes the block next made every span pay
+/// for the last one's on the producer's thread.)
 ///
 /// The scope: a span started by a tracer holds its scope **unretained** (the pipeline keeps the
-/// scopes of its tracers alive, ``Pipeline/keepScopeAlive(_:)``), because a retain per span on
-/// the producer and a release per span where batches are freed made the two threads fight over
-/// the scope's reference count. `data.scope` is given the reference without a retain, and the
-/// worker adds the missing retain when it moves the data out (``takeData(scopeRetains:)``, one
-/// `swift_retain_n` per run of spans of one scope), or ``deinitializeData()`` when it is discarded.
+/// scopes of its tracers alive, ``Pipeline/keepScopeAlive(_:)``, and its pool keeps them alive
+/// for blocks and batches that outlive it), because a retain per span on the producer and a
+/// release per span where batches are freed made the threads fight over the scope's reference
+/// count. `data.scope` is given the reference without a retain; ``clearData()`` leaves it
+/// unreleased, and a copy of the data (``SpanRecordList/spans(in:)``) retains it as usual.
 @usableFromInline
 package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
     /// Attributes stored in the block itself; more go to `data.attributes`.
@@ -36,8 +39,9 @@ package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
     // Computed (not stored) so that they fold to constants instead of going through a lazy global.
     @inlinable static var countOffset: Int { align(MemoryLayout<SpanData>.size, to: MemoryLayout<Int>.alignment) }
     @inlinable static var ownsScopeOffset: Int { countOffset + MemoryLayout<Int>.size }
+    @inlinable static var holdsDataOffset: Int { ownsScopeOffset + MemoryLayout<Int>.size }
     @inlinable static var attributesOffset: Int {
-        align(ownsScopeOffset + MemoryLayout<Int>.size, to: MemoryLayout<Attribute>.alignment)
+        align(holdsDataOffset + MemoryLayout<Int>.size, to: MemoryLayout<Attribute>.alignment)
     }
     static var byteCount: Int { attributesOffset + inlineAttributeCapacity * MemoryLayout<Attribute>.stride }
 
@@ -49,11 +53,14 @@ package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
 
     /// Allocates a block and binds its regions (its data is uninitialized).
     static func allocateBlock() -> SpanRecord {
-        // `malloc` itself: Swift's allocate(byteCount:alignment:) goes through posix_memalign for
-        // every alignment (about 200 instructions more per block); malloc's 16 bytes suffice.
-        guard let base = malloc(byteCount) else { fatalError("out of memory allocating a span block") }
+        // Aligned to a cache line, so that a span with a few attributes writes 6 lines, not 7.
+        // (Blocks are allocated only while the pool has none idle.)
+        var allocated: UnsafeMutableRawPointer?
+        guard posix_memalign(&allocated, 64, byteCount) == 0, let base = allocated else {
+            fatalError("out of memory allocating a span block")
+        }
         base.bindMemory(to: SpanData.self, capacity: 1)
-        (base + countOffset).bindMemory(to: Int.self, capacity: 2).initialize(repeating: 0, count: 2)
+        (base + countOffset).bindMemory(to: Int.self, capacity: 3).initialize(repeating: 0, count: 3)
         (base + attributesOffset).bindMemory(to: Attribute.self, capacity: inlineAttributeCapacity)
         return SpanRecord(base: base)
     }
@@ -62,19 +69,22 @@ package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
     /// flag, and the first four inline attributes.
     static var hotByteCount: Int { attributesOffset + 4 * MemoryLayout<Attribute>.stride }
 
-    /// Asks the cache for the block's hot lines, to be written (the next span's block) or read
-    /// (the next block the worker moves out). Only a hint: the block may be taken by another
-    /// thread meanwhile, or even freed (a prefetch never faults).
-    func prefetch(forWriting: Bool) {
+    /// Asks the cache for the block's hot lines, to be written (the next span's block). Only a
+    /// hint: the block may be taken by another thread meanwhile, or even freed (a prefetch never
+    /// faults).
+    func prefetchForWriting() {
         var offset = 0
         while offset < Self.hotByteCount {
-            if forWriting { otlp_prefetch_for_writing(base + offset) } else { otlp_prefetch_for_reading(base + offset) }
+            otlp_prefetch_for_writing(base + offset)
             offset += 64
         }
     }
 
-    /// Frees a block whose data is deinitialized.
-    func deallocateBlock() { free(base) }
+    /// Frees a block, deinitializing the data it still holds.
+    func deallocateBlock() {
+        clearData()
+        free(base)
+    }
 
     /// The span's data (its `attributes` hold only those past the inline ones).
     @inlinable package var data: UnsafeMutablePointer<SpanData> { base.assumingMemoryBound(to: SpanData.self) }
@@ -82,23 +92,27 @@ package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
     @inlinable var inlineCount: UnsafeMutablePointer<Int> { (base + Self.countOffset).assumingMemoryBound(to: Int.self) }
     /// 1 when `data.scope` holds a retain of its own, 0 when it is unretained.
     @inlinable var ownsScope: UnsafeMutablePointer<Int> { (base + Self.ownsScopeOffset).assumingMemoryBound(to: Int.self) }
+    /// 1 while `data` and the inline attributes are initialized (a live, queued or exported span,
+    /// or the last span of a block back in the pool), 0 when they are not.
+    @inlinable var holdsData: UnsafeMutablePointer<Int> { (base + Self.holdsDataOffset).assumingMemoryBound(to: Int.self) }
     @inlinable var inlineAttributes: UnsafeMutablePointer<Attribute> {
         (base + Self.attributesOffset).assumingMemoryBound(to: Attribute.self)
     }
 
-    /// Initializes the data of a new span (the block must be uninitialized). `scope` must be
+    /// Initializes the data of a new span (the block must hold none: ``clearData()``). `scope` must be
     /// kept alive by the pipeline (``Pipeline/keepScopeAlive(_:)``): the record does not retain it.
     @inlinable
     func initialize(name: String, context: SpanContext, parentSpanID: SpanID?, kind: SpanKind,
                     startTimeUnixNano: UInt64, scope: KeptAliveScope) {
         // `takeRetainedValue` of an unretained reference: the data holds the scope without a
-        // retain of its own (added when the data leaves the block: ``takeData(scopeRetains:)``).
+        // retain of its own (``clearData()`` does not release it).
         let borrowed = InstrumentationScope(storage: scope.reference.takeRetainedValue())
         data.initialize(to: SpanData(
             name: name, context: context, parentSpanID: parentSpanID, kind: kind,
             startTimeUnixNano: startTimeUnixNano, scope: borrowed))
         inlineCount.pointee = 0
         ownsScope.pointee = 0
+        holdsData.pointee = 1
     }
 
     /// Initializes the block from a finished span (its attributes stay in one array; the scope
@@ -107,13 +121,7 @@ package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
         data.initialize(to: span)
         inlineCount.pointee = 0
         ownsScope.pointee = 1
-    }
-
-    /// Gives `data.scope` a retain of its own if it has none (before the data leaves the block).
-    private func retainScopeIfBorrowed() {
-        guard ownsScope.pointee == 0 else { return }
-        _ = Unmanaged.passUnretained(data.pointee.scope.storage).retain()
-        ownsScope.pointee = 1
+        holdsData.pointee = 1
     }
 
     /// How many attributes the span has.
@@ -164,81 +172,25 @@ package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
         data.pointee.attributes.removeAll()
     }
 
-    /// Moves the span's data out with all its attributes in one array, leaving the block's data
-    /// deinitialized (ready to go back to the pool).
-    package func takeData() -> SpanData {
-        var retains = ScopeRetains()
-        let data = takeData(scopeRetains: &retains)
-        retains.apply()
-        return data
+    /// Deinitializes the data and inline attributes the block still holds, if any. A borrowed
+    /// scope is left as it is: releasing it would need a retain first, and both would update
+    /// the scope's reference count, which every thread recording or releasing spans shares.
+    @inlinable
+    func clearData() {
+        guard holdsData.pointee != 0 else { return }
+        clearHeldData()
     }
 
-    /// ``takeData()``, except that a borrowed scope's retain is added to `scopeRetains` (which
-    /// must be applied before the data leaves the caller) instead of made here.
-    ///
-    /// Writes only the line holding `data.attributes` (the count and scope flag are set again by
-    /// `initialize`): the producer that takes the block next then finds most of its lines
-    /// shared, not modified in this thread's cache. (Moving the data into a local and setting its
-    /// attributes there made the compiler copy and destroy the whole span.)
-    package func takeData(scopeRetains: inout ScopeRetains) -> SpanData {
-        let count = inlineCount.pointee
-        if ownsScope.pointee == 0 {
-            // The scope's object pointer, read as bits from the block (no reference counting).
-            scopeRetains.add((base + Self.scopeOffset).load(as: UnsafeMutableRawPointer.self))
-        }
-        if count > 0 {
-            // Built with the specialized `append`: `Array(unsafeUninitializedCapacity:)` went
-            // through unspecialized code that looked up array metadata and copied the span.
-            var all: [Attribute] = []
-            all.reserveCapacity(count + data.pointee.attributes.count)
-            let inline = inlineAttributes
-            for index in 0..<count { all.append((inline + index).move()) }
-            if !data.pointee.attributes.isEmpty { all.append(contentsOf: data.pointee.attributes) }
-            data.pointee.attributes = all
-        }
-        return data.move()
-    }
-
-    /// Where `data.scope` (whose one stored property is its storage reference) sits in the block.
-    static let scopeOffset: Int = {
-        guard let offset = MemoryLayout<SpanData>.offset(of: \.scope),
-              MemoryLayout<InstrumentationScope>.size == MemoryLayout<UnsafeRawPointer>.size else {
-            fatalError("SpanData.scope is not a stored reference")
-        }
-        return offset
-    }()
-
-    /// Deinitializes the block's data and attributes (the span is discarded).
-    func deinitializeData() {
-        retainScopeIfBorrowed()
+    @usableFromInline
+    func clearHeldData() {
         inlineAttributes.deinitialize(count: inlineCount.pointee)
         inlineCount.pointee = 0
-        data.deinitialize(count: 1)
-    }
-}
-
-/// Retains owed to borrowed scopes of spans moved out of their blocks, added up so that a run
-/// of spans of one scope costs one atomic update of its reference count (``apply()``), not one
-/// per span: the threads freeing exported batches release the same count, and updating it per
-/// span made the worker and those threads contend for its cache line.
-package struct ScopeRetains {
-    private var object: UnsafeMutableRawPointer?
-    private var count: UInt32 = 0
-
-    package init() {}
-
-    /// Owes one retain of `object`.
-    mutating func add(_ object: UnsafeMutableRawPointer) {
-        if object != self.object || count == .max { apply() }
-        self.object = object
-        count += 1
-    }
-
-    /// Makes every owed retain.
-    package mutating func apply() {
-        if let object, count > 0 { otlp_retain_n(object, count) }
-        object = nil
-        count = 0
+        if ownsScope.pointee != 0 {
+            data.deinitialize(count: 1)
+        } else {
+            SpanDataFields.deinitializeAllButScope(data)
+        }
+        holdsData.pointee = 0
     }
 }
 
@@ -252,13 +204,14 @@ package struct KeptAliveScope: @unchecked Sendable {
     @usableFromInline init(reference: Unmanaged<InstrumentationScope.Storage>) { self.reference = reference }
 }
 
-/// Reused ``SpanRecord`` blocks, shared by all producers and the worker without locks.
+/// Reused ``SpanRecord`` blocks, shared by all producers and the exporters' threads without locks.
 ///
 /// The free blocks sit in a bounded multi-producer / multi-consumer queue (Dmitry Vyukov's
 /// algorithm, as in ``MPSCRingBuffer`` but with a compare-and-swap on the consumer side too):
-/// producers take blocks, the worker (and producers discarding a span) give them back. When the
-/// queue is empty a new block is allocated; when it is full a returned block is freed, so the pool
-/// holds at most `capacity` idle blocks and grows only while more spans are live or queued.
+/// producers take blocks; the threads releasing exported batches (and producers discarding a
+/// span) give them back. When the queue is empty a new block is allocated; when it is full a
+/// returned block is freed, so the pool holds at most `capacity` idle blocks and grows only while
+/// more spans are live, queued or in batches being exported.
 @usableFromInline
 package final class SpanRecordPool: @unchecked Sendable {
     /// `[enqueue position | dequeue position | blocks allocated | blocks freed]`, each on its own
@@ -271,10 +224,14 @@ package final class SpanRecordPool: @unchecked Sendable {
     private let mask: Int
     /// Number of idle blocks the pool keeps (a power of two).
     package let capacity: Int
+    /// Keeps alive the scopes that span records borrow (the pipeline's kept scopes): idle
+    /// blocks and exported batches may hold them after the pipeline is gone.
+    private let scopeKeeper: AnyObject?
 
     private static var linePadding: Int { 128 }
 
-    package init(minimumCapacity: Int) {
+    package init(minimumCapacity: Int, scopeKeeper: AnyObject? = nil) {
+        self.scopeKeeper = scopeKeeper
         var capacity = 2
         while capacity < minimumCapacity { capacity <<= 1 }
         self.capacity = capacity
@@ -330,7 +287,7 @@ package final class SpanRecordPool: @unchecked Sendable {
         return SpanRecord.allocateBlock()
     }
 
-    /// Gives back a block whose data was moved out or deinitialized.
+    /// Gives back a block whose data is cleared (``SpanRecord/clearData()``).
     package func giveBack(_ record: SpanRecord) {
         if !enqueue(record.base) {
             frees.wrappingIncrement(ordering: .relaxed)  // Relaxed: a statistic.
@@ -338,10 +295,10 @@ package final class SpanRecordPool: @unchecked Sendable {
         }
     }
 
-    /// Deinitializes a record's data and gives its block back (a span that is not exported).
+    /// Clears a record's data and gives its block back (a span that is not exported).
     @usableFromInline
     package func discard(_ record: SpanRecord) {
-        record.deinitializeData()
+        record.clearData()
         giveBack(record)
     }
 
@@ -375,7 +332,7 @@ package final class SpanRecordPool: @unchecked Sendable {
 
     /// Takes the oldest idle block. With `prefetchingNext`, also asks the cache for the block
     /// the next take will get (the span after this one writes it, so its lines, last read by the
-    /// worker on another core, arrive while this span is recorded).
+    /// thread that released it, on another core, arrive while this span is recorded).
     private func dequeue(prefetchingNext: Bool = false) -> UnsafeMutableRawPointer? {
         // Relaxed: a guess; the slot's sequence and the CAS decide.
         var position = dequeuePosition.load(ordering: .relaxed)
@@ -400,7 +357,7 @@ package final class SpanRecordPool: @unchecked Sendable {
                         // (Relaxed: only a hint; the slot may even be refilled meanwhile.)
                         if sequence(next).load(ordering: .acquiring) == position &+ 2,
                            let upcoming = UnsafeMutableRawPointer(bitPattern: self.block(next).load(ordering: .relaxed)) {
-                            SpanRecord(base: upcoming).prefetch(forWriting: true)
+                            SpanRecord(base: upcoming).prefetchForWriting()
                         }
                     }
                     return block
@@ -412,5 +369,96 @@ package final class SpanRecordPool: @unchecked Sendable {
                 position = dequeuePosition.load(ordering: .relaxed)  // Relaxed: as above.
             }
         }
+    }
+}
+
+/// The span records of a batch cut by the pipeline, still in their blocks: the worker moves
+/// only the handles out of the ring (no copy, no attribute array per span), exporters read the
+/// spans in place (``span(at:)``, ``inlineAttributes(at:)``) or copy them out (``spans(in:)``),
+/// and when the last copy of the batch is released the blocks' data is cleared and the blocks
+/// go back to their pool, on the releasing thread.
+///
+/// Read-only once made, so concurrent exporters may read it. The pool keeps the scopes the
+/// records borrow alive.
+package final class SpanRecordList: @unchecked Sendable {
+    private let records: [SpanRecord]
+    private let pool: SpanRecordPool
+
+    package init(records: [SpanRecord], pool: SpanRecordPool) {
+        self.records = records
+        self.pool = pool
+    }
+
+    deinit {
+        for record in records {
+            record.clearData()
+            pool.giveBack(record)
+        }
+    }
+
+    /// How many spans the list holds.
+    package var count: Int { records.count }
+
+    /// The span at `index`, in place (its `attributes` hold only those past the inline ones:
+    /// ``inlineAttributes(at:)`` come first). Valid while the list is alive.
+    package func span(at index: Int) -> UnsafePointer<SpanData> { UnsafePointer(records[index].data) }
+
+    /// The first attributes of the span at `index`, stored in its block. Valid while the list is alive.
+    package func inlineAttributes(at index: Int) -> UnsafeBufferPointer<Attribute> {
+        let record = records[index]
+        return UnsafeBufferPointer(start: record.inlineAttributes, count: record.inlineCount.pointee)
+    }
+
+    /// Copies of the spans in `range`, each with all its attributes in one array.
+    package func spans(in range: Range<Int>) -> [SpanData] {
+        var spans: [SpanData] = []
+        spans.reserveCapacity(range.count)
+        for index in range {
+            let record = records[index]
+            var span = record.data.pointee  // a copy: it retains what it refers to, scope included
+            if record.inlineCount.pointee > 0 { span.attributes = record.attributes }
+            spans.append(span)
+        }
+        return spans
+    }
+}
+
+/// Deinitializes a ``SpanData`` in place field by field, to leave out its scope.
+enum SpanDataFields {
+    /// The names of `SpanData`'s stored properties, in order: a test compares them with the
+    /// type's, so that a new field cannot be left out of ``deinitializeAllButScope(_:)``.
+    static let names = ["name", "context", "parentSpanID", "kind", "startTimeUnixNano", "endTimeUnixNano", "attributes",
+                        "droppedAttributesCount", "events", "droppedEventsCount", "links", "droppedLinksCount", "status", "scope"]
+
+    private struct Offsets {
+        let name, context, attributes, events, links, status: Int
+    }
+
+    private static let offsets: Offsets = {
+        func offset<Field>(_ field: KeyPath<SpanData, Field>) -> Int {
+            guard let offset = MemoryLayout<SpanData>.offset(of: field) else { fatalError("SpanData field without storage") }
+            return offset
+        }
+        return Offsets(name: offset(\.name), context: offset(\.context), attributes: offset(\.attributes),
+                       events: offset(\.events), links: offset(\.links), status: offset(\.status))
+    }()
+
+    /// Deinitializes every field of `span` that holds references except `scope`, which is left
+    /// unreleased. The other fields (ids, kind, times, counts) are trivial.
+    static func deinitializeAllButScope(_ span: UnsafeMutablePointer<SpanData>) {
+        let base = UnsafeMutableRawPointer(span)
+        let offsets = offsets
+        (base + offsets.name).assumingMemoryBound(to: String.self).deinitialize(count: 1)
+        (base + offsets.context).assumingMemoryBound(to: SpanContext.self).deinitialize(count: 1)
+        (base + offsets.attributes).assumingMemoryBound(to: [Attribute].self).deinitialize(count: 1)
+        (base + offsets.events).assumingMemoryBound(to: [SpanEvent].self).deinitialize(count: 1)
+        (base + offsets.links).assumingMemoryBound(to: [SpanLink].self).deinitialize(count: 1)
+        (base + offsets.status).assumingMemoryBound(to: SpanStatus.self).deinitialize(count: 1)
+    }
+
+    /// Whether the fields left out of ``deinitializeAllButScope(_:)`` (besides `scope`) need no
+    /// deinitialization.
+    static var skippedFieldsAreTrivial: Bool {
+        _isPOD(SpanID?.self) && _isPOD(SpanKind.self) && _isPOD(UInt64.self) && _isPOD(UInt32.self)
     }
 }

@@ -1,7 +1,7 @@
 @testable import OTLPExporter
 import OTLPProto
 import Testing
-import TelemetryPipeline
+@testable import TelemetryPipeline
 
 /// The exporter's direct span encoding must be byte-for-byte the generated encoding of
 /// `SpanBatch.makeRequest()` (which the codec tests hold to the reference protobuf).
@@ -108,6 +108,41 @@ struct SpanRequestEncodingTests {
         let resource = Resource(serviceName: "svc")
         let expected = SpanBatch(resource: resource, spans: Array(spans[7..<19])).makeRequest().serializedBytes()
         #expect(SpanBatch(resource: resource, spans: spans).encodedExportRequest(range: 7..<19) == expected)
+    }
+
+    @Test("spans read in their pooled blocks encode exactly like the same spans in an array", arguments: 0..<20)
+    func recordBatchesEncodeLikeArrayBatches(seed: UInt64) throws {
+        var random = SeededRandom(state: seed &+ 1000)
+        let scopes = [InstrumentationScope(name: "a"), InstrumentationScope(name: "b", version: "2")]
+        let resource = Resource(serviceName: "svc-\(seed)")
+        // Unique keys, so that setting them one by one keeps every attribute.
+        let spans = (0..<Int.random(in: 1...40, using: &random)).map { _ in
+            var span = Self.span(&random, scopes: scopes)
+            span.attributes = span.attributes.enumerated().map { Attribute("\($0.offset).\($0.element.key)", $0.element.value) }
+            return span
+        }
+        let pool = SpanRecordPool(minimumCapacity: 64)
+        let records = spans.map { span in
+            // The first attributes inline in the block, the rest (past its capacity) in the array.
+            let record = pool.take()
+            record.initialize(with: span)
+            record.removeAllAttributes()
+            for attribute in span.attributes { _ = record.setAttribute(attribute.key, attribute.value, countLimit: .max) }
+            return record
+        }
+        #expect(records.contains { $0.attributeCount > SpanRecord.inlineAttributeCapacity } || spans.allSatisfy { $0.attributes.count <= 8 })
+        let batch = SpanBatch(resource: resource, records: SpanRecordList(records: records, pool: pool))
+        #expect(batch.count == spans.count)
+        let expected = SpanBatch(resource: resource, spans: spans).makeRequest().serializedBytes()
+        // Copied out of the blocks (compared through their encoding: NaN values are not equal).
+        let copied = batch.spans
+        #expect(copied.map { $0.attributes.map(\.key) } == spans.map { $0.attributes.map(\.key) })
+        #expect(SpanBatch(resource: resource, spans: copied).makeRequest().serializedBytes() == expected)
+        #expect(batch.encodedExportRequest() == expected, "seed \(seed)")
+        #expect(batch.makeRequest().serializedBytes() == expected)
+        let range = (spans.count / 3)..<(spans.count - spans.count / 4)
+        #expect(batch.encodedExportRequest(range: range, headroom: 5)
+                == [0, 0, 0, 0, 0] + SpanBatch(resource: resource, spans: Array(spans[range])).makeRequest().serializedBytes())
     }
 
     @Test("an empty batch encodes to an empty request")

@@ -87,25 +87,29 @@ struct PooledSpanRecordTests {
         #expect(allocated > 0 && allocated <= 256, "\(allocated) blocks for 4000 spans")
     }
 
-    @Test func aDrainedBurstKeepsAtMostTwoBatchesOfIdleBlocks() async throws {
+    @Test func aDrainedBurstKeepsAtMostEightBatchesOfIdleBlocks() async throws {
+        // Exports are held back until the burst is over, so all of its spans hold their blocks
+        // at once (in the ring or in batches) and come back together.
         let exporter = InMemorySpanExporter()
-        let provider = makeProvider(spans: exporter) {
-            $0.traces.maxQueueSize = 8192
-            $0.traces.scheduledDelay = .seconds(60)  // the burst queues up until the flush
-        }
+        let held = HeldSpanExporter(exporter)
+        var configuration = PipelineConfiguration()
+        configuration.traces.maxQueueSize = 8192
+        let provider = TelemetryProvider(resource: Resource(serviceName: "burst"), spanExporters: [held], configuration: configuration)
         let tracer = provider.tracer("burst")
-        for index in 0..<5000 {
+        for index in 0..<6000 {
             var span = tracer.startSpan("queued")
             span.setAttribute("index", .int(Int64(index)))
             span.end()
         }
+        held.release()
         try await provider.forceFlush(timeout: .seconds(10))
-        #expect(exporter.spans.count + Int(provider.statistics(.traces).dropped) == 5000)
-        // Two export batches of the default 512 spans: the rest of the burst's blocks were freed
-        // rather than kept circulating (each idle block is reused once per round of the pool).
+        #expect(exporter.spans.count + Int(provider.statistics(.traces).dropped) == 6000)
+        // Eight export batches of the default 512 spans: the rest of the burst's blocks were
+        // freed rather than kept circulating (each idle block is reused once per round of the pool).
         let pool = provider.pipeline.spanRecords
-        #expect(pool.capacity == 1024)
-        #expect(pool.idleCount <= 1024, "idle \(pool.idleCount)")
+        #expect(pool.capacity == 4096)
+        #expect(pool.idleCount <= 4096, "idle \(pool.idleCount)")
+        #expect(pool.freedCount > 0)
         #expect(pool.allocatedCount == pool.idleCount + pool.freedCount,
                 "allocated \(pool.allocatedCount), idle \(pool.idleCount), freed \(pool.freedCount)")
         // Later spans (no more than are idle) reuse the idle blocks: none is allocated for them.
@@ -117,8 +121,8 @@ struct PooledSpanRecordTests {
     }
 
     @Test func spansOfInterleavedScopesHoldExactlyOneRetainOfTheirScopeEach() async throws {
-        // The worker adds each moved span's scope retain in runs (one atomic update per run of
-        // one scope): alternating scopes break every run, and a miscount would either keep a
+        // Span blocks borrow their scope (no retain), copies of the spans retain it, and clearing
+        // a block leaves it unreleased: with alternating scopes, a miscount would either keep a
         // scope alive after everything is released or free it while spans still hold it.
         weak var first: InstrumentationScope.Storage?
         weak var second: InstrumentationScope.Storage?
@@ -148,11 +152,16 @@ struct PooledSpanRecordTests {
     @Test func everyWayOutOfTheQueueReleasesTheSpansContents() async throws {
         weak var scopeStorage: InstrumentationScope.Storage?
         let exporter = InMemorySpanExporter()
+        let held = HeldSpanExporter(exporter)
         do {
-            let provider = makeProvider(spans: exporter) {
-                $0.traces.maxQueueSize = 4  // most spans below are dropped at the push
-                $0.traces.scheduledDelay = .seconds(60)
-            }
+            // Exports are held back until the burst is over, so the lane fills, then the ring
+            // of 4: most spans below are dropped at the push.
+            var configuration = PipelineConfiguration()
+            configuration.traces.maxQueueSize = 4
+            configuration.traces.maxExportBatchSize = 2
+            configuration.traces.scheduledDelay = .seconds(60)
+            let provider = TelemetryProvider(
+                resource: Resource(serviceName: "released"), spanExporters: [held], configuration: configuration)
             let tracer = provider.tracer("released", version: "1")
             scopeStorage = tracer.scope.storage
             for index in 0..<500 {
@@ -163,6 +172,7 @@ struct PooledSpanRecordTests {
             }
             let dropped = provider.statistics(.traces).dropped
             #expect(dropped > 0)
+            held.release()
             try await provider.shutdown(timeout: .seconds(10))
             var late = tracer.startSpan("after shutdown")
             late.setAttribute("k", "v")
@@ -252,4 +262,23 @@ struct PooledSpanRecordTests {
         }
         #expect(seen.count == threads * perThread)
     }
+}
+
+/// Holds every export back until ``release()``, then hands the batches to `inner`.
+final class HeldSpanExporter: SpanExporter, @unchecked Sendable {
+    private let inner: InMemorySpanExporter
+    private let gate = DispatchSemaphore(value: 0)
+    init(_ inner: InMemorySpanExporter) { self.inner = inner }
+    func export(_ batch: SpanBatch) async throws {
+        // Each waiter passes the signal on, so one release lets every export through.
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                self.gate.wait()
+                self.gate.signal()
+                continuation.resume()
+            }
+        }
+        try await inner.export(batch)
+    }
+    func release() { gate.signal() }
 }

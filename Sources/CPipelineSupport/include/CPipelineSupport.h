@@ -26,20 +26,4 @@ static inline void otlp_prefetch_for_writing(const void *address) {
     __builtin_prefetch(address, 1, 3);
 }
 
-/// Asks the cache for the line holding `address`, to be read soon (never faults).
-static inline void otlp_prefetch_for_reading(const void *address) {
-    __builtin_prefetch(address, 0, 3);
-}
-
-/// The Swift runtime's `swift_retain_n` (exported by libswiftCore on every platform): adds `n`
-/// strong references in one atomic update.
-extern void *swift_retain_n(void *object, uint32_t n);
-
-/// Adds `n` strong references to the Swift object `object` at once (the pipeline worker gives
-/// every span of a batch its retain of the shared instrumentation scope this way, in one atomic
-/// update instead of one per span).
-static inline void otlp_retain_n(void *object, uint32_t n) {
-    swift_retain_n(object, n);
-}
-
 #endif

@@ -8,8 +8,8 @@ import TelemetryPipeline
 extension ScopedRequestEncoding where Record == LogRecordData {
     /// `ExportLogsServiceRequest` for `records`.
     init(resource: Resource, logRecords records: ArraySlice<LogRecordData>) {
-        self.init(resource: resource, records: records, recordSize: LogRecordEncoding.size,
-                  writeRecord: LogRecordEncoding.write)
+        self.init(resource: resource, records: .array(records), recordSize: { record, _, sizer in LogRecordEncoding.size(record, &sizer) },
+                  writeRecord: { record, _, writer in LogRecordEncoding.write(record, &writer) })
     }
 }
 

@@ -15,35 +15,67 @@ protocol ScopedRecord {
 extension SpanData: ScopedRecord {}
 extension LogRecordData: ScopedRecord {}
 
-/// Whether `record`'s scope equals `scope`, compared field by field in place (no copy of the record).
-@inline(__always)
-private func isScope<Record: ScopedRecord>(_ scope: InstrumentationScope, of record: UnsafePointer<Record>) -> Bool {
-    record.pointee.scope == scope  // identity first (records of one tracer share the storage)
+/// Where the records of an encoding live, read in place: an array slice, or (spans only) the
+/// blocks of a ``SpanRecordList`` with their inline attributes.
+enum RecordSource<Record: ScopedRecord> {
+    case array(ArraySlice<Record>)
+    case spanRecords(SpanRecordList, Range<Int>)
+
+    var count: Int {
+        switch self {
+        case .array(let records): records.count
+        case .spanRecords(_, let range): range.count
+        }
+    }
+
+    /// Calls `body` with a function from a position (0 ..< count) to the record there and the
+    /// attributes stored before its own (inline in a span block; none otherwise). The pointers
+    /// are valid inside `body` only.
+    func withRecords<Result>(
+        _ body: ((Int) -> (record: UnsafePointer<Record>, leading: UnsafeBufferPointer<Attribute>)) -> Result
+    ) -> Result {
+        switch self {
+        case .array(let records):
+            return records.withUnsafeBufferPointer { buffer in
+                body { (buffer.baseAddress! + $0, UnsafeBufferPointer(start: nil, count: 0)) }
+            }
+        case .spanRecords(let list, let range):
+            return withExtendedLifetime(list) {
+                body { position in
+                    let index = range.lowerBound + position
+                    // Only made for Record == SpanData (``ScopedRequestEncoding/init(resource:spanRecords:range:)``).
+                    return (UnsafeRawPointer(list.span(at: index)).assumingMemoryBound(to: Record.self),
+                            list.inlineAttributes(at: index))
+                }
+            }
+        }
+    }
 }
 
-/// Groups `records` by instrumentation scope in order of first appearance (as `makeRequest()`
-/// does): each scope's OTLP message and the positions of its records. Records are read in place
-/// (`records[position]` would copy each one).
+/// Groups the records by instrumentation scope in order of first appearance (as `makeRequest()`
+/// does): each scope's OTLP message and the positions of its records. Records are read in place.
 func scopeGroups<Record: ScopedRecord>(
-    _ records: ArraySlice<Record>
+    _ records: RecordSource<Record>
 ) -> [(scope: CommonV1InstrumentationScope, positions: [Int])] {
     var groups: [(scope: CommonV1InstrumentationScope, positions: [Int])] = []
     var scopes: [InstrumentationScope] = []
     var last = -1
-    records.withUnsafeBufferPointer { buffer in
-        for position in buffer.indices {
-            let record = buffer.baseAddress! + position
+    let count = records.count
+    records.withRecords { recordAt in
+        for position in 0..<count {
+            let record = recordAt(position).record
             let index: Int
-            if last >= 0, isScope(scopes[last], of: record) {
+            // Identity first (records of one tracer share the storage), then field by field.
+            if last >= 0, scopes[last] == record.pointee.scope {
                 index = last
-            } else if let found = scopes.firstIndex(where: { isScope($0, of: record) }) {
+            } else if let found = scopes.firstIndex(where: { $0 == record.pointee.scope }) {
                 index = found
             } else {
                 index = scopes.count
                 let recordScope = record.pointee.scope
                 scopes.append(recordScope)
                 groups.append((recordScope.otlpScope, []))
-                if index == 0 { groups[0].positions.reserveCapacity(buffer.count) }
+                if index == 0 { groups[0].positions.reserveCapacity(count) }
             }
             groups[index].positions.append(position)
             last = index
@@ -55,19 +87,18 @@ func scopeGroups<Record: ScopedRecord>(
 /// An `Export{Trace,Logs}ServiceRequest` for `records` under one resource. Both requests have the
 /// same shape: `resource_* = 1` (one) { `resource = 1`, `scope_* = 2` (one per scope, in order of
 /// first appearance, like `makeRequest()`) { `scope = 1`, records `= 2` } }; `recordSize` and
-/// `writeRecord` encode one record's content.
+/// `writeRecord` encode one record's content (given the attributes stored before its own).
 struct ScopedRequestEncoding<Record: ScopedRecord>: ProtoEncodable {
-    let resource: ResourceV1Resource
-    let records: ArraySlice<Record>
-    let groups: [(scope: CommonV1InstrumentationScope, positions: [Int])]
-    let recordSize: (UnsafePointer<Record>, inout ProtoSizer) -> Int
-    let writeRecord: (UnsafePointer<Record>, inout ProtoWriter) -> Void
+    typealias RecordSize = (UnsafePointer<Record>, UnsafeBufferPointer<Attribute>, inout ProtoSizer) -> Int
+    typealias RecordWrite = (UnsafePointer<Record>, UnsafeBufferPointer<Attribute>, inout ProtoWriter) -> Void
 
-    init(
-        resource: Resource, records: ArraySlice<Record>,
-        recordSize: @escaping (UnsafePointer<Record>, inout ProtoSizer) -> Int,
-        writeRecord: @escaping (UnsafePointer<Record>, inout ProtoWriter) -> Void
-    ) {
+    let resource: ResourceV1Resource
+    let records: RecordSource<Record>
+    let groups: [(scope: CommonV1InstrumentationScope, positions: [Int])]
+    let recordSize: RecordSize
+    let writeRecord: RecordWrite
+
+    init(resource: Resource, records: RecordSource<Record>, recordSize: @escaping RecordSize, writeRecord: @escaping RecordWrite) {
         self.resource = resource.otlpResource
         self.records = records
         groups = scopeGroups(records)
@@ -76,16 +107,17 @@ struct ScopedRequestEncoding<Record: ScopedRecord>: ProtoEncodable {
     }
 
     func protoSize(_ sizer: inout ProtoSizer) -> Int {
-        guard !records.isEmpty else { return 0 }
+        guard records.count > 0 else { return 0 }
         let slot = sizer.reserveSlot()
         var size = 1 &+ sizer.message(resource)  // resource = 1
-        records.withUnsafeBufferPointer { records in
+        records.withRecords { recordAt in
             for group in groups {
                 let groupSlot = sizer.reserveSlot()
                 var groupSize = 1 &+ sizer.message(group.scope)  // scope = 1
                 for position in group.positions {
                     let recordSlot = sizer.reserveSlot()
-                    let size = recordSize(records.baseAddress! + position, &sizer)
+                    let (record, leading) = recordAt(position)
+                    let size = recordSize(record, leading, &sizer)
                     sizer.set(recordSlot, size)
                     groupSize &+= 1 &+ ProtoSize.varint(size) &+ size  // records = 2
                 }
@@ -98,12 +130,12 @@ struct ScopedRequestEncoding<Record: ScopedRecord>: ProtoEncodable {
     }
 
     func protoWrite(_ writer: inout ProtoWriter) {
-        guard !records.isEmpty else { return }
+        guard records.count > 0 else { return }
         writer.writeTag(0x0A)  // resource_* = 1
         writer.writeRecordedLength()
         writer.writeTag(0x0A)  // resource = 1
         writer.writeMessage(resource)
-        records.withUnsafeBufferPointer { records in
+        records.withRecords { recordAt in
             for group in groups {
                 writer.writeTag(0x12)  // scope_* = 2
                 writer.writeRecordedLength()
@@ -112,7 +144,8 @@ struct ScopedRequestEncoding<Record: ScopedRecord>: ProtoEncodable {
                 for position in group.positions {
                     writer.writeTag(0x12)  // records = 2
                     writer.writeRecordedLength()
-                    writeRecord(records.baseAddress! + position, &writer)
+                    let (record, leading) = recordAt(position)
+                    writeRecord(record, leading, &writer)
                 }
             }
         }
@@ -122,14 +155,20 @@ struct ScopedRequestEncoding<Record: ScopedRecord>: ProtoEncodable {
 extension ScopedRequestEncoding where Record == SpanData {
     /// `ExportTraceServiceRequest` for `spans`.
     init(resource: Resource, spans: ArraySlice<SpanData>) {
-        self.init(resource: resource, records: spans, recordSize: SpanEncoding.size, writeRecord: SpanEncoding.write)
+        self.init(resource: resource, records: .array(spans), recordSize: SpanEncoding.size, writeRecord: SpanEncoding.write)
+    }
+
+    /// `ExportTraceServiceRequest` for the span records in `range` of `list`, read in their blocks.
+    init(resource: Resource, spanRecords list: SpanRecordList, range: Range<Int>) {
+        self.init(resource: resource, records: .spanRecords(list, range), recordSize: SpanEncoding.size, writeRecord: SpanEncoding.write)
     }
 }
 
 /// `opentelemetry.proto.trace.v1.Span` and its parts, from ``SpanData`` as ``SpanData/otlpSpan`` converts it.
 enum SpanEncoding {
-    /// `span` points into the batch's storage, so that no field access copies the whole span.
-    static func size(_ span: UnsafePointer<SpanData>, _ sizer: inout ProtoSizer) -> Int {
+    /// `span` points into the batch's storage, so that no field access copies the whole span;
+    /// `leading` are attributes stored before the span's own (inline in its block).
+    static func size(_ span: UnsafePointer<SpanData>, leading: UnsafeBufferPointer<Attribute>, _ sizer: inout ProtoSizer) -> Int {
         var size = 18 &+ 10  // trace_id = 1 (tag, length, 16 bytes); span_id = 2 (tag, length, 8 bytes)
         if !span.pointee.context.traceState.isEmpty { size &+= 1 &+ ProtoSize.string(span.pointee.context.traceState) }
         if span.pointee.parentSpanID != nil { size &+= 10 }  // parent_span_id = 4
@@ -137,7 +176,8 @@ enum SpanEncoding {
         size &+= 2  // kind = 6 (never unspecified)
         if span.pointee.startTimeUnixNano != 0 { size &+= 9 }
         if span.pointee.endTimeUnixNano != 0 { size &+= 9 }
-        size &+= AttributeEncoding.sizeOfList(span.pointee.attributes, tagSize: 1, &sizer)  // attributes = 9
+        size &+= AttributeEncoding.sizeOfList(leading, tagSize: 1, &sizer)  // attributes = 9
+        size &+= AttributeEncoding.sizeOfList(span.pointee.attributes, tagSize: 1, &sizer)
         if span.pointee.droppedAttributesCount != 0 { size &+= 1 &+ ProtoSize.uint32(span.pointee.droppedAttributesCount) }
         for event in span.pointee.events {  // events = 11
             let slot = sizer.reserveSlot()
@@ -177,7 +217,7 @@ enum SpanEncoding {
         return size
     }
 
-    static func write(_ span: UnsafePointer<SpanData>, _ writer: inout ProtoWriter) {
+    static func write(_ span: UnsafePointer<SpanData>, leading: UnsafeBufferPointer<Attribute>, _ writer: inout ProtoWriter) {
         writer.writeTag(0x0A)  // trace_id = 1
         writer.writeLength(16)
         writer.writeFixed64(span.pointee.context.traceID.high.byteSwapped)  // big-endian bytes
@@ -208,7 +248,8 @@ enum SpanEncoding {
             writer.writeTag(0x41)  // end_time_unix_nano = 8
             writer.writeFixed64(span.pointee.endTimeUnixNano)
         }
-        AttributeEncoding.writeList(span.pointee.attributes, tag: 0x4A, &writer)  // attributes = 9
+        AttributeEncoding.writeList(leading, tag: 0x4A, &writer)  // attributes = 9
+        AttributeEncoding.writeList(span.pointee.attributes, tag: 0x4A, &writer)
         if span.pointee.droppedAttributesCount != 0 {
             writer.writeTag(0x50)  // dropped_attributes_count = 10
             writer.writeUInt32(span.pointee.droppedAttributesCount)
@@ -298,9 +339,13 @@ enum SpanEncoding {
 enum AttributeEncoding {
     /// Size of a repeated `KeyValue` field (tags of `tagSize` bytes) with every length recorded.
     static func sizeOfList(_ attributes: [Attribute], tagSize: Int, _ sizer: inout ProtoSizer) -> Int {
+        attributes.withUnsafeBufferPointer { sizeOfList($0, tagSize: tagSize, &sizer) }  // borrowed in place, no copies
+    }
+
+    static func sizeOfList(_ attributes: UnsafeBufferPointer<Attribute>, tagSize: Int, _ sizer: inout ProtoSizer) -> Int {
         var size = 0
-        attributes.withUnsafeBufferPointer { attributes in  // borrowed in place, no copies
-            guard let first = attributes.baseAddress else { return }
+        do {
+            guard let first = attributes.baseAddress else { return 0 }
             for attribute in first..<first + attributes.count {
                 let slot = sizer.reserveSlot()
                 let keyLength = attribute.pointee.key.utf8.count
@@ -324,7 +369,11 @@ enum AttributeEncoding {
     }
 
     static func writeList(_ attributes: [Attribute], tag: UInt32, _ writer: inout ProtoWriter) {
-        attributes.withUnsafeBufferPointer { attributes in  // borrowed in place, no copies
+        attributes.withUnsafeBufferPointer { writeList($0, tag: tag, &writer) }  // borrowed in place, no copies
+    }
+
+    static func writeList(_ attributes: UnsafeBufferPointer<Attribute>, tag: UInt32, _ writer: inout ProtoWriter) {
+        do {
             guard let first = attributes.baseAddress else { return }
             for attribute in first..<first + attributes.count {
                 writer.writeTag(tag)
@@ -410,12 +459,18 @@ enum AttributeEncoding {
 
 extension SpanBatch {
     /// The batch (or the spans in `range`) as binary `ExportTraceServiceRequest` bytes, encoded
-    /// straight from the spans: exactly `makeRequest().serializedBytes()`, without building the
-    /// intermediate messages.
+    /// straight from the spans (in their blocks, for a batch cut by the pipeline): exactly
+    /// `makeRequest().serializedBytes()`, without building the intermediate messages.
     /// `headroom` zero bytes precede the request (see ``ProtoEncodable/encodedBytes(expectedLengths:headroom:)``).
     public func encodedExportRequest(range: Range<Int>? = nil, headroom: Int = 0) -> [UInt8] {
-        let spans = self.spans[range ?? self.spans.indices]
+        let range = range ?? 0..<count
         // About one length per span plus two per attribute: grown at most once or twice.
-        return ScopedRequestEncoding(resource: resource, spans: spans).encodedBytes(expectedLengths: 16 &* spans.count &+ 64, headroom: headroom)
+        let expectedLengths = 16 &* range.count &+ 64
+        if let list = recordList {
+            return ScopedRequestEncoding(resource: resource, spanRecords: list, range: range)
+                .encodedBytes(expectedLengths: expectedLengths, headroom: headroom)
+        }
+        return ScopedRequestEncoding(resource: resource, spans: spans[range])
+            .encodedBytes(expectedLengths: expectedLengths, headroom: headroom)
     }
 }

@@ -134,13 +134,14 @@ public final class OTLPSpanExporter: SpanExporter {
     public func export(_ batch: SpanBatch) async throws {
         let ok: Bool
         if exporter.configuration.protocol == .httpJSON {
-            ok = await exporter.exportSplitting(count: batch.spans.count, itemCount: { $0.count }) { range in
-                SpanBatch(resource: batch.resource, spans: Array(batch.spans[range])).makeRequest()
+            let spans = batch.spans  // copied out of the pipeline's blocks once
+            ok = await exporter.exportSplitting(count: spans.count, itemCount: { $0.count }) { range in
+                SpanBatch(resource: batch.resource, spans: Array(spans[range])).makeRequest()
             }
         } else {
-            // Binary protobuf straight from the spans: the same bytes as makeRequest() encoded,
-            // without building the intermediate messages.
-            ok = await exporter.exportSplitting(count: batch.spans.count, itemCount: { $0.count }) { range, headroom in
+            // Binary protobuf straight from the spans, read in their blocks: the same bytes as
+            // makeRequest() encoded, without copying the spans or building the messages.
+            ok = await exporter.exportSplitting(count: batch.count, itemCount: { $0.count }) { range, headroom in
                 batch.encodedExportRequest(range: range, headroom: headroom)
             }
         }
