@@ -1,5 +1,7 @@
 #include "CPipelineSupport.h"
 
+_Thread_local uint64_t otlp_thread_id_counter __attribute__((tls_model("initial-exec"))) = 0;
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif

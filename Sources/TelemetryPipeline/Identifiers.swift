@@ -1,4 +1,4 @@
-import Atomics
+import CPipelineSupport
 
 /// A 16-byte W3C trace id.
 public struct TraceID: Sendable, Hashable, CustomStringConvertible {
@@ -110,14 +110,6 @@ public struct SpanContext: Sendable, Hashable {
 /// never return the same 64-bit value within 2^64 calls (SplitMix64 is a bijection of the counter).
 /// Not cryptographically secure, which ids do not need.
 public enum IDGenerator {
-    /// An `UnsafeAtomic` (never destroyed: it lives as long as the process), not a
-    /// `ManagedAtomic` object, so that each id costs no retain and release of a shared object.
-    @usableFromInline
-    static let state = UnsafeAtomic<UInt64>.create({
-        var generator = SystemRandomNumberGenerator()
-        return generator.next()
-    }())
-
     /// SplitMix64's increment (the golden ratio in 64 bits).
     @usableFromInline static var gamma: UInt64 { 0x9E37_79B9_7F4A_7C15 }
 
@@ -130,11 +122,29 @@ public enum IDGenerator {
         return z ^ (z >> 31)
     }
 
-    /// `count` consecutive counter values with one atomic add; returns the first.
-    @inlinable @inline(__always)
+    /// `count` consecutive counter values of this thread's generator; returns the first.
+    ///
+    /// Each thread steps a counter of its own (thread-local, so no atomic operation: one shared
+    /// counter made every span a locked add, and with several producer threads a cache line
+    /// they all fought over). A thread's counter starts at a value from the system's random
+    /// source, so the threads' sequences are independent random walks through the 2^64 values.
+    @usableFromInline
     static func reserve(_ count: UInt64) -> UInt64 {
-        // Relaxed: we only need each caller to get distinct counter values.
-        state.loadThenWrappingIncrement(by: gamma &* count, ordering: .relaxed) &+ gamma
+        let counter = otlp_thread_id_counter_address()
+        var current = counter.pointee
+        if current == 0 { current = randomStart() }
+        counter.pointee = current &+ gamma &* count
+        return current &+ gamma
+    }
+
+    /// A random non-zero start for a thread's counter (0 marks a thread that has none yet).
+    @inline(never)
+    static func randomStart() -> UInt64 {
+        var generator = SystemRandomNumberGenerator()
+        while true {
+            let start = generator.next()
+            if start != 0 { return start }
+        }
     }
 
     /// A random, non-zero 64-bit value.

@@ -17,7 +17,7 @@ import Darwin
 /// the block back to the pool. Because only the handle travels, a span is written once, in
 /// place, and never copied between start and export, and the worker allocates nothing per span.
 ///
-/// Block layout: `[SpanData][inline count: Int][owns scope: Int][holds data: Int][Attribute × inlineAttributeCapacity]`.
+/// Block layout: `[SpanData][inline count: Int][owns scope: Int][holds data: Int][inline key lengths: UInt64][Attribute × inlineAttributeCapacity]`.
 /// Inline attributes come first in the span's order, then `data.attributes`.
 ///
 /// A block in the pool holds no data ("holds data" is 0): whoever gives a block back clears it
@@ -40,8 +40,9 @@ package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
     @inlinable static var countOffset: Int { align(MemoryLayout<SpanData>.size, to: MemoryLayout<Int>.alignment) }
     @inlinable static var ownsScopeOffset: Int { countOffset + MemoryLayout<Int>.size }
     @inlinable static var holdsDataOffset: Int { ownsScopeOffset + MemoryLayout<Int>.size }
+    @inlinable static var keyLengthsOffset: Int { holdsDataOffset + MemoryLayout<Int>.size }
     @inlinable static var attributesOffset: Int {
-        align(holdsDataOffset + MemoryLayout<Int>.size, to: MemoryLayout<Attribute>.alignment)
+        align(keyLengthsOffset + MemoryLayout<UInt64>.size, to: MemoryLayout<Attribute>.alignment)
     }
     static var byteCount: Int { attributesOffset + inlineAttributeCapacity * MemoryLayout<Attribute>.stride }
 
@@ -60,7 +61,7 @@ package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
             fatalError("out of memory allocating a span block")
         }
         base.bindMemory(to: SpanData.self, capacity: 1)
-        (base + countOffset).bindMemory(to: Int.self, capacity: 3).initialize(repeating: 0, count: 3)
+        (base + countOffset).bindMemory(to: Int.self, capacity: 4).initialize(repeating: 0, count: 4)
         (base + attributesOffset).bindMemory(to: Attribute.self, capacity: inlineAttributeCapacity)
         return SpanRecord(base: base)
     }
@@ -95,6 +96,11 @@ package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
     /// 1 while `data` and the inline attributes are initialized (a live, queued or exported span,
     /// or the last span of a block back in the pool), 0 when they are not.
     @inlinable var holdsData: UnsafeMutablePointer<Int> { (base + Self.holdsDataOffset).assumingMemoryBound(to: Int.self) }
+    /// Bit `n % 64` is set when an inline attribute's key is `n` UTF-8 bytes long: a key whose
+    /// bit is clear cannot equal any inline key, so setting it skips the search for one.
+    @inlinable var inlineKeyLengths: UnsafeMutablePointer<UInt64> {
+        (base + Self.keyLengthsOffset).assumingMemoryBound(to: UInt64.self)
+    }
     @inlinable var inlineAttributes: UnsafeMutablePointer<Attribute> {
         (base + Self.attributesOffset).assumingMemoryBound(to: Attribute.self)
     }
@@ -113,6 +119,7 @@ package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
         inlineCount.pointee = 0
         ownsScope.pointee = 0
         holdsData.pointee = 1
+        inlineKeyLengths.pointee = 0
     }
 
     /// Initializes the block from a finished span (its attributes stay in one array; the scope
@@ -122,6 +129,7 @@ package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
         inlineCount.pointee = 0
         ownsScope.pointee = 1
         holdsData.pointee = 1
+        inlineKeyLengths.pointee = 0
     }
 
     /// How many attributes the span has.
@@ -152,9 +160,13 @@ package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
         let attributes = inlineAttributes
         // Keys of different UTF-8 length cannot be equal; for native strings the length is O(1).
         let keyLength = key.utf8.count
-        for index in 0..<count where attributes[index].key.utf8.count == keyLength && attributes[index].key == key {
-            attributes[index].value = value
-            return true
+        let lengthBit: UInt64 = 1 &<< UInt64(truncatingIfNeeded: keyLength & 63)
+        let keyLengths = inlineKeyLengths.pointee
+        if keyLengths & lengthBit != 0 {
+            for index in 0..<count where attributes[index].key.utf8.count == keyLength && attributes[index].key == key {
+                attributes[index].value = value
+                return true
+            }
         }
         if !data.pointee.attributes.isEmpty || count == Self.inlineAttributeCapacity {
             return data.pointee.attributes.setAttribute(key, value, countLimit: countLimit - count)
@@ -162,6 +174,7 @@ package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
         guard count < countLimit else { return false }
         (attributes + count).initialize(to: Attribute(key, value))
         inlineCount.pointee = count + 1
+        inlineKeyLengths.pointee = keyLengths | lengthBit
         return true
     }
 
@@ -169,6 +182,7 @@ package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
     package func removeAllAttributes() {
         inlineAttributes.deinitialize(count: inlineCount.pointee)
         inlineCount.pointee = 0
+        inlineKeyLengths.pointee = 0
         data.pointee.attributes.removeAll()
     }
 

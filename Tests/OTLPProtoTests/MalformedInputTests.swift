@@ -82,6 +82,15 @@ func varint(_ value: UInt64) -> [UInt8] {
         } catch { #expect(error.code == code, "\(name): \(error)") }
     }
 
+    @Test func aRepeatedFieldWithANonMinimallyEncodedTagDecodesEveryElement() throws {
+        // `values` = 1 four times, the third tag written in two bytes (0x8A 0x00): valid protobuf,
+        // which the one-byte run scan stops at and the merge loop reads on from.
+        let kv = ld(1, Array("k".utf8))
+        let bytes = ld(1, kv) + ld(1, kv) + [0x8A, 0x00] + varint(UInt64(kv.count)) + kv + ld(1, kv)
+        let list = try CommonV1KeyValueList(serializedBytes: bytes)
+        #expect(list.values.map(\.key) == ["k", "k", "k", "k"])
+    }
+
     @Test func theReferenceRejectsTheSameCorpus() throws {
         let traceVerdicts = try ReferencePeer.rejects(.traces, Self.traceCorpus.map(\.bytes))
         for (case_, rejected) in zip(Self.traceCorpus, traceVerdicts) { #expect(rejected, "reference accepts: \(case_.name)") }

@@ -157,10 +157,24 @@ import Testing
         #expect(varints == 3)
     }
 
+    @Test func aNonMinimallyEncodedTagEndsTheOneByteTagRun() throws {
+        // [len 0] 0x12 [len 0] (0x92 0x00: tag 0x12 in two bytes) [len 0]: skipping field by
+        // field reads three occurrences; the one-byte scan stops at the two-byte tag (the merge
+        // loop then reads that element as usual: the scan only sizes a reservation).
+        let bytes: [UInt8] = [0x00, 0x12, 0x00, 0x92, 0x00, 0x00]
+        let (fast, general) = try Self.reading(bytes) { (r: inout ProtoReader) throws(ProtoDecodingError) -> (Int, Int) in
+            (r.lengthDelimitedOccurrencesLeft(of: 0x12), r.occurrencesLeftBySkipping(of: 0x12))
+        }.get()
+        #expect(fast == 2)
+        #expect(general == 3)
+    }
+
     @Test func oneByteLengthDelimitedTagScanCountsWhatTheGeneralScanCounts() throws {
         // Runs of tag 0x12 with lengths of one, two and more varint bytes, broken by other tags,
         // lengths past the end, overlong and truncated prefixes: the fast scan for one-byte
-        // length-delimited tags must count exactly what skipping field by field counts.
+        // length-delimited tags must count exactly what skipping field by field counts, except
+        // that a tag 0x12 written in more than one byte (0x92 0x80… 0x00: random bytes can form
+        // one) ends its run, where the general scan reads on.
         var generator = SystemRandomNumberGenerator()
         var checked = 0
         for round in 0..<4000 {
@@ -184,10 +198,17 @@ import Testing
                 }
                 if Int.random(in: 0..<4, using: &generator) != 0 { bytes.append(0x12) }
             }
-            let (fast, general) = try Self.reading(bytes) { (r: inout ProtoReader) throws(ProtoDecodingError) -> (Int, Int) in
-                (r.lengthDelimitedOccurrencesLeft(of: 0x12), r.occurrencesLeftBySkipping(of: 0x12))
+            let (fast, general, stoppedAtLongTag) = try Self.reading(bytes) {
+                (r: inout ProtoReader) throws(ProtoDecodingError) -> (Int, Int, Bool) in
+                let run = ProtoReader.lengthDelimitedRun(of: 0x12, from: r.position, to: r.end)
+                let stoppedAtLongTag = run.end.map { $0 != r.end && $0.load(as: UInt8.self) == 0x92 } ?? false
+                return (r.lengthDelimitedOccurrencesLeft(of: 0x12), r.occurrencesLeftBySkipping(of: 0x12), stoppedAtLongTag)
             }.get()
-            #expect(fast == general, "round \(round): \(bytes)")
+            if stoppedAtLongTag {
+                #expect(fast <= general, "round \(round): \(bytes)")
+            } else {
+                #expect(fast == general, "round \(round): \(bytes)")
+            }
             #expect(fast >= 1 && fast <= Swift.max(1, bytes.count))
             if fast > 1 { checked += 1 }
         }

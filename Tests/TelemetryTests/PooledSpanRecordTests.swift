@@ -28,6 +28,29 @@ struct PooledSpanRecordTests {
         #expect(exported.droppedAttributesCount == 0)
     }
 
+    @Test func keysOfEqualAndOfAliasedLengthsAreReplacedOnlyByTheirOwnKey() async throws {
+        // Setting a key searches the inline attributes only when one of them has a key of the
+        // same length modulo 64: keys of one length, and of lengths 64 apart, must still be
+        // told apart, and replaced, by their content.
+        let exporter = InMemorySpanExporter()
+        let provider = makeProvider(spans: exporter)
+        var span = provider.tracer("pool").startSpan("lengths")
+        let long = String(repeating: "x", count: 65)  // 65 % 64 == 1, like "a" and "b"
+        span.setAttribute("a", 1)
+        span.setAttribute("b", 2)
+        span.setAttribute(long, 3)
+        span.setAttribute("cd", 4)
+        span.setAttribute("b", 20)
+        span.setAttribute(long, 30)
+        span.setAttribute("a", 10)
+        span.setAttribute("ce", 5)
+        span.end()
+        try await provider.forceFlush(timeout: .seconds(10))
+        let exported = try #require(exporter.spans.first)
+        #expect(exported.attributes.map(\.key) == ["a", "b", long, "cd", "ce"])
+        #expect(exported.attributes.map(\.value) == [.int(10), .int(20), .int(30), .int(4), .int(5)])
+    }
+
     @Test(arguments: [3, 8, 10])
     func theCountLimitHoldsAcrossInlineAndOverflowAttributes(limit: Int) async throws {
         let exporter = InMemorySpanExporter()

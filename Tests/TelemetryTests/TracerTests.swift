@@ -1,5 +1,6 @@
 import Foundation
 import Telemetry
+import OTLPSync
 import Testing
 
 /// A clock that returns what the test sets.
@@ -259,5 +260,24 @@ struct TracerTests {
         #expect(TraceID(bytes: trace.bytes) == trace)
         #expect(TraceID(hex: "xyz") == nil)
         #expect(SpanID(hex: "00f067aa0ba902b7")?.bytes == [0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7])
+    }
+
+    @Test func idsDrawnOnManyThreadsAreDistinctAndValid() {
+        // Each thread steps its own generator from its own random start.
+        let threads = 6, perThread = 20_000
+        let drawn = LockedValue<[[UInt64]]>([])
+        onThreads(threads) { _ in
+            var ids: [UInt64] = []
+            ids.reserveCapacity(perThread * 3)
+            for _ in 0..<perThread {
+                let (trace, span) = IDGenerator.traceAndSpanID()
+                ids += [trace.high, trace.low, span.value]
+            }
+            drawn.withLock { $0.append(ids) }
+        }
+        let all = drawn.withLock { $0.flatMap { $0 } }
+        #expect(all.count == threads * perThread * 3)
+        #expect(Set(all).count == all.count)
+        #expect(!all.contains(0))
     }
 }

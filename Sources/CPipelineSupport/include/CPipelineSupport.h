@@ -20,6 +20,15 @@ static inline uint64_t otlp_cycle_counter_read(void) {
 /// "invariant TSC", CPUID leaf 0x80000007, EDX bit 8), else 0.
 int otlp_cycle_counter_is_invariant(void);
 
+/// This thread's id-generator counter (0 until the thread first draws an id). Initial-exec
+/// thread-local storage: reached with one thread-pointer-relative access, no call.
+extern _Thread_local uint64_t otlp_thread_id_counter __attribute__((tls_model("initial-exec")));
+
+/// The address of this thread's id-generator counter.
+static inline uint64_t *_Nonnull otlp_thread_id_counter_address(void) {
+    return &otlp_thread_id_counter;
+}
+
 /// Asks the cache for the line holding `address`, to be written soon (never faults, even for
 /// memory that is no longer allocated).
 static inline void otlp_prefetch_for_writing(const void *address) {
