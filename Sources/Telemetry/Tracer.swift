@@ -15,6 +15,9 @@ final class SpanRecorder: Sendable {
     @usableFromInline let usesSystemClock: Bool
     /// The provider's configured tracestate (root spans get it; remote parents get it upserted).
     @usableFromInline let traceState: SpanTraceStatePolicy
+    /// The process's cycle-counter clock, held here so that reading it does not go through the
+    /// lazy global's one-time-initialization check, twice per span.
+    @usableFromInline let cycleClock: CycleClock
     /// `scope`, kept alive by the pipeline, for span records (no retain per span).
     @usableFromInline let keptAliveScope: KeptAliveScope
     /// `pipeline` without a reference count of its own (this recorder keeps it alive), so that
@@ -33,6 +36,7 @@ final class SpanRecorder: Sendable {
         self.spanAttributes = spanAttributes
         self.clock = clock
         self.usesSystemClock = clock is SystemClock
+        cycleClock = CycleClock.shared
         self.traceState = traceState
         keptAliveScope = kept.reference
         unretainedPipeline = Unmanaged.passUnretained(pipeline)
@@ -40,7 +44,7 @@ final class SpanRecorder: Sendable {
 
     /// The clock's time in nanoseconds since the Unix epoch.
     @inlinable
-    func now() -> UInt64 { usesSystemClock ? systemNowUnixNano() : clock.nowUnixNano() }
+    func now() -> UInt64 { usesSystemClock ? cycleClock.nowUnixNano() : clock.nowUnixNano() }
 }
 
 /// Starts spans for one instrumentation scope. Get one from ``TelemetryProvider/tracer(_:version:attributes:)``.

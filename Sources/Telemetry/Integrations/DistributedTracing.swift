@@ -2,7 +2,7 @@
 // sampler, limits, span attributes, configured tracestate, pipeline), W3C traceparent/tracestate
 // injection and extraction, and the span context carried in `InstrumentationContext`.
 
-import Atomics
+import Synchronization
 import Foundation
 import Tracing
 import TelemetryPipeline
@@ -46,7 +46,9 @@ public struct DistributedTracer: Tracing.Tracer {
     /// one of its spans, so ``TraceContext/current`` looks at the SDK's task-local only.
     /// Relaxed: a tracer is created before any of its spans or contexts can reach another task
     /// (that hand-off is itself synchronized), so a reader that could find a record sees `true`.
-    static let everCreated = ManagedAtomic<Bool>(false)
+    /// (`Synchronization.Atomic` in static storage, not a `ManagedAtomic` object: the span-start
+    /// check reads it directly instead of instantiating the object's type and static object.)
+    static let everCreated = Atomic<Bool>(false)
 
     /// A tracer that starts spans with the provider of ``ConfiguredTelemetry/current`` at the time
     /// of each span (non-recording spans that still propagate context while none is installed).
