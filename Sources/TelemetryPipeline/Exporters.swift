@@ -4,6 +4,8 @@
 /// (``SpanRecordList``): the pipeline's worker moves only a handle per span, the OTLP exporters
 /// encode the spans in place, and the blocks go back to the pool when the batch is released.
 /// Reading ``spans`` copies them out of the blocks into an array (read ``count`` for how many).
+/// An exporter that keeps a batch past its export keeps its blocks out of the pool: keep a copy
+/// of ``spans`` instead (as ``InMemorySpanExporter`` does).
 public struct SpanBatch: Sendable {
     public var resource: Resource
 
