@@ -70,9 +70,9 @@ package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
     /// flag, and the first four inline attributes.
     static var hotByteCount: Int { attributesOffset + 4 * MemoryLayout<Attribute>.stride }
 
-    /// Asks the cache for the block's hot lines, to be written (the next span's block). Only a
-    /// hint: the block may be taken by another thread meanwhile, or even freed (a prefetch never
-    /// faults).
+    /// Asks the cache for the block's hot lines, to be written (the next span's block, or a
+    /// released batch's block a few places ahead of the one being cleared). Only a hint: the
+    /// block may be taken by another thread meanwhile, or even freed (a prefetch never faults).
     func prefetchForWriting() {
         var offset = 0
         while offset < Self.hotByteCount {
@@ -404,7 +404,13 @@ package final class SpanRecordList: @unchecked Sendable {
     }
 
     deinit {
-        for record in records {
+        // The blocks were last written by the producers, on other cores: clearing them one after
+        // the other waited for each block's lines in turn. Asking for the blocks a few places
+        // ahead lets those transfers overlap.
+        let ahead = 4
+        for index in records.indices {
+            if index &+ ahead < records.count { records[index &+ ahead].prefetchForWriting() }
+            let record = records[index]
             record.clearData()
             pool.giveBack(record)
         }
