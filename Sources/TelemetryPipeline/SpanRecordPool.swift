@@ -146,7 +146,7 @@ package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
     ///
     /// `key` and `value` are taken owned (`consuming`): the caller's values (often literals, which
     /// cost nothing to own) move into the block, with no retain of the key and no copy of the value.
-    @inlinable
+    @inlinable @inline(__always)
     package func setAttribute(_ key: consuming String, _ value: consuming AttributeValue, limits: AttributeLimits) -> Bool {
         if let lengthLimit = limits.attributeValueLengthLimit, let cut = value.truncated(to: lengthLimit) {
             value = cut
@@ -154,7 +154,7 @@ package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
         return setAttribute(key, value, countLimit: limits.attributeCountLimit)
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     func setAttribute(_ key: consuming String, _ value: consuming AttributeValue, countLimit: Int) -> Bool {
         let count = inlineCount.pointee
         let attributes = inlineAttributes
