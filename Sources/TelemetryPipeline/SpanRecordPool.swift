@@ -81,6 +81,15 @@ package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
         }
     }
 
+    /// Asks the cache for the block's hot lines, to be read soon (an encoder reading ahead).
+    func prefetchForReading() {
+        var offset = 0
+        while offset < Self.hotByteCount {
+            otlp_prefetch_for_reading(base + offset)
+            offset += 64
+        }
+    }
+
     /// Frees a block, deinitializing the data it still holds.
     func deallocateBlock() {
         clearData()
@@ -418,6 +427,9 @@ package final class SpanRecordList: @unchecked Sendable {
 
     /// How many spans the list holds.
     package var count: Int { records.count }
+
+    /// Asks the cache for the block of the span at `index` (an encoder reading ahead).
+    package func prefetch(at index: Int) { records[index].prefetchForReading() }
 
     /// The span at `index`, in place (its `attributes` hold only those past the inline ones:
     /// ``inlineAttributes(at:)`` come first). Valid while the list is alive.
