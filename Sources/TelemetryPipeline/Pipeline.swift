@@ -333,9 +333,10 @@ public final class Pipeline: @unchecked Sendable {
         // they are released, so in a steady stream a wake interval in the ring, the pending
         // batch and the lane's batches are out at once, and the idle count swings by a batch as
         // each is released: a cap of two batches freed and allocated again about one block in
-        // sixty (32 k of 2 M spans). Not capped by the queue: with the default queue of 2048,
-        // a cap of 2048 freed blocks on the exporters' threads that the producers then
-        // allocated again (glibc's arena lock, taken on both sides). Blocks past the cap are freed.
+        // sixty (32 k of 2 M spans). Not capped by the queue: with the spec-default queue of
+        // 2048, a cap of 2048 is below what a steady stream holds out at once, so blocks would
+        // be freed on the exporters' threads and allocated again by producers (not measured).
+        // Blocks past the cap are freed.
         spanRecords = SpanRecordPool(
             minimumCapacity: max(1 << 12, 8 * configuration.traces.maxExportBatchSize),
             scopeKeeper: keptScopes)

@@ -31,13 +31,13 @@ static inline uint64_t *_Nonnull otlp_thread_id_counter_address(void) {
 
 /// Asks the cache for the line holding `address`, to be read soon (never faults, even for
 /// memory that is no longer allocated).
-static inline void otlp_prefetch_for_reading(const void *address) {
+static inline void otlp_prefetch_for_reading(const void *_Nonnull address) {
     __builtin_prefetch(address, 0, 3);
 }
 
 /// Asks the cache for the line holding `address`, to be written soon (never faults, even for
 /// memory that is no longer allocated).
-static inline void otlp_prefetch_for_writing(const void *address) {
+static inline void otlp_prefetch_for_writing(const void *_Nonnull address) {
     __builtin_prefetch(address, 1, 3);
 }
 
