@@ -128,7 +128,8 @@ final class PipelineWorker: @unchecked Sendable {
 
     /// Nanoseconds until the oldest of the waiting records is due (`.max` when none waits).
     private static func wait(now: UInt64, waitingSince: UInt64?, pendingSince: UInt64?, delay: UInt64) -> UInt64 {
-        guard let oldest = [waitingSince, pendingSince].compactMap({ $0 }).min() else { return .max }
+        let oldest = min(waitingSince ?? .max, pendingSince ?? .max)
+        guard oldest != .max else { return .max }
         let due = oldest &+ delay
         return due &- min(now, due)
     }
