@@ -69,11 +69,26 @@ public struct Span: ~Copyable, Sendable {
     public var attributes: [Attribute] { record?.attributes ?? [] }
 
     /// Sets an attribute (replacing one with the same key). Past the count limit it is dropped and counted.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func setAttribute(_ key: consuming String, _ value: consuming AttributeValue) {
-        guard let record else { return }
-        if !record.setAttribute(key, value, limits: recorder.limits) {
-            record.data.pointee.droppedAttributesCount &+= 1
+        guard isRecording else { return }
+        // Inlined: the common case, a new key while inline room is left and no value can need
+        // cutting, is a few stores (a literal key's length folds to a constant). Everything else
+        // goes through the out-of-line path with the full checks.
+        let keyLengthBit = SpanRecord.keyLengthBit(key)
+        if block.canAppendUnchecked(keyLengthBit: keyLengthBit, room: recorder.uncheckedAttributeRoom) {
+            block.appendUnchecked(key, value, keyLengthBit: keyLengthBit)
+        } else {
+            setAttributeChecked(key, value)
+        }
+    }
+
+    /// Sets an attribute with every check: replacing, the count and length limits, overflow
+    /// past the inline attributes.
+    @usableFromInline
+    mutating func setAttributeChecked(_ key: consuming String, _ value: consuming AttributeValue) {
+        if !block.setAttribute(key, value, limits: recorder.limits) {
+            block.data.pointee.droppedAttributesCount &+= 1
         }
     }
 

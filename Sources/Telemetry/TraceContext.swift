@@ -23,11 +23,11 @@ public enum TraceContext {
     @TaskLocal static var boundSpanContext: SpanContext?
 
     /// Set (never cleared) by the first binding of ``boundSpanContext``.
-    static let everBound = Atomic<Bool>(false)
+    @usableFromInline static let everBound = Atomic<Bool>(false)
 
     /// Whether any span context was ever made current (SDK or swift-distributed-tracing): until
     /// then ``current`` is `nil` on every thread and task. Relaxed, as in ``currentSpanContext``.
-    @inline(__always)
+    @inlinable
     static var mayHaveCurrentSpan: Bool {
         everBound.load(ordering: .relaxed) || DistributedTracer.everCreated.load(ordering: .relaxed)
     }

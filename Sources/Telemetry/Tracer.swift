@@ -24,6 +24,10 @@ final class SpanRecorder: Sendable {
     /// starting a span does not retain and release the pipeline around taking a block: each
     /// atomic reference-count update waits for the span's pending stores to drain.
     @usableFromInline let unretainedPipeline: Unmanaged<Pipeline>
+    /// How many inline attributes a span may get with no check (``Span/setAttribute(_:_:)``'s
+    /// inlined case): the inline capacity within the count limit, or none when a value length
+    /// limit is set (values may need cutting).
+    @usableFromInline let uncheckedAttributeRoom: Int
 
     init(pipeline: Pipeline, scope: InstrumentationScope, sampler: Sampler, limits: AttributeLimits,
          spanAttributes: [Attribute], clock: any TelemetryClock, traceState: SpanTraceStatePolicy) {
@@ -40,11 +44,36 @@ final class SpanRecorder: Sendable {
         self.traceState = traceState
         keptAliveScope = kept.reference
         unretainedPipeline = Unmanaged.passUnretained(pipeline)
+        uncheckedAttributeRoom = limits.attributeValueLengthLimit == nil
+            ? max(0, min(SpanRecord.inlineAttributeCapacity, limits.attributeCountLimit)) : 0
     }
 
     /// The clock's time in nanoseconds since the Unix epoch.
     @inlinable
     func now() -> UInt64 { usesSystemClock ? cycleClock.nowUnixNano() : clock.nowUnixNano() }
+
+    /// Starts a root span with only the provider's span attributes: what
+    /// ``Tracer/startAnySpan(_:kind:parent:attributes:links:startTimeUnixNano:)`` does for a span
+    /// with no parent, no attributes and no links, without the parent lookup and copies.
+    @usableFromInline
+    func startRootSpan(_ name: String, kind: SpanKind, startTimeUnixNano: UInt64?) -> Span {
+        let (traceID, spanID) = IDGenerator.traceAndSpanID()
+        let decision = sampler.root.decide(traceID)
+        let context = SpanContext(
+            traceID: traceID, spanID: spanID, traceFlags: decision == .recordAndSample ? .sampled : [],
+            traceState: traceState.rootValue, isRemote: false)
+        let startTime = decision == .drop ? 0 : startTimeUnixNano ?? now()
+        let block = unretainedPipeline._withUnsafeGuaranteedRef {
+            $0.makeSpanRecord(name: name, context: context, parentSpanID: nil, kind: kind,
+                              startTimeUnixNano: startTime, scope: keptAliveScope)
+        }
+        guard decision != .drop else {
+            return Span(block: block, recorder: self, isSampled: false, isRecording: false)
+        }
+        var span = Span(block: block, recorder: self, isSampled: decision == .recordAndSample, isRecording: true)
+        if !spanAttributes.isEmpty { span.setAttributes(spanAttributes) }
+        return span
+    }
 }
 
 /// Starts spans for one instrumentation scope. Get one from ``TelemetryProvider/tracer(_:version:attributes:)``.
@@ -63,9 +92,31 @@ public struct Tracer: Sendable {
 
     /// Starts a span. The parent is the current span context unless `parent` says otherwise.
     /// The provider's span attributes are set first, then `attributes`.
+    @inlinable
     public func startSpan(
         _ name: String, kind: SpanKind = .internal, parent: SpanParent = .current, attributes: [Attribute] = [],
         links: [SpanLink] = [], startTimeUnixNano: UInt64? = nil
+    ) -> Span {
+        // Inlined so that the default arguments fold: a root span with no attributes or links
+        // (the common case, and every span until anything was made current) takes the short path.
+        let isRoot: Bool
+        switch parent {
+        case .current: isRoot = !TraceContext.mayHaveCurrentSpan
+        case .root: isRoot = true
+        case .context: isRoot = false
+        }
+        if isRoot, attributes.isEmpty, links.isEmpty {
+            return recorder.startRootSpan(name, kind: kind, startTimeUnixNano: startTimeUnixNano)
+        }
+        return startAnySpan(name, kind: kind, parent: parent, attributes: attributes, links: links,
+                            startTimeUnixNano: startTimeUnixNano)
+    }
+
+    /// ``startSpan(_:kind:parent:attributes:links:startTimeUnixNano:)`` for every case.
+    @usableFromInline
+    func startAnySpan(
+        _ name: String, kind: SpanKind, parent: SpanParent, attributes: [Attribute], links: [SpanLink],
+        startTimeUnixNano: UInt64?
     ) -> Span {
         let parentContext: SpanContext?
         switch parent {

@@ -77,9 +77,9 @@ public struct SpanID: Sendable, Hashable, CustomStringConvertible {
 /// W3C trace flags (https://www.w3.org/TR/trace-context/#trace-flags).
 public struct TraceFlags: OptionSet, Sendable, Hashable {
     public var rawValue: UInt8
-    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    @inlinable public init(rawValue: UInt8) { self.rawValue = rawValue }
     /// The caller (or we) recorded and export this trace.
-    public static let sampled = TraceFlags(rawValue: 0x01)
+    @inlinable public static var sampled: TraceFlags { TraceFlags(rawValue: 0x01) }
 }
 
 /// The propagated part of a span: ids, flags and the W3C `tracestate` header value.

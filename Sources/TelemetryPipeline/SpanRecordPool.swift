@@ -106,7 +106,9 @@ package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
     /// or the last span of a block back in the pool), 0 when they are not.
     @inlinable var holdsData: UnsafeMutablePointer<Int> { (base + Self.holdsDataOffset).assumingMemoryBound(to: Int.self) }
     /// Bit `n % 64` is set when an inline attribute's key is `n` UTF-8 bytes long: a key whose
-    /// bit is clear cannot equal any inline key, so setting it skips the search for one.
+    /// bit is clear cannot equal any inline key, so setting it skips the search for one. All
+    /// bits are set once `data.attributes` holds any attribute, so that no key is appended
+    /// unchecked (``canAppendUnchecked(keyLengthBit:room:)``) before or beside those.
     @inlinable var inlineKeyLengths: UnsafeMutablePointer<UInt64> {
         (base + Self.keyLengthsOffset).assumingMemoryBound(to: UInt64.self)
     }
@@ -138,7 +140,8 @@ package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
         inlineCount.pointee = 0
         ownsScope.pointee = 1
         holdsData.pointee = 1
-        inlineKeyLengths.pointee = 0
+        // All bits set: its attributes are in `data.attributes`, so no append is unchecked.
+        inlineKeyLengths.pointee = data.pointee.attributes.isEmpty ? 0 : ~0
     }
 
     /// How many attributes the span has.
@@ -178,6 +181,8 @@ package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
             }
         }
         if !data.pointee.attributes.isEmpty || count == Self.inlineAttributeCapacity {
+            // All bits set: from now on every set searches and goes through this check.
+            inlineKeyLengths.pointee = ~0
             return data.pointee.attributes.setAttribute(key, value, countLimit: countLimit - count)
         }
         guard count < countLimit else { return false }
@@ -185,6 +190,29 @@ package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
         inlineCount.pointee = count + 1
         inlineKeyLengths.pointee = keyLengths | lengthBit
         return true
+    }
+
+    /// The bit of ``inlineKeyLengths`` for a key of this UTF-8 length.
+    @inlinable @inline(__always)
+    package static func keyLengthBit(_ key: borrowing String) -> UInt64 {
+        1 &<< UInt64(truncatingIfNeeded: key.utf8.count & 63)
+    }
+
+    /// Whether a key with `keyLengthBit` can be appended with no check: fewer than `room`
+    /// inline attributes, no inline key of its length, and no attribute past the inline ones
+    /// (their bits are all set then).
+    @inlinable @inline(__always)
+    package func canAppendUnchecked(keyLengthBit: UInt64, room: Int) -> Bool {
+        inlineCount.pointee < room && inlineKeyLengths.pointee & keyLengthBit == 0
+    }
+
+    /// Appends an inline attribute after ``canAppendUnchecked(keyLengthBit:room:)`` said yes.
+    @inlinable @inline(__always)
+    package func appendUnchecked(_ key: consuming String, _ value: consuming AttributeValue, keyLengthBit: UInt64) {
+        let count = inlineCount.pointee
+        (inlineAttributes + count).initialize(to: Attribute(key, value))
+        inlineCount.pointee = count &+ 1
+        inlineKeyLengths.pointee |= keyLengthBit
     }
 
     /// Removes every attribute (the dropped count is left as it is).

@@ -51,6 +51,43 @@ struct PooledSpanRecordTests {
         #expect(exported.attributes.map(\.value) == [.int(10), .int(20), .int(30), .int(4), .int(5)])
     }
 
+    @Test func newKeysAfterTheInlineAttributesAreFullGoAfterThemWhateverTheirLength() async throws {
+        // `setAttribute` appends with no check while inline room is left and no inline key has
+        // the new key's length. Once attributes overflow, every key must take the checked path:
+        // new keys of an unused length go after the overflow ones, and both kinds are replaced.
+        let exporter = InMemorySpanExporter()
+        let provider = makeProvider(spans: exporter)
+        var span = provider.tracer("pool").startSpan("overflow", parent: .root)
+        for index in 0..<8 { span.setAttribute("k\(index)", .int(Int64(index))) }  // all two bytes long
+        span.setAttribute("overflow-1", 8)
+        span.setAttribute("x", 9)
+        span.setAttribute("k3", 30)
+        span.setAttribute("x", 90)
+        span.setAttribute("a-longer-key", 10)
+        span.end()
+        try await provider.forceFlush(timeout: .seconds(10))
+        let exported = try #require(exporter.spans.first)
+        #expect(exported.attributes.map(\.key) == (0..<8).map { "k\($0)" } + ["overflow-1", "x", "a-longer-key"])
+        #expect(exported.attributes.map(\.value) == [0, 1, 2, 30, 4, 5, 6, 7, 8, 90, 10].map { AttributeValue.int($0) })
+    }
+
+    @Test func aRecordMadeFromAFinishedSpanTakesNoUncheckedAppend() {
+        // A record filled from a finished span holds its attributes past the inline ones (none
+        // inline): an unchecked append would put a new key before them, or a second copy of an
+        // existing key inline.
+        let pool = SpanRecordPool(minimumCapacity: 4)
+        let record = pool.take()
+        record.initialize(with: SpanData(
+            name: "done", context: SpanContext(traceID: IDGenerator.traceID(), spanID: IDGenerator.spanID()),
+            startTimeUnixNano: 1, attributes: ["a": 1], scope: InstrumentationScope(name: "pool")))
+        #expect(!record.canAppendUnchecked(keyLengthBit: SpanRecord.keyLengthBit("a"), room: 8))
+        #expect(!record.canAppendUnchecked(keyLengthBit: SpanRecord.keyLengthBit("bb"), room: 8))
+        #expect(record.setAttribute("a", 2, countLimit: 128))
+        #expect(record.setAttribute("bb", 3, countLimit: 128))
+        #expect(record.attributes == ["a": 2, "bb": 3])
+        pool.discard(record)
+    }
+
     @Test(arguments: [3, 8, 10])
     func theCountLimitHoldsAcrossInlineAndOverflowAttributes(limit: Int) async throws {
         let exporter = InMemorySpanExporter()

@@ -33,6 +33,46 @@ struct ProviderTracestateTests {
         #expect(byName["remote-bad-state"] == "example=alpha:one;beta:two")
     }
 
+    @Test func rootSpansWithAndWithoutAttributesGetTheSameTracestateAttributesAndSampling() async throws {
+        // A root span with no attributes or links takes a shorter path than one with them; both
+        // must carry the configured tracestate, the provider's span attributes first, the kind,
+        // the start time and the root sampler's decision.
+        let spans = InMemorySpanExporter()
+        let configured = try ConfiguredTraceState(["example": ["alpha": "one"]])
+        let provider = TelemetryProvider(
+            resource: Resource(serviceName: "ts"), spanExporters: [spans], sampler: .traceIDRatio(0.5),
+            spanAttributes: ["tier": "gold"], tracestate: configured)
+        let tracer = provider.tracer("t")
+        var started: [String: Bool] = [:]
+        for index in 0..<200 {
+            let short = tracer.startSpan("short-\(index)", kind: .client, parent: .root, startTimeUnixNano: 1000)
+            let long = tracer.startSpan(
+                "long-\(index)", kind: .client, parent: .root, attributes: ["own": 1], startTimeUnixNano: 1000)
+            started[short.name] = short.context.isSampled
+            started[long.name] = long.context.isSampled
+            #expect(short.context.traceState == "example=alpha:one")
+            #expect(short.parentSpanID == nil && short.context.isValid && !short.context.isRemote)
+            short.end()
+            long.end()
+        }
+        try await provider.shutdown(timeout: .seconds(10))
+        let exported = spans.spans
+        #expect(exported.count == started.values.filter { $0 }.count)
+        for span in exported {
+            #expect(started[span.name] == true)
+            #expect(span.context.traceState == "example=alpha:one")
+            #expect(span.kind == .client && span.startTimeUnixNano == 1000 && span.parentSpanID == nil)
+            #expect(span.attributes == (span.name.hasPrefix("short") ? ["tier": "gold"] : ["tier": "gold", "own": 1]))
+            // The ratio sampler decides on the trace id alone, on both paths.
+            #expect(FlatSampler(.traceIDRatio(0.5)).shouldSample(parent: nil, traceID: span.context.traceID) == .recordAndSample)
+        }
+        // Both paths sampled some and dropped some of 200 (odds of failing: about 2^-199 each).
+        for prefix in ["short", "long"] {
+            let decisions = started.filter { $0.key.hasPrefix(prefix) }.values
+            #expect(decisions.contains(true) && decisions.contains(false))
+        }
+    }
+
     @Test func withoutConfigurationTracestatePassesThroughUnchanged() async throws {
         let spans = InMemorySpanExporter()
         let provider = TelemetryProvider(resource: Resource(serviceName: "ts"), spanExporters: [spans])

@@ -48,7 +48,7 @@ public struct DistributedTracer: Tracing.Tracer {
     /// (that hand-off is itself synchronized), so a reader that could find a record sees `true`.
     /// (`Synchronization.Atomic` in static storage, not a `ManagedAtomic` object: the span-start
     /// check reads it directly instead of instantiating the object's type and static object.)
-    static let everCreated = Atomic<Bool>(false)
+    @usableFromInline static let everCreated = Atomic<Bool>(false)
 
     /// A tracer that starts spans with the provider of ``ConfiguredTelemetry/current`` at the time
     /// of each span (non-recording spans that still propagate context while none is installed).
