@@ -57,6 +57,9 @@ final class SpanRecorder: Sendable {
     /// with no parent, no attributes and no links, without the parent lookup and copies.
     @usableFromInline
     func startRootSpan(_ name: String, kind: SpanKind, startTimeUnixNano: UInt64?) -> Span {
+        // The span's reference to this recorder, taken before the block is written: an atomic
+        // reference-count update waits for the stores before it, which would be the block's.
+        let reference = Unmanaged.passRetained(self)
         let (traceID, spanID) = IDGenerator.traceAndSpanID()
         let decision = sampler.root.decide(traceID)
         let context = SpanContext(
@@ -68,9 +71,10 @@ final class SpanRecorder: Sendable {
                               startTimeUnixNano: startTime, scope: keptAliveScope)
         }
         guard decision != .drop else {
-            return Span(block: block, recorder: self, isSampled: false, isRecording: false)
+            return Span(block: block, recorder: reference.takeRetainedValue(), isSampled: false, isRecording: false)
         }
-        var span = Span(block: block, recorder: self, isSampled: decision == .recordAndSample, isRecording: true)
+        var span = Span(block: block, recorder: reference.takeRetainedValue(),
+                        isSampled: decision == .recordAndSample, isRecording: true)
         if !spanAttributes.isEmpty { span.setAttributes(spanAttributes) }
         return span
     }

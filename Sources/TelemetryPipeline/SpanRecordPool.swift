@@ -333,7 +333,7 @@ package final class SpanRecordPool: @unchecked Sendable {
     /// A block with uninitialized data: an idle one, or a new one when none is idle.
     @usableFromInline
     package func take() -> SpanRecord {
-        if let block = dequeue(prefetchingNext: true) { return SpanRecord(base: block) }
+        if let block = dequeue(prefetchingAhead: true) { return SpanRecord(base: block) }
         allocations.wrappingIncrement(ordering: .relaxed)  // Relaxed: a statistic.
         return SpanRecord.allocateBlock()
     }
@@ -381,10 +381,11 @@ package final class SpanRecordPool: @unchecked Sendable {
         }
     }
 
-    /// Takes the oldest idle block. With `prefetchingNext`, also asks the cache for the block
-    /// the next take will get (the span after this one writes it, so its lines, last read by the
-    /// thread that released it, on another core, arrive while this span is recorded).
-    private func dequeue(prefetchingNext: Bool = false) -> UnsafeMutableRawPointer? {
+    /// Takes the oldest idle block. With `prefetchingAhead`, also asks the cache for the block
+    /// the take after next will get (a span after this one writes it, so its lines, last written
+    /// by the thread that released it, on another core, arrive while two spans are recorded:
+    /// one span's time was not always enough for the transfer).
+    private func dequeue(prefetchingAhead: Bool = false) -> UnsafeMutableRawPointer? {
         // Relaxed: a guess; the slot's sequence and the CAS decide.
         var position = dequeuePosition.load(ordering: .relaxed)
         while true {
@@ -401,13 +402,13 @@ package final class SpanRecordPool: @unchecked Sendable {
                     let block = UnsafeMutableRawPointer(bitPattern: self.block(slot).load(ordering: .relaxed))!
                     // Releasing: our read of the slot happens-before an enqueuer's next write to it.
                     sequence(slot).store(position &+ capacity, ordering: .releasing)
-                    if prefetchingNext {
-                        let next = (position &+ 1) & mask
-                        // Acquiring: as above; the next slot's block pointer is read only once
+                    if prefetchingAhead {
+                        let ahead = (position &+ 2) & mask
+                        // Acquiring: as above; that slot's block pointer is read only once
                         // its enqueuer published it.
                         // (Relaxed: only a hint; the slot may even be refilled meanwhile.)
-                        if sequence(next).load(ordering: .acquiring) == position &+ 2,
-                           let upcoming = UnsafeMutableRawPointer(bitPattern: self.block(next).load(ordering: .relaxed)) {
+                        if sequence(ahead).load(ordering: .acquiring) == position &+ 3,
+                           let upcoming = UnsafeMutableRawPointer(bitPattern: self.block(ahead).load(ordering: .relaxed)) {
                             SpanRecord(base: upcoming).prefetchForWriting()
                         }
                     }
