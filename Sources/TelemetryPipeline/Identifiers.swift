@@ -128,7 +128,7 @@ public enum IDGenerator {
     /// counter made every span a locked add, and with several producer threads a cache line
     /// they all fought over). A thread's counter starts at a value from the system's random
     /// source, so the threads' sequences are independent random walks through the 2^64 values.
-    @usableFromInline
+    @inlinable @inline(__always)
     static func reserve(_ count: UInt64) -> UInt64 {
         let counter = otlp_thread_id_counter_address()
         var current = counter.pointee
@@ -138,7 +138,7 @@ public enum IDGenerator {
     }
 
     /// A random non-zero start for a thread's counter (0 marks a thread that has none yet).
-    @inline(never)
+    @usableFromInline @inline(never)
     static func randomStart() -> UInt64 {
         var generator = SystemRandomNumberGenerator()
         while true {
@@ -165,8 +165,9 @@ public enum IDGenerator {
 
     @inlinable public static func spanID() -> SpanID { SpanID(next64()) }
 
-    /// A new trace id and span id from one atomic add (a root span's ids).
-    @inlinable public static func traceAndSpanID() -> (TraceID, SpanID) {
+    /// A new trace id and span id from one step of this thread's counter (a root span's ids).
+    @inlinable @inline(__always)
+    public static func traceAndSpanID() -> (TraceID, SpanID) {
         let first = reserve(3)
         let high = mix(first), low = mix(first &+ gamma), span = mix(first &+ gamma &* 2)
         guard high | low != 0, span != 0 else { return (traceID(), spanID()) }
