@@ -432,7 +432,7 @@ public final class Pipeline: @unchecked Sendable {
 
     /// Queues a finished span's record (the pipeline owns it from here). Lock-free; a full ring
     /// or a shut-down pipeline drops and counts it, and its block goes back to the pool.
-    @inlinable
+    @inlinable @inline(__always)
     package func submitSpanRecord(_ record: SpanRecord) {
         if isShutDown {
             droppedAfterShutdown[0].wrappingIncrement(ordering: .relaxed)  // Relaxed: statistic.
