@@ -446,6 +446,11 @@ package final class SpanRecordList: @unchecked Sendable {
         // the other waited for each block's lines in turn. Asking for the blocks a few places
         // ahead lets those transfers overlap.
         let ahead = 4
+        // One reference to the pool for the whole loop: reading `self.pool` for each block
+        // retained and released the pool every time, and the pool's reference count shares a
+        // cache line with the fields every producer reads to take a block, so each give-back
+        // took that line away from the producers.
+        let pool = pool
         for index in records.indices {
             if index &+ ahead < records.count { records[index &+ ahead].prefetchForWriting() }
             let record = records[index]
