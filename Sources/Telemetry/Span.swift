@@ -101,6 +101,13 @@ public struct Span: ~Copyable, Sendable {
         }
     }
 
+    /// Sets `attributes`, then adds `links` (a new span's start arguments, after the provider's
+    /// span attributes).
+    mutating func setAttributesAndLinks(_ attributes: [Attribute], _ links: [SpanLink]) {
+        if !attributes.isEmpty { setAttributes(attributes) }
+        for link in links { addLink(link.context, attributes: link.attributes) }
+    }
+
     /// Removes every attribute (for replacing them all; dropped counts stay).
     mutating func removeAllAttributes() {
         record?.removeAllAttributes()

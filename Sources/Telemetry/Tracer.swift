@@ -129,15 +129,14 @@ public struct Tracer: Sendable {
         case .root: parentContext = nil
         case .context(let context): parentContext = context
         }
-        let validParent = parentContext.flatMap { $0.isValid ? $0 : nil }
-        let recorder = recorder
-        let traceID: TraceID, spanID: SpanID
-        if let validParent {
-            traceID = validParent.traceID
-            spanID = IDGenerator.spanID()
-        } else {
-            (traceID, spanID) = IDGenerator.traceAndSpanID()
+        guard let validParent = parentContext.flatMap({ $0.isValid ? $0 : nil }) else {
+            // A root span after all (nothing current): the short path, then what it leaves out.
+            var span = recorder.startRootSpan(name, kind: kind, startTimeUnixNano: startTimeUnixNano)
+            if span.isRecording { span.setAttributesAndLinks(attributes, links) }
+            return span
         }
+        let recorder = recorder
+        let traceID = validParent.traceID, spanID = IDGenerator.spanID()
         let decision = recorder.sampler.shouldSample(parent: validParent, traceID: traceID)
         let context = SpanContext(
             traceID: traceID, spanID: spanID,
@@ -145,7 +144,7 @@ public struct Tracer: Sendable {
             traceState: recorder.traceState.traceState(inheriting: validParent), isRemote: false)
         let startTime = decision == .drop ? 0 : startTimeUnixNano ?? recorder.now()
         let block = recorder.unretainedPipeline._withUnsafeGuaranteedRef {
-            $0.makeSpanRecord(name: name, context: context, parentSpanID: validParent?.spanID, kind: kind,
+            $0.makeSpanRecord(name: name, context: context, parentSpanID: validParent.spanID, kind: kind,
                               startTimeUnixNano: startTime, scope: recorder.keptAliveScope)
         }
         guard decision != .drop else {
@@ -154,8 +153,7 @@ public struct Tracer: Sendable {
         }
         var span = Span(block: block, recorder: recorder, isSampled: decision == .recordAndSample, isRecording: true)
         if !recorder.spanAttributes.isEmpty { span.setAttributes(recorder.spanAttributes) }
-        if !attributes.isEmpty { span.setAttributes(attributes) }
-        for link in links { span.addLink(link.context, attributes: link.attributes) }
+        span.setAttributesAndLinks(attributes, links)
         return span
     }
 
