@@ -101,3 +101,19 @@ public protocol ProtoEnum: Sendable, Hashable, RawRepresentable where RawValue =
     /// Looks up a value by its proto name (`SPAN_KIND_SERVER`), for JSON input.
     init?(protoName: String)
 }
+
+/// The stored form of a generated message's optional field (a singular message field, a proto3
+/// `optional` scalar or a oneof): the `Optional` in a one-field struct. The message reads and
+/// writes the field through a property of the `Optional` type.
+///
+/// A message of seven or more fields that stores an `Optional` of a payload holding references
+/// is built by the optimizer in a temporary and copied out by every initializer (a retain and a
+/// release of each of its fields); stored inside this struct, the same `Optional` is not.
+@frozen
+public struct ProtoOptional<Wrapped: Sendable & Hashable>: Sendable, Hashable {
+    /// The field's value, `nil` when absent.
+    public var value: Wrapped?
+
+    @inlinable
+    public init(_ value: Wrapped?) { self.value = value }
+}

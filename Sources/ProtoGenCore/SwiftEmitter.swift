@@ -353,27 +353,46 @@ public struct SwiftEmitter {
         let plain = message.fields.filter { $0.oneofIndex == nil }
         p.line("/// `\(message.fullName)`")
         p.block("public struct \(shortName): ProtoMessage, JSONMessage") { p in
+            // Stored properties have no initial values: each initializer below initializes every
+            // field exactly once. (With initial values, a memberwise initializer assigns over the
+            // defaults, and for a message of eight or more fields the optimizer then builds the
+            // message in a temporary and copies it out: a retain and a release of every field.)
+            // An optional field (a singular message, a proto3 `optional` scalar, a oneof) is stored
+            // as a `ProtoOptional` and read and written through a property of the `Optional` type.
+            // (A message of seven or more fields with a stored `Optional` of a payload that holds
+            // references was built in a temporary and copied out by every initializer: a retain
+            // and a release of each of its fields.)
+            var params: [String] = []
+            var assigns: [String] = []
+            var defaults: [String] = []
             for field in message.fields.sorted(by: { $0.number < $1.number }) where field.oneofIndex == nil {
                 p.line("/// `\(field.name)` = \(field.number)")
-                p.line("public var \(propertyName(field)): \(propertyType(field)) = \(propertyDefault(field))")
+                let type = propertyType(field)
+                params.append("\(propertyName(field)): \(type) = \(propertyDefault(field))")
+                if type.hasSuffix("?") {
+                    emitOptionalProperty(name: propertyName(field), storage: "_" + field.jsonName, wrapped: String(type.dropLast()), &p)
+                    assigns.append("self._\(field.jsonName) = ProtoOptional(\(propertyName(field)))")
+                    defaults.append("self._\(field.jsonName) = ProtoOptional(nil)")
+                } else {
+                    p.line("public var \(propertyName(field)): \(type)")
+                    assigns.append("self.\(field.jsonName) = \(propertyName(field))")
+                    defaults.append("self.\(field.jsonName) = \(propertyDefault(field))")
+                }
             }
             for oneof in message.oneofs {
                 p.line("/// `oneof \(oneof.name)`")
-                p.line("public var \(oneofPropertyName(oneof)): \(oneofTypeName(oneof))? = nil")
+                let storage = "_" + ProtoNaming.lowerCamelJSON(oneof.name)
+                emitOptionalProperty(name: oneofPropertyName(oneof), storage: storage, wrapped: oneofTypeName(oneof), &p)
+                params.append("\(oneofPropertyName(oneof)): \(oneofTypeName(oneof))? = nil")
+                assigns.append("self.\(storage) = ProtoOptional(\(oneofPropertyName(oneof)))")
+                defaults.append("self.\(storage) = ProtoOptional(nil)")
             }
             p.line()
             p.line("/// An empty message: every field at its default.")
-            p.line("public init() {}")
-            // Memberwise initializer.
-            var params: [String] = []
-            var assigns: [String] = []
-            for field in plain.sorted(by: { $0.number < $1.number }) {
-                params.append("\(propertyName(field)): \(propertyType(field)) = \(propertyDefault(field))")
-                assigns.append("self.\(field.jsonName) = \(propertyName(field))")
-            }
-            for oneof in message.oneofs {
-                params.append("\(oneofPropertyName(oneof)): \(oneofTypeName(oneof))? = nil")
-                assigns.append("self.\(ProtoNaming.lowerCamelJSON(oneof.name)) = \(oneofPropertyName(oneof))")
+            if defaults.isEmpty {
+                p.line("public init() {}")
+            } else {
+                p.block("public init()") { p in for line in defaults { p.line(line) } }
             }
             if !params.isEmpty {
                 p.line()
@@ -419,6 +438,16 @@ public struct SwiftEmitter {
                 throw ProtoGenError(map.location, "map fields are parsed but not yet supported by the Swift emitter")
             }
         }
+    }
+
+    /// An optional field: the `Optional`-typed property over its `ProtoOptional` storage.
+    private func emitOptionalProperty(name: String, storage: String, wrapped: String, _ p: inout CodePrinter) {
+        p.block("@inlinable public var \(name): \(wrapped)?") { p in
+            p.line("get { \(storage).value }")
+            p.line("set { \(storage).value = newValue }")
+            p.line("_modify { yield &\(storage).value }")
+        }
+        p.line("@usableFromInline var \(storage): ProtoOptional<\(wrapped)>")
     }
 
     /// Fields in field-number order, consecutive members of one oneof grouped.
