@@ -350,7 +350,6 @@ public struct SwiftEmitter {
         }
         let name = swiftName(message.fullName)
         let shortName = name.split(separator: ".").last.map(String.init) ?? name
-        let plain = message.fields.filter { $0.oneofIndex == nil }
         p.line("/// `\(message.fullName)`")
         p.block("public struct \(shortName): ProtoMessage, JSONMessage") { p in
             // Stored properties have no initial values: each initializer below initializes every
