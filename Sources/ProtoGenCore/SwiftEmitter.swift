@@ -352,15 +352,12 @@ public struct SwiftEmitter {
         let shortName = name.split(separator: ".").last.map(String.init) ?? name
         p.line("/// `\(message.fullName)`")
         p.block("public struct \(shortName): ProtoMessage, JSONMessage") { p in
-            // Stored properties have no initial values: each initializer below initializes every
-            // field exactly once. (With initial values, a memberwise initializer assigns over the
-            // defaults, and for a message of eight or more fields the optimizer then builds the
-            // message in a temporary and copies it out: a retain and a release of every field.)
-            // An optional field (a singular message, a proto3 `optional` scalar, a oneof) is stored
-            // as a `ProtoOptional` and read and written through a property of the `Optional` type.
-            // (A message of seven or more fields with a stored `Optional` of a payload that holds
-            // references was built in a temporary and copied out by every initializer: a retain
-            // and a release of each of its fields.)
+            // Stored properties have no initial values (each initializer below sets every field
+            // once), and an optional field (a singular message, a proto3 `optional` scalar, a
+            // oneof) is stored as a `ProtoOptional` behind a property of the `Optional` type.
+            // Either initial values (from eight fields) or a stored `Optional` of a payload that
+            // holds references (from seven) made the optimizer build the message in a temporary
+            // and copy it out of every initializer: a retain and a release of each field.
             var params: [String] = []
             var assigns: [String] = []
             var defaults: [String] = []
