@@ -107,6 +107,12 @@ let package = Package(
             ]
         ),
         .testTarget(name: "CLITests", dependencies: ["OTLPTestSupport", "OTLPProto"]),
+        // Run by TelemetryTests in a process of its own: it blocks the whole cooperative pool.
+        .executableTarget(
+            name: "PoolStarvationProbe",
+            dependencies: ["Telemetry", "OTLPExporter", "OTLPSync", "TelemetryPipeline"],
+            path: "Tests/PoolStarvationProbe"
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

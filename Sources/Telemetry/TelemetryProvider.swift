@@ -1,4 +1,5 @@
 import Dispatch
+import OTLPSync
 import TelemetryPipeline
 
 /// Owns the resource, the one batching pipeline and the exporters of every signal, and hands out
@@ -68,9 +69,10 @@ public final class TelemetryProvider: Sendable {
         } skipIf: { pipeline.isShutDown }
     }
 
-    /// The best-effort flush of a released provider: runs `shutdown` in a detached task (so it
-    /// never throws into or crashes the releasing code) and waits for it at most `timeout` (the
-    /// task goes on past that, bounded by the same deadline). Does nothing when `skipIf()` holds.
+    /// The best-effort flush of a released provider: runs `shutdown` in a detached task on the
+    /// library's export threads (so it never throws into or crashes the releasing code, and needs
+    /// no thread of the cooperative pool) and waits for it at most `timeout` (the task goes on
+    /// past that, bounded by the same deadline). Does nothing when `skipIf()` holds.
     static func bestEffortShutdown(
         timeout: Duration, _ shutdown: @escaping @Sendable (ContinuousClock.Instant) async throws -> Void,
         skipIf: () -> Bool
@@ -78,15 +80,14 @@ public final class TelemetryProvider: Sendable {
         if skipIf() { return }
         let deadline = ContinuousClock.now + max(timeout, .milliseconds(100))
         let done = DispatchSemaphore(value: 0)
-        Task.detached {
+        Task.detached(executorPreference: ExportExecutor.shared) {
             try? await shutdown(deadline)
             done.signal()
         }
         guard timeout > .zero else { return }
-        // Inside a task the releasing thread is one of Swift concurrency's few shared threads, and
-        // the shutdown task needs those threads to run: blocking here made providers released at
-        // the same time (more of them than the pool has threads) each wait out the full timeout.
-        // There the shutdown only starts; a plain thread (e.g. the end of `main`) still waits.
+        // Inside a task the releasing thread is one of Swift concurrency's few shared threads:
+        // blocking it would take a thread from the application. There the shutdown only starts;
+        // a plain thread (e.g. the end of `main`) waits.
         if withUnsafeCurrentTask(body: { $0 != nil }) { return }
         let (seconds, attoseconds) = timeout.components
         let nanoseconds = Int(clamping: seconds) &* 1_000_000_000 &+ Int(attoseconds / 1_000_000_000)
@@ -131,6 +132,20 @@ public final class TelemetryProvider: Sendable {
     /// ``shutdown(deadline:)`` with a deadline `timeout` from now.
     public func shutdown(timeout: Duration = .seconds(30)) async throws {
         try await shutdown(deadline: .now + timeout)
+    }
+
+    /// ``forceFlush(timeout:)`` for synchronous code (e.g. `main` or a thread of your own): blocks
+    /// the calling thread until the flush is done, throwing ``TelemetryError`` with code
+    /// `timedOut` past `timeout`. Do not call it from a task: use the async variant there.
+    public func forceFlushSynchronously(timeout: Duration = .seconds(30)) throws {
+        try pipeline.forceFlushSynchronously(timeout: timeout)
+    }
+
+    /// ``shutdown(timeout:)`` for synchronous code: blocks the calling thread until shutdown is
+    /// done, throwing ``TelemetryError`` with code `timedOut` past `timeout`. Do not call it from
+    /// a task: use the async variant there.
+    public func shutdownSynchronously(timeout: Duration = .seconds(30)) throws {
+        try pipeline.shutdownSynchronously(timeout: timeout)
     }
 
     /// Self-observability counters of `signal`: accepted, dropped (buffer full), dropped after

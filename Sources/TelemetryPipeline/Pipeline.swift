@@ -104,6 +104,8 @@ final class FlushTicket: Sendable {
     private struct State {
         var remaining: Int
         var waiters: [Int: CheckedContinuation<Bool, Never>] = [:]
+        var timers: [Int: ExportExecutor.Timer] = [:]
+        var blockedWaiters: [OneShotSignal] = []
         var nextWaiter = 0
         /// Every lane is done.
         var finished = false
@@ -113,42 +115,69 @@ final class FlushTicket: Sendable {
     init(lanes: Int) { state = LockedValue(State(remaining: lanes)) }
 
     func laneDone() {
-        let waiters = state.withLock { state -> [CheckedContinuation<Bool, Never>] in
+        let (waiters, timers, blocked) = state.withLock { state -> ([CheckedContinuation<Bool, Never>], [ExportExecutor.Timer], [OneShotSignal]) in
             state.remaining -= 1
-            guard state.remaining == 0, !state.finished else { return [] }
+            guard state.remaining == 0, !state.finished else { return ([], [], []) }
             state.finished = true
-            defer { state.waiters = [:] }
-            return Array(state.waiters.values)
+            defer {
+                state.waiters = [:]
+                state.timers = [:]
+                state.blockedWaiters = []
+            }
+            return (Array(state.waiters.values), Array(state.timers.values), state.blockedWaiters)
         }
+        for timer in timers { ExportExecutor.shared.cancel(timer) }
         for waiter in waiters { waiter.resume(returning: true) }
+        for signal in blocked { signal.signal() }
     }
 
     private func timeOut(_ id: Int) {
-        let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+        let waiter = state.withLock { state in
+            state.timers[id] = nil
+            return state.waiters.removeValue(forKey: id)
+        }
         waiter?.resume(returning: false)
     }
 
-    /// `true` when every lane finished before `deadline`.
+    /// `true` when every lane finished before `deadline`. The deadline is kept by a timer on
+    /// the library's export threads, so it passes even while the cooperative pool is busy.
     func wait(until deadline: ContinuousClock.Instant) async -> Bool {
         let id = state.withLock { state in
             defer { state.nextWaiter += 1 }
             return state.nextWaiter
         }
-        let timer = Task {
-            try? await Task.sleep(until: deadline, clock: .continuous)
-            self.timeOut(id)
-        }
-        defer { timer.cancel() }
+        let deadlineNanos = deadline.monotonicNanos
         return await withCheckedContinuation { continuation in
             let immediate = state.withLock { state -> Bool? in
                 if state.finished { return true }
-                // The timer only fires past the deadline: if it already ran, it found no waiter.
-                if ContinuousClock.now >= deadline { return false }
+                if monotonicNanos() >= deadlineNanos { return false }
                 state.waiters[id] = continuation
                 return nil
             }
-            if let immediate { continuation.resume(returning: immediate) }
+            if let immediate {
+                continuation.resume(returning: immediate)
+                return
+            }
+            // The timer only fires past the deadline; if every lane finished first, it finds no
+            // waiter. It is cancelled when the lanes finish (or left to fire as a no-op).
+            let timer = ExportExecutor.shared.schedule(atMonotonic: deadlineNanos) { [self] in self.timeOut(id) }
+            state.withLock { state in
+                if state.finished { return }
+                state.timers[id] = timer
+            }
         }
+    }
+
+    /// ``wait(until:)`` for a plain thread: blocks it (never call it from a task).
+    func waitBlocking(until deadline: ContinuousClock.Instant) -> Bool {
+        let signal = OneShotSignal()
+        let registered = state.withLock { state -> Bool in
+            if state.finished { return false }
+            state.blockedWaiters.append(signal)
+            return true
+        }
+        if !registered { return true }
+        return signal.wait(untilMonotonic: deadline.monotonicNanos)
     }
 }
 
@@ -177,7 +206,9 @@ final class ExportLane<Batch: Sendable>: Sendable {
         let exported = self.exported
         let failed = self.failed
         let maxConcurrent = maxConcurrentExports
-        let task = Task.detached {
+        // On the library's export threads: exports, their retries and the flush and shutdown
+        // commands never wait for a thread of the cooperative pool.
+        let task = Task.detached(executorPreference: ExportExecutor.shared) {
             @Sendable func runExport(_ batch: Batch, items: Int) async {
                 var ok = true
                 for exporter in exporters {
@@ -565,7 +596,46 @@ public final class Pipeline: @unchecked Sendable {
 
     /// Exports everything recorded before this call (and collects metrics), then waits for the
     /// exporters' own flush. Throws ``TelemetryError/Code/timedOut`` past `deadline`.
+    ///
+    /// The work and the deadline run on the library's threads (the pipeline's worker and
+    /// ``ExportExecutor``), so this completes even while the cooperative pool is busy.
     public func forceFlush(deadline: ContinuousClock.Instant) async throws {
+        let ticket = queueFlush()
+        guard await ticket.wait(until: deadline) else {
+            throw TelemetryError(code: .timedOut, message: "forceFlush did not complete before its deadline")
+        }
+    }
+
+    /// ``forceFlush(deadline:)`` for synchronous code: blocks the calling thread until the flush
+    /// is done or `timeout` has passed. Do not call it from a task (it would block a thread of
+    /// the cooperative pool); use the async variant there.
+    public func forceFlushSynchronously(timeout: Duration) throws {
+        let deadline = ContinuousClock.now + timeout
+        guard queueFlush().waitBlocking(until: deadline) else {
+            throw TelemetryError(code: .timedOut, message: "forceFlush did not complete before its deadline")
+        }
+    }
+
+    /// Exports everything recorded so far, shuts the exporters down and stops the worker.
+    /// Idempotent: later calls wait for the first shutdown. Recording afterwards is a counted no-op.
+    /// Throws ``TelemetryError/Code/timedOut`` past `deadline`.
+    public func shutdown(deadline: ContinuousClock.Instant) async throws {
+        let ticket = queueShutdown()
+        guard await ticket.wait(until: deadline) else {
+            throw TelemetryError(code: .timedOut, message: "shutdown did not complete before its deadline")
+        }
+    }
+
+    /// ``shutdown(deadline:)`` for synchronous code: blocks the calling thread until shutdown is
+    /// done or `timeout` has passed. Do not call it from a task; use the async variant there.
+    public func shutdownSynchronously(timeout: Duration) throws {
+        let deadline = ContinuousClock.now + timeout
+        guard queueShutdown().waitBlocking(until: deadline) else {
+            throw TelemetryError(code: .timedOut, message: "shutdown did not complete before its deadline")
+        }
+    }
+
+    private func queueFlush() -> FlushTicket {
         // Under the shutdown lock, so a flush is either queued before the shutdown command (and
         // processed before the worker stops) or waits for the shutdown, which exports everything.
         let ticket = shutdownTicket.withLock { shutdown -> FlushTicket in
@@ -575,14 +645,10 @@ public final class Pipeline: @unchecked Sendable {
             return ticket
         }
         wakeWorker()
-        guard await ticket.wait(until: deadline) else {
-            throw TelemetryError(code: .timedOut, message: "forceFlush did not complete before its deadline")
-        }
+        return ticket
     }
 
-    /// Exports everything recorded so far, shuts the exporters down and stops the worker.
-    /// Idempotent: later calls wait for the first shutdown. Recording afterwards is a counted no-op.
-    public func shutdown(deadline: ContinuousClock.Instant) async throws {
+    private func queueShutdown() -> FlushTicket {
         let ticket = shutdownTicket.withLock { current -> FlushTicket in
             if let current { return current }
             let ticket = FlushTicket(lanes: 3)
@@ -593,9 +659,7 @@ public final class Pipeline: @unchecked Sendable {
             return ticket
         }
         wakeWorker()
-        guard await ticket.wait(until: deadline) else {
-            throw TelemetryError(code: .timedOut, message: "shutdown did not complete before its deadline")
-        }
+        return ticket
     }
 
     private func wakeWorker() {

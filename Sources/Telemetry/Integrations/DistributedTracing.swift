@@ -2,6 +2,7 @@
 // sampler, limits, span attributes, configured tracestate, pipeline), W3C traceparent/tracestate
 // injection and extraction, and the span context carried in `InstrumentationContext`.
 
+import OTLPSync
 import Synchronization
 import Foundation
 import Tracing
@@ -90,7 +91,7 @@ public struct DistributedTracer: Tracing.Tracer {
     /// requirement; prefer ``TelemetryProvider/forceFlush(deadline:)``).
     public func forceFlush() {
         guard let pipeline = effectiveTracer?.recorder.pipeline else { return }
-        Task.detached { try? await pipeline.forceFlush(deadline: .now + .seconds(30)) }
+        Task.detached(executorPreference: ExportExecutor.shared) { try? await pipeline.forceFlush(deadline: .now + .seconds(30)) }
     }
 
     // MARK: Instrument (W3C propagation)

@@ -112,7 +112,7 @@ final class MeterMetricsPath: Sendable {
     /// Starts a flush of the provider's pipeline (metrics collected now) without waiting for it.
     func flushInBackground() {
         let pipeline = meter.pipeline
-        Task.detached { try? await pipeline.forceFlush(deadline: .now + .seconds(30)) }
+        Task.detached(executorPreference: ExportExecutor.shared) { try? await pipeline.forceFlush(deadline: .now + .seconds(30)) }
     }
 }
 

@@ -103,9 +103,9 @@ public final class MetricsClient: Sendable {
         self.meterPath = meterPath
         self.state = LockedValue(ClientAggregationState(startTime: configuration.now()))
         if meterPath == nil, let interval = configuration.exportInterval, interval > .zero {
-            let task = Task.detached(priority: .utility) { [weak self] in
+            let task = Task.detached(executorPreference: ExportExecutor.shared, priority: .utility) { [weak self] in
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: interval)
+                    try? await ExportExecutor.shared.sleep(for: interval)
                     guard !Task.isCancelled, let self else { return }
                     try? self.flush()
                 }
