@@ -79,9 +79,22 @@ public struct PipelineConfiguration: Sendable {
         }
     }
 
+    /// What a producer does when a signal's queue is full.
+    public enum Backpressure: Sendable, Hashable {
+        /// Drop the item and count it (``SignalStatistics/dropped``): producers never wait. The
+        /// default, as the specification's batch processors do.
+        case drop
+        /// Wait for room, at most `maxWait`, then drop and count. The producer waits on a
+        /// condition variable the worker signals as it moves items out of the queue, so a
+        /// producer faster than the export path is paced to it instead of losing items.
+        case wait(maxWait: Duration)
+    }
+
     public var traces = Batching(scheduledDelay: .seconds(5))
     public var logs = Batching(scheduledDelay: .seconds(1))
     public var metrics = Metrics()
+    /// What producers do when a queue is full. Default ``Backpressure/drop``.
+    public var backpressure: Backpressure = .drop
     /// How often drops are reported through ``diagnostics`` (only when something was dropped).
     public var dropReportInterval: Duration = .seconds(60)
     /// Longest idle sleep of the worker between checks (it is also woken by producers).
@@ -272,13 +285,6 @@ final class ExportLane<Batch: Sendable>: Sendable {
     }
 }
 
-/// Monotonic nanoseconds, for the worker's timers.
-func monotonicNanos() -> UInt64 {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
-}
-
 extension Duration {
     var nanoseconds: UInt64 {
         let (seconds, attoseconds) = components
@@ -312,6 +318,13 @@ public final class Pipeline: @unchecked Sendable {
     /// object (which made threads adding to one counter bounce that object's reference count).
     @usableFromInline let shutDownFlag = UnsafeAtomic<Bool>.create(false)
     @usableFromInline let droppedAfterShutdown: [ManagedAtomic<Int>] = [ManagedAtomic(0), ManagedAtomic(0), ManagedAtomic(0)]
+
+    /// Nanoseconds a producer waits for room in a full queue; 0: it drops at once.
+    @usableFromInline let backpressureWait: UInt64
+    /// Producers waiting for room (``PipelineConfiguration/Backpressure/wait(maxWait:)``), and
+    /// the condition they wait on, which the worker broadcasts after moving items out.
+    let waitingProducers = ManagedAtomic<Int>(0)
+    let roomAvailable = ConditionLock()
 
     /// Set by the worker just before it parks; a producer that sees it clears it and signals.
     let workerSleeping = ManagedAtomic<Bool>(false)
@@ -356,6 +369,11 @@ public final class Pipeline: @unchecked Sendable {
     ) {
         self.resource = resource
         self.configuration = configuration
+        if case .wait(let maxWait) = configuration.backpressure {
+            backpressureWait = max(1, maxWait.clampedNanoseconds)
+        } else {
+            backpressureWait = 0
+        }
         spanRing = MPSCRingBuffer(minimumCapacity: configuration.traces.maxQueueSize)
         // Idle blocks kept: eight export batches (at least 4096), not the whole queue. The pool
         // hands blocks out in the order they came back, so every idle block is touched once per
@@ -470,6 +488,14 @@ public final class Pipeline: @unchecked Sendable {
             spanRecords.discard(record)
             return
         }
+        if backpressureWait != 0 {
+            guard let position = spanRing.tryPush(record) ?? pushWaitingForRoom(record, into: spanRing) else {
+                spanRecords.discard(record)
+                return
+            }
+            if position & spanWakeMask == spanWakeMask { wakeWorkerIfSleeping() }
+            return
+        }
         guard let position = spanRing.push(record) else {
             spanRecords.discard(record)
             return
@@ -477,11 +503,51 @@ public final class Pipeline: @unchecked Sendable {
         if position & spanWakeMask == spanWakeMask { wakeWorkerIfSleeping() }
     }
 
+    /// The slow path of a producer under ``PipelineConfiguration/Backpressure/wait(maxWait:)``:
+    /// the queue was full. Waits for the worker to make room (it broadcasts ``roomAvailable``
+    /// after moving items out; the wait is also cut at 1 ms, so a missed broadcast costs at most
+    /// that), then pushes, or counts a drop once `backpressureWait` has passed.
+    @usableFromInline
+    func pushWaitingForRoom<Element>(_ element: Element, into ring: MPSCRingBuffer<Element>) -> Int? {
+        let deadline = monotonicNanos() &+ backpressureWait
+        // Sequentially consistent: the worker's check of the count after moving items must see
+        // us, or we see the room it made in the retry below (Dekker, as with the sleeping flag).
+        waitingProducers.wrappingIncrement(ordering: .sequentiallyConsistent)
+        defer { waitingProducers.wrappingDecrement(ordering: .relaxed) }
+        while true {
+            if let position = ring.tryPush(element) { return position }
+            wakeWorkerIfSleeping()
+            let now = monotonicNanos()
+            if now >= deadline || isShutDown {
+                ring.countDrop()
+                return nil
+            }
+            roomAvailable.withLock {
+                roomAvailable.wait(untilMonotonic: min(deadline, now &+ 1_000_000))
+            }
+        }
+    }
+
+    /// Wakes producers waiting for room, if any (the worker, after moving items out of a ring).
+    func signalRoomAvailable() {
+        // Sequentially consistent: pairs with the producers' increment (see pushWaitingForRoom).
+        if waitingProducers.load(ordering: .sequentiallyConsistent) > 0 {
+            roomAvailable.withLock { roomAvailable.broadcast() }
+        }
+    }
+
     /// Queues a log record. Lock-free; drops (and counts) when the ring is full.
     @inlinable
     public func recordLog(_ record: consuming LogRecordData) {
         if isShutDown {
             droppedAfterShutdown[2].wrappingIncrement(ordering: .relaxed)  // Relaxed: statistic.
+            return
+        }
+        if backpressureWait != 0 {
+            if let position = logRing.tryPush(copy record) ?? pushWaitingForRoom(record, into: logRing),
+               position & logWakeMask == logWakeMask {
+                wakeWorkerIfSleeping()
+            }
             return
         }
         if let position = logRing.push(record), position & logWakeMask == logWakeMask {
@@ -494,6 +560,13 @@ public final class Pipeline: @unchecked Sendable {
     public func recordMeasurement(_ measurement: consuming Measurement) {
         if isShutDown {
             droppedAfterShutdown[1].wrappingIncrement(ordering: .relaxed)  // Relaxed: statistic.
+            return
+        }
+        if backpressureWait != 0 {
+            if let position = measurementRing.tryPush(copy measurement) ?? pushWaitingForRoom(measurement, into: measurementRing),
+               position & measurementWakeMask == measurementWakeMask {
+                wakeWorkerIfSleeping()
+            }
             return
         }
         if let position = measurementRing.push(measurement), position & measurementWakeMask == measurementWakeMask {

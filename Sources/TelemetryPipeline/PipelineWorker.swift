@@ -1,3 +1,4 @@
+import OTLPSync
 import Atomics
 import Dispatch
 
@@ -69,6 +70,7 @@ final class PipelineWorker: @unchecked Sendable {
             case .delay: worked = drainLogs(flushing: false, everything: true) || worked
             }
             worked = drainMeasurements(maxCount: 4096) || worked
+            if worked { pipeline.signalRoomAvailable() }
             now = monotonicNanos()
             if !pendingSpans.isEmpty, now &- pendingSpansSince >= configuration.traces.scheduledDelay.nanoseconds,
                !pipeline.spanLane.isSaturated {
@@ -345,6 +347,7 @@ final class PipelineWorker: @unchecked Sendable {
         drainSpans(flushing: true)
         drainLogs(flushing: true)
         drainMeasurements(maxCount: pipeline.measurementRing.count)
+        pipeline.signalRoomAvailable()
         collectMetrics()
         nextMetricCollection = monotonicNanos() &+ configuration.metrics.exportInterval.nanoseconds
     }
