@@ -90,7 +90,8 @@ import Testing
         let flooding = try ChildProcess.run(otlp, common, timeout: 120)
         let flooded = try #require(summary(flooding.stdoutText), "\(flooding.stdoutText) \(flooding.stderrText)")
         #expect(flooding.status == 1 && (Int(flooded["dropped"] ?? "") ?? 0) > 0, "\(flooding.stdoutText)")
-        let paced = try ChildProcess.run(otlp, common + ["--lossless"], timeout: 120)
+        // Four workers on the same small queue, paced by back-pressure: nothing dropped.
+        let paced = try ChildProcess.run(otlp, common + ["--lossless", "--workers", "4"], timeout: 120)
         let fields = try #require(summary(paced.stdoutText), "\(paced.stdoutText) \(paced.stderrText)")
         #expect(paced.status == 0, "\(paced.stdoutText) \(paced.stderrText)")
         #expect(fields["created"] == "20000" && fields["exported"] == "20000")
@@ -100,12 +101,34 @@ import Testing
         #expect(receiver.acceptedKeys(signal).count == delivered + 20000)
     }
 
-    @Test func losslessIsRefusedForMetricsAndForAQueueSmallerThanABatch() throws {
-        for arguments in [["load", "--signal", "metrics", "--count", "1", "--lossless"],
-                          ["load", "--count", "1", "--lossless", "--queue-size", "512", "--batch-size", "512"]] {
-            let output = try ChildProcess.run(otlp, arguments, timeout: 30)
-            #expect(output.status == 2, "\(arguments): \(output.stderrText)")
-        }
+    @Test func losslessMetricsFromManyWorkersAreAllAggregated() throws {
+        let receiver = try OTLPReceiverPeer(.grpc)
+        defer { receiver.stop() }
+        let output = try ChildProcess.run(otlp, ["load", "--endpoint", receiver.endpoint, "--signal", "metrics", "--count", "50000",
+                                                 "--queue-size", "1024", "--workers", "4", "--lossless"], timeout: 120)
+        let fields = try #require(summary(output.stdoutText), "\(output.stdoutText) \(output.stderrText)")
+        #expect(output.status == 0 && fields["created"] == "50000" && fields["dropped"] == "0", "\(output.stdoutText)")
+        // The last collection's cumulative points (one per worker) add up to every measurement.
+        #expect(receiver.wait(timeout: 10) { !$0.acceptedKeys("metrics").isEmpty })
+        let last = try #require(receiver.accepted.last { $0.signal == "metrics" })
+        let total = last.keys.compactMap { Double($0.split(separator: ":").last ?? "") }.reduce(0, +)
+        #expect(total == 50000, "\(last.keys)")
+    }
+
+    @Test func shutdownTimeoutBoundsTheFinalFlushAndCountsTheRestAsFailed() throws {
+        // A collector that never answers (accepts, then silence): the final flush cannot finish,
+        // so the shutdown timeout ends the run and every span is counted, as failed.
+        let collector = try OTLPReceiverPeer(.grpc, script: #"[{"sleep_ms": 30000}]"#)
+        defer { collector.stop() }
+        let start = Date()
+        let output = try ChildProcess.run(otlp, ["load", "--endpoint", collector.endpoint, "--count", "100",
+                                                 "--timeout", "20", "--shutdown-timeout", "1"], timeout: 60)
+        let elapsed = Date().timeIntervalSince(start)
+        let fields = try #require(summary(output.stdoutText), "\(output.stdoutText) \(output.stderrText)")
+        #expect(output.status == 1)
+        #expect(fields["created"] == "100" && fields["exported"] == "0" && fields["failed"] == "100", "\(output.stdoutText)")
+        #expect(elapsed < 15, "the run took \(elapsed) s; the shutdown timeout is 1 s, the export timeout 20 s")
+        #expect(output.stderrText.contains("shutdown"), "\(output.stderrText)")
     }
 
     @Test func tlsCollectorIsReachedWithCAFileOrInsecureAndRejectedOtherwise() throws {
