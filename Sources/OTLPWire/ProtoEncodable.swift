@@ -22,6 +22,11 @@ extension ProtoEncodable {
         var sizer = SizerTableCache.shared.takeSizer(minimumCapacity: expectedLengths)
         defer { SizerTableCache.shared.giveBack(sizer) }
         let size = protoSize(&sizer)
+        // Never ask for capacity 0: the standard library then initializes the process-wide empty
+        // array storage, writing its count (0 over 0) while other threads read the count of
+        // their own empty arrays, which all share that storage (a data race ThreadSanitizer
+        // reports, and rightly: it is an unsynchronized write to shared memory).
+        if headroom == 0 && size == 0 { return [] }
         return [UInt8](unsafeUninitializedCapacity: headroom &+ size) { buffer, count in
             if headroom > 0 { buffer.baseAddress!.initialize(repeating: 0, count: headroom) }
             if size > 0 {

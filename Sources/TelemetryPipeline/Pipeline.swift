@@ -127,7 +127,7 @@ public final class Pipeline: @unchecked Sendable {
         }
         let worker = PipelineWorker(pipeline: self)
         let thread = Thread { worker.run() }
-        thread.name = "swift-otlp pipeline"
+        thread.name = "otlp-pipeline"  // Linux keeps 15 bytes of a thread name
         thread.start()
     }
 
