@@ -267,11 +267,13 @@ struct HTTP1RequestParser {
             return nil
         }
         guard terminator - start <= maxHeaderBytes else { throw fail(431, "request header section exceeds \(maxHeaderBytes) bytes") }
-        let section = buffer[start..<terminator]
+        // Every line of the section, the last included, ends in CRLF.
+        let section = buffer[start..<(terminator + 2)]
         readIndex = terminator + 4
-        var lines = section.split(separator: 10, omittingEmptySubsequences: false).makeIterator()
+        var lines = section.split(separator: 10, omittingEmptySubsequences: true).makeIterator()
         guard let requestLine = lines.next() else { throw fail(400, "empty request") }
-        let requestLineText = requestLine.last == 13 ? requestLine.dropLast() : requestLine
+        guard requestLine.last == 13 else { throw fail(400, "request line not terminated by CRLF") }
+        let requestLineText = requestLine.dropLast()
         let parts = requestLineText.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
         guard parts.count == 3, !parts[0].isEmpty, parts[0].allSatisfy(isTokenByte), !parts[1].isEmpty,
               parts[1].allSatisfy({ $0 > 32 && $0 < 127 }) else {
