@@ -264,6 +264,11 @@ struct HTTP1RequestParser {
             guard end - start <= maxHeaderBytes else { throw fail(431, "request header section exceeds \(maxHeaderBytes) bytes") }
             // Reject obvious garbage early instead of waiting for a blank line that never comes.
             try checkRequestLinePrefix(buffer[start..<end])
+            var index = start
+            while index < end {
+                if buffer[index] == 10 && (index == start || buffer[index - 1] != 13) { throw fail(400, "line not terminated by CRLF") }
+                index += 1
+            }
             return nil
         }
         guard terminator - start <= maxHeaderBytes else { throw fail(431, "request header section exceeds \(maxHeaderBytes) bytes") }
