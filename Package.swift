@@ -114,7 +114,7 @@ let package = Package(
             name: "OTLPTestingTests",
             dependencies: ["OTLPTesting", "OTLPExporter", "Telemetry", "HTTP2Transport", "OTLPProto", "OTLPTestSupport", "OTLPSync"]
         ),
-        .testTarget(name: "CLITests", dependencies: ["OTLPTestSupport", "OTLPProto"]),
+        .testTarget(name: "CLITests", dependencies: ["OTLPTestSupport", "OTLPProto", "HTTP2Transport"]),
     ],
     swiftLanguageModes: [.v6]
 )
