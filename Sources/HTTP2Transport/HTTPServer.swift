@@ -35,11 +35,15 @@ public struct HTTPServerConfiguration: Sendable {
     public var initialStreamWindow: Int
     /// HTTP/2 receive window of the connection. Default 16 MiB.
     public var connectionWindow: Int
+    /// TLS on every connection (ALPN `h2` or `http/1.1`), optionally requiring client
+    /// certificates. Default `nil`: cleartext (h2c with prior knowledge, HTTP/1.1).
+    public var tls: HTTPServerTLSConfiguration?
 
     public init(host: String = "127.0.0.1", port: UInt16 = 0, maxRequestBodyBytes: Int = 4 << 20,
                 maxHeaderListBytes: Int = 16 << 10, maxConcurrentStreams: Int = 100, maxConnections: Int = 1024,
                 idleTimeout: Duration = .seconds(60), requestReadTimeout: Duration = .seconds(30),
-                initialStreamWindow: Int = 1 << 20, connectionWindow: Int = 16 << 20) {
+                initialStreamWindow: Int = 1 << 20, connectionWindow: Int = 16 << 20, tls: HTTPServerTLSConfiguration? = nil) {
+        self.tls = tls
         self.host = host
         self.port = port
         self.maxRequestBodyBytes = maxRequestBodyBytes
@@ -147,21 +151,25 @@ public struct HTTPServerStatistics: Sendable, Hashable, CustomStringConvertible 
     public var slowRequestTimeouts = 0
     /// Connections closed by `idleTimeout`.
     public var idleTimeouts = 0
+    /// TLS handshakes that failed (not TLS, no or an untrusted client certificate, no common version).
+    public var tlsHandshakeFailures = 0
 
     public init() {}
 
     /// Connections or requests refused for misbehaviour (everything but idle timeouts).
-    public var rejected: Int { connectionsRefused + protocolErrors + oversizedRequests + oversizedHeaders + slowRequestTimeouts }
+    public var rejected: Int {
+        connectionsRefused + protocolErrors + oversizedRequests + oversizedHeaders + slowRequestTimeouts + tlsHandshakeFailures
+    }
 
     public var description: String {
         "accepted=\(connectionsAccepted) refused=\(connectionsRefused) open=\(openConnections) requests=\(requests) "
             + "protocol_errors=\(protocolErrors) oversized=\(oversizedRequests) oversized_headers=\(oversizedHeaders) "
-            + "slow=\(slowRequestTimeouts) idle=\(idleTimeouts)"
+            + "slow=\(slowRequestTimeouts) idle=\(idleTimeouts) tls_failures=\(tlsHandshakeFailures)"
     }
 }
 
-/// An HTTP server for HTTP/2 with prior knowledge (h2c, as gRPC uses) and HTTP/1.1, on one
-/// listening socket and one I/O thread of its own (poll).
+/// An HTTP server for HTTP/2 (h2c with prior knowledge, as gRPC uses, or TLS with ALPN h2) and
+/// HTTP/1.1, on one listening socket and one I/O thread of its own (poll).
 ///
 /// The socket is bound when the server is made (``port`` is known at once); the thread runs
 /// until ``shutdown()``. Requests are answered by the handler, called on that thread; a delayed
@@ -174,7 +182,8 @@ public final class HTTPServer: Sendable {
     private let loop: ServerLoop
 
     /// Binds, listens and starts the I/O thread.
-    /// - Throws: `TransportError` `.invalidConfiguration` (bad address), `.ioError` (bind/listen).
+    /// - Throws: `TransportError` `.invalidConfiguration` (bad address, unreadable certificate or
+    ///   key), `.ioError` (bind/listen).
     public init(configuration: HTTPServerConfiguration, handler: @escaping HTTPServerHandler) throws(TransportError) {
         let listener = try ListeningSocket(host: configuration.host, port: configuration.port)
         port = listener.port
@@ -284,6 +293,7 @@ final class ServerLoop: @unchecked Sendable {
     let configuration: HTTPServerConfiguration
     let handler: HTTPServerHandler
     let statistics = LockedValue(HTTPServerStatistics())
+    let tlsContext: ServerTLSContext?
     private let listener: ListeningSocket
     private let wakeFD: Int32
     private let wakeWriteFD: Int32
@@ -306,6 +316,7 @@ final class ServerLoop: @unchecked Sendable {
         self.configuration = configuration
         self.listener = listener
         self.handler = handler
+        tlsContext = try configuration.tls.map { (tls) throws(TransportError) in try ServerTLSContext(configuration: tls) }
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { throw POSIXErrors.error(.internalError, "pipe", errno: errno) }
         for fd in fds {
@@ -420,11 +431,21 @@ final class ServerLoop: @unchecked Sendable {
     private func acceptAll() {
         while let fd = listener.accept() {
             if connections.count >= configuration.maxConnections {
-                _ = close(fd)
+                // Counted before the close, so a client that sees the close sees the count.
                 count { $0.connectionsAccepted += 1; $0.connectionsRefused += 1 }
+                _ = close(fd)
                 continue
             }
             let connection = HTTPServerConnection(loop: self, fd: fd, id: nextConnectionID, now: monotonicNanos())
+            if let tlsContext {
+                do throws(TransportError) {
+                    try connection.startTLS(tlsContext)
+                } catch {
+                    count { $0.connectionsAccepted += 1; $0.tlsHandshakeFailures += 1 }
+                    connection.close()
+                    continue
+                }
+            }
             nextConnectionID += 1
             connections.append(connection)
             count { $0.connectionsAccepted += 1; $0.openConnections += 1 }

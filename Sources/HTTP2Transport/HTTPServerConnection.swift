@@ -41,6 +41,9 @@ final class HTTPServerConnection {
     private var detectBuffer: [UInt8] = []
     private var parser: HTTP1RequestParser
     private var session: NGHTTP2ServerSession?
+    private var tls: ServerTLSSession?
+    /// The TLS handshake waits for the socket to be writable.
+    private var handshakeWantsWrite = false
     private var streams: [Int32: ServerStream] = [:]
     private let output = ByteBuffer(capacity: 16 << 10)
     private var lastActivity: UInt64
@@ -76,7 +79,63 @@ final class HTTPServerConnection {
         !closeNow && !closeAfterFlush && !peerClosed && http1Pending == nil && output.readableBytes < Self.maxBufferedOutput
     }
 
-    var wantsWrite: Bool { !closeNow && output.readableBytes > 0 }
+    var wantsWrite: Bool { !closeNow && (output.readableBytes > 0 || handshakeWantsWrite) }
+
+    /// Serves the connection over TLS; the handshake must finish within the request read timeout.
+    func startTLS(_ context: ServerTLSContext) throws(TransportError) {
+        tls = try ServerTLSSession(context: context, fd: socket.fd)
+        requestStartedAt = lastActivity
+    }
+
+    /// Advances the handshake; false while it is not done (or has failed).
+    private func handshake() -> Bool {
+        guard let tls, !tls.handshakeDone else { return true }
+        do throws(TransportError) {
+            switch try tls.handshakeStep() {
+            case nil:
+                handshakeWantsWrite = false
+                requestStartedAt = nil
+                return true
+            case .wantWrite?:
+                handshakeWantsWrite = true
+            default:
+                handshakeWantsWrite = false
+            }
+        } catch {
+            countMisbehaviour { $0.tlsHandshakeFailures += 1 }
+            closeNow = true
+        }
+        return false
+    }
+
+    private func readSome() -> IOResult? {
+        if let tls {
+            do throws(TransportError) { return try tls.read(into: loop.input, count: loop.inputCapacity) } catch { return nil }
+        }
+        while true {
+            let n = recv(socket.fd, loop.input, loop.inputCapacity, 0)
+            if n > 0 { return .bytes(n) }
+            if n == 0 { return .closed }
+            let code = errno
+            if code == EINTR { continue }
+            if code == EAGAIN || code == EWOULDBLOCK { return .wantRead }
+            return nil
+        }
+    }
+
+    private func writeSome(_ pointer: UnsafeRawPointer, count: Int) -> IOResult? {
+        if let tls {
+            do throws(TransportError) { return try tls.write(from: pointer, count: count) } catch { return nil }
+        }
+        while true {
+            let n = send(socket.fd, pointer, count, Int32(MSG_NOSIGNAL))
+            if n >= 0 { return .bytes(n) }
+            let code = errno
+            if code == EINTR { continue }
+            if code == EAGAIN || code == EWOULDBLOCK { return .wantWrite }
+            return nil
+        }
+    }
 
     var isFinished: Bool {
         if closeNow || socket.fd < 0 { return true }
@@ -104,6 +163,8 @@ final class HTTPServerConnection {
     }
 
     func close() {
+        if socket.fd >= 0 { tls?.shutdown() }
+        tls = nil
         session = nil
         streams.removeAll()
         socket.close()
@@ -119,20 +180,24 @@ final class HTTPServerConnection {
 
     func readAvailable() {
         guard !closeNow, socket.fd >= 0 else { return }
-        for _ in 0..<16 {
-            let n = recv(socket.fd, loop.input, loop.inputCapacity, 0)
-            if n > 0 {
+        guard handshake() else { return }
+        for _ in 0..<32 {
+            switch readSome() {
+            case .bytes(let n)?:
                 lastActivity = monotonicNanos()
                 process(UnsafeRawBufferPointer(start: loop.input, count: n))
-                if closeNow || closeAfterFlush || http1Pending != nil || n < loop.inputCapacity { return }
-                continue
+                if closeNow || closeAfterFlush || http1Pending != nil { return }
+                // Cleartext: a short read drained the socket. TLS reads one record at a time.
+                if tls == nil && n < loop.inputCapacity { return }
+            case .closed?:
+                peerClosed = true
+                return
+            case .wantRead?, .wantWrite?:
+                return
+            case nil:
+                closeNow = true
+                return
             }
-            if n == 0 { peerClosed = true; return }
-            let code = errno
-            if code == EINTR { continue }
-            if code == EAGAIN || code == EWOULDBLOCK { return }
-            closeNow = true
-            return
         }
     }
 
@@ -512,6 +577,8 @@ final class HTTPServerConnection {
 
     func flush() {
         guard !closeNow, socket.fd >= 0 else { return }
+        if handshakeWantsWrite { _ = handshake() }
+        if let tls, !tls.handshakeDone { return }
         while true {
             if let session = session?.session {
                 while output.readableBytes < Self.maxBufferedOutput {
@@ -524,17 +591,16 @@ final class HTTPServerConnection {
             }
             if output.readableBytes == 0 { return }
             while output.readableBytes > 0 {
-                let n = send(socket.fd, output.readPointer, output.readableBytes, Int32(MSG_NOSIGNAL))
-                if n > 0 {
+                switch writeSome(output.readPointer, count: output.readableBytes) {
+                case .bytes(let n)? where n > 0:
                     output.consume(n)
                     lastWriteProgress = monotonicNanos()
-                    continue
+                case .wantRead?, .wantWrite?:
+                    return
+                default:
+                    closeNow = true
+                    return
                 }
-                let code = errno
-                if n < 0 && code == EINTR { continue }
-                if n < 0 && (code == EAGAIN || code == EWOULDBLOCK) { return }
-                closeNow = true
-                return
             }
             guard let session = session?.session, nghttp2_session_want_write(session) != 0 else { return }
         }

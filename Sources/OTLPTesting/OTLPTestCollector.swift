@@ -16,7 +16,8 @@ import OTLPSync
 /// It serves `/opentelemetry.proto.collector.{trace,metrics,logs}.v1.*Service/Export` over
 /// HTTP/2 (h2c, prior knowledge; gzip `grpc-encoding`) and OTLP/HTTP `POST /v1/{traces,metrics,logs}`
 /// (HTTP/1.1 or h2c; `application/x-protobuf` or `application/json`; gzip `content-encoding`),
-/// each on its own port, served by one I/O thread per port. Waiting never blocks a thread: waits
+/// each on its own port, served by one I/O thread per port; with `server.tls` in the
+/// configuration, over TLS (ALPN h2 or http/1.1, optional client certificates). Waiting never blocks a thread: waits
 /// are continuations resumed from the server threads.
 public final class OTLPTestCollector: Sendable {
     /// Settings of a collector.
@@ -30,7 +31,9 @@ public final class OTLPTestCollector: Sendable {
         /// Largest request: the HTTP body, the gRPC message, and each after gzip decompression.
         /// Default 4 MiB, as the OpenTelemetry Collector's gRPC receiver.
         public var maxRequestBytes: Int
-        /// Transport limits (`host`, `port` and `maxRequestBodyBytes` are set from the above).
+        /// Transport limits and TLS (`server.tls`: certificate, key, optional client CA for mTLS;
+        /// both receivers then speak TLS only). `host`, `port` and `maxRequestBodyBytes` are set
+        /// from the above.
         public var server: HTTPServerConfiguration
         /// Keep every accepted request and its flattened items (default). `false` keeps counts only
         /// (a long-running `otlp collect`).
@@ -115,10 +118,12 @@ public final class OTLPTestCollector: Sendable {
     public var grpcPort: UInt16? { grpcServer?.port }
     /// The OTLP/HTTP receiver's port, nil when not started.
     public var httpPort: UInt16? { httpServer?.port }
-    /// `http://HOST:PORT` of the gRPC receiver (h2c).
-    public var grpcEndpoint: String? { grpcServer.map { "http://\($0.authority)" } }
-    /// `http://HOST:PORT` of the OTLP/HTTP receiver (append `/v1/traces` ..., or use ``httpURL(for:)``).
-    public var httpEndpoint: String? { httpServer.map { "http://\($0.authority)" } }
+    /// `http://HOST:PORT` of the gRPC receiver (h2c), `https://` with TLS.
+    public var grpcEndpoint: String? { grpcServer.map { "\(scheme)://\($0.authority)" } }
+    /// `http://HOST:PORT` (`https://` with TLS) of the OTLP/HTTP receiver (append `/v1/traces` ...,
+    /// or use ``httpURL(for:)``).
+    public var httpEndpoint: String? { httpServer.map { "\(scheme)://\($0.authority)" } }
+    private var scheme: String { configuration.server.tls == nil ? "http" : "https" }
     /// The OTLP/HTTP URL of a signal, e.g. `http://127.0.0.1:PORT/v1/traces`.
     public func httpURL(for signal: Signal) -> String? { httpEndpoint.map { $0 + signal.httpPath } }
 

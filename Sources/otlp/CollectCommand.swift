@@ -34,7 +34,7 @@ struct CollectCommand: AsyncParsableCommand {
     @Option(name: .long, help: "OTLP/HTTP listen address HOST:PORT (e.g. 127.0.0.1:4318).")
     var http: String?
 
-    @Option(name: .customLong("tls-cert"), help: "PEM server certificate (TLS is not supported by the collector yet).")
+    @Option(name: .customLong("tls-cert"), help: "PEM server certificate: both receivers speak TLS (ALPN h2, http/1.1).")
     var tlsCert: String?
 
     @Option(name: .customLong("tls-key"), help: "PEM server key (with --tls-cert).")
@@ -75,9 +75,8 @@ struct CollectCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("otlp collect: --print waterfall is not implemented yet\n".utf8))
             throw ExitCode(2)
         }
-        if tlsCert != nil || tlsKey != nil || clientCA != nil {
-            FileHandle.standardError.write(Data("otlp collect: TLS (--tls-cert, --tls-key, --client-ca) is not implemented yet\n".utf8))
-            throw ExitCode(2)
+        if (tlsCert == nil) != (tlsKey == nil) || (clientCA != nil && tlsCert == nil) {
+            throw ValidationError("--tls-cert and --tls-key go together; --client-ca needs them")
         }
         let both = grpc == nil && http == nil
         let grpcAddress = try (grpc ?? (both ? "127.0.0.1:4317" : nil)).map(Self.parseAddress)
@@ -87,6 +86,9 @@ struct CollectCommand: AsyncParsableCommand {
         var configuration = OTLPTestCollector.Configuration()
         configuration.keepsRequests = false
         configuration.maxRequestBytes = maxRequestBytes
+        if let tlsCert, let tlsKey {
+            configuration.server.tls = HTTPServerTLSConfiguration(certificateFile: tlsCert, privateKeyFile: tlsKey, clientCAFile: clientCA)
+        }
         if mode == .json {
             configuration.onRequest = { request in output.write(request.payload.jsonBytes()) }
         }

@@ -89,8 +89,17 @@ enum Fixtures {
     }
 }
 
-/// A blocking TCP client with a receive timeout, for speaking raw bytes to the server.
-final class RawClient {
+/// Runs blocking work (a socket read, a child process) on a thread of its own: blocking a thread
+/// of the cooperative pool would stall the other tests running beside it.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
+
+/// A blocking TCP client with a receive timeout, for speaking raw bytes to the server. Its
+/// async reads run off the cooperative pool.
+final class RawClient: @unchecked Sendable {
     let fd: Int32
 
     init(port: UInt16, receiveTimeout: Double = 5) throws {
@@ -151,6 +160,20 @@ final class RawClient {
         let parts = head.split(separator: " ", maxSplits: 2)
         guard parts.count >= 2, let status = Int(parts[1]) else { return nil }
         return (status, head, Array(result.bytes[(end + 4)...]))
+    }
+
+    /// Whether the server closes the connection (reading and discarding until then, or the timeout).
+    func closedByServer() async throws -> Bool {
+        try await offPool { self.receive().closed }
+    }
+
+    /// The bytes until the server closes the connection, and whether it did.
+    func receiveUntilClosed() async throws -> (bytes: [UInt8], closed: Bool) {
+        try await offPool { self.receive() }
+    }
+
+    func response() async throws -> (status: Int, head: String, body: [UInt8])? {
+        try await offPool { self.receiveHTTP1Response() }
     }
 
     static func headEnd(_ bytes: [UInt8]) -> Int? {

@@ -17,10 +17,10 @@ func healthyGRPCExport(_ collector: OTLPTestCollector) async throws -> GRPCStatu
 }
 
 /// A well-behaved OTLP/HTTP export over a raw HTTP/1.1 connection; returns the status.
-func healthyHTTPExport(_ collector: OTLPTestCollector) throws -> Int? {
+func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
     let client = try RawClient(port: try #require(collector.httpPort))
     client.send(http1Post(path: "/v1/logs", contentType: "application/x-protobuf", body: Fixtures.logs(["healthy"]).serializedBytes()))
-    return client.receiveHTTP1Response()?.status
+    return try await client.response()?.status
 }
 
 @Suite struct HostileClientTests {
@@ -31,7 +31,7 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) throws -> Int? {
         for port in [collector.grpcPort!, collector.httpPort!] {
             let client = try RawClient(port: port)
             client.send(Self.garbage)
-            let answer = client.receive()
+            let answer = try await client.receiveUntilClosed()
             #expect(answer.closed)
             #expect(String(decoding: answer.bytes.prefix(12), as: UTF8.self) == "HTTP/1.1 400")
         }
@@ -39,7 +39,7 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) throws -> Int? {
         #expect(collector.transportStatistics.http?.protocolErrors == 1)
         #expect(collector.counters.rejected == 2)
         #expect(try await healthyGRPCExport(collector) == .ok)
-        #expect(try healthyHTTPExport(collector) == 200)
+        #expect(try await healthyHTTPExport(collector) == 200)
         await collector.stop()
     }
 
@@ -47,13 +47,13 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) throws -> Int? {
         let collector = try await OTLPTestCollector.start(http: false)
         let client = try RawClient(port: collector.grpcPort!)
         client.send(Array("PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n".utf8) + [0, 0, 0, 4, 0, 0, 0, 0, 0])
-        let answer = client.receive()
+        let answer = try await client.receiveUntilClosed()
         #expect(answer.closed)
         #expect(String(decoding: answer.bytes.prefix(12), as: UTF8.self) == "HTTP/1.1 505")
         // A valid preface followed by a frame that is not SETTINGS: GOAWAY(PROTOCOL_ERROR), closed.
         let second = try RawClient(port: collector.grpcPort!)
         second.send(ServerProtocolPreface.bytes + [0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8])  // PING first
-        let goAway = second.receive()
+        let goAway = try await second.receiveUntilClosed()
         #expect(goAway.closed)
         #expect(goAway.bytes.count >= 9)
         #expect(collector.transportStatistics.grpc?.protocolErrors == 2)
@@ -85,9 +85,9 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) throws -> Int? {
         let collector = try await OTLPTestCollector.start(grpc: false, configuration: configuration)
         let client = try RawClient(port: collector.httpPort!)
         client.send(http1Post(path: "/v1/traces", contentType: "application/x-protobuf", body: [UInt8](repeating: 0x0A, count: 4096)))
-        #expect(client.receiveHTTP1Response()?.status == 413)
+        #expect(try await client.response()?.status == 413)
         #expect(collector.counters.rejected == 1)
-        #expect(try healthyHTTPExport(collector) == 200)
+        #expect(try await healthyHTTPExport(collector) == 200)
         await collector.stop()
     }
 
@@ -99,7 +99,7 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) throws -> Int? {
         #expect(bomb.count < 128 << 10)
         let http = try RawClient(port: collector.httpPort!)
         http.send(http1Post(path: "/v1/traces", contentType: "application/x-protobuf", body: bomb, extraHeaders: ["content-encoding: gzip"]))
-        #expect(http.receiveHTTP1Response()?.status == 413)
+        #expect(try await http.response()?.status == 413)
         let client = try GRPCClient(configuration: HTTP2ClientConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: try #require(collector.grpcPort), useTLS: false)))
         defer { client.shutdown() }
         let answer = try await client.transport.execute(HTTP2Request(path: OTLPTestCollector.Signal.traces.grpcPath, headers: [
@@ -107,7 +107,7 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) throws -> Int? {
         ], body: Fixtures.grpcFrame(bomb, compressed: true), timeout: .seconds(5)))
         #expect(answer.value("grpc-status") == String(GRPCStatusCode.resourceExhausted.rawValue))
         #expect(collector.counters.rejectedRequests == 2)
-        #expect(try healthyHTTPExport(collector) == 200)
+        #expect(try await healthyHTTPExport(collector) == 200)
         await collector.stop()
     }
 
@@ -115,10 +115,10 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) throws -> Int? {
         let collector = try await OTLPTestCollector.start()
         let http = try RawClient(port: collector.httpPort!)
         http.send(http1Post(path: "/v1/traces", contentType: "application/x-protobuf", body: [0x0A, 0xFF, 0xFF, 0xFF, 0x0F]))
-        let protobuf = http.receiveHTTP1Response()
+        let protobuf = try await http.response()
         #expect(protobuf?.status == 400)
         http.send(http1Post(path: "/v1/traces", contentType: "application/json", body: Array("{\"resourceSpans\": [".utf8)))
-        let json = http.receiveHTTP1Response()
+        let json = try await http.response()
         #expect(json?.status == 400)
         #expect(json?.head.lowercased().contains("content-type: application/json") == true)
         let jsonBody = String(decoding: json?.body ?? [], as: UTF8.self)
@@ -135,11 +135,11 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) throws -> Int? {
         let collector = try await OTLPTestCollector.start()
         let http = try RawClient(port: collector.httpPort!)
         http.send(http1Post(path: "/v1/traces", contentType: "text/plain", body: Array("hello".utf8)))
-        #expect(http.receiveHTTP1Response()?.status == 415)
+        #expect(try await http.response()?.status == 415)
         http.send(http1Post(path: "/v1/nothing", contentType: "application/x-protobuf", body: []))
-        #expect(http.receiveHTTP1Response()?.status == 404)
+        #expect(try await http.response()?.status == 404)
         http.send(Array("GET /v1/traces HTTP/1.1\r\nhost: x\r\n\r\n".utf8))
-        #expect(http.receiveHTTP1Response()?.status == 405)
+        #expect(try await http.response()?.status == 405)
         let client = try GRPCClient(configuration: HTTP2ClientConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: try #require(collector.grpcPort), useTLS: false)))
         defer { client.shutdown() }
         let unknown = try await client.unary(path: "/opentelemetry.proto.collector.trace.v1.TraceService/Nope", message: [], timeout: .seconds(5)).get()
@@ -153,21 +153,22 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) throws -> Int? {
 
     @Test func aSlowlorisConnectionIsClosedAtTheReadTimeoutWhileOthersAreServed() async throws {
         var configuration = OTLPTestCollector.Configuration()
-        configuration.server.requestReadTimeout = .milliseconds(500)
+        configuration.server.requestReadTimeout = .seconds(2)
         let collector = try await OTLPTestCollector.start(configuration: configuration)
         let slowHTTP = try RawClient(port: collector.httpPort!)
         let slowGRPC = try RawClient(port: collector.grpcPort!)
         slowHTTP.send("POST /v1/traces HTTP/1.1\r\nhost: x\r\n")
         slowGRPC.send("PRI * HTTP/2.0\r\n")
         let start = ContinuousClock.now
-        // Meanwhile a well-behaved client is served at once.
-        #expect(try healthyHTTPExport(collector) == 200)
+        // Meanwhile well-behaved clients are served, before the slow ones time out.
+        #expect(try await healthyHTTPExport(collector) == 200)
         #expect(try await healthyGRPCExport(collector) == .ok)
-        #expect(ContinuousClock.now - start < .milliseconds(400))
+        #expect(collector.counters.rejected == 0)
         for _ in 0..<3 { slowHTTP.send("x-slow: 1\r\n"); try await Task.sleep(for: .milliseconds(100)) }
-        #expect(slowHTTP.receive().closed)
-        #expect(slowGRPC.receive().closed)
-        #expect(ContinuousClock.now - start < .seconds(3))
+        #expect(try await slowHTTP.closedByServer())
+        #expect(try await slowGRPC.closedByServer())
+        #expect(ContinuousClock.now - start >= .seconds(2))
+        #expect(ContinuousClock.now - start < .seconds(5))
         #expect(collector.transportStatistics.http?.slowRequestTimeouts == 1)
         #expect(collector.transportStatistics.grpc?.slowRequestTimeouts == 1)
         await collector.stop()
@@ -178,7 +179,7 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) throws -> Int? {
         configuration.server.idleTimeout = .milliseconds(300)
         let collector = try await OTLPTestCollector.start(grpc: false, configuration: configuration)
         let idle = try RawClient(port: collector.httpPort!)
-        #expect(idle.receive().closed)
+        #expect(try await idle.closedByServer())
         #expect(collector.transportStatistics.http?.idleTimeouts == 1)
         #expect(collector.counters.rejected == 0)
         await collector.stop()
@@ -188,7 +189,7 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) throws -> Int? {
         let collector = try await OTLPTestCollector.start(grpc: false)
         let client = try RawClient(port: collector.httpPort!)
         client.send("POST /v1/traces HTTP/1.1\r\nx-big: " + String(repeating: "a", count: 32 << 10) + "\r\n\r\n")
-        #expect(client.receiveHTTP1Response()?.status == 431)
+        #expect(try await client.response()?.status == 431)
         #expect(collector.transportStatistics.http?.oversizedHeaders == 1)
         await collector.stop()
     }
@@ -205,11 +206,11 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) throws -> Int? {
         try Data(Fixtures.grpcFrame(Fixtures.traces(["flood-1", "flood-2", "flood-3", "flood-4"]).serializedBytes())).write(to: body)
         defer { try? FileManager.default.removeItem(at: body) }
         // 1000 streams opened at once on one connection; the server allows 100 concurrently.
-        let output = try ChildProcess.run("/usr/bin/h2load", [
+        let output = try await offPool { try ChildProcess.run("/usr/bin/h2load", [
             "-n", "20000", "-c", "2", "-m", "1000", "-d", body.path,
             "-H", "content-type: application/grpc", "-H", "te: trailers",
             "\(collector.grpcEndpoint!)\(OTLPTestCollector.Signal.traces.grpcPath)",
-        ], timeout: 60)
+        ], timeout: 60) }
         #expect(output.status == 0, "\(output.stderrText)")
         #expect(output.stdoutText.contains("20000 succeeded"), "\(output.stdoutText)")
         #expect(collector.counters.spans == 80_000)
@@ -225,13 +226,13 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) throws -> Int? {
         for _ in 0..<4 { clients.append(try RawClient(port: collector.httpPort!)) }
         // Let the server accept the four before the fifth arrives.
         for client in clients { client.send(http1Post(path: "/v1/logs", contentType: "application/x-protobuf", body: [])) }
-        for client in clients { #expect(client.receiveHTTP1Response()?.status == 200) }
+        for client in clients { #expect(try await client.response()?.status == 200) }
         let refused = try RawClient(port: collector.httpPort!)
-        #expect(refused.receive().closed)
+        #expect(try await refused.closedByServer())
         #expect(collector.transportStatistics.http?.connectionsRefused == 1)
         clients.removeAll()
         try await Task.sleep(for: .milliseconds(100))
-        #expect(try healthyHTTPExport(collector) == 200)
+        #expect(try await healthyHTTPExport(collector) == 200)
         await collector.stop()
     }
 }
