@@ -12,7 +12,8 @@ import Glibc
 /// printing what it receives.
 ///
 /// The first stdout line is `listening grpc=HOST:PORT http=HOST:PORT` (`-` for a receiver not
-/// started); with `--print json` each accepted request follows as one line of OTLP/JSON; on
+/// started); with `--print json` each accepted request follows as one line of OTLP/JSON, with
+/// `--print waterfall` each trace as a tree of spans with time bars; on
 /// SIGINT or SIGTERM the last line is `spans=N metric_points=N log_records=N requests=N rejected=N`
 /// and the exit status 0.
 struct CollectCommand: AsyncParsableCommand {
@@ -22,7 +23,8 @@ struct CollectCommand: AsyncParsableCommand {
         discussion: """
             Without --grpc and --http both receivers start, on 127.0.0.1:4317 and 127.0.0.1:4318; \
             with either, only those given. Port 0 picks a free port (printed on the first line). \
-            --print json writes each accepted request as one line of OTLP/JSON; summary (default) \
+            --print json writes each accepted request as one line of OTLP/JSON; waterfall draws each \
+            trace's spans as a tree with time bars; summary (default) \
             prints counts per signal once a second when stdout is a terminal. SIGINT or SIGTERM \
             prints the totals and exits 0.
             """
@@ -71,10 +73,6 @@ struct CollectCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let mode = PrintMode(rawValue: print) else { throw ValidationError("--print must be summary, json or waterfall") }
-        if mode == .waterfall {
-            FileHandle.standardError.write(Data("otlp collect: --print waterfall is not implemented yet\n".utf8))
-            throw ExitCode(2)
-        }
         if (tlsCert == nil) != (tlsKey == nil) || (clientCA != nil && tlsCert == nil) {
             throw ValidationError("--tls-cert and --tls-key go together; --client-ca needs them")
         }
@@ -89,8 +87,24 @@ struct CollectCommand: AsyncParsableCommand {
         if let tlsCert, let tlsKey {
             configuration.server.tls = HTTPServerTLSConfiguration(certificateFile: tlsCert, privateKeyFile: tlsKey, clientCAFile: clientCA)
         }
-        if mode == .json {
+        switch mode {
+        case .json:
             configuration.onRequest = { request in output.write(request.payload.jsonBytes()) }
+        case .waterfall:
+            configuration.onRequest = { request in
+                switch request.payload {
+                case .traces(let export):
+                    output.write(Array(Waterfall.render(export).joined(separator: "\n").utf8))
+                case .metrics(let export):
+                    let points = export.resourceMetrics.reduce(0) { $0 + $1.scopeMetrics.reduce(0) { $0 + $1.metrics.reduce(0) { $0 + $1.pointCountForSummary } } }
+                    output.write(Array("metrics: \(points) data points".utf8))
+                case .logs(let export):
+                    let records = export.resourceLogs.reduce(0) { $0 + $1.scopeLogs.reduce(0) { $0 + $1.logRecords.count } }
+                    output.write(Array("logs: \(records) log records".utf8))
+                }
+            }
+        case .summary:
+            break
         }
         // One collector per address: the receivers may listen on different hosts.
         var collectors: [OTLPTestCollector] = []
@@ -222,6 +236,20 @@ enum SignalWaiter {
                 return state.received
             }
             if let received { continuation.resume(returning: received) }
+        }
+    }
+}
+
+extension MetricsV1Metric {
+    /// Data points of any type.
+    var pointCountForSummary: Int {
+        switch data {
+        case .gauge(let gauge): gauge.dataPoints.count
+        case .sum(let sum): sum.dataPoints.count
+        case .histogram(let histogram): histogram.dataPoints.count
+        case .exponentialHistogram(let histogram): histogram.dataPoints.count
+        case .summary(let summary): summary.dataPoints.count
+        case nil: 0
         }
     }
 }

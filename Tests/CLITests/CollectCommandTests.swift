@@ -66,9 +66,39 @@ struct CollectCommandTests {
         #expect(lines.last == "spans=1 metric_points=0 log_records=1 requests=3 rejected=1")
     }
 
-    @Test func waterfallIsNotImplementedYetAndSaysSo() throws {
-        let output = try ChildProcess.run(otlp, ["collect", "--grpc", "127.0.0.1:0", "--print", "waterfall"], timeout: 20)
-        #expect(output.status == 2)
-        #expect(output.stderrText.contains("not implemented"))
+    @Test func waterfallDrawsEachTraceAsATreeWithTimeBars() async throws {
+        let child = try ChildProcess(otlp, ["collect", "--http", "127.0.0.1:0", "--print", "waterfall"])
+        defer { child.kill() }
+        let first = try await offPool { try child.waitForOutput(containing: "\n", timeout: 20) }
+        let port = try #require(first.firstMatch(of: /http=127\.0\.0\.1:([0-9]+)/).flatMap { UInt16($0.1) }, "first line: \(first)")
+        #expect(first.hasPrefix("listening grpc=- http="))
+        let trace = "0102030405060708090a0b0c0d0e0f10"
+        func span(_ id: Int, parent: Int?, _ name: String, _ start: Int, _ end: Int) -> String {
+            let parentField = parent.map { #","parentSpanId":"000000000000000\#($0)""# } ?? ""
+            return #"{"traceId":"\#(trace)","spanId":"000000000000000\#(id)"\#(parentField),"name":"\#(name)","startTimeUnixNano":"\#(start)","endTimeUnixNano":"\#(end)"}"#
+        }
+        let json = #"{"resourceSpans":[{"scopeSpans":[{"spans":["# + [
+            span(3, parent: 1, "render", 1_060_000_000, 1_100_000_000),
+            span(1, parent: nil, "request", 1_000_000_000, 1_100_000_000),
+            span(2, parent: 1, "db.query", 1_000_000_000, 1_050_000_000),
+        ].joined(separator: ",") + "]}]}]}"
+        let http = try HTTP1Client(configuration: HTTP1ClientConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: port, useTLS: false)))
+        defer { http.shutdown(graceful: false) }
+        let response = try await http.execute(HTTP2Request(path: "/v1/traces", headers: [HTTPField("content-type", "application/json")],
+                                                           body: Array(json.utf8), timeout: .seconds(5)))
+        #expect(response.status == 200)
+        _ = try await offPool { try child.waitForOutput(containing: "render", timeout: 10) }
+        kill(child.pid, SIGTERM)
+        let output = try await offPool { try child.wait(timeout: 20) }
+        let lines = output.stdoutText.split(separator: "\n").map(String.init)
+        #expect(output.status == 0)
+        #expect(lines.count == 6, "\(output.stdoutText)")
+        guard lines.count == 6 else { return }
+        #expect(lines[1] == "trace \(trace) 3 spans 100.0 ms")
+        // Tree order (parent, then children by start), indentation by depth, bars on the trace's time line.
+        #expect(lines[2].hasPrefix("  request ") && lines[2].hasSuffix("100.0 ms |" + String(repeating: "█", count: 40)))
+        #expect(lines[3].hasPrefix("    db.query ") && lines[3].hasSuffix("50.0 ms |" + String(repeating: "█", count: 20)))
+        #expect(lines[4].hasPrefix("    render ") && lines[4].hasSuffix("40.0 ms |" + String(repeating: " ", count: 24) + String(repeating: "█", count: 16)))
+        #expect(lines[5] == "spans=3 metric_points=0 log_records=0 requests=1 rejected=0")
     }
 }
