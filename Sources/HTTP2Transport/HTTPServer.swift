@@ -382,7 +382,9 @@ final class ServerLoop: @unchecked Sendable {
                 var events: Int16 = 0
                 if connection.wantsRead { events |= Int16(POLLIN) }
                 if connection.wantsWrite { events |= Int16(POLLOUT) }
-                fds.append(pollfd(fd: connection.fd, events: events, revents: 0))
+                // Nothing wanted (an answer held back by its delay): leave the socket out, or a
+                // hung-up peer would wake poll at once, again and again, until the timer fires.
+                fds.append(pollfd(fd: events == 0 ? -1 : connection.fd, events: events, revents: 0))
                 if let next = connection.nextDeadline { deadline = min(deadline, next) }
             }
             if acceptPausedUntil > now { deadline = min(deadline, acceptPausedUntil) }

@@ -158,8 +158,14 @@ final class HTTPServerConnection {
         for stream in streams.values where !stream.requestComplete && !stream.rejected {
             next = min(next, stream.startedAt &+ configuration.requestReadTimeout.nanoseconds)
         }
-        next = min(next, lastActivity &+ configuration.idleTimeout.nanoseconds)
+        if isIdle { next = min(next, lastActivity &+ configuration.idleTimeout.nanoseconds) }
+        if output.readableBytes > 0 { next = min(next, lastWriteProgress &+ configuration.idleTimeout.nanoseconds) }
         return next == .max ? nil : next
+    }
+
+    /// No request in progress or waiting for its answer.
+    private var isIdle: Bool {
+        streams.isEmpty && delayed.isEmpty && http1Pending == nil && requestStartedAt == nil
     }
 
     func close() {
@@ -560,8 +566,7 @@ final class HTTPServerConnection {
             return
         }
         let idleLimit = configuration.idleTimeout.nanoseconds
-        let idle = streams.isEmpty && delayed.isEmpty && http1Pending == nil && requestStartedAt == nil
-        if (idle && now >= lastActivity &+ idleLimit) || (output.readableBytes > 0 && now >= lastWriteProgress &+ idleLimit) {
+        if (isIdle && now >= lastActivity &+ idleLimit) || (output.readableBytes > 0 && now >= lastWriteProgress &+ idleLimit) {
             loop.count { $0.idleTimeouts += 1 }
             terminateHTTP2(errorCode: NGHTTP2_NO_ERROR.rawValue)
             closeNow = true

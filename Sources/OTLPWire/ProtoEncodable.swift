@@ -22,6 +22,10 @@ extension ProtoEncodable {
         var sizer = SizerTableCache.shared.takeSizer(minimumCapacity: expectedLengths)
         defer { SizerTableCache.shared.giveBack(sizer) }
         let size = protoSize(&sizer)
+        // An empty result must not go through `unsafeUninitializedCapacity`: for capacity 0 it
+        // stores the count into the shared empty-array storage, a write that races (harmlessly,
+        // but ThreadSanitizer reports it) with every other thread encoding an empty message.
+        if headroom == 0 && size == 0 { return [] }
         return [UInt8](unsafeUninitializedCapacity: headroom &+ size) { buffer, count in
             if headroom > 0 { buffer.baseAddress!.initialize(repeating: 0, count: headroom) }
             if size > 0 {
