@@ -7,7 +7,7 @@ cd "$root"
 seconds=${1:-60}
 mkdir -p .build-fuzz/corpus-http1
 swiftc -parse-as-library -sanitize=fuzzer,address -O \
-  Sources/HTTP2Transport/HTTP1RequestParser.swift Sources/HTTP2Transport/HTTPTypes.swift \
+  Sources/HTTP2Transport/HTTP1RequestParser.swift Sources/HTTP2Transport/HTTPTypes.swift Sources/HTTP2Transport/TransportError.swift \
   Fuzz/HTTP1RequestParserFuzz.swift -o .build-fuzz/http1-request-parser
 printf '\x03POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\n\r\nabc' > .build-fuzz/corpus-http1/seed-post
 printf '\x05POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n' > .build-fuzz/corpus-http1/seed-chunked
