@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "OTLPWire", targets: ["OTLPWire"]),
         .library(name: "HTTP2Transport", targets: ["HTTP2Transport"]),
         .library(name: "TelemetryPipeline", targets: ["TelemetryPipeline"]),
+        .library(name: "OTLPTesting", targets: ["OTLPTesting"]),
         .executable(name: "otlp", targets: ["otlp"]),
         .executable(name: "protogen", targets: ["protogen"]),
         .plugin(name: "ProtoGenPlugin", targets: ["ProtoGenPlugin"]),
@@ -78,11 +79,14 @@ let package = Package(
             ]
         ),
 
+        // MARK: Embedded collector for tests (receivers, decoded views, scripted faults)
+        .target(name: "OTLPTesting", dependencies: ["OTLPProto", "HTTP2Transport", "OTLPSync"]),
+
         // MARK: Command-line tool
         .executableTarget(
             name: "otlp",
             dependencies: [
-                "Telemetry", "OTLPExporter", "OTLPProto", "OTLPWire", "HTTP2Transport", "OTLPSync",
+                "Telemetry", "OTLPExporter", "OTLPProto", "OTLPWire", "HTTP2Transport", "OTLPSync", "OTLPTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -106,7 +110,11 @@ let package = Package(
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
-        .testTarget(name: "CLITests", dependencies: ["OTLPTestSupport", "OTLPProto"]),
+        .testTarget(
+            name: "OTLPTestingTests",
+            dependencies: ["OTLPTesting", "OTLPExporter", "Telemetry", "HTTP2Transport", "OTLPProto", "OTLPTestSupport", "OTLPSync"]
+        ),
+        .testTarget(name: "CLITests", dependencies: ["OTLPTestSupport", "OTLPProto", "HTTP2Transport"]),
         // Run by TelemetryTests in a process of its own: it blocks the whole cooperative pool.
         .executableTarget(
             name: "PoolStarvationProbe",

@@ -2,7 +2,8 @@ import OTLPSync
 import ArgumentParser
 import Foundation
 import OTLPExporter
-import Synchronization
+import OTLPProto
+import OTLPTesting
 import Telemetry
 import TelemetryPipeline
 
@@ -15,10 +16,10 @@ import Glibc
 /// start-up phase's duration (table + bar chart), the turn's TTFT, counts per signal, and the
 /// personal-data split (log records carry `user.email`, spans don't).
 ///
-/// Without `--endpoint` it starts the Python collector `tools/peers/fault_collector.py` (Python from
-/// `OTLP_TEST_PYTHON` or `<repo>/.venv/bin/python`) and summarises what that collector decoded.
-/// With `--endpoint URL [--protocol ...]` it exports to an existing collector; the summary then
-/// shows what was sent.
+/// Without `--endpoint` it starts the embedded collector of `OTLPTesting` in the same process
+/// (no Python, no other program) and summarises what that collector decoded; `--protocol` picks
+/// the exporters' protocol. With `--endpoint URL [--protocol ...]` it exports to an existing
+/// collector; the summary then shows what was sent.
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
@@ -27,7 +28,7 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Export to this existing collector instead of starting a local one.")
     var endpoint: String?
 
-    @Option(name: .long, help: "grpc, http/protobuf or http/json (with --endpoint; the local collector speaks grpc).")
+    @Option(name: .long, help: "grpc, http/protobuf or http/json.")
     var `protocol`: String = "grpc"
 
     /// A phase as played: (name, simulated work in ms, part of `startup_prewarm_total`).
@@ -45,29 +46,26 @@ struct DemoCommand: AsyncParsableCommand {
         guard let proto = OTLPProtocol(rawValue: `protocol`) else {
             throw ValidationError("--protocol must be grpc, http/protobuf or http/json")
         }
-        if endpoint == nil && proto != .grpc {
-            throw ValidationError("--protocol needs --endpoint (the local demo collector speaks OTLP/gRPC)")
-        }
         var collector: DemoCollector?
         let base: String
         if let endpoint {
             base = endpoint
         } else {
-            let started = try DemoCollector.start()
+            let started = try await DemoCollector.start()
             collector = started
-            base = "http://127.0.0.1:\(started.port)"
-            print("started local OTLP/gRPC collector (Python grpcio + opentelemetry-proto) on \(base)")
+            base = started.base(for: proto)
+            print("started the embedded OTLP collector (in this process) on \(base), exporting over \(proto)")
         }
         do {
             let sent = try await play(base: base, protocol: proto)
             if let collector {
-                let received = collector.stop()
+                let received = await collector.stop()
                 printSummary(received, source: "received by the collector")
             } else {
                 printSummary(sent, source: "sent to \(base) (\(proto)); what the collector kept is not visible here")
             }
         } catch {
-            _ = collector?.stop()
+            _ = await collector?.stop()
             throw error
         }
     }
@@ -181,126 +179,44 @@ struct DemoSummary {
     var spansWithEmail = 0
 }
 
-/// The local Python collector (`tools/peers/fault_collector.py --detail`): started on a free port,
-/// its stdout (one JSON object per line per accepted request) collected on a thread, stopped with
-/// SIGKILL (Foundation's `terminate()` is unreliable, see TOOLCHAIN.md).
-final class DemoCollector: @unchecked Sendable {
-    let process: Process
-    let port: Int
-    private let lines: LineBuffer
-    private let reader: Thread
-    private let done = DispatchSemaphore(value: 0)
+/// The local collector: the embedded `OTLPTestCollector` (OTLP/gRPC and OTLP/HTTP on free ports),
+/// summarised from the spans and log records it decoded.
+struct DemoCollector {
+    let collector: OTLPTestCollector
 
-    private init(process: Process, port: Int, lines: LineBuffer, reader: Thread) {
-        self.process = process
-        self.port = port
-        self.lines = lines
-        self.reader = reader
+    static func start() async throws -> DemoCollector {
+        DemoCollector(collector: try await OTLPTestCollector.start())
     }
 
-    /// Finds the repository (holding `tools/peers/fault_collector.py`) from the executable's
-    /// location or the working directory.
-    static func repositoryRoot() -> URL? {
-        var candidates: [URL] = []
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        candidates.append(executable.deletingLastPathComponent())
-        candidates.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
-        for start in candidates {
-            var dir = start.standardizedFileURL
-            for _ in 0..<8 {
-                if FileManager.default.fileExists(atPath: dir.appendingPathComponent("tools/peers/fault_collector.py").path) {
-                    return dir
-                }
-                dir.deleteLastPathComponent()
-            }
-        }
-        return nil
+    /// Where exporters of `protocol` send: the gRPC endpoint, or the OTLP/HTTP base URL.
+    func base(for proto: OTLPProtocol) -> String {
+        (proto == .grpc ? collector.grpcEndpoint : collector.httpEndpoint) ?? ""
     }
 
-    static func start() throws -> DemoCollector {
-        guard let root = repositoryRoot() else {
-            throw ValidationError("cannot find tools/peers/fault_collector.py (run from the repository, or use --endpoint)")
-        }
-        let python = ProcessInfo.processInfo.environment["OTLP_TEST_PYTHON"]
-            ?? root.appendingPathComponent(".venv/bin/python").path
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            throw ValidationError("no Python at \(python): run tools/setup.sh (or set OTLP_TEST_PYTHON), or use --endpoint")
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [root.appendingPathComponent("tools/peers/fault_collector.py").path, "--port", "0", "--detail"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.standardError
-        try process.run()
-
-        let lines = LineBuffer()
-        let listening = DispatchSemaphore(value: 0)
-        let handle = out.fileHandleForReading
-        let finished = DispatchSemaphore(value: 0)
-        let reader = Thread {
-            var buffer = Data()
-            while true {
-                let chunk = handle.availableData
-                if chunk.isEmpty { break }
-                buffer.append(chunk)
-                while let newline = buffer.firstIndex(of: 0x0A) {
-                    let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
-                    buffer.removeSubrange(buffer.startIndex...newline)
-                    lines.value.withLock { $0.append(line) }
-                    if line.hasPrefix("{\"listening\"") { listening.signal() }
-                }
-            }
-            finished.signal()
-        }
-        reader.start()
-        guard listening.wait(timeout: .now() + 30) == .success,
-              let line = lines.value.withLock({ $0.first { $0.hasPrefix("{\"listening\"") } }),
-              let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-              let port = object["listening"] as? Int
-        else {
-            kill(process.processIdentifier, SIGKILL)
-            throw ValidationError("the local collector did not start (is grpcio installed? run tools/setup.sh)")
-        }
-        let collector = DemoCollector(process: process, port: port, lines: lines, reader: reader)
-        collector.readerFinished = finished
-        return collector
-    }
-
-    private var readerFinished: DispatchSemaphore?
-
-    /// Kills the collector, waits for its output to end, and summarises every accepted request.
-    func stop() -> DemoSummary {
-        kill(process.processIdentifier, SIGKILL)
-        _ = readerFinished?.wait(timeout: .now() + 5)
-        var status: Int32 = 0
-        _ = waitpid(process.processIdentifier, &status, 0)
+    /// Stops the collector and summarises every accepted request.
+    func stop() async -> DemoSummary {
+        await collector.stop()
         var summary = DemoSummary()
+        let spans = collector.spans
+        summary.spans = spans.count
+        summary.spansWithEmail = spans.filter { span in span.span.attributes.contains { $0.key == "user.email" } }.count
+        summary.metricPoints = collector.metricPoints.count
         var phases: [(String, Double)] = []
-        for line in lines.value.withLock({ $0 }) {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let signal = object["accepted"] as? String, let items = object["items"] as? [[String: Any]]
-            else { continue }
-            for item in items {
-                let attrs = item["attrs"] as? [String: Any] ?? [:]
-                switch signal {
-                case "traces":
-                    summary.spans += 1
-                    if attrs["user.email"] != nil { summary.spansWithEmail += 1 }
-                case "metrics":
-                    summary.metricPoints += 1
-                case "logs":
-                    summary.logRecords += 1
-                    if attrs["user.email"] != nil { summary.logsWithEmail += 1 }
-                    let event = attrs["event.name"] as? String
-                    let duration = (attrs["duration_ms"] as? NSNumber)?.doubleValue
-                    if event == "codex.startup_phase", let name = attrs["startup.phase"] as? String, let duration {
-                        phases.append((name, duration))
-                    } else if event == "codex.turn_ttft", let duration {
-                        summary.ttftMilliseconds = duration
-                    }
-                default: break
-                }
+        for received in collector.logRecords {
+            let attributes = received.record.attributes
+            summary.logRecords += 1
+            if attributes.contains(where: { $0.key == "user.email" }) { summary.logsWithEmail += 1 }
+            func value(_ key: String) -> CommonV1AnyValue.Value? { attributes.first { $0.key == key }?.value?.value }
+            let event: String? = if case .stringValue(let name)? = value("event.name") { name } else { nil }
+            let duration: Double? = switch value("duration_ms") {
+            case .intValue(let number)?: Double(number)
+            case .doubleValue(let number)?: number
+            default: nil
+            }
+            if event == "codex.startup_phase", case .stringValue(let name)? = value("startup.phase"), let duration {
+                phases.append((name, duration))
+            } else if event == "codex.turn_ttft", let duration {
+                summary.ttftMilliseconds = duration
             }
         }
         // Show phases in the seed's order.
@@ -309,9 +225,4 @@ final class DemoCollector: @unchecked Sendable {
             .map { (name: $0.0, milliseconds: $0.1) }
         return summary
     }
-}
-
-/// Lines read from the collector's stdout (shared with the reader thread).
-final class LineBuffer: Sendable {
-    let value = LockedValue<[String]>([])
 }

@@ -13,7 +13,7 @@ struct OTLPCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "otlp",
         abstract: "Inspect, send and generate OpenTelemetry (OTLP) telemetry.",
-        subcommands: [CodecCommand.self, SendCommand.self, LoadCommand.self, DemoCommand.self]
+        subcommands: [CodecCommand.self, SendCommand.self, LoadCommand.self, CollectCommand.self, DemoCommand.self]
     )
 
     static func main() async {

@@ -2,18 +2,16 @@ import Foundation
 import OTLPTestSupport
 import Testing
 
-/// `otlp demo` end to end: the built binary starts the Python collector, plays the session and
-/// prints what the collector received.
+/// `otlp demo` end to end: the built binary starts its embedded collector, plays the session and
+/// prints what the collector received. No Python: the environment points it at none.
 @Suite("otlp demo")
 struct DemoCommandTests {
-    @Test func summaryNamesEveryPhaseWithADurationTheTTFTAndThePersonalDataSplit() async throws {
-        let python = TestEnvironment.python
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            Issue.record("test peer Python not found at \(python): run tools/setup.sh")
-            return
-        }
+    @Test(arguments: ["grpc", "http/protobuf", "http/json"])
+    func summaryNamesEveryPhaseWithADurationTheTTFTAndThePersonalDataSplit(protocol proto: String) async throws {
         let otlp = TestEnvironment.productsDirectory.appendingPathComponent("otlp").path
-        let output = try await offPool { try ChildProcess.run(otlp, ["demo"], timeout: 60) }
+        let output = try await offPool {
+            try ChildProcess.run(otlp, ["demo", "--protocol", proto], environment: ["OTLP_TEST_PYTHON": "/nonexistent"], timeout: 60)
+        }
         #expect(output.status == 0, "stderr: \(String(decoding: output.stderr, as: UTF8.self))")
         let lines = output.stdoutText.split(separator: "\n").map(String.init)
         #expect(lines.contains { $0.contains("received by the collector") })

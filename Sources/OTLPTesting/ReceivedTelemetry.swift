@@ -1,0 +1,175 @@
+// What an OTLPTestCollector received: whole requests and flattened views of their items.
+import HTTP2Transport
+import OTLPProto
+
+extension OTLPTestCollector {
+    /// An OTLP signal.
+    public enum Signal: String, Sendable, Hashable, CaseIterable {
+        case traces, metrics, logs
+
+        /// The OTLP/HTTP path (`/v1/traces` ...).
+        public var httpPath: String { "/v1/\(rawValue)" }
+
+        /// The gRPC method path of the signal's collector service.
+        public var grpcPath: String {
+            switch self {
+            case .traces: CollectorTraceV1TraceService.export.path
+            case .metrics: CollectorMetricsV1MetricsService.export.path
+            case .logs: CollectorLogsV1LogsService.export.path
+            }
+        }
+    }
+
+    /// How a request arrived.
+    public enum Encoding: String, Sendable, Hashable {
+        /// OTLP/gRPC.
+        case grpc
+        /// OTLP/HTTP with a binary protobuf body.
+        case httpProtobuf
+        /// OTLP/HTTP with an OTLP/JSON body.
+        case httpJSON
+    }
+
+    /// A decoded export request.
+    public enum Payload: Sendable, Hashable {
+        case traces(CollectorTraceV1ExportTraceServiceRequest)
+        case metrics(CollectorMetricsV1ExportMetricsServiceRequest)
+        case logs(CollectorLogsV1ExportLogsServiceRequest)
+
+        public var signal: Signal {
+            switch self {
+            case .traces: .traces
+            case .metrics: .metrics
+            case .logs: .logs
+            }
+        }
+
+        /// The request as OTLP/JSON (one line, no trailing newline).
+        public func jsonBytes() -> [UInt8] {
+            switch self {
+            case .traces(let request): request.jsonBytes()
+            case .metrics(let request): request.jsonBytes()
+            case .logs(let request): request.jsonBytes()
+            }
+        }
+    }
+
+    /// One accepted export request.
+    public struct ReceivedRequest: Sendable {
+        /// The decoded request.
+        public var payload: Payload
+        /// gRPC, OTLP/HTTP protobuf or OTLP/HTTP JSON.
+        public var encoding: Encoding
+        /// Whether the body (gRPC: the message) was gzip-compressed.
+        public var compressed: Bool
+        /// The request headers (lower-case names), e.g. to check `authorization` or `user-agent`.
+        public var headers: [HTTPField]
+        /// The server connection it came on (same number: same connection).
+        public var connectionID: Int
+        /// HTTP/1.1 or HTTP/2.
+        public var httpProtocol: HTTPServerProtocol
+
+        public var signal: Signal { payload.signal }
+
+        /// The first header value named `name` (lower-case).
+        public func header(_ name: String) -> String? { headers.first { $0.name == name }?.value }
+    }
+
+    /// A span with the resource and scope it was sent under.
+    public struct ReceivedSpan: Sendable, Hashable {
+        public var resource: ResourceV1Resource?
+        public var scope: CommonV1InstrumentationScope?
+        public var span: TraceV1Span
+    }
+
+    /// A metric data point with its metric's identity, resource and scope.
+    public struct ReceivedMetricPoint: Sendable, Hashable {
+        /// The point, by metric type.
+        public enum Point: Sendable, Hashable {
+            case gauge(MetricsV1NumberDataPoint)
+            case sum(MetricsV1NumberDataPoint)
+            case histogram(MetricsV1HistogramDataPoint)
+            case exponentialHistogram(MetricsV1ExponentialHistogramDataPoint)
+            case summary(MetricsV1SummaryDataPoint)
+        }
+
+        public var resource: ResourceV1Resource?
+        public var scope: CommonV1InstrumentationScope?
+        public var metricName: String
+        public var metricDescription: String
+        public var unit: String
+        public var point: Point
+    }
+
+    /// A log record with the resource and scope it was sent under.
+    public struct ReceivedLogRecord: Sendable, Hashable {
+        public var resource: ResourceV1Resource?
+        public var scope: CommonV1InstrumentationScope?
+        public var record: LogsV1LogRecord
+    }
+
+    /// What the collector has counted since it started (or since ``OTLPTestCollector/reset()``).
+    public struct Counters: Sendable, Hashable, CustomStringConvertible {
+        /// Export requests received (accepted or not), per signal in `requestsBySignal`.
+        public var requests = 0
+        public var requestsBySignal: [Signal: Int] = [:]
+        /// Requests answered with an error: malformed body, wrong content type, unknown path,
+        /// too large, or a scripted error fault.
+        public var rejectedRequests = 0
+        /// Connections or requests the transport refused before they reached the collector
+        /// (garbage, bad preface, oversized, header flood, slow client); see `HTTPServerStatistics.rejected`.
+        public var transportRejections = 0
+        /// Items in accepted requests.
+        public var spans = 0
+        public var metricPoints = 0
+        public var logRecords = 0
+
+        public init() {}
+
+        /// `rejectedRequests + transportRejections`.
+        public var rejected: Int { rejectedRequests + transportRejections }
+
+        /// `spans=N metric_points=N log_records=N requests=N rejected=N`.
+        public var description: String {
+            "spans=\(spans) metric_points=\(metricPoints) log_records=\(logRecords) requests=\(requests) rejected=\(rejected)"
+        }
+    }
+}
+
+extension OTLPTestCollector.Payload {
+    /// Number of spans, metric data points or log records in the request.
+    var itemCount: Int {
+        switch self {
+        case .traces(let request):
+            request.resourceSpans.reduce(0) { $0 + $1.scopeSpans.reduce(0) { $0 + $1.spans.count } }
+        case .metrics(let request):
+            request.resourceMetrics.reduce(0) { $0 + $1.scopeMetrics.reduce(0) { $0 + $1.metrics.reduce(0) { $0 + $1.pointCount } } }
+        case .logs(let request):
+            request.resourceLogs.reduce(0) { $0 + $1.scopeLogs.reduce(0) { $0 + $1.logRecords.count } }
+        }
+    }
+}
+
+extension MetricsV1Metric {
+    var pointCount: Int {
+        switch data {
+        case .gauge(let gauge): gauge.dataPoints.count
+        case .sum(let sum): sum.dataPoints.count
+        case .histogram(let histogram): histogram.dataPoints.count
+        case .exponentialHistogram(let histogram): histogram.dataPoints.count
+        case .summary(let summary): summary.dataPoints.count
+        case nil: 0
+        }
+    }
+
+    var flattenedPoints: [OTLPTestCollector.ReceivedMetricPoint.Point] {
+        switch data {
+        case .gauge(let gauge): gauge.dataPoints.map { .gauge($0) }
+        case .sum(let sum): sum.dataPoints.map { .sum($0) }
+        case .histogram(let histogram): histogram.dataPoints.map { .histogram($0) }
+        case .exponentialHistogram(let histogram): histogram.dataPoints.map { .exponentialHistogram($0) }
+        case .summary(let summary): summary.dataPoints.map { .summary($0) }
+        case nil: []
+        }
+    }
+}

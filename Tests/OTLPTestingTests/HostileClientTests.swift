@@ -1,0 +1,243 @@
+// Broken and hostile clients against the embedded collector: each gets an error response or
+// a closed connection, is counted, and a well-behaved client is still served afterwards.
+import Foundation
+import HTTP2Transport
+import OTLPProto
+import OTLPTesting
+import OTLPTestSupport
+import Testing
+
+/// A well-behaved gRPC export through our client; returns the gRPC status.
+func healthyGRPCExport(_ collector: OTLPTestCollector) async throws -> GRPCStatusCode {
+    let client = try GRPCClient(configuration: HTTP2ClientConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: try #require(collector.grpcPort), useTLS: false)))
+    defer { client.shutdown() }
+    let result = await client.unary(path: OTLPTestCollector.Signal.traces.grpcPath,
+                                    message: Fixtures.traces(["healthy"]).serializedBytes(), timeout: .seconds(5))
+    return try result.get().code
+}
+
+/// A well-behaved OTLP/HTTP export over a raw HTTP/1.1 connection; returns the status.
+func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
+    let client = try RawClient(port: try #require(collector.httpPort))
+    client.send(http1Post(path: "/v1/logs", contentType: "application/x-protobuf", body: Fixtures.logs(["healthy"]).serializedBytes()))
+    return try await client.response()?.status
+}
+
+@Suite struct HostileClientTests {
+    static let garbage: [UInt8] = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7919 &+ 13) }
+
+    @Test func garbageBytesGetA400AndACloseAndAreCounted() async throws {
+        let collector = try await OTLPTestCollector.start()
+        for port in [collector.grpcPort!, collector.httpPort!] {
+            let client = try RawClient(port: port)
+            client.send(Self.garbage)
+            let answer = try await client.receiveUntilClosed()
+            #expect(answer.closed)
+            #expect(String(decoding: answer.bytes.prefix(12), as: UTF8.self) == "HTTP/1.1 400")
+        }
+        #expect(collector.transportStatistics.grpc?.protocolErrors == 1)
+        #expect(collector.transportStatistics.http?.protocolErrors == 1)
+        #expect(collector.counters.rejected == 2)
+        #expect(try await healthyGRPCExport(collector) == .ok)
+        #expect(try await healthyHTTPExport(collector) == 200)
+        await collector.stop()
+    }
+
+    @Test func aBadHTTP2PrefaceClosesTheConnectionAndIsCounted() async throws {
+        let collector = try await OTLPTestCollector.start(http: false)
+        let client = try RawClient(port: collector.grpcPort!)
+        client.send(Array("PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n".utf8) + [0, 0, 0, 4, 0, 0, 0, 0, 0])
+        let answer = try await client.receiveUntilClosed()
+        #expect(answer.closed)
+        #expect(String(decoding: answer.bytes.prefix(12), as: UTF8.self) == "HTTP/1.1 505")
+        // A valid preface followed by a frame that is not SETTINGS: GOAWAY(PROTOCOL_ERROR), closed.
+        let second = try RawClient(port: collector.grpcPort!)
+        second.send(ServerProtocolPreface.bytes + [0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8])  // PING first
+        let goAway = try await second.receiveUntilClosed()
+        #expect(goAway.closed)
+        #expect(goAway.bytes.count >= 9)
+        #expect(collector.transportStatistics.grpc?.protocolErrors == 2)
+        #expect(try await healthyGRPCExport(collector) == .ok)
+        await collector.stop()
+    }
+
+    @Test func anOversizedGRPCMessageIsResourceExhaustedAndTheConnectionStaysUsable() async throws {
+        var configuration = OTLPTestCollector.Configuration()
+        configuration.maxRequestBytes = 64 << 10
+        let collector = try await OTLPTestCollector.start(http: false, configuration: configuration)
+        let client = try GRPCClient(configuration: HTTP2ClientConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: try #require(collector.grpcPort), useTLS: false)))
+        defer { client.shutdown() }
+        let big = Fixtures.traces((0..<4000).map { "span-with-a-long-name-\($0)" }).serializedBytes()
+        #expect(big.count > 64 << 10)
+        let rejected = try await client.unary(path: OTLPTestCollector.Signal.traces.grpcPath, message: big, timeout: .seconds(5)).get()
+        #expect(rejected.code == .resourceExhausted)
+        let accepted = try await client.unary(path: OTLPTestCollector.Signal.traces.grpcPath,
+                                              message: Fixtures.traces(["small"]).serializedBytes(), timeout: .seconds(5)).get()
+        #expect(accepted.code == .ok)
+        #expect(collector.transportStatistics.grpc?.oversizedRequests == 1)
+        #expect(collector.spans.map(\.span.name) == ["small"])
+        await collector.stop()
+    }
+
+    @Test func anOversizedHTTPBodyIs413() async throws {
+        var configuration = OTLPTestCollector.Configuration()
+        configuration.maxRequestBytes = 1024
+        let collector = try await OTLPTestCollector.start(grpc: false, configuration: configuration)
+        let client = try RawClient(port: collector.httpPort!)
+        client.send(http1Post(path: "/v1/traces", contentType: "application/x-protobuf", body: [UInt8](repeating: 0x0A, count: 4096)))
+        #expect(try await client.response()?.status == 413)
+        #expect(collector.counters.rejected == 1)
+        #expect(try await healthyHTTPExport(collector) == 200)
+        await collector.stop()
+    }
+
+    @Test func aGzipBombIsRefusedWithinTheSizeLimit() async throws {
+        var configuration = OTLPTestCollector.Configuration()
+        configuration.maxRequestBytes = 1 << 20
+        let collector = try await OTLPTestCollector.start(configuration: configuration)
+        let bomb = try Gzip.compress([UInt8](repeating: 0, count: 64 << 20), level: 9)
+        #expect(bomb.count < 128 << 10)
+        let http = try RawClient(port: collector.httpPort!)
+        http.send(http1Post(path: "/v1/traces", contentType: "application/x-protobuf", body: bomb, extraHeaders: ["content-encoding: gzip"]))
+        #expect(try await http.response()?.status == 413)
+        let client = try GRPCClient(configuration: HTTP2ClientConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: try #require(collector.grpcPort), useTLS: false)))
+        defer { client.shutdown() }
+        let answer = try await client.transport.execute(HTTP2Request(path: OTLPTestCollector.Signal.traces.grpcPath, headers: [
+            HTTPField("content-type", "application/grpc"), HTTPField("grpc-encoding", "gzip"), HTTPField("te", "trailers"),
+        ], body: Fixtures.grpcFrame(bomb, compressed: true), timeout: .seconds(5)))
+        #expect(answer.value("grpc-status") == String(GRPCStatusCode.resourceExhausted.rawValue))
+        #expect(collector.counters.rejectedRequests == 2)
+        #expect(try await healthyHTTPExport(collector) == 200)
+        await collector.stop()
+    }
+
+    @Test func invalidProtobufAndJSONAre400AndInvalidArgument() async throws {
+        let collector = try await OTLPTestCollector.start()
+        let http = try RawClient(port: collector.httpPort!)
+        http.send(http1Post(path: "/v1/traces", contentType: "application/x-protobuf", body: [0x0A, 0xFF, 0xFF, 0xFF, 0x0F]))
+        let protobuf = try await http.response()
+        #expect(protobuf?.status == 400)
+        http.send(http1Post(path: "/v1/traces", contentType: "application/json", body: Array("{\"resourceSpans\": [".utf8)))
+        let json = try await http.response()
+        #expect(json?.status == 400)
+        #expect(json?.head.lowercased().contains("content-type: application/json") == true)
+        let jsonBody = String(decoding: json?.body ?? [], as: UTF8.self)
+        #expect(jsonBody.contains("\"code\":3"))
+        let client = try GRPCClient(configuration: HTTP2ClientConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: try #require(collector.grpcPort), useTLS: false)))
+        defer { client.shutdown() }
+        let grpc = try await client.unary(path: OTLPTestCollector.Signal.metrics.grpcPath, message: [0x0A, 0x05, 0x01], timeout: .seconds(5)).get()
+        #expect(grpc.code == .invalidArgument)
+        #expect(collector.counters.rejectedRequests == 3 && collector.counters.requests == 3)
+        await collector.stop()
+    }
+
+    @Test func wrongContentTypeIs415UnknownPathIs404WrongMethodIs405() async throws {
+        let collector = try await OTLPTestCollector.start()
+        let http = try RawClient(port: collector.httpPort!)
+        http.send(http1Post(path: "/v1/traces", contentType: "text/plain", body: Array("hello".utf8)))
+        #expect(try await http.response()?.status == 415)
+        http.send(http1Post(path: "/v1/nothing", contentType: "application/x-protobuf", body: []))
+        #expect(try await http.response()?.status == 404)
+        http.send(Array("GET /v1/traces HTTP/1.1\r\nhost: x\r\n\r\n".utf8))
+        #expect(try await http.response()?.status == 405)
+        let client = try GRPCClient(configuration: HTTP2ClientConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: try #require(collector.grpcPort), useTLS: false)))
+        defer { client.shutdown() }
+        let unknown = try await client.unary(path: "/opentelemetry.proto.collector.trace.v1.TraceService/Nope", message: [], timeout: .seconds(5)).get()
+        #expect(unknown.code == .unimplemented)
+        let wrongType = try await client.transport.execute(HTTP2Request(path: OTLPTestCollector.Signal.traces.grpcPath, headers: [
+            HTTPField("content-type", "application/json")], body: Array("{}".utf8), timeout: .seconds(5)))
+        #expect(wrongType.status == 415)
+        #expect(collector.counters.rejectedRequests == 5)
+        await collector.stop()
+    }
+
+    @Test func aSlowlorisConnectionIsClosedAtTheReadTimeoutWhileOthersAreServed() async throws {
+        var configuration = OTLPTestCollector.Configuration()
+        // Long enough that the healthy clients below are served first even on a loaded machine.
+        configuration.server.requestReadTimeout = .seconds(5)
+        let collector = try await OTLPTestCollector.start(configuration: configuration)
+        let slowHTTP = try RawClient(port: collector.httpPort!, receiveTimeout: 15)
+        let slowGRPC = try RawClient(port: collector.grpcPort!, receiveTimeout: 15)
+        slowHTTP.send("POST /v1/traces HTTP/1.1\r\nhost: x\r\n")
+        slowGRPC.send("PRI * HTTP/2.0\r\n")
+        let start = ContinuousClock.now
+        // Meanwhile well-behaved clients are served, before the slow ones time out.
+        #expect(try await healthyHTTPExport(collector) == 200)
+        #expect(try await healthyGRPCExport(collector) == .ok)
+        #expect(collector.counters.rejected == 0)
+        for _ in 0..<3 { slowHTTP.send("x-slow: 1\r\n"); try await Task.sleep(for: .milliseconds(100)) }
+        #expect(try await slowHTTP.closedByServer())
+        #expect(try await slowGRPC.closedByServer())
+        #expect(ContinuousClock.now - start >= .seconds(5))
+        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(collector.transportStatistics.http?.slowRequestTimeouts == 1)
+        #expect(collector.transportStatistics.grpc?.slowRequestTimeouts == 1)
+        await collector.stop()
+    }
+
+    @Test func anIdleConnectionIsClosedAtTheIdleTimeout() async throws {
+        var configuration = OTLPTestCollector.Configuration()
+        configuration.server.idleTimeout = .milliseconds(300)
+        let collector = try await OTLPTestCollector.start(grpc: false, configuration: configuration)
+        let idle = try RawClient(port: collector.httpPort!)
+        #expect(try await idle.closedByServer())
+        #expect(collector.transportStatistics.http?.idleTimeouts == 1)
+        #expect(collector.counters.rejected == 0)
+        await collector.stop()
+    }
+
+    @Test func anOversizedHeaderSectionIs431() async throws {
+        let collector = try await OTLPTestCollector.start(grpc: false)
+        let client = try RawClient(port: collector.httpPort!)
+        client.send("POST /v1/traces HTTP/1.1\r\nx-big: " + String(repeating: "a", count: 32 << 10) + "\r\n\r\n")
+        #expect(try await client.response()?.status == 431)
+        #expect(collector.transportStatistics.http?.oversizedHeaders == 1)
+        await collector.stop()
+    }
+
+    @Test func aStreamFloodFromH2loadIsServedWithinTheStreamLimitAndOthersStillGetThrough() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/h2load") else {
+            Issue.record("h2load (Debian nghttp2-client) is not installed; tools/setup.sh installs it")
+            return
+        }
+        var configuration = OTLPTestCollector.Configuration()
+        configuration.keepsRequests = false
+        let collector = try await OTLPTestCollector.start(http: false, configuration: configuration)
+        let body = FileManager.default.temporaryDirectory.appendingPathComponent("h2load-body-\(getpid()).bin")
+        try Data(Fixtures.grpcFrame(Fixtures.traces(["flood-1", "flood-2", "flood-3", "flood-4"]).serializedBytes())).write(to: body)
+        defer { try? FileManager.default.removeItem(at: body) }
+        // 1000 streams opened at once on one connection; the server allows 100 concurrently.
+        let output = try await offPool { try ChildProcess.run("/usr/bin/h2load", [
+            "-n", "20000", "-c", "2", "-m", "1000", "-d", body.path,
+            "-H", "content-type: application/grpc", "-H", "te: trailers",
+            "\(collector.grpcEndpoint!)\(OTLPTestCollector.Signal.traces.grpcPath)",
+        ], timeout: 60) }
+        #expect(output.status == 0, "\(output.stderrText)")
+        #expect(output.stdoutText.contains("20000 succeeded"), "\(output.stdoutText)")
+        #expect(collector.counters.spans == 80_000)
+        #expect(try await healthyGRPCExport(collector) == .ok)
+        await collector.stop()
+    }
+
+    @Test func manyConnectionsBeyondTheLimitAreRefusedAndCounted() async throws {
+        var configuration = OTLPTestCollector.Configuration()
+        configuration.server.maxConnections = 4
+        let collector = try await OTLPTestCollector.start(grpc: false, configuration: configuration)
+        var clients: [RawClient] = []
+        for _ in 0..<4 { clients.append(try RawClient(port: collector.httpPort!)) }
+        // Let the server accept the four before the fifth arrives.
+        for client in clients { client.send(http1Post(path: "/v1/logs", contentType: "application/x-protobuf", body: [])) }
+        for client in clients { #expect(try await client.response()?.status == 200) }
+        let refused = try RawClient(port: collector.httpPort!)
+        #expect(try await refused.closedByServer())
+        #expect(collector.transportStatistics.http?.connectionsRefused == 1)
+        clients.removeAll()
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(try await healthyHTTPExport(collector) == 200)
+        await collector.stop()
+    }
+}
+
+enum ServerProtocolPreface {
+    static let bytes = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+}
