@@ -57,7 +57,8 @@ public final class ConfiguredTelemetry: Sendable {
         case .none: break
         case .inMemory: let e = InMemorySpanExporter(); spans = e; spanExporters.append(e)
         case .otlp(let configuration):
-            let e = try OTLPSpanExporter(configuration: configuration, options: exportOptions)
+            let bounded = configuration.boundingExport(by: settings.spanProcessor.exportTimeout)
+            let e = try OTLPSpanExporter(configuration: bounded, options: exportOptions)
             otlp.append(e.exporter); spanExporters.append(e)
         }
         var logExporters: [any LogExporter] = []
@@ -66,7 +67,8 @@ public final class ConfiguredTelemetry: Sendable {
         case .none: break
         case .inMemory: let e = InMemoryLogExporter(); logs = e; logExporters.append(e)
         case .otlp(let configuration):
-            let e = try OTLPLogExporter(configuration: configuration, options: exportOptions)
+            let bounded = configuration.boundingExport(by: settings.logProcessor.exportTimeout)
+            let e = try OTLPLogExporter(configuration: bounded, options: exportOptions)
             otlp.append(e.exporter); logExporters.append(e)
         }
         var metricExporters: [any MetricExporter] = []
@@ -75,21 +77,28 @@ public final class ConfiguredTelemetry: Sendable {
         case .none: break
         case .inMemory: let e = InMemoryMetricExporter(); metricsMemory = e; metricExporters.append(e)
         case .otlp(let configuration):
-            let e = try OTLPMetricExporter(configuration: configuration, options: exportOptions)
+            let bounded = configuration.boundingExport(by: settings.metricExportTimeout)
+            let e = try OTLPMetricExporter(configuration: bounded, options: exportOptions)
             otlp.append(e.exporter); metricExporters.append(e)
         }
 
         var configuration = pipelineConfiguration
         configuration.metrics.exportInterval = settings.metricExportInterval
         configuration.metrics.temporality = settings.metricsTemporality == .delta ? .delta : .cumulative
+        Self.apply(settings.spanProcessor, to: &configuration.traces)
+        Self.apply(settings.logProcessor, to: &configuration.logs)
+        let extraResource = settings.resourceAttributes
+            .filter { !TelemetrySettings.resourceKeysOfOwnSettings.contains($0.key) }
+            .sorted { $0.key < $1.key }.map { Attribute($0.key, .string($0.value)) }
         let resource = Resource(
             serviceName: settings.serviceName, serviceVersion: settings.serviceVersion,
-            deploymentEnvironment: settings.environment)
+            deploymentEnvironment: settings.environment, attributes: extraResource)
         provider = TelemetryProvider(
             resource: resource, spanExporters: spanExporters, metricExporters: metricExporters,
-            logExporters: logExporters, configuration: configuration,
+            logExporters: logExporters, configuration: configuration, sampler: settings.sampler,
+            limits: settings.spanLimits,
             spanAttributes: settings.spanAttributes.sorted { $0.key < $1.key }.map { Attribute($0.key, .string($0.value)) },
-            tracestate: settings.tracestate, deinitFlushTimeout: .zero)
+            tracestate: settings.tracestate, deinitFlushTimeout: .zero, logRecordLimits: settings.logRecordLimits)
         distributedTracingTracer = provider.tracer("swift-distributed-tracing")
         swiftMetricsMeter = provider.meter("swift-metrics")
 
@@ -116,6 +125,19 @@ public final class ConfiguredTelemetry: Sendable {
         TelemetryProvider.bestEffortShutdown(timeout: Self.deinitFlushTimeout) { deadline in
             try await provider.shutdown(deadline: deadline)
         } skipIf: { !first || provider.pipeline.isShutDown }
+    }
+
+    /// A batch processor's settings as the pipeline's batching of that signal.
+    static func apply(_ processor: OTLPBatchProcessorConfiguration, to batching: inout PipelineConfiguration.Batching) {
+        batching = PipelineConfiguration.Batching(
+            maxQueueSize: processor.maxQueueSize, maxExportBatchSize: processor.maxExportBatchSize,
+            scheduledDelay: processor.scheduleDelay, maxConcurrentExports: batching.maxConcurrentExports)
+    }
+
+    /// A swift-distributed-tracing tracer over this provider that injects and extracts the
+    /// headers of ``TelemetrySettings/propagators``.
+    public func distributedTracer(scope: String = "swift-distributed-tracing") -> DistributedTracer {
+        DistributedTracer(provider.tracer(scope), propagators: settings.propagators)
     }
 
     /// Session telemetry whose events go to this provider and whose metrics go to ``metrics``,
@@ -198,11 +220,14 @@ public final class ConfiguredTelemetry: Sendable {
 
 extension TelemetryProvider {
     /// Builds the provider, exporters and metrics client `settings` asks for; `nil` when every
-    /// exporter is ``TelemetryExporter/none``. Throws ``TelemetrySettingsError`` for invalid
+    /// exporter is ``TelemetryExporter/none`` or ``TelemetrySettings/sdkDisabled`` is set. Each
+    /// OTLP exporter's export (retries included) is bounded by its processor's export timeout
+    /// (``OTLPExporterConfiguration/boundingExport(by:)``). Throws ``TelemetrySettingsError`` for invalid
     /// settings (see ``TelemetrySettings/validate()``) and the exporters' configuration errors.
     /// - Parameters:
-    ///   - pipelineConfiguration: queue and batch sizes and delays (the metric interval and
-    ///     temporality come from `settings`).
+    ///   - pipelineConfiguration: clock, diagnostics, concurrency and metric queue size; the span
+    ///     and log batching (queue size, batch size, delay), the metric interval and temporality
+    ///     come from `settings`.
     ///   - exportOptions: concurrency, header provider and diagnostics of the OTLP exporters.
     ///   - installAsDefault: when set, the result is installed as the process-wide default with
     ///     these ecosystem back-ends (see ``ConfiguredTelemetry/installAsDefault(backends:)``):
@@ -211,7 +236,7 @@ extension TelemetryProvider {
         settings: TelemetrySettings, pipelineConfiguration: PipelineConfiguration = PipelineConfiguration(),
         exportOptions: OTLPExportOptions = OTLPExportOptions(), installAsDefault: ProcessDefaultBackends? = nil
     ) throws -> ConfiguredTelemetry? {
-        if settings.allExportersDisabled { return nil }
+        if settings.sdkDisabled || settings.allExportersDisabled { return nil }
         try settings.validate()
         let telemetry = try ConfiguredTelemetry(settings: settings, pipelineConfiguration: pipelineConfiguration, exportOptions: exportOptions)
         if let backends = installAsDefault { telemetry.installAsDefault(backends: backends) }

@@ -1,0 +1,317 @@
+import Foundation
+import OTLPExporter
+import OTLPTestSupport
+import Testing
+import Telemetry
+import TelemetryPipeline
+import Tracing
+
+/// The recording collector peer (`tools/peers/recording_collector.py`): every request it received,
+/// as the reference JSON rendering.
+final class RecordingCollector: @unchecked Sendable {
+    let process: ChildProcess
+    let port: UInt16
+
+    init() throws {
+        let script = TestEnvironment.repositoryRoot.appendingPathComponent("tools/peers/recording_collector.py").path
+        process = try startGuardedPeer(TestEnvironment.python, ["-u", script, "--port", "0"])
+        let banner = try process.waitForOutput(containing: "listening on ", timeout: 20)
+        guard let line = banner.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") }),
+            let port = UInt16(line.dropFirst("listening on ".count).trimmingCharacters(in: .whitespaces))
+        else {
+            process.kill()
+            throw ChildProcess.Failure.couldNotStart(command: "recording_collector.py", reason: "no port in \(banner)")
+        }
+        self.port = port
+    }
+
+    deinit { process.kill() }
+
+    var endpoint: String { "http://127.0.0.1:\(port)" }
+
+    /// The requests of `signal` received so far (whole lines only).
+    func requests(_ signal: String) -> [[String: Any]] {
+        let output = process.stdoutSoFar
+        let whole = output.hasSuffix("\n") ? Substring(output) : output[..<(output.lastIndex(of: "\n") ?? output.startIndex)]
+        let prefix = "RECEIVED \(signal) "
+        return whole.split(separator: "\n").filter { $0.hasPrefix(prefix) }.compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.dropFirst(prefix.count).utf8)) as? [String: Any]
+        }
+    }
+
+    /// Waits (at most `timeout`) until `done` holds for the requests received.
+    func waitFor(_ timeout: Duration = .seconds(15), until done: () -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while !done(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(25)) }
+    }
+
+    /// Items (spans, data points, log records) in the requests of `signal`, flattened.
+    func items(_ signal: String) -> [[String: Any]] {
+        let (outer, inner, list) = switch signal {
+        case "traces": ("resourceSpans", "scopeSpans", "spans")
+        case "logs": ("resourceLogs", "scopeLogs", "logRecords")
+        default: ("resourceMetrics", "scopeMetrics", "metrics")
+        }
+        return requests(signal).flatMap { request in
+            ((request[outer] as? [[String: Any]]) ?? []).flatMap { resource in
+                ((resource[inner] as? [[String: Any]]) ?? []).flatMap { scope in (scope[list] as? [[String: Any]]) ?? [] }
+            }
+        }
+    }
+
+    /// The resource attributes of the first request of `signal`, string values only.
+    func resourceAttributes(_ signal: String) -> [String: String] {
+        let outer = signal == "traces" ? "resourceSpans" : signal == "logs" ? "resourceLogs" : "resourceMetrics"
+        guard let first = (requests(signal).first?[outer] as? [[String: Any]])?.first,
+            let resource = first["resource"] as? [String: Any]
+        else { return [:] }
+        return Self.stringAttributes(resource["attributes"])
+    }
+
+    static func stringAttributes(_ list: Any?) -> [String: String] {
+        var out: [String: String] = [:]
+        for item in (list as? [[String: Any]]) ?? [] {
+            guard let key = item["key"] as? String, let value = item["value"] as? [String: Any] else { continue }
+            if let s = value["stringValue"] as? String { out[key] = s }
+            if let i = value["intValue"] as? String { out[key] = i }
+        }
+        return out
+    }
+}
+
+/// Each standard `OTEL_*` SDK variable, set in the environment given to
+/// `TelemetrySettings.load(environment:)`, changes what `TelemetryProvider.make(settings:)` exports.
+@Suite("OTEL_* variables applied end to end", .serialized)
+struct EnvironmentSettingsAppliedTests {
+    /// Settings from `environment`, with every signal kept in memory.
+    func inMemorySettings(_ environment: [String: String]) throws -> TelemetrySettings {
+        var settings = try TelemetrySettings.load(environment: environment).settings
+        settings.traceExporter = .inMemory
+        settings.logExporter = .inMemory
+        settings.metricsExporter = .inMemory
+        return settings
+    }
+
+    @Test func sdkDisabledBuildsNothingEvenWithExportersConfigured() throws {
+        var settings = try TelemetrySettings.load(environment: ["OTEL_SDK_DISABLED": "true"]).settings
+        #expect(settings.sdkDisabled)
+        settings.traceExporter = .inMemory  // set from code afterwards: still disabled
+        #expect(try TelemetryProvider.make(settings: settings) == nil)
+    }
+
+    @Test func serviceNameAndEveryResourceAttributeReachTheCollectorPercentDecoded() async throws {
+        let collector = try RecordingCollector()
+        let loaded = try TelemetrySettings.load(environment: [
+            "OTEL_SERVICE_NAME": "checkout",
+            "OTEL_RESOURCE_ATTRIBUTES": "host.name=box%201,team=a%2Cb,service.version=2.1.0,service.name=ignored",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint, "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+            "OTEL_METRICS_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none",
+        ])
+        #expect(loaded.warnings.isEmpty)
+        let telemetry = try #require(try TelemetryProvider.make(settings: loaded.settings))
+        telemetry.provider.tracer("t").withSpan("work") { _ in }
+        try await telemetry.shutdown(timeout: .seconds(10))
+        try await collector.waitFor { !collector.requests("traces").isEmpty }
+        let resource = collector.resourceAttributes("traces")
+        #expect(resource["service.name"] == "checkout")
+        #expect(resource["service.version"] == "2.1.0")
+        #expect(resource["host.name"] == "box 1")
+        #expect(resource["team"] == "a,b")
+    }
+
+    @Test(arguments: [
+        ("always_on", nil, 400), ("always_off", nil, 0), ("traceidratio", "0", 0), ("traceidratio", "1", 400),
+        ("parentbased_always_off", nil, 0), ("parentbased_traceidratio", "1", 400),
+    ] as [(String, String?, Int)])
+    func tracesSamplerDecidesWhichRootSpansAreExported(sampler: String, argument: String?, expected: Int) async throws {
+        var environment = ["OTEL_TRACES_SAMPLER": sampler]
+        environment["OTEL_TRACES_SAMPLER_ARG"] = argument
+        let telemetry = try #require(try TelemetryProvider.make(settings: try inMemorySettings(environment)))
+        let tracer = telemetry.provider.tracer("t")
+        for _ in 0..<400 { tracer.withSpan("root") { _ in } }
+        try await telemetry.shutdown(timeout: .seconds(10))
+        #expect(try #require(telemetry.inMemorySpans).spans.count == expected)
+    }
+
+    @Test func traceIDRatioSamplesAboutThatFractionOfTraces() async throws {
+        let settings = try inMemorySettings(["OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.25"])
+        #expect(settings.sampler == .traceIDRatio(0.25))
+        let telemetry = try #require(try TelemetryProvider.make(settings: settings))
+        let tracer = telemetry.provider.tracer("t")
+        for _ in 0..<4000 { tracer.withSpan("root") { _ in } }
+        try await telemetry.shutdown(timeout: .seconds(10))
+        let kept = try #require(telemetry.inMemorySpans).spans.count
+        #expect((700...1300).contains(kept), "kept \(kept) of 4000 at ratio 0.25")
+    }
+
+    @Test func parentBasedAlwaysOffFollowsASampledRemoteParent() async throws {
+        let telemetry = try #require(try TelemetryProvider.make(
+            settings: try inMemorySettings(["OTEL_TRACES_SAMPLER": "parentbased_always_off"])))
+        let tracer = telemetry.provider.tracer("t")
+        W3CPropagation.continueTrace(traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", tracestate: nil) { _ in
+            tracer.withSpan("child of sampled") { _ in }
+        }
+        tracer.withSpan("root") { _ in }
+        try await telemetry.shutdown(timeout: .seconds(10))
+        #expect(try #require(telemetry.inMemorySpans).spans.map(\.name) == ["child of sampled"])
+    }
+
+    @Test func spanBatchProcessorVariablesSetBatchSizeDelayAndQueue() async throws {
+        let telemetry = try #require(try TelemetryProvider.make(settings: try inMemorySettings([
+            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "3", "OTEL_BSP_SCHEDULE_DELAY": "20", "OTEL_BSP_MAX_QUEUE_SIZE": "64",
+        ])))
+        #expect(telemetry.provider.pipeline.configuration.traces.maxQueueSize == 64)
+        let tracer = telemetry.provider.tracer("t")
+        for _ in 0..<7 { tracer.withSpan("s") { _ in } }
+        // No flush: the 20 ms delay (default 5 s) sends the partial batch on its own.
+        let spans = try #require(telemetry.inMemorySpans)
+        let deadline = ContinuousClock.now + .seconds(4)
+        while spans.spans.count < 7, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(spans.spans.count == 7)
+        #expect(spans.batches.allSatisfy { $0.count <= 3 })
+        try await telemetry.shutdown(timeout: .seconds(10))
+    }
+
+    @Test func logBatchProcessorVariablesSetBatchSizeAndDelay() async throws {
+        let telemetry = try #require(try TelemetryProvider.make(settings: try inMemorySettings([
+            "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE": "2", "OTEL_BLRP_SCHEDULE_DELAY": "20", "OTEL_BLRP_MAX_QUEUE_SIZE": "32",
+        ])))
+        #expect(telemetry.provider.pipeline.configuration.logs.maxQueueSize == 32)
+        let logger = telemetry.provider.logger("l")
+        for index in 0..<5 { logger.info("line \(index)") }
+        let logs = try #require(telemetry.inMemoryLogs)
+        let deadline = ContinuousClock.now + .seconds(4)
+        while logs.records.count < 5, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(logs.records.count == 5)
+        #expect(logs.batches.allSatisfy { $0.records.count <= 2 })
+        try await telemetry.shutdown(timeout: .seconds(10))
+    }
+
+    @Test func metricExportIntervalExportsWithoutAFlush() async throws {
+        let telemetry = try #require(try TelemetryProvider.make(
+            settings: try inMemorySettings(["OTEL_METRIC_EXPORT_INTERVAL": "50"])))
+        telemetry.provider.meter("m").counter("requests").add(1)
+        let metrics = try #require(telemetry.inMemoryMetrics)
+        let deadline = ContinuousClock.now + .seconds(4)
+        while !metrics.metrics.contains(where: { $0.name == "requests" }), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(metrics.metrics.contains { $0.name == "requests" })
+        try await telemetry.shutdown(timeout: .seconds(10))
+    }
+
+    /// A collector that holds each call 5 s: with an export timeout of 1 s the export fails after
+    /// about 1 s instead of the default 10 s attempt (and 5 min retry) budget.
+    @Test(arguments: [("OTEL_BSP_EXPORT_TIMEOUT", "traces"), ("OTEL_BLRP_EXPORT_TIMEOUT", "logs"), ("OTEL_METRIC_EXPORT_TIMEOUT", "metrics")])
+    func exportTimeoutBoundsOneExportWithItsRetries(variable: String, signal: String) async throws {
+        let collector = try CollectorPeer()
+        defer { collector.stop() }
+        let settings = try TelemetrySettings.load(environment: [
+            variable: "1000",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": collector.httpURL, "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+            "OTEL_EXPORTER_OTLP_HEADERS": "x-test-sleep-ms=5000",
+        ]).settings
+        let telemetry = try #require(try TelemetryProvider.make(settings: settings))
+        switch signal {
+        case "traces": telemetry.provider.tracer("t").withSpan("s") { _ in }
+        case "logs": telemetry.provider.logger("l").info("line")
+        default: telemetry.provider.meter("m").counter("c").add(1)
+        }
+        let start = ContinuousClock.now
+        try? await telemetry.provider.forceFlush(timeout: .seconds(20))
+        let elapsed = ContinuousClock.now - start
+        let statistics = telemetry.provider.statistics(signal == "traces" ? .traces : signal == "logs" ? .logs : .metrics)
+        #expect(statistics.failed >= 1)
+        #expect(elapsed < .seconds(4), "one export took \(elapsed)")
+        try? await telemetry.shutdown(timeout: .seconds(5))
+    }
+
+    @Test func exportTimeoutLeavesRetriesOnlyTheTimeAnAttemptCanStillFinishIn() {
+        let configuration = OTLPExporterConfiguration(signal: .traces, protocol: .grpc, endpoint: "http://localhost:4317")
+        let bounded = configuration.boundingExport(by: .seconds(30))
+        #expect(bounded.timeout == .seconds(10))
+        #expect(bounded.retry.maxElapsedTime == .seconds(20))
+        let tight = configuration.boundingExport(by: .seconds(2))
+        #expect(tight.timeout == .seconds(2))
+        #expect(tight.retry.maxElapsedTime == .zero)
+    }
+
+    @Test func attributeSpanAndLogRecordLimitsCutWhatIsExported() async throws {
+        let settings = try inMemorySettings([
+            "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "4", "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT": "2",
+            "OTEL_SPAN_EVENT_COUNT_LIMIT": "1", "OTEL_SPAN_LINK_COUNT_LIMIT": "1",
+            "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT": "1", "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT": "1",
+            "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT": "1", "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT": "3",
+        ])
+        let telemetry = try #require(try TelemetryProvider.make(settings: settings))
+        var span = telemetry.provider.tracer("t").startSpan("limited")
+        span.setAttribute("a", .string("abcdefgh"))
+        span.setAttribute("b", .string("x"))
+        span.setAttribute("c", .string("y"))
+        span.addEvent("e1", attributes: ["k1": 1, "k2": 2])
+        span.addEvent("e2")
+        let other = SpanContext(traceID: TraceID(high: 1, low: 2), spanID: SpanID(3))
+        span.addLink(other, attributes: ["k1": 1, "k2": 2])
+        span.addLink(other)
+        span.end()
+        telemetry.provider.logger("l").info("line", attributes: ["p": .string("abcdef"), "q": .string("z")])
+        try await telemetry.shutdown(timeout: .seconds(10))
+
+        let data = try #require(telemetry.inMemorySpans?.spans.first)
+        #expect(data.attributes.count == 2 && data.droppedAttributesCount == 1)
+        #expect(data.attributes.first { $0.key == "a" }?.value == .string("abcd"))
+        #expect(data.events.count == 1 && data.droppedEventsCount == 1)
+        #expect(data.events.first?.attributes.count == 1)
+        #expect(data.links.count == 1 && data.droppedLinksCount == 1)
+        #expect(data.links.first?.attributes.count == 1)
+        let record = try #require(telemetry.inMemoryLogs?.records.first)
+        #expect(record.attributes.count == 1)
+        #expect(record.attributes.first?.value == .string("abc"))
+    }
+
+    struct Headers: Injector, Extractor {
+        func inject(_ value: String, forKey key: String, into carrier: inout [String: String]) { carrier[key] = value }
+        func extract(key: String, from carrier: [String: String]) -> String? { carrier[key] }
+    }
+
+    @Test(arguments: [
+        ("tracecontext,baggage", true, true), ("tracecontext", true, false), ("baggage", false, true), ("none", false, false),
+    ])
+    func propagatorsChooseTheHeadersInjectedAndExtracted(value: String, traceContext: Bool, baggage: Bool) async throws {
+        let telemetry = try #require(try TelemetryProvider.make(settings: try inMemorySettings(["OTEL_PROPAGATORS": value])))
+        let tracer = telemetry.distributedTracer()
+        var context = ServiceContext.topLevel
+        tracer.extract(
+            ["traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "baggage": "user=ada,tier=gold"],
+            into: &context, using: Headers())
+        #expect((context.w3cBaggage != nil) == baggage)
+        let span = tracer.startSpan("outbound", context: context)
+        var outgoing: [String: String] = [:]
+        tracer.inject(span.context, into: &outgoing, using: Headers())
+        span.end()
+        #expect((outgoing["traceparent"] != nil) == traceContext)
+        #expect(outgoing["traceparent"]?.contains("0af7651916cd43dd8448eb211c80319c") ?? !traceContext)
+        #expect(outgoing["baggage"] == (baggage ? "user=ada,tier=gold" : nil))
+        try await telemetry.shutdown(timeout: .seconds(10))
+    }
+
+    @Test func invalidValuesAreWarnedAboutByNameAndTheDefaultKept() throws {
+        let loaded = try TelemetrySettings.load(environment: [
+            "OTEL_TRACES_SAMPLER": "sometimes", "OTEL_BSP_MAX_QUEUE_SIZE": "lots", "OTEL_BLRP_SCHEDULE_DELAY": "-5",
+            "OTEL_METRIC_EXPORT_TIMEOUT": "0", "OTEL_SPAN_EVENT_COUNT_LIMIT": "-1", "OTEL_PROPAGATORS": "b3,tracecontext",
+            "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "x",
+        ])
+        let named = Set(loaded.warnings.map(\.key))
+        #expect(named == [
+            "OTEL_TRACES_SAMPLER", "OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BLRP_SCHEDULE_DELAY", "OTEL_METRIC_EXPORT_TIMEOUT",
+            "OTEL_SPAN_EVENT_COUNT_LIMIT", "OTEL_PROPAGATORS", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+        ])
+        let settings = loaded.settings
+        #expect(settings.sampler == .default)
+        #expect(settings.spanProcessor == .spanDefaults)
+        #expect(settings.logProcessor == .logDefaults)
+        #expect(settings.metricExportTimeout == .seconds(30))
+        #expect(settings.spanLimits == AttributeLimits())
+        #expect(settings.propagators == [.traceContext])
+    }
+}
