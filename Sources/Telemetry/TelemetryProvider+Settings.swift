@@ -209,12 +209,32 @@ public final class ConfiguredTelemetry: Sendable {
         guard first else { return }
         uninstallAsDefault()
         try await provider.shutdown(deadline: deadline)
-        try? metrics?.shutdown()  // later session metrics are counted warnings
+        metrics?.markShutDown()  // the provider exported them; later session metrics are counted warnings
     }
 
     /// ``shutdown(deadline:)`` with a deadline `timeout` from now.
     public func shutdown(timeout: Duration = .seconds(30)) async throws {
         try await shutdown(deadline: .now + timeout)
+    }
+
+    /// ``shutdown(deadline:)`` for callers outside async code (codex-otel's synchronous
+    /// `OtelProvider::shutdown()`): on a plain thread it waits at most `timeout`. Inside a Swift
+    /// concurrency task it never waits (blocking a cooperative thread could starve the export
+    /// itself): the shutdown is started and ``TelemetryError`` with code `wouldBlock` thrown; await
+    /// ``shutdown(timeout:)`` there.
+    /// - Throws: ``TelemetryError``: `timedOut` past the deadline, `wouldBlock` inside a task.
+    public func shutdownSynchronously(timeout: Duration = .seconds(30)) throws {
+        let deadline = ContinuousClock.now + timeout
+        switch BlockingWait.run(timeout: timeout, { [self] in try await shutdown(deadline: deadline) }) {
+        case .finished(nil): return
+        case .finished(let error?): throw error
+        case .timedOut:
+            throw TelemetryError(code: .timedOut, message: "shutdown did not complete within \(timeout)")
+        case .insideTask:
+            throw TelemetryError(
+                code: .wouldBlock,
+                message: "synchronous shutdown inside a Swift concurrency task: started, not waited for (use `try await shutdown(timeout:)`)")
+        }
     }
 }
 

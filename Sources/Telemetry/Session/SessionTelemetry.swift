@@ -306,12 +306,13 @@ public final class SessionTelemetry: Sendable {
     }
 
     /// `<ns>.sse_event` of kind `response.completed` with token usage; with `timeToFirstToken`
-    /// also the TTFT (event field `ttft_ms` and histogram `<ns>.turn.ttft.duration_ms`).
+    /// also the TTFT in the event (field `ttft_ms`). The TTFT histogram
+    /// `<ns>.turn.ttft.duration_ms` is recorded by ``turnTTFT(_:turnID:)`` only, so a caller
+    /// reporting both counts one TTFT.
     public func sseEventCompleted(
         inputTokens: Int64, outputTokens: Int64, cachedTokens: Int64? = nil, reasoningTokens: Int64? = nil,
         toolTokens: Int64 = 0, timeToFirstToken: Duration? = nil
     ) {
-        if let ttft = timeToFirstToken { recordDuration("turn.ttft.duration_ms", ttft, tags: [:]) }
         let fields: [(String, SessionAttributeValue?)] = [
             ("event.kind", .string("response.completed")), ("input_token_count", .int(inputTokens)),
             ("output_token_count", .int(outputTokens)), ("cached_token_count", cachedTokens.map { .int($0) }),
@@ -449,13 +450,18 @@ public final class SessionTelemetry: Sendable {
         }
     }
 
-    /// Flushes and shuts down the metrics client (if any). Idempotent.
-    public func shutdownMetrics() {
-        do throws(MetricsError) {
-            try metrics?.shutdown()
-        } catch {
-            warn("metric:shutdown", "metrics shutdown: \(error.message)")
-        }
+    /// Flushes and shuts down the metrics client (if any), waiting for it at most 30 s (codex-otel's
+    /// `shutdown_metrics()`), for callers outside async code (see
+    /// ``MetricsClient/shutdownSynchronously(timeout:)``). Idempotent.
+    /// - Throws: ``MetricsError`` (`.timedOut` past the deadline, `.wouldBlock` inside a task).
+    public func shutdownMetrics() throws(MetricsError) {
+        try metrics?.shutdown()
+    }
+
+    /// Flushes and shuts down the metrics client (if any) and waits for it, at most `timeout`.
+    /// - Throws: ``MetricsError`` (`.timedOut` past the deadline).
+    public func shutdownMetrics(timeout: Duration) async throws(MetricsError) {
+        try await metrics?.shutdown(timeout: timeout)
     }
 
     /// The metric tags every metric of this session carries (unless turned off).
