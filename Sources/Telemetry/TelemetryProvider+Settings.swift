@@ -41,14 +41,22 @@ public final class ConfiguredTelemetry: Sendable {
     public let inMemoryMetrics: InMemoryMetricExporter?
     /// The OTLP exporters built from the settings (for their ``OTLPExportCounts``).
     public let otlpExporters: [OTLPSignalExporter]
+    /// Where pre-session start-up phases are recorded (``StartupRecorder/shared`` unless given to
+    /// ``TelemetryProvider/make(settings:pipelineConfiguration:exportOptions:installAsDefault:startupRecorder:)``):
+    /// the first session takes them over; ``shutdown(deadline:)`` exports any left.
+    public let startupRecorder: StartupRecorder
     private let shutDown = LockedValue(false)
     /// The tracer of ``DistributedTracer/processDefault`` (scope `swift-distributed-tracing`).
     let distributedTracingTracer: Tracer
     /// The meter of ``TelemetryMetricsFactory/processDefault`` (scope `swift-metrics`).
     let swiftMetricsMeter: Meter
 
-    init(settings: TelemetrySettings, pipelineConfiguration: PipelineConfiguration, exportOptions: OTLPExportOptions) throws {
+    init(
+        settings: TelemetrySettings, pipelineConfiguration: PipelineConfiguration, exportOptions: OTLPExportOptions,
+        startupRecorder: StartupRecorder = .shared
+    ) throws {
         self.settings = settings
+        self.startupRecorder = startupRecorder
         var otlp: [OTLPSignalExporter] = []
 
         var spanExporters: [any SpanExporter] = []
@@ -149,7 +157,22 @@ public final class ConfiguredTelemetry: Sendable {
         if metadata.serviceName == nil { metadata.serviceName = settings.serviceName }
         return SessionTelemetry(
             metadata: metadata, provider: provider, namespace: settings.namespace, metrics: metrics,
-            metricsUseMetadataTags: metricsUseMetadataTags, runtimeMetrics: settings.runtimeMetrics)
+            metricsUseMetadataTags: metricsUseMetadataTags, runtimeMetrics: settings.runtimeMetrics,
+            startupRecorder: startupRecorder)
+    }
+
+    /// Emits the pre-session start-up phases no session took over (a process that never created
+    /// one), with the service's name and version as the only metadata.
+    func emitPendingStartupPhases() {
+        guard !startupRecorder.pendingPhases.isEmpty else { return }
+        let (phases, _) = startupRecorder.takeOver()
+        let metadata = SessionMetadata(
+            sessionID: "", model: "", slug: "", originator: settings.serviceName, sessionSource: "process",
+            appVersion: settings.serviceVersion, serviceName: settings.serviceName)
+        let emitter = SessionTelemetry(
+            metadata: metadata, provider: provider, namespace: settings.namespace, metrics: metrics,
+            metricsUseMetadataTags: true, runtimeMetrics: false)
+        emitter.emitPreSessionPhases(phases, processStart: startupRecorder.processStartUnixNano)
     }
 
     // MARK: Process-wide default
@@ -208,6 +231,7 @@ public final class ConfiguredTelemetry: Sendable {
         }
         guard first else { return }
         uninstallAsDefault()
+        emitPendingStartupPhases()
         try await provider.shutdown(deadline: deadline)
         metrics?.markShutDown()  // the provider exported them; later session metrics are counted warnings
     }
@@ -252,13 +276,18 @@ extension TelemetryProvider {
     ///   - installAsDefault: when set, the result is installed as the process-wide default with
     ///     these ecosystem back-ends (see ``ConfiguredTelemetry/installAsDefault(backends:)``):
     ///     `.all` routes swift-log, swift-metrics and swift-distributed-tracing into it.
+    ///   - startupRecorder: where pre-session start-up phases are recorded (default
+    ///     ``StartupRecorder/shared``); the first session takes them over.
     public static func make(
         settings: TelemetrySettings, pipelineConfiguration: PipelineConfiguration = PipelineConfiguration(),
-        exportOptions: OTLPExportOptions = OTLPExportOptions(), installAsDefault: ProcessDefaultBackends? = nil
+        exportOptions: OTLPExportOptions = OTLPExportOptions(), installAsDefault: ProcessDefaultBackends? = nil,
+        startupRecorder: StartupRecorder = .shared
     ) throws -> ConfiguredTelemetry? {
         if settings.sdkDisabled || settings.allExportersDisabled { return nil }
         try settings.validate()
-        let telemetry = try ConfiguredTelemetry(settings: settings, pipelineConfiguration: pipelineConfiguration, exportOptions: exportOptions)
+        let telemetry = try ConfiguredTelemetry(
+            settings: settings, pipelineConfiguration: pipelineConfiguration, exportOptions: exportOptions,
+            startupRecorder: startupRecorder)
         if let backends = installAsDefault { telemetry.installAsDefault(backends: backends) }
         return telemetry
     }

@@ -89,7 +89,11 @@ struct DemoCommand: AsyncParsableCommand {
         settings.spanAttributes = ["demo.run": "true"]
         var options = OTLPExportOptions()
         options.diagnostics = { message in FileHandle.standardError.write(Data("otlp demo: \(message)\n".utf8)) }
-        guard let telemetry = try TelemetryProvider.make(settings: settings, exportOptions: options) else {
+        // Pre-session phases: the process's start, and building the telemetry (taken over by the session below).
+        StartupRecorder.shared.recordProcessStart()
+        guard let telemetry = try StartupRecorder.shared.measure(.configurationLoad, {
+            try TelemetryProvider.make(settings: settings, exportOptions: options)
+        }) else {
             throw ValidationError("no exporter configured")
         }
         telemetry.installAsDefault(backends: [])  // ConfiguredTelemetry.current only; the demo keeps swift-log on stderr
@@ -158,6 +162,11 @@ struct DemoCommand: AsyncParsableCommand {
             let value = String(format: "%8.1f ms", milliseconds)
             print("  " + name.padding(toLength: width, withPad: " ", startingAt: 0) + "  \(value)  \(bar)")
         }
+        if !summary.waterfall.isEmpty {
+            print("")
+            print(Waterfall.render(summary.waterfall, style: .automatic), terminator: "")
+            print("")
+        }
         if let ttft = summary.ttftMilliseconds {
             print(String(format: "  turn TTFT (time to first token): %.1f ms", ttft))
         } else {
@@ -179,6 +188,8 @@ struct DemoSummary {
     var logRecords = 0
     var logsWithEmail = 0
     var spansWithEmail = 0
+    /// The start-up phase spans the collector received (empty for `--endpoint`).
+    var waterfall: [WaterfallSpan] = []
 }
 
 /// The local Python collector (`tools/peers/fault_collector.py --detail`): started on a free port,
@@ -287,6 +298,9 @@ final class DemoCollector: @unchecked Sendable {
                 case "traces":
                     summary.spans += 1
                     if attrs["user.email"] != nil { summary.spansWithEmail += 1 }
+                    if attrs["startup.phase"] != nil, let span = WaterfallSpan(collectorItem: item) {
+                        summary.waterfall.append(span)
+                    }
                 case "metrics":
                     summary.metricPoints += 1
                 case "logs":

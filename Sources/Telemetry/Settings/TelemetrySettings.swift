@@ -98,7 +98,7 @@ public struct TelemetrySettings: Sendable, Hashable {
     /// summary of tool calls, API requests, streaming and WebSocket events — counts and total
     /// durations — read with ``SessionTelemetry/runtimeMetricsSummary()``. Default `false`.
     public var runtimeMetrics: Bool
-    /// `OTEL_SDK_DISABLED`: when `true`, ``TelemetryProvider/make(settings:pipelineConfiguration:exportOptions:installAsDefault:)``
+    /// `OTEL_SDK_DISABLED`: when `true`, ``TelemetryProvider/make(settings:pipelineConfiguration:exportOptions:installAsDefault:startupRecorder:)``
     /// builds nothing (returns `nil`) whatever the exporters say. Default `false`.
     public var sdkDisabled: Bool
     /// Resource attributes besides `service.name`, `service.version` and the environment
