@@ -82,7 +82,12 @@ struct DemoCommand: AsyncParsableCommand {
             }
             return .otlp(OTLPExporterConfiguration(signal: signal, protocol: proto, endpoint: url))
         }
-        var settings = TelemetrySettings(environment: "demo", serviceName: "otlp-demo-agent", serviceVersion: "1.0.0")
+        // The standard OTEL_* variables apply (sampler, batching, limits, resource, …); the
+        // exporters come from the flags (or the local collector), which win.
+        let loaded = try TelemetrySettings.load(
+            base: TelemetrySettings(environment: "demo", serviceName: "otlp-demo-agent", serviceVersion: "1.0.0"))
+        for warning in loaded.warnings { FileHandle.standardError.write(Data("otlp demo: \(warning)\n".utf8)) }
+        var settings = loaded.settings
         settings.traceExporter = exporter(.traces)
         settings.metricsExporter = exporter(.metrics)
         settings.logExporter = exporter(.logs)

@@ -25,4 +25,18 @@ struct DemoWaterfallTests {
         }
         #expect(!text.contains("\u{1B}["), "colour codes without a terminal")
     }
+
+    @Test func demoAppliesOTELVariablesWhileItsExportersComeFromTheFlags() async throws {
+        let otlp = TestEnvironment.productsDirectory.appendingPathComponent("otlp").path
+        var environment = ProcessInfo.processInfo.environment
+        environment["OTLP_TEST_PYTHON"] = TestEnvironment.python
+        environment["OTEL_TRACES_SAMPLER"] = "always_off"
+        environment["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:1"  // not used: the local collector wins
+        let variables = environment
+        let output = try await offPool { try ChildProcess.run(otlp, ["demo"], environment: variables, timeout: 60) }
+        #expect(output.status == 0, "stderr: \(output.stderrText)")
+        let lines = output.stdoutText.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.range(of: #"^received: spans=0 metric_points=[1-9][0-9]* log_records=[1-9][0-9]*$"#, options: .regularExpression) != nil },
+                "\(output.stdoutText)")
+    }
 }
