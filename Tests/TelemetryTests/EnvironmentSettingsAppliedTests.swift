@@ -241,4 +241,61 @@ struct EnvironmentSettingsAppliedTests {
         #expect(settings.spanLimits == AttributeLimits())
         #expect(settings.propagators == [.traceContext])
     }
+
+    @Test func tomlCarriesTheSameSDKSettingsAndTheyApply() async throws {
+        let loaded = try TelemetrySettings.load(toml: """
+            [otel]
+            trace_exporter = "in-memory"
+            exporter = "in-memory"
+            sampler = "traceidratio"
+            sampler_arg = 0
+            metric_export_timeout_ms = 5000
+            propagators = ["baggage"]
+            [otel.resource_attributes]
+            "host.name" = "box-1"
+            [otel.span_processor]
+            max_export_batch_size = 2
+            schedule_delay_ms = 20
+            [otel.log_processor]
+            max_queue_size = 64
+            [otel.span_limits]
+            attribute_count = 1
+            [otel.log_record_limits]
+            attribute_value_length = 2
+            """)
+        #expect(loaded.warnings.isEmpty, "\(loaded.warnings)")
+        let settings = loaded.settings
+        #expect(settings.sampler == .traceIDRatio(0))
+        #expect(settings.metricExportTimeout == .seconds(5))
+        #expect(settings.propagators == [.baggage])
+        #expect(settings.spanProcessor.maxExportBatchSize == 2 && settings.spanProcessor.scheduleDelay == .milliseconds(20))
+        #expect(settings.logProcessor.maxQueueSize == 64)
+        #expect(settings.spanLimits.attributeCountLimit == 1 && settings.logRecordLimits.attributeValueLengthLimit == 2)
+        let telemetry = try #require(try TelemetryProvider.make(settings: settings))
+        telemetry.provider.tracer("t").withSpan("dropped by the sampler") { _ in }
+        telemetry.provider.logger("l").info("x", attributes: ["k": .string("abcdef")])
+        try await telemetry.shutdown(timeout: .seconds(10))
+        #expect(telemetry.inMemorySpans?.spans.isEmpty == true)
+        let record = try #require(telemetry.inMemoryLogs?.records.first)
+        #expect(record.attributes.first?.value == .string("ab"))
+        #expect(telemetry.provider.resource["host.name"] == .string("box-1"))
+    }
+
+    @Test func invalidTomlSDKSettingsAreWarnedAboutByKey() throws {
+        let loaded = try TelemetrySettings.load(toml: """
+            [otel]
+            sampler = "sometimes"
+            sampler_arg = 3
+            propagators = ["b3"]
+            [otel.span_processor]
+            max_queue_size = 0
+            flush_everything = true
+            """)
+        #expect(Set(loaded.warnings.map(\.key)) == [
+            "otel.sampler", "otel.sampler_arg", "otel.propagators", "otel.span_processor.max_queue_size",
+            "otel.span_processor.flush_everything",
+        ])
+        #expect(loaded.settings.sampler == .default)
+        #expect(loaded.settings.spanProcessor == .spanDefaults)
+    }
 }
