@@ -196,6 +196,16 @@ struct EnvironmentSettingsAppliedTests {
         #expect(record.attributes.first?.value == .string("abc"))
     }
 
+    @Test func generalLimitsApplyWhereNoSpecificLimitIsSet() throws {
+        let settings = try TelemetrySettings.load(environment: [
+            "OTEL_ATTRIBUTE_COUNT_LIMIT": "5", "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT": "2", "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "9",
+        ]).settings
+        #expect(settings.spanLimits.attributeCountLimit == 2)
+        #expect(settings.spanLimits.eventAttributeCountLimit == 5 && settings.spanLimits.linkAttributeCountLimit == 5)
+        #expect(settings.spanLimits.attributeValueLengthLimit == 9)
+        #expect(settings.logRecordLimits.attributeCountLimit == 5 && settings.logRecordLimits.attributeValueLengthLimit == 9)
+    }
+
     struct Headers: Injector, Extractor {
         func inject(_ value: String, forKey key: String, into carrier: inout [String: String]) { carrier[key] = value }
         func extract(key: String, from carrier: [String: String]) -> String? { carrier[key] }
@@ -238,7 +248,7 @@ struct EnvironmentSettingsAppliedTests {
         #expect(settings.spanProcessor == .spanDefaults)
         #expect(settings.logProcessor == .logDefaults)
         #expect(settings.metricExportTimeout == .seconds(30))
-        #expect(settings.spanLimits == AttributeLimits())
+        #expect(settings.spanLimits.eventCountLimit == 128 && settings.spanLimits.attributeValueLengthLimit == nil)
         #expect(settings.propagators == [.traceContext])
     }
 

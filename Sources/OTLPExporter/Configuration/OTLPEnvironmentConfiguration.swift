@@ -429,10 +429,9 @@ struct EnvironmentReader {
             attributeValueLengthLimit: optionalInteger("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", default: length),
             eventCountLimit: integer("OTEL_SPAN_EVENT_COUNT_LIMIT", default: defaults.eventCountLimit, minimum: 0),
             linkCountLimit: integer("OTEL_SPAN_LINK_COUNT_LIMIT", default: defaults.linkCountLimit, minimum: 0),
-            eventAttributeCountLimit: string("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT") == nil
-                ? nil : integer("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", default: count, minimum: 0),
-            linkAttributeCountLimit: string("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT") == nil
-                ? nil : integer("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", default: count, minimum: 0))
+            // Events and links follow the general limit, not the span attribute limit.
+            eventAttributeCountLimit: integer("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", default: count, minimum: 0),
+            linkAttributeCountLimit: integer("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", default: count, minimum: 0))
         let logs = AttributeLimits(
             attributeCountLimit: integer("OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT", default: count, minimum: 0),
             attributeValueLengthLimit: optionalInteger("OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", default: length))
