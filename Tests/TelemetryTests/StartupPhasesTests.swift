@@ -1,5 +1,6 @@
 import Foundation
 import OTLPExporter
+import OTLPProto
 import OTLPTestSupport
 import Testing
 import Telemetry
@@ -151,5 +152,27 @@ struct StartupPhasesTests {
         #expect(text.contains("\u{1B}[32m██████████\u{1B}[0m"))
         #expect(text.contains("\u{1B}[31m██████████\u{1B}[0m"))
         #expect(text.contains("\u{1B}[31m✗ error\u{1B}[0m"))
+    }
+}
+
+@Suite("Waterfall spans from OTLP")
+struct WaterfallSpanFromOTLPTests {
+    @Test func aDecodedOTLPSpanKeepsItsHexIdsTimesAndErrorStatus() {
+        var span = TraceV1Span()
+        span.name = "config_load"
+        span.traceId = Array(repeating: 0xAB, count: 16)
+        span.spanId = [0, 1, 2, 3, 4, 5, 6, 0xFF]
+        span.parentSpanId = []
+        span.startTimeUnixNano = 10
+        span.endTimeUnixNano = 30
+        var status = TraceV1Status()
+        status.code = .error
+        span.status = status
+        let converted = WaterfallSpan(span)
+        #expect(converted.traceID == String(repeating: "ab", count: 16))
+        #expect(converted.spanID == "00010203040506ff")
+        #expect(converted.parentSpanID == nil)
+        #expect(converted.startUnixNano == 10 && converted.endUnixNano == 30)
+        #expect(converted.status == .error)
     }
 }
