@@ -158,14 +158,15 @@ public struct Tracer: Sendable {
     }
 
     /// Starts a span with a span id chosen in advance, in trace `traceID` under `parentSpanID`
-    /// (nil: a root), sampled as a root of that trace. For spans whose children are reported
-    /// before them (start-up phases reported when they end: the parent ends last).
+    /// (nil: a root), sampled as a child of `sampledLike` (the span the trace continues) or, without
+    /// one, as a root of that trace. For spans whose children are reported before them (start-up
+    /// phases reported when they end: the parent ends last).
     func startSpan(
-        _ name: String, traceID: TraceID, spanID: SpanID, parentSpanID: SpanID?, attributes: [Attribute],
-        startTimeUnixNano: UInt64
+        _ name: String, traceID: TraceID, spanID: SpanID, parentSpanID: SpanID?, sampledLike: SpanContext?,
+        attributes: [Attribute], startTimeUnixNano: UInt64
     ) -> Span {
         let recorder = recorder
-        let decision = recorder.sampler.shouldSample(parent: nil, traceID: traceID)
+        let decision = recorder.sampler.shouldSample(parent: sampledLike.flatMap { $0.isValid ? $0 : nil }, traceID: traceID)
         let context = SpanContext(
             traceID: traceID, spanID: spanID, traceFlags: decision == .recordAndSample ? .sampled : [],
             traceState: recorder.traceState.rootValue, isRemote: false)

@@ -124,6 +124,18 @@ struct StartupPhasesTests {
         #expect(lines[4].hasSuffix("✗ error"))
     }
 
+    @Test func phasesReportedInsideAnUnsampledTraceFollowItsDecision() async throws {
+        let telemetry = try #require(try TelemetryProvider.make(settings: inMemorySettings(), startupRecorder: StartupRecorder()))
+        let session = telemetry.sessionTelemetry(metadata: Self.metadata)
+        W3CPropagation.continueTrace(traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00", tracestate: nil) { _ in
+            session.startupPhase(.threadStartCreateThread, duration: .milliseconds(3))
+        }
+        session.startupPhase(.prewarmTotal, duration: .milliseconds(5))  // same start-up trace: also unsampled
+        try await telemetry.shutdown(timeout: .seconds(10))
+        #expect(try #require(telemetry.inMemorySpans).spans.isEmpty)
+        #expect(try #require(telemetry.inMemoryLogs).records.filter { $0.eventName == "codex.startup_phase" }.count == 2)
+    }
+
     @Test func waterfallPlacesBarsByOffsetAndDuration() {
         let spans = [
             WaterfallSpan(name: "root", spanID: "a", parentSpanID: nil, startUnixNano: 0, endUnixNano: 100 * Self.ms, status: .ok),

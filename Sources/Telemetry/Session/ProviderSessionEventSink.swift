@@ -43,12 +43,13 @@ public struct ProviderSessionEventSink: SessionEventSink {
             timeUnixNano: record.timeUnixNano)
     }
 
-    /// Records the phase span with its own id, times, status and event (sampled as a root of its trace).
+    /// Records the phase span with its own id, times, status and event (sampled as a child of the
+    /// span its trace continues, else as a root of its trace).
     public func emitSpan(_ record: SessionSpanRecord) {
         let attributes = record.attributes.map { Attribute($0.key, $0.value.attributeValue) }
         var span = tracer.startSpan(
             record.name, traceID: record.traceID, spanID: record.spanID, parentSpanID: record.parentSpanID,
-            attributes: attributes, startTimeUnixNano: record.startUnixNano)
+            sampledLike: record.continuedSpan, attributes: attributes, startTimeUnixNano: record.startUnixNano)
         if let event = record.event {
             span.addEvent(event.name, attributes: event.sdkAttributes, timeUnixNano: event.timeUnixNano)
         }

@@ -67,8 +67,11 @@ public struct SessionSpanRecord: Sendable {
     public var name: String
     public var traceID: TraceID
     public var spanID: SpanID
-    /// The enclosing phase's span (or the span current when the session was created); nil: a root.
+    /// The enclosing phase's span (or the span the start-up trace continues); nil: a root.
     public var parentSpanID: SpanID?
+    /// The span the start-up trace continues (current when it was fixed), if any: its sampling
+    /// decision is followed, so phases of an unsampled trace are not exported.
+    public var continuedSpan: SpanContext?
     public var startUnixNano: UInt64
     public var endUnixNano: UInt64
     /// Trace-safe attributes (no personal data).
@@ -79,7 +82,8 @@ public struct SessionSpanRecord: Sendable {
     public var event: SessionEventRecord?
 
     public init(
-        name: String, traceID: TraceID, spanID: SpanID, parentSpanID: SpanID?, startUnixNano: UInt64, endUnixNano: UInt64,
+        name: String, traceID: TraceID, spanID: SpanID, parentSpanID: SpanID?, continuedSpan: SpanContext? = nil,
+        startUnixNano: UInt64, endUnixNano: UInt64,
         attributes: [(key: String, value: SessionAttributeValue)], errorDescription: String? = nil,
         event: SessionEventRecord? = nil
     ) {
@@ -87,6 +91,7 @@ public struct SessionSpanRecord: Sendable {
         self.traceID = traceID
         self.spanID = spanID
         self.parentSpanID = parentSpanID
+        self.continuedSpan = continuedSpan
         self.startUnixNano = startUnixNano
         self.endUnixNano = endUnixNano
         self.attributes = attributes

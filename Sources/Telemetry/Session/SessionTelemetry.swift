@@ -446,7 +446,7 @@ public final class SessionTelemetry: Sendable {
         sink.emitLog(log)
         sink.emitSpan(SessionSpanRecord(
             name: recorded.phase.name, traceID: startupTrace.traceID, spanID: spanID, parentSpanID: parent,
-            startUnixNano: recorded.startUnixNano, endUnixNano: recorded.endUnixNano,
+            continuedSpan: startupTrace.continued, startUnixNano: recorded.startUnixNano, endUnixNano: recorded.endUnixNano,
             attributes: [("startup.phase", .string(recorded.phase.name)), ("startup.status", .string(recorded.status.name))],
             errorDescription: recorded.status == .success ? nil : recorded.status.name, event: trace))
     }
@@ -695,23 +695,26 @@ public final class SessionTelemetry: Sendable {
     }
 }
 
-/// The trace a session's start-up phase spans go into: the trace of the span current when the
-/// session was created (its children), else a new one; and the span ids chosen in advance for
+/// The trace a session's start-up phase spans go into: the trace of the span current when its
+/// first phase was reported (its children), else a new one; and the span ids chosen in advance for
 /// the phases that enclose others.
 struct StartupTrace: Sendable {
     let traceID: TraceID
-    /// The span current when the session was created: the parent of the top-level phases.
-    let enclosingSpan: SpanID?
+    /// The span current when the trace was fixed, if any (its sampling decision is followed).
+    let continued: SpanContext?
     /// ``StartupPhase/prewarmTotal``'s span id.
     let prewarmTotal: SpanID
+
+    /// The parent of the top-level phases.
+    var enclosingSpan: SpanID? { continued?.spanID }
 
     init(enclosing current: SpanContext?) {
         if let current, current.isValid {
             traceID = current.traceID
-            enclosingSpan = current.spanID
+            continued = current
         } else {
             traceID = IDGenerator.traceID()
-            enclosingSpan = nil
+            continued = nil
         }
         prewarmTotal = IDGenerator.spanID()
     }
