@@ -121,7 +121,8 @@ public final class ConfiguredTelemetry: Sendable {
 
     /// How long `deinit` waits for its best-effort flush when ``shutdown(deadline:)`` was not
     /// called: the session metrics are collected and exported, then the provider shut down, in a
-    /// detached task bounded by this time. Nothing happens after an explicit shutdown.
+    /// detached task bounded by this time (pre-session start-up phases no session took over are
+    /// emitted first). Nothing happens after an explicit shutdown.
     public static let deinitFlushTimeout: Duration = .seconds(2)
 
     deinit {
@@ -130,6 +131,7 @@ public final class ConfiguredTelemetry: Sendable {
             return !done
         }
         let provider = provider
+        if first, !provider.pipeline.isShutDown { emitPendingStartupPhases() }
         TelemetryProvider.bestEffortShutdown(timeout: Self.deinitFlushTimeout) { deadline in
             try await provider.shutdown(deadline: deadline)
         } skipIf: { !first || provider.pipeline.isShutDown }

@@ -91,6 +91,19 @@ struct StartupPhasesTests {
         #expect(recorder.pendingPhases.isEmpty)
     }
 
+    @Test func aReleasedTelemetryWithoutASessionStillExportsItsPreSessionPhases() async throws {
+        let recorder = StartupRecorder()
+        recorder.record(.authentication, since: MetricsClient.wallClockNanoseconds() - 20 * Self.ms)
+        var spans: InMemorySpanExporter?
+        do {
+            let telemetry = try #require(try TelemetryProvider.make(settings: inMemorySettings(), startupRecorder: recorder))
+            spans = telemetry.inMemorySpans
+        }
+        let exporter = try #require(spans)
+        #expect(await eventually { exporter.isShutDown })
+        #expect(Set(exporter.spans.map(\.name)) == ["authentication", "process_startup"])
+    }
+
     @Test func prewarmPhasesAreChildSpansOfPrewarmTotalWithTheirRealStartAndEnd() async throws {
         let telemetry = try #require(try TelemetryProvider.make(settings: inMemorySettings(), startupRecorder: StartupRecorder()))
         let session = telemetry.sessionTelemetry(metadata: Self.metadata)
