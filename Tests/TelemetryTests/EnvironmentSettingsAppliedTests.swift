@@ -99,6 +99,22 @@ struct EnvironmentSettingsAppliedTests {
         try await telemetry.shutdown(timeout: .seconds(10))
     }
 
+    /// 1000 spans ended in a tight loop: a 4-span queue overflows (drops counted), the default
+    /// 2048-span queue cannot.
+    @Test(arguments: [("4", true), (nil, false)] as [(String?, Bool)])
+    func spanQueueSizeBoundsWhatIsBufferedBeforeDrops(queueSize: String?, expectDrops: Bool) async throws {
+        var environment = ["OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "2"]
+        environment["OTEL_BSP_MAX_QUEUE_SIZE"] = queueSize
+        let telemetry = try #require(try TelemetryProvider.make(settings: try inMemorySettings(environment)))
+        let tracer = telemetry.provider.tracer("t")
+        for _ in 0..<1000 { tracer.startSpan("s").end() }
+        try await telemetry.provider.forceFlush(timeout: .seconds(20))
+        let statistics = telemetry.provider.statistics(.traces)
+        #expect((statistics.dropped > 0) == expectDrops, "\(statistics)")
+        #expect(statistics.dropped + (telemetry.inMemorySpans?.spans.count ?? 0) == 1000)
+        try await telemetry.shutdown(timeout: .seconds(10))
+    }
+
     @Test func logBatchProcessorVariablesSetBatchSizeAndDelay() async throws {
         let telemetry = try #require(try TelemetryProvider.make(settings: try inMemorySettings([
             "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE": "2", "OTEL_BLRP_SCHEDULE_DELAY": "20", "OTEL_BLRP_MAX_QUEUE_SIZE": "32",
