@@ -10,17 +10,27 @@ import OTLPProto
 public struct WaterfallSpan: Sendable, Hashable {
     /// Whether the span failed (error status), succeeded (ok) or said nothing (unset).
     public enum Status: Sendable, Hashable {
-        case unset, ok, error
+        /// No status set.
+        case unset
+        /// Succeeded.
+        case ok
+        /// Failed.
+        case error
     }
 
+    /// The label of its line.
     public var name: String
     /// Spans of different traces are drawn as separate waterfalls.
     public var traceID: String
+    /// Its id, which children name as their parent (any string; hex for OTLP spans).
     public var spanID: String
     /// The enclosing span; a span whose parent is not among the drawn spans is drawn as a root.
     public var parentSpanID: String?
+    /// Start, Unix nanoseconds.
     public var startUnixNano: UInt64
+    /// End, Unix nanoseconds (never before the start).
     public var endUnixNano: UInt64
+    /// Drawn as the bar's colour and an `✗ error` mark.
     public var status: Status
 
     public init(

@@ -65,14 +65,18 @@ public struct SessionEventRecord: Sendable, Hashable {
 public struct SessionSpanRecord: Sendable {
     /// The phase name, e.g. `startup_prewarm_build_tools`.
     public var name: String
+    /// The session's start-up trace.
     public var traceID: TraceID
+    /// Chosen in advance (children may name it before it is emitted).
     public var spanID: SpanID
     /// The enclosing phase's span (or the span the start-up trace continues); nil: a root.
     public var parentSpanID: SpanID?
     /// The span the start-up trace continues (current when it was fixed), if any: its sampling
     /// decision is followed, so phases of an unsampled trace are not exported.
     public var continuedSpan: SpanContext?
+    /// The phase's start, Unix nanoseconds.
     public var startUnixNano: UInt64
+    /// The phase's end, Unix nanoseconds.
     public var endUnixNano: UInt64
     /// Trace-safe attributes (no personal data).
     public var attributes: [(key: String, value: SessionAttributeValue)]

@@ -8,9 +8,13 @@ import OTLPSync
 
 /// One start-up phase with its real start and end (Unix nanoseconds).
 public struct RecordedStartupPhase: Sendable, Hashable {
+    /// Which phase.
     public var phase: StartupPhase
+    /// How it ended.
     public var status: StartupStatus
+    /// When it started, Unix nanoseconds.
     public var startUnixNano: UInt64
+    /// When it ended, Unix nanoseconds (never before the start).
     public var endUnixNano: UInt64
 
     public init(phase: StartupPhase, status: StartupStatus = .success, startUnixNano: UInt64, endUnixNano: UInt64) {
