@@ -121,6 +121,20 @@ let package = Package(
             dependencies: ["Telemetry", "OTLPExporter", "OTLPSync", "TelemetryPipeline"],
             path: "Tests/PoolStarvationProbe"
         ),
+
+        // MARK: README's quick start, compiled as written (its Swift block becomes main.swift)
+        .executableTarget(name: "ReadmeCodeBlock", path: "Tests/ReadmeQuickstart/ReadmeCodeBlock"),
+        .plugin(name: "ReadmeQuickstartPlugin", capability: .buildTool(), dependencies: ["ReadmeCodeBlock"]),
+        .executableTarget(
+            name: "ReadmeQuickstart",
+            dependencies: [
+                "Telemetry",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ],
+            path: "Tests/ReadmeQuickstart/Program",
+            plugins: [.plugin(name: "ReadmeQuickstartPlugin")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -19,8 +19,10 @@ public final class TelemetryProvider: Sendable {
     public let pipeline: Pipeline
     /// The sampler of every tracer.
     public let sampler: Sampler
-    /// Attribute, event and link limits of spans and log records.
+    /// Attribute, event and link limits of spans (and of log records unless ``logRecordLimits`` differ).
     public let limits: AttributeLimits
+    /// Attribute limits of log records.
+    public let logRecordLimits: AttributeLimits
     /// Attributes set on every span this provider's tracers start.
     public let spanAttributes: [Attribute]
     /// Tracestate members in every span's tracestate: a root span's tracestate is these members;
@@ -28,7 +30,7 @@ public final class TelemetryProvider: Sendable {
     /// ``W3CTraceState/upserting(_:)``); local children inherit their parent's. Propagated
     /// `traceparent`/`tracestate` of these spans therefore carry them.
     public var tracestate: ConfiguredTraceState { traceStatePolicy.configured }
-    /// How long `deinit` waits for its best-effort flush (see ``init(resource:spanExporters:metricExporters:logExporters:configuration:sampler:limits:spanAttributes:tracestate:deinitFlushTimeout:)``).
+    /// How long `deinit` waits for its best-effort flush (see ``init(resource:spanExporters:metricExporters:logExporters:configuration:sampler:limits:spanAttributes:tracestate:deinitFlushTimeout:logRecordLimits:)``).
     public let deinitFlushTimeout: Duration
     let traceStatePolicy: SpanTraceStatePolicy
 
@@ -38,7 +40,8 @@ public final class TelemetryProvider: Sendable {
     ///   - spanExporters, metricExporters, logExporters: each signal's exporters (none: dropped after batching).
     ///   - configuration: queue sizes, batch sizes and delays, metric interval, clock, diagnostics.
     ///   - sampler: the trace sampler (default parent-based, always-on for roots).
-    ///   - limits: attribute count/length, event and link limits (spec defaults).
+    ///   - limits: attribute count/length, event and link limits of spans (spec defaults).
+    ///   - logRecordLimits: attribute limits of log records; `nil` (the default) uses `limits`.
     ///   - spanAttributes: attributes applied to every span.
     ///   - tracestate: tracestate members put into every span's tracestate (see ``tracestate``).
     ///   - deinitFlushTimeout: when the provider is released without ``shutdown(deadline:)``,
@@ -50,11 +53,13 @@ public final class TelemetryProvider: Sendable {
         resource: Resource, spanExporters: [any SpanExporter] = [], metricExporters: [any MetricExporter] = [],
         logExporters: [any LogExporter] = [], configuration: PipelineConfiguration = PipelineConfiguration(),
         sampler: Sampler = .default, limits: AttributeLimits = AttributeLimits(), spanAttributes: [Attribute] = [],
-        tracestate: ConfiguredTraceState = ConfiguredTraceState(), deinitFlushTimeout: Duration = .seconds(2)
+        tracestate: ConfiguredTraceState = ConfiguredTraceState(), deinitFlushTimeout: Duration = .seconds(2),
+        logRecordLimits: AttributeLimits? = nil
     ) {
         self.resource = resource
         self.sampler = sampler
         self.limits = limits
+        self.logRecordLimits = logRecordLimits ?? limits
         self.spanAttributes = spanAttributes
         self.traceStatePolicy = SpanTraceStatePolicy(tracestate)
         self.deinitFlushTimeout = deinitFlushTimeout
@@ -109,7 +114,7 @@ public final class TelemetryProvider: Sendable {
     /// A logger for the instrumentation scope `name`.
     public func logger(_ name: String, version: String? = nil, attributes: [Attribute] = []) -> TelemetryLogger {
         TelemetryLogger(pipeline: pipeline, scope: InstrumentationScope(name: name, version: version, attributes: attributes),
-                        limits: limits, clock: pipeline.configuration.clock)
+                        limits: logRecordLimits, clock: pipeline.configuration.clock)
     }
 
     /// Exports everything recorded before the call (metrics are collected now) and flushes the

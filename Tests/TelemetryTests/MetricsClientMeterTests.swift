@@ -59,9 +59,14 @@ struct MetricsClientMeterTests {
         let memory = numbers(metrics["codex.memory"])
         #expect(Set(memory.map(\.attributes)) == [["app": "cli", "kind": "rss"], ["app": "cli", "kind": "heap"]])
         #expect(exporter.lastCollection.filter { $0.name == "codex.memory" }.count == 1)
-        #expect(client.snapshot().metrics.isEmpty)
+        let snapshot = Dictionary(uniqueKeysWithValues: client.snapshot().metrics.map { ($0.name, $0) })
+        guard case .sum(let sums, _)? = snapshot["codex.turns"]?.data else {
+            Issue.record("snapshot: \(snapshot)")
+            return
+        }
+        #expect(sums.map(\.value) == [3])
 
-        try client.shutdown()
+        try await client.shutdown(timeout: .seconds(10))
         #expect(throws: MetricsError.self) { try client.counter("codex.turns") }
         try await provider.shutdown(timeout: .seconds(10))
     }
