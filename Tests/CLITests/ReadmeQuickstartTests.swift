@@ -33,7 +33,7 @@ struct ReadmeQuickstartTests {
             .write(to: directory.appendingPathComponent("config.toml"), atomically: true, encoding: .utf8)
 
         let run = try ChildProcess(program, [], currentDirectory: directory)
-        let output = try run.wait(timeout: 60)
+        let output = try await run.wait(timeout: 60)
         #expect(output.status == 0, "stdout: \(output.stdoutText) stderr: \(output.stderrText)")
         #expect(!output.stdoutText.contains("telemetry:"), "the config has warnings: \(output.stdoutText)")
 

@@ -7,12 +7,12 @@ import Testing
 /// log records and metrics recorded from plain threads reach a live collector, and the async
 /// `forceFlush` and the synchronous shutdown meet their deadlines.
 @Suite struct CooperativePoolStarvationTests {
-    @Test func everySignalIsExportedFlushedAndShutDownWhileThePoolIsBlocked() throws {
+    @Test func everySignalIsExportedFlushedAndShutDownWhileThePoolIsBlocked() async throws {
         let collector = try OTLPReceiverPeer(.grpc)
         defer { collector.stop() }
         let count = 2000
         let probe = TestEnvironment.productsDirectory.appendingPathComponent("PoolStarvationProbe").path
-        let output = try ChildProcess.run(probe, [collector.endpoint, String(count)], timeout: 120)
+        let output = try await ChildProcess.run(probe, [collector.endpoint, String(count)], timeout: 120)
         let lines = output.stdoutText.split(separator: "\n").map(String.init)
         #expect(output.status == 0, "\(output.stdoutText) \(output.stderrText)")
         // The probe proves the pool was saturated: a task enqueued after the blockers never ran.
@@ -22,12 +22,12 @@ import Testing
         #expect(lines.contains("traces accepted=\(count) exported=\(count) failed=0 dropped=0"), "\(lines)")
         #expect(lines.contains("logs accepted=\(count) exported=\(count) failed=0 dropped=0"), "\(lines)")
 
-        #expect(collector.wait(timeout: 10) { $0.acceptedKeys("traces").count >= count && $0.acceptedKeys("logs").count >= count })
+        #expect(await collector.wait(timeout: 10) { $0.acceptedKeys("traces").count >= count && $0.acceptedKeys("logs").count >= count })
         #expect(Set(collector.acceptedKeys("traces")) == Set((0..<count).map { "span-\($0)" }))
         #expect(Set(collector.acceptedKeys("logs")) == Set((0..<count).map { "log-\($0)" }))
         // Two collections (the flush, the shutdown) of one cumulative counter per recording
         // thread part: the shutdown's points add up to every measurement.
-        #expect(collector.wait(timeout: 10) { $0.accepted.filter { $0.signal == "metrics" }.count >= 2 })
+        #expect(await collector.wait(timeout: 10) { $0.accepted.filter { $0.signal == "metrics" }.count >= 2 })
         let lastMetrics = try #require(collector.accepted.last { $0.signal == "metrics" })
         let total = lastMetrics.keys.compactMap { key -> Double? in
             guard key.hasPrefix("probe.adds:") else { return nil }
