@@ -114,7 +114,7 @@ let package = Package(
             name: "OTLPTestingTests",
             dependencies: ["OTLPTesting", "OTLPExporter", "Telemetry", "HTTP2Transport", "OTLPProto", "OTLPTestSupport", "OTLPSync"]
         ),
-        .testTarget(name: "CLITests", dependencies: ["OTLPTestSupport", "OTLPProto", "HTTP2Transport"]),
+        .testTarget(name: "CLITests", dependencies: ["OTLPTestSupport", "OTLPProto", "HTTP2Transport", "OTLPTesting"]),
         // Run by TelemetryTests in a process of its own: it blocks the whole cooperative pool.
         .executableTarget(
             name: "PoolStarvationProbe",

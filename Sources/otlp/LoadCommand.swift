@@ -13,7 +13,8 @@ import Glibc
 /// `otlp load`: a load generator like the OpenTelemetry Collector's telemetrygen, built on the
 /// public API (a `TelemetryProvider` with this package's OTLP exporters).
 ///
-/// Last output line: `created=N exported=N dropped=N failed=N elapsed=SECONDS rate=N/s`.
+/// Last output line: `created=N [sampled_out=N] exported=N dropped=N failed=N elapsed=SECONDS rate=N/s`
+/// (`sampled_out` only when the sampler left spans out: they are neither lost nor exported).
 /// Exit status: 0 when nothing was dropped or failed; 1 otherwise; 2 bad usage.
 struct LoadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,8 +25,10 @@ struct LoadCommand: AsyncParsableCommand {
             Workers are threads of their own. The last output line is the summary \
             `created=N exported=N dropped=N failed=N elapsed=SECONDS rate=N/s` (items of the chosen \
             signal; metrics count measurements); a live progress line (delivered and dropped per \
-            second) is shown when stdout is a terminal. Exit status: 0 only when nothing was \
-            dropped or failed, 1 otherwise, 2 bad usage.
+            second) is shown when stdout is a terminal. The standard OTEL_* variables apply \
+            (OTEL_EXPORTER_OTLP_*, OTEL_BSP_*/OTEL_BLRP_* batching, OTEL_METRIC_EXPORT_INTERVAL, \
+            OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER); flags win. Exit \
+            status: 0 only when nothing was dropped or failed, 1 otherwise, 2 bad usage.
             """
     )
 
@@ -35,8 +38,8 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(name: .long, help: "traces, metrics or logs.")
     var signal: String = "traces"
 
-    @Option(name: .long, help: "grpc, http/protobuf or http/json.")
-    var `protocol`: String = "grpc"
+    @Option(name: .long, help: "grpc, http/protobuf or http/json (default: OTEL_EXPORTER_OTLP_PROTOCOL, else grpc).")
+    var `protocol`: String?
 
     @Option(name: .long, help: "Number of items to create.")
     var count: Int?
@@ -83,14 +86,14 @@ struct LoadCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Do not verify the server certificate (testing only).")
     var insecure = false
 
-    @Option(name: .long, help: "Per-export timeout in seconds (default 10).")
-    var timeout: Double = 10
+    @Option(name: .long, help: "Per-export timeout in seconds (default: OTEL_EXPORTER_OTLP_TIMEOUT, else 10).")
+    var timeout: Double?
 
-    @Option(name: .customLong("queue-size"), help: "Pipeline queue capacity (items buffered before drops).")
-    var queueSize: Int = 65536
+    @Option(name: .customLong("queue-size"), help: "Pipeline queue capacity, items buffered before drops (default: OTEL_BSP_MAX_QUEUE_SIZE / OTEL_BLRP_MAX_QUEUE_SIZE, else 65536).")
+    var queueSize: Int?
 
-    @Option(name: .customLong("batch-size"), help: "Items per export request.")
-    var batchSize: Int = 4096
+    @Option(name: .customLong("batch-size"), help: "Items per export request (default: OTEL_BSP_MAX_EXPORT_BATCH_SIZE / OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, else 4096).")
+    var batchSize: Int?
 
     @Option(name: .long, help: "Export requests in flight at once.")
     var concurrency: Int = 4
@@ -105,9 +108,29 @@ struct LoadCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let signal = OTLPSignal(rawValue: signal) else { throw usage("--signal must be traces, metrics or logs") }
-        guard let proto = OTLPProtocol(rawValue: self.protocol) else {
-            throw usage("--protocol must be grpc, http/protobuf or http/json")
+        // The standard variables first; every flag given wins over them.
+        let environment = ProcessInfo.processInfo.environment
+        let otel = OTLPEnvironmentConfiguration(environment: environment)
+        for warning in otel.warnings { FileHandle.standardError.write(Data("otlp load: \(warning)\n".utf8)) }
+        func isSet(_ name: String) -> Bool { !(environment[name]?.trimmingCharacters(in: .whitespaces).isEmpty ?? true) }
+        let fromEnvironment = otel.exporter(for: signal)
+        let upper = signal == .traces ? "TRACES" : signal == .metrics ? "METRICS" : "LOGS"
+        func signalSet(_ suffix: String) -> Bool {
+            isSet("OTEL_EXPORTER_OTLP_\(suffix)") || isSet("OTEL_EXPORTER_OTLP_\(upper)_\(suffix)")
         }
+        let proto: OTLPProtocol
+        if let text = self.protocol {
+            guard let parsed = OTLPProtocol(rawValue: text) else { throw usage("--protocol must be grpc, http/protobuf or http/json") }
+            proto = parsed
+        } else {
+            proto = signalSet("PROTOCOL") ? fromEnvironment.protocol : .grpc
+        }
+        let processor = signal == .logs ? otel.logProcessor : otel.spanProcessor
+        let processorPrefix = signal == .logs ? "OTEL_BLRP_" : "OTEL_BSP_"
+        let queueSize = self.queueSize ?? (isSet(processorPrefix + "MAX_QUEUE_SIZE") ? processor.maxQueueSize : 65536)
+        let batchSize = self.batchSize ?? (isSet(processorPrefix + "MAX_EXPORT_BATCH_SIZE") ? processor.maxExportBatchSize : 4096)
+        let scheduleDelay = isSet(processorPrefix + "SCHEDULE_DELAY") ? processor.scheduleDelay : .milliseconds(200)
+        let timeout = self.timeout ?? (signalSet("TIMEOUT") ? fromEnvironment.timeout.seconds : 10)
         if (count == nil) == (duration == nil) { throw usage("give exactly one of --count N and --duration SECONDS") }
         if let count, count < 0 { throw usage("--count must be ≥ 0") }
         if let duration, !(duration > 0 && duration.isFinite) { throw usage("--duration must be a positive number") }
@@ -128,29 +151,38 @@ struct LoadCommand: AsyncParsableCommand {
             guard let eq = entry.firstIndex(of: "="), eq != entry.startIndex else { throw usage("--header takes K=V: \(entry)") }
             headers[String(entry[..<eq]).lowercased()] = String(entry[entry.index(after: eq)...])
         }
-        var endpointText = endpoint ?? (proto == .grpc ? "http://localhost:4317" : "http://localhost:4318")
-        if proto.isHTTP, let parsed = try? OTLPEndpoint(parsing: endpointText), parsed.path == "/" {
+        // The per-signal variable as it is; the shared one gets the signal's path over OTLP/HTTP.
+        let specificEndpoint = environment["OTEL_EXPORTER_OTLP_\(upper)_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
+        let sharedEndpoint = environment["OTEL_EXPORTER_OTLP_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
+        var endpointText = endpoint ?? specificEndpoint ?? sharedEndpoint
+            ?? (proto == .grpc ? "http://localhost:4317" : "http://localhost:4318")
+        if endpoint != nil || specificEndpoint == nil, proto.isHTTP, let parsed = try? OTLPEndpoint(parsing: endpointText), parsed.path == "/" {
             endpointText = endpointText.hasSuffix("/") ? endpointText + signal.httpPath : endpointText + "/" + signal.httpPath
         }
         var tls: OTLPTLSConfiguration
-        do {
-            tls = try OTLPTLSConfiguration(caCertificateFile: caFile, clientCertificateFile: clientCert, clientKeyFile: clientKey)
-        } catch { throw usage("\(error)") }
-        tls.skipsServerVerification = insecure
+        if caFile == nil && clientCert == nil && clientKey == nil {
+            tls = fromEnvironment.tls
+        } else {
+            do {
+                tls = try OTLPTLSConfiguration(caCertificateFile: caFile, clientCertificateFile: clientCert, clientKeyFile: clientKey)
+            } catch { throw usage("\(error)") }
+        }
+        if insecure { tls.skipsServerVerification = true }
+        headers = fromEnvironment.headers.merging(headers) { _, flag in flag }
         let retry = OTLPRetryPolicy(initialBackoff: .milliseconds(100), maxBackoff: .seconds(5),
                                     maxElapsedTime: .milliseconds(Int64(maxRetrySeconds * 1000)))
         let exporterConfig = OTLPExporterConfiguration(
             signal: signal, protocol: proto, endpoint: endpointText, headers: headers,
-            timeout: .milliseconds(Int64(timeout * 1000)), compression: gzip ? .gzip : .none, tls: tls, retry: retry)
+            timeout: .milliseconds(Int64(timeout * 1000)), compression: gzip ? .gzip : fromEnvironment.compression, tls: tls, retry: retry)
         do { try exporterConfig.validate() } catch { throw usage("\(error)") }
         let options = OTLPExportOptions(maxConcurrentExports: concurrency, diagnosticsInterval: .seconds(10))
 
         var pipelineConfig = PipelineConfiguration()
         let batching = PipelineConfiguration.Batching(maxQueueSize: queueSize, maxExportBatchSize: batchSize,
-                                                      scheduledDelay: .milliseconds(200), maxConcurrentExports: concurrency)
+                                                      scheduledDelay: scheduleDelay, maxConcurrentExports: concurrency)
         pipelineConfig.traces = batching
         pipelineConfig.logs = batching
-        pipelineConfig.metrics.exportInterval = .seconds(1)
+        pipelineConfig.metrics.exportInterval = isSet("OTEL_METRIC_EXPORT_INTERVAL") ? otel.metricExportInterval : .seconds(1)
         pipelineConfig.metrics.measurementQueueSize = queueSize
         if lossless {
             // Long enough for any export to finish or give up (then its items count as failed
@@ -160,13 +192,17 @@ struct LoadCommand: AsyncParsableCommand {
 
         let exporter: OTLPSignalExporter
         let provider: TelemetryProvider
-        let resource = Resource(serviceName: "otlp-load")
+        let resource = Resource(
+            serviceName: isSet("OTEL_SERVICE_NAME") || otel.resourceAttributes["service.name"] != nil ? otel.serviceName : "otlp-load",
+            attributes: otel.resourceAttributes.filter { $0.key != "service.name" }.sorted { $0.key < $1.key }
+                .map { Attribute($0.key, .string($0.value)) })
+        let sampler: Sampler = isSet("OTEL_TRACES_SAMPLER") ? Sampler(otel.sampler) : .default
         do {
             switch signal {
             case .traces:
                 let e = try OTLPSpanExporter(configuration: exporterConfig, options: options)
                 exporter = e.exporter
-                provider = TelemetryProvider(resource: resource, spanExporters: [e], configuration: pipelineConfig)
+                provider = TelemetryProvider(resource: resource, spanExporters: [e], configuration: pipelineConfig, sampler: sampler)
             case .logs:
                 let e = try OTLPLogExporter(configuration: exporterConfig, options: options)
                 exporter = e.exporter
@@ -201,6 +237,8 @@ struct LoadCommand: AsyncParsableCommand {
         let stats = provider.statistics(signal.telemetrySignal)
         let counts = exporter.counts
         var dropped = stats.dropped + stats.droppedAfterShutdown
+        // Spans the sampler left out never reach the queue: neither lost nor exported.
+        let sampledOut = signal == .traces ? max(0, created - stats.accepted - dropped) : 0
         var exported: Int
         var failed: Int
         if signal == .metrics {
@@ -213,10 +251,10 @@ struct LoadCommand: AsyncParsableCommand {
             failed = counts.failed + counts.rejected
             exported = counts.exported
             // Anything not accounted for (e.g. still queued when shutdown timed out) is failed.
-            failed += max(0, created - exported - dropped - failed)
+            failed += max(0, created - sampledOut - exported - dropped - failed)
         }
         let rateText = Int(Double(exported) / max(elapsed, 1e-9))
-        print("created=\(created) exported=\(exported) dropped=\(dropped) failed=\(failed) elapsed=\(String(format: "%.3f", elapsed)) rate=\(rateText)/s")
+        print("created=\(created)\(sampledOut > 0 ? " sampled_out=\(sampledOut)" : "") exported=\(exported) dropped=\(dropped) failed=\(failed) elapsed=\(String(format: "%.3f", elapsed)) rate=\(rateText)/s")
         if dropped > 0 || failed > 0 { throw ExitCode(1) }
     }
 }
