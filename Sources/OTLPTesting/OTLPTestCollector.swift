@@ -182,27 +182,27 @@ public final class OTLPTestCollector: Sendable {
     /// Waits until at least `count` spans have arrived; returns all spans so far.
     /// - Throws: ``WaitError`` after `timeout`, `CancellationError` when cancelled.
     @discardableResult
-    public func waitFor(spans count: Int, timeout: Duration = .seconds(10)) async throws -> [ReceivedSpan] {
+    public func waitFor(spans count: Int, timeout: Duration = .seconds(30)) async throws -> [ReceivedSpan] {
         try await wait(timeout: timeout, what: "\(count) spans") { $0.counters.spans >= count }
         return spans
     }
 
     /// Waits until at least `count` metric data points have arrived; returns all so far.
     @discardableResult
-    public func waitFor(metricPoints count: Int, timeout: Duration = .seconds(10)) async throws -> [ReceivedMetricPoint] {
+    public func waitFor(metricPoints count: Int, timeout: Duration = .seconds(30)) async throws -> [ReceivedMetricPoint] {
         try await wait(timeout: timeout, what: "\(count) metric points") { $0.counters.metricPoints >= count }
         return metricPoints
     }
 
     /// Waits until at least `count` log records have arrived; returns all so far.
     @discardableResult
-    public func waitFor(logRecords count: Int, timeout: Duration = .seconds(10)) async throws -> [ReceivedLogRecord] {
+    public func waitFor(logRecords count: Int, timeout: Duration = .seconds(30)) async throws -> [ReceivedLogRecord] {
         try await wait(timeout: timeout, what: "\(count) log records") { $0.counters.logRecords >= count }
         return logRecords
     }
 
     /// Waits until at least `count` export requests (accepted or not) have arrived.
-    public func waitFor(requests count: Int, timeout: Duration = .seconds(10)) async throws {
+    public func waitFor(requests count: Int, timeout: Duration = .seconds(30)) async throws {
         try await wait(timeout: timeout, what: "\(count) requests") { $0.counters.requests >= count }
     }
 

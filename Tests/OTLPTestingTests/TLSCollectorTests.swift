@@ -18,7 +18,7 @@ struct TLSCollectorTests {
     func exporterConfiguration(_ signal: OTLPSignal, _ proto: OTLPProtocol, _ endpoint: String, _ certificates: TestCertificates,
                                clientCertificate: Bool) -> OTLPExporterConfiguration {
         let identity = clientCertificate ? OTLPTLSConfiguration.ClientIdentity(certificateFile: certificates.clientCert, privateKeyFile: certificates.clientKey) : nil
-        return OTLPExporterConfiguration(signal: signal, protocol: proto, endpoint: endpoint, timeout: .seconds(5),
+        return OTLPExporterConfiguration(signal: signal, protocol: proto, endpoint: endpoint, timeout: .seconds(30),
                                          tls: OTLPTLSConfiguration(caCertificateFile: certificates.caCert, clientIdentity: identity),
                                          retry: OTLPRetryPolicy(initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(50),
                                                                 multiplier: 1.5, jitter: 0.1, maxElapsedTime: .milliseconds(300)))
