@@ -110,3 +110,59 @@ final class GatedSpanExporter: SpanExporter, Sendable {
         #expect(pipeline.statistics(.traces).exported == statistics.accepted)
     }
 }
+
+/// Many producer threads share the one pipeline: with back-pressure nothing is lost, whatever the
+/// thread count; every item is exported exactly once.
+@Suite struct ManyProducersTests {
+    final class Counts: SpanExporter, LogExporter, MetricExporter, @unchecked Sendable {
+        let spans = ManagedAtomic<Int>(0)
+        let logs = ManagedAtomic<Int>(0)
+        let lastSum = ManagedAtomic<Int>(0)
+        func forceFlush() async throws {}
+        func shutdown() async {}
+        func export(_ batch: SpanBatch) async throws { spans.wrappingIncrement(by: batch.count, ordering: .relaxed) }
+        func export(_ batch: LogBatch) async throws { logs.wrappingIncrement(by: batch.records.count, ordering: .relaxed) }
+        func export(_ batch: MetricBatch) async throws {
+            var total: Int64 = 0
+            for metric in batch.metrics {
+                if case .sum(_, _, let points) = metric.points {
+                    for point in points { if case .int(let value) = point.value { total += value } }
+                }
+            }
+            lastSum.store(Int(total), ordering: .relaxed)
+        }
+    }
+
+    @Test(arguments: [1, 2, 4, 8, 16])
+    func everySignalFromManyThreadsIsExportedOnceWithBackpressure(threads: Int) async throws {
+        let counts = Counts()
+        var configuration = PipelineConfiguration()
+        configuration.traces = .init(maxQueueSize: 256, maxExportBatchSize: 64, scheduledDelay: .milliseconds(5))
+        configuration.logs = .init(maxQueueSize: 256, maxExportBatchSize: 64, scheduledDelay: .milliseconds(5))
+        configuration.metrics.measurementQueueSize = 256
+        configuration.backpressure = .wait(maxWait: .seconds(60))
+        configuration.diagnostics = { _ in }
+        let pipeline = Pipeline(resource: Resource(serviceName: "many"), configuration: configuration,
+                                spanExporters: [counts], metricExporters: [counts], logExporters: [counts])
+        let scope = InstrumentationScope(name: "many")
+        let counter = pipeline.registerInstrument(InstrumentDescriptor(name: "adds", kind: .counter, isDouble: false, scope: scope))
+        let perThread = 2000
+        await runOnThreadsAsync(threads) { thread in
+            for index in 0..<perThread {
+                pipeline.recordSpan(SpanData(name: "s", context: SpanContext(traceID: TraceID(high: 1, low: 1), spanID: SpanID(1)),
+                                             startTimeUnixNano: UInt64(index), scope: scope))
+                pipeline.recordLog(LogRecordData(timeUnixNano: UInt64(index), observedTimeUnixNano: UInt64(index), body: .string("l"), scope: scope))
+                pipeline.recordMeasurement(Measurement(instrument: counter, value: .int(1), attributes: [Attribute("t", .int(Int64(thread)))]))
+            }
+        }
+        try await pipeline.shutdown(deadline: .now + .seconds(60))
+        let total = threads * perThread
+        for signal in TelemetrySignal.allCases {
+            let statistics = pipeline.statistics(signal)
+            #expect(statistics.dropped == 0 && statistics.accepted == total, "\(signal): \(statistics)")
+        }
+        #expect(counts.spans.load(ordering: .relaxed) == total)
+        #expect(counts.logs.load(ordering: .relaxed) == total)
+        #expect(counts.lastSum.load(ordering: .relaxed) == total)
+    }
+}
