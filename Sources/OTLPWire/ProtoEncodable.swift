@@ -17,8 +17,8 @@ extension ProtoEncodable {
     @inlinable
     public func encodedBytes(expectedLengths: Int = 64, headroom: Int = 0) -> [UInt8] {
         precondition(headroom >= 0, "negative headroom")
-        // The table of nested lengths is reused between encodes (large ones were faulted in anew
-        // each time); the output array is the caller's.
+        // The table of nested lengths is reused between encodes (a fresh large one is faulted in
+        // page by page each time); the output array is the caller's.
         var sizer = SizerTableCache.shared.takeSizer(minimumCapacity: expectedLengths)
         defer { SizerTableCache.shared.giveBack(sizer) }
         let size = protoSize(&sizer)

@@ -3,7 +3,7 @@ import OTLPSync
 /// Tables of nested lengths kept between one-shot encodes (``ProtoEncodable/encodedBytes(expectedLengths:headroom:)``).
 ///
 /// An exporter encoding a 4096-span request needs a table of about 65 k lengths (half a
-/// megabyte). Allocated fresh for every batch, such a table came from `mmap` and was faulted in
+/// megabyte). Allocated fresh for every batch, such a table comes from `mmap` and is faulted in
 /// page by page each time; kept here, the next encode of a similar size reuses it. A few tables
 /// are kept (one per export in flight), each at most ``maximumCachedCapacity`` entries, so a
 /// single huge request does not pin its table for good. Taking and giving back is a short lock

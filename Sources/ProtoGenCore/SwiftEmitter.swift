@@ -356,7 +356,7 @@ public struct SwiftEmitter {
             // once), and an optional field (a singular message, a proto3 `optional` scalar, a
             // oneof) is stored as a `ProtoOptional` behind a property of the `Optional` type.
             // Either initial values (from eight fields) or a stored `Optional` of a payload that
-            // holds references (from seven) made the optimizer build the message in a temporary
+            // holds references (from seven) makes the optimizer build the message in a temporary
             // and copy it out of every initializer: a retain and a release of each field.
             var params: [String] = []
             var assigns: [String] = []

@@ -1,4 +1,4 @@
-// A provider built from `TelemetrySettings` (issue 6 item 2): per-signal exporters (OTLP/gRPC,
+// A provider built from `TelemetrySettings`: per-signal exporters (OTLP/gRPC,
 // OTLP/HTTP protobuf or JSON, in-memory), a MetricsClient for session metrics on the provider's
 // Meter, a process-wide default, and one shutdown that flushes everything.
 

@@ -125,8 +125,8 @@ public enum IDGenerator {
     /// `count` consecutive counter values of this thread's generator; returns the first.
     ///
     /// Each thread steps a counter of its own (thread-local, so no atomic operation: one shared
-    /// counter made every span a locked add, and with several producer threads a cache line
-    /// they all fought over). A thread's counter starts at a value from the system's random
+    /// counter would make every span a locked add, and with several producer threads a cache line
+    /// they all fight over). A thread's counter starts at a value from the system's random
     /// source, so the threads' sequences are independent random walks through the 2^64 values.
     @inlinable @inline(__always)
     static func reserve(_ count: UInt64) -> UInt64 {

@@ -1,6 +1,6 @@
 // Public factories for the metric data values (their memberwise initializers are internal), so
 // code outside the pipeline (the Telemetry module's MetricsClient bridge, exporter tests) can
-// build them. Added by the session helper in its own file so it merges cleanly.
+// build them.
 
 extension NumberDataPoint {
     /// A sum or gauge point.

@@ -68,7 +68,7 @@ extension InstrumentationScope {
 
 /// Groups `items` by scope, keeping the order in which scopes first appear. `scope` and
 /// `convert` read each item in place through a pointer into the array's storage (passing
-/// `items[position]` by value made a copy of every record, retaining each of its fields).
+/// `items[position]` by value copies every record, retaining each of its fields).
 @inline(__always)
 private func groupedByScope<Item, Output>(
     _ items: [Item], scope: (UnsafePointer<Item>) -> InstrumentationScope, convert: (UnsafePointer<Item>) -> Output

@@ -83,15 +83,14 @@ public final class Pipeline: @unchecked Sendable {
         spanRing = MPSCRingBuffer(minimumCapacity: configuration.traces.maxQueueSize)
         // Idle blocks kept: eight export batches (at least 4096), not the whole queue. The pool
         // hands blocks out in the order they came back, so every idle block is touched once per
-        // round: keeping a burst's worth (up to 65,536 blocks of 512 bytes) made each span start
-        // on a block long gone from the caches. But exported batches hold their blocks until
-        // they are released, so in a steady stream a wake interval in the ring, the pending
-        // batch and the lane's batches are out at once, and the idle count swings by a batch as
-        // each is released: a cap of two batches freed and allocated again about one block in
-        // sixty (32 k of 2 M spans). Not capped by the queue: with the spec-default queue of
-        // 2048, a cap of 2048 is below what a steady stream holds out at once, so blocks would
-        // be freed on the exporters' threads and allocated again by producers (not measured).
-        // Blocks past the cap are freed.
+        // round: keeping a burst's worth (up to 65,536 blocks of 512 bytes) would start each span
+        // on a block long gone from the caches. But exported batches hold their blocks until they
+        // are released, so in a steady stream a wake interval in the ring, the pending batch and
+        // the lanes' batches are out at once, and the idle count swings by a batch as each is
+        // released: a smaller cap (two batches) frees and allocates again about one block in
+        // sixty. Not capped by the queue either: with the spec-default queue of 2048, a cap of
+        // 2048 is below what a steady stream holds out at once, so blocks would be freed on the
+        // exporters' threads and allocated again by producers. Blocks past the cap are freed.
         spanRecords = SpanRecordPool(
             minimumCapacity: max(1 << 12, 8 * configuration.traces.maxExportBatchSize),
             scopeKeeper: keptScopes)

@@ -163,10 +163,10 @@ final class PipelineWorker: @unchecked Sendable {
 
     /// Whether to move spans out of the ring now.
     ///
-    /// Moving whatever was there on every pass made a worker that keeps up chase the producers'
-    /// head: it read each ring slot, and gave each block back to the pool, right behind a
-    /// producer writing the same cache lines, so every span moved lines between the cores
-    /// several more times. Taken a wake interval at a time, the lines it reads were finished
+    /// Moving whatever is there on every pass would make a worker that keeps up chase the
+    /// producers' head: it would read each ring slot, and give each block back to the pool, right
+    /// behind a producer writing the same cache lines, so every span would move lines between the
+    /// cores several more times. Taken a wake interval at a time, the lines it reads were finished
     /// with long before.
     private func spansDue(now: UInt64) -> Due {
         Self.due(queued: pipeline.spanRing.count, wakeMask: pipeline.spanWakeMask, now: now,
@@ -233,7 +233,7 @@ final class PipelineWorker: @unchecked Sendable {
 
     /// Pops up to `maxCount` records from `ring` onto the end of `pending`. The array is taken
     /// out of the worker's stored property for the loop, so each record moves from the ring into
-    /// it: appending to the property from inside a drain closure made the optimizer copy every
+    /// it: appending to the property from inside a drain closure makes the optimizer copy every
     /// record (retaining its strings and arrays) and destroy the original.
     private static func move<Record>(maxCount: Int, from ring: MPSCRingBuffer<Record>, into pending: inout [Record]) -> Int {
         var records: [Record] = []

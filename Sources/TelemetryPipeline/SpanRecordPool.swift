@@ -22,14 +22,14 @@ import Darwin
 ///
 /// A block in the pool holds no data ("holds data" is 0): whoever gives a block back clears it
 /// first (``clearData()``): the thread releasing an exported batch, or the producer dropping a
-/// span. (Leaving the clearing to the producer that takes the block next made every span pay
-/// for the last one's on the producer's thread.)
+/// span. (Leaving the clearing to the producer that takes the block next would make every span
+/// pay for the last one's on the producer's thread.)
 ///
 /// The scope: a span started by a tracer holds its scope **unretained** (the pipeline keeps the
 /// scopes of its tracers alive, ``Pipeline/keepScopeAlive(_:)``, and its pool keeps them alive
 /// for blocks and batches that outlive it), because a retain per span on the producer and a
-/// release per span where batches are freed made the threads fight over the scope's reference
-/// count. `data.scope` is given the reference without a retain; ``clearData()`` leaves it
+/// release per span where batches are freed would make the threads fight over the scope's
+/// reference count. `data.scope` is given the reference without a retain; ``clearData()`` leaves it
 /// unreleased, and a copy of the data (``SpanRecordList/spans(in:)``) retains it as usual.
 @usableFromInline
 package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
@@ -234,7 +234,7 @@ package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
 
     @usableFromInline
     func clearHeldData() {
-        // One attribute at a time: deinitializing the range went through the runtime's generic
+        // One attribute at a time: deinitializing the range goes through the runtime's generic
         // array destroy, a value-witness call per attribute.
         let attributes = inlineAttributes
         for index in 0..<inlineCount.pointee { (attributes + index).deinitialize(count: 1) }
@@ -250,7 +250,7 @@ package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
 
 /// A scope the pipeline keeps alive (``Pipeline/keepScopeAlive(_:)``), as an unretained
 /// reference: handing it to ``Pipeline/makeSpanRecord(name:context:parentSpanID:kind:startTimeUnixNano:scope:)``
-/// costs no retain (passing the `InstrumentationScope` value made the compiler retain and release it).
+/// costs no retain (passing the `InstrumentationScope` value makes the compiler retain and release it).
 @usableFromInline
 package struct KeptAliveScope: @unchecked Sendable {
     @usableFromInline let reference: Unmanaged<InstrumentationScope.Storage>
@@ -387,7 +387,7 @@ package final class SpanRecordPool: @unchecked Sendable {
     /// Takes the oldest idle block. With `prefetchingAhead`, also asks the cache for the block
     /// the take after next will get (a span after this one writes it, so its lines, last written
     /// by the thread that released it, on another core, arrive while two spans are recorded:
-    /// one span's time was not always enough for the transfer).
+    /// one span's time is not always enough for the transfer).
     private func dequeue(prefetchingAhead: Bool = false) -> UnsafeMutableRawPointer? {
         // Relaxed: a guess; the slot's sequence and the CAS decide.
         var position = dequeuePosition.load(ordering: .relaxed)

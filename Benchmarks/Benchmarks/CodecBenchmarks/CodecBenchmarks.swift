@@ -1,4 +1,4 @@
-// Codec benchmarks (issue 2 item 8): encode and decode of an ExportTraceServiceRequest with 512 spans
+// Codec benchmarks: encode and decode of an ExportTraceServiceRequest with 512 spans
 // (8 attributes, 2 events each) and of an ExportMetricsServiceRequest with 512 histogram points,
 // our generated codec side by side with swift-protobuf 1.39.0 generated from the same ../Protos.
 //

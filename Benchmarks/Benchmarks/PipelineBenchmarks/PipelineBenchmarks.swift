@@ -1,7 +1,7 @@
 // Producer cost of the swift-otlp SDK (span, counter add, histogram record, log record; 1 and 2
 // producer threads; spans also with 4 and 8) side by side with swift-otel 1.6.0 recording the same span workload into its
-// no-op ("none") exporter, plus draining queued spans into OTLP messages (100 k and 1 M, to show
-// linearity).
+// no-op ("none") exporter, plus draining queued spans into OTLP messages and into encoded OTLP
+// requests (100 k and 1 M, to show linearity).
 //
 // Run: swift package --package-path Benchmarks benchmark --target PipelineBenchmarks
 // Times are per operation (scalingFactor .kilo: each sample is 1000 operations, averaged).
@@ -28,7 +28,7 @@ struct NoOpMetricExporter: Telemetry.MetricExporter {
 }
 
 /// One provider for all our producer benchmarks, with spec-default batching but a queue large
-/// enough that the worker keeps up; drops are printed at the end so none go unnoticed.
+/// enough that the worker keeps up; drops are written out at exit so none go unnoticed.
 let provider: TelemetryProvider = {
     var configuration = PipelineConfiguration()
     configuration.traces.maxQueueSize = 1 << 16

@@ -1,8 +1,8 @@
 // Exporter configuration as value types with documented defaults.
 //
 // Defaults follow the OpenTelemetry specification, "OpenTelemetry Protocol Exporter"
-// (specification/protocol/exporter.md, section "Configuration Options"), and, for retries,
-// the values asked for in issue 5 (the specification leaves the backoff parameters to the SDK).
+// (specification/protocol/exporter.md, section "Configuration Options"); the retry backoff
+// parameters are the SDK's own (the specification leaves them to the SDK).
 
 /// The three OTLP signals. Each has its own exporter configuration and HTTP path.
 public enum OTLPSignal: String, Sendable, Hashable, CaseIterable {
@@ -118,7 +118,7 @@ public struct OTLPTLSConfiguration: Sendable, Hashable {
 ///
 /// The n-th retry (n = 1, 2, …) waits a nominal `min(initialBackoff · multiplier^(n-1), maxBackoff)`,
 /// scaled by a uniformly random factor in `[1 - jitter, 1 + jitter]`; retries stop once
-/// `maxElapsedTime` has passed since the first attempt. Defaults (issue 5): 5 s initial, 30 s
+/// `maxElapsedTime` has passed since the first attempt. Defaults: 5 s initial, 30 s
 /// maximum, ×1.5, ±50 %, give up after 5 minutes.
 public struct OTLPRetryPolicy: Sendable, Hashable {
     /// Nominal wait before the first retry. Default 5 s.

@@ -35,7 +35,7 @@ final class MeterMetricsPath: Sendable {
     /// The current table; replaced (never mutated) when an instrument is created.
     private let published = ManagedAtomic(Table([:]))
     /// Serializes instrument creation, so two first uses of a name create one instrument. Holds
-    /// how many were created: a lock around an empty value (`LockedValue(())`) made ThreadSanitizer
+    /// how many were created: a lock around an empty value (`LockedValue(())`) makes ThreadSanitizer
     /// report the inout access to that zero-sized stored property, whose address lies at the end
     /// of the lock object, as racing with the neighbouring heap block.
     private let creation = LockedValue(0)

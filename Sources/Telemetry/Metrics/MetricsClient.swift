@@ -1,4 +1,4 @@
-// MetricsClient: codex-otel's low-level metrics API in Swift (issue 6 item 4).
+// MetricsClient: codex-otel's low-level metrics API in Swift.
 
 import OTLPSync
 import Foundation

@@ -1,4 +1,4 @@
-// SessionTelemetry: session-scoped business events and metrics (issue 6 item 3), the Swift
+// SessionTelemetry: session-scoped business events and metrics, the Swift
 // counterpart of codex-otel's SessionTelemetry.
 
 import OTLPSync

@@ -1,4 +1,4 @@
-// TelemetrySettings: what a session service configures (issue 6 item 1), modelled on
+// TelemetrySettings: what a session service configures, modelled on
 // codex-otel's `OtelSettings`, loadable from code, the OTEL_* environment and a TOML `[otel]` table.
 
 import OTLPExporter

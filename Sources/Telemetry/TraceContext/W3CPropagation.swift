@@ -1,4 +1,4 @@
-// W3C trace context on the SDK's spans (issue 6 item 5): the traceparent/tracestate of the current
+// W3C trace context on the SDK's spans: the traceparent/tracestate of the current
 // or a given span, continuing a trace from a W3C context, header injection/extraction, and the
 // TRACEPARENT/TRACESTATE environment carrier. Configured tracestate is upserted on the way in and out.
 
