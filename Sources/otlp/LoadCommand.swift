@@ -89,10 +89,10 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Per-export timeout in seconds (default: OTEL_EXPORTER_OTLP_TIMEOUT, else 10).")
     var timeout: Double?
 
-    @Option(name: .customLong("queue-size"), help: "Pipeline queue capacity, items buffered before drops (default: OTEL_BSP_MAX_QUEUE_SIZE / OTEL_BLRP_MAX_QUEUE_SIZE, else 65536).")
+    @Option(name: .customLong("queue-size"), help: "Pipeline queue capacity, items buffered before drops (default: OTEL_BSP_MAX_QUEUE_SIZE / OTEL_BLRP_MAX_QUEUE_SIZE, else 16384).")
     var queueSize: Int?
 
-    @Option(name: .customLong("batch-size"), help: "Items per export request (default: OTEL_BSP_MAX_EXPORT_BATCH_SIZE / OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, else 4096).")
+    @Option(name: .customLong("batch-size"), help: "Items per export request (default: OTEL_BSP_MAX_EXPORT_BATCH_SIZE / OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, else 2048).")
     var batchSize: Int?
 
     @Option(name: .long, help: "Export requests in flight at once.")
@@ -127,8 +127,8 @@ struct LoadCommand: AsyncParsableCommand {
         }
         let processor = signal == .logs ? otel.logProcessor : otel.spanProcessor
         let processorPrefix = signal == .logs ? "OTEL_BLRP_" : "OTEL_BSP_"
-        let queueSize = self.queueSize ?? (isSet(processorPrefix + "MAX_QUEUE_SIZE") ? processor.maxQueueSize : 65536)
-        let batchSize = self.batchSize ?? (isSet(processorPrefix + "MAX_EXPORT_BATCH_SIZE") ? processor.maxExportBatchSize : 4096)
+        let queueSize = self.queueSize ?? (isSet(processorPrefix + "MAX_QUEUE_SIZE") ? processor.maxQueueSize : 16384)
+        let batchSize = self.batchSize ?? (isSet(processorPrefix + "MAX_EXPORT_BATCH_SIZE") ? processor.maxExportBatchSize : 2048)
         let scheduleDelay = isSet(processorPrefix + "SCHEDULE_DELAY") ? processor.scheduleDelay : .milliseconds(200)
         let timeout = self.timeout ?? (signalSet("TIMEOUT") ? fromEnvironment.timeout.seconds : 10)
         if (count == nil) == (duration == nil) { throw usage("give exactly one of --count N and --duration SECONDS") }

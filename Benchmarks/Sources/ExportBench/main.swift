@@ -182,8 +182,8 @@ let otlp = argument("--otlp", args) ?? URL(fileURLWithPath: selfPath).deletingLa
 let ourExtra = (argument("--ours-args", args) ?? "").split(separator: " ").map(String.init)
 // Lossless by default: a queue that holds every span (swift-otel's default, 2048, drops most of them).
 let peerQueue = argument("--peer-queue", args) ?? String(count)
-// The same batch size and delay as `otlp load`'s defaults (4096, 200 ms).
-let peerBatch = argument("--peer-batch", args) ?? "4096"
+// The same batch size and delay as `otlp load`'s defaults (2048, 200 ms).
+let peerBatch = argument("--peer-batch", args) ?? "2048"
 let only = argument("--only", args)
 let sinkKind = argument("--sink", args) ?? "benchpeer"
 let sink: Sink
