@@ -408,6 +408,18 @@ final class HTTPServerConnection {
             submitResponse(stream, response)
             return
         }
+        if stream.body.isEmpty {
+            // Room for the whole body up front (within the limit): from content-length, or from a
+            // gRPC message's length prefix; growing by doubling copied large bodies several times.
+            var expected = data.count
+            if let text = stream.headers.first(where: { $0.name == "content-length" })?.value, let length = Int(text) {
+                expected = max(expected, length)
+            } else if data.count >= 5 && stream.isGRPC {
+                let length = Int(data[1]) << 24 | Int(data[2]) << 16 | Int(data[3]) << 8 | Int(data[4])
+                expected = max(expected, 5 + length)
+            }
+            stream.body.reserveCapacity(min(expected, limit))
+        }
         stream.body.append(contentsOf: data)
     }
 
