@@ -219,6 +219,35 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         await collector.stop()
     }
 
+    @Test func aRapidResetFloodEndsInGoAwayAndIsCounted() async throws {
+        let collector = try await OTLPTestCollector.start(http: false)
+        let client = try RawClient(port: collector.grpcPort!)
+        var bytes = ServerProtocolPreface.bytes + H2Frames.settings
+        for index in 0..<3000 {
+            let stream = UInt32(2 * index + 1)
+            bytes += H2Frames.headers(stream: stream) + H2Frames.reset(stream: stream)
+        }
+        client.send(bytes)
+        let answer = try await client.receiveUntilClosed()
+        #expect(answer.closed)
+        // Somewhere in what came back: a GOAWAY frame (type 7) with an error code.
+        var index = 0
+        var goAwayError: UInt32?
+        while index + 9 <= answer.bytes.count {
+            let length = Int(answer.bytes[index]) << 16 | Int(answer.bytes[index + 1]) << 8 | Int(answer.bytes[index + 2])
+            if answer.bytes[index + 3] == 7, index + 9 + 8 <= answer.bytes.count {
+                let code = answer.bytes[(index + 13)..<(index + 17)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                goAwayError = code
+            }
+            index += 9 + length
+        }
+        #expect(goAwayError != nil && goAwayError != 0, "no GOAWAY with an error in \(answer.bytes.count) bytes")
+        #expect(collector.transportStatistics.grpc?.protocolErrors == 1)
+        #expect(collector.counters.requests == 0)
+        #expect(try await healthyGRPCExport(collector) == .ok)
+        await collector.stop()
+    }
+
     @Test func manyConnectionsBeyondTheLimitAreRefusedAndCounted() async throws {
         var configuration = OTLPTestCollector.Configuration()
         configuration.server.maxConnections = 4
@@ -236,6 +265,23 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         #expect(try await healthyHTTPExport(collector) == 200)
         await collector.stop()
     }
+}
+
+/// HTTP/2 frames written by hand (RFC 9113 §4.1), for clients that break the rules.
+enum H2Frames {
+    static func frame(type: UInt8, flags: UInt8, stream: UInt32, _ payload: [UInt8]) -> [UInt8] {
+        let length = UInt32(payload.count)
+        return [UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF), type, flags,
+                UInt8(stream >> 24 & 0x7F), UInt8(stream >> 16 & 0xFF), UInt8(stream >> 8 & 0xFF), UInt8(stream & 0xFF)] + payload
+    }
+
+    static let settings = frame(type: 4, flags: 0, stream: 0, [])
+    /// HEADERS (END_HEADERS) for POST / with HPACK static-table entries and a literal :authority.
+    static func headers(stream: UInt32) -> [UInt8] {
+        frame(type: 1, flags: 0x4, stream: stream, [0x83, 0x86, 0x84, 0x01, 0x01, UInt8(ascii: "x")])
+    }
+    /// RST_STREAM CANCEL.
+    static func reset(stream: UInt32) -> [UInt8] { frame(type: 3, flags: 0, stream: stream, [0, 0, 0, 8]) }
 }
 
 enum ServerProtocolPreface {
