@@ -53,6 +53,13 @@ final class HTTPServerConnection {
     private var closeAfterFlush = false
     private var closeNow = false
     private var peerClosed = false
+    /// After an HTTP/1.1 error answer: our side is shut down for writing and the client's
+    /// remaining bytes are read and dropped until it closes or this time passes, so that a client
+    /// still sending its body reads the answer instead of a reset (a lingering close).
+    private var lingerUntil: UInt64?
+    private var lingerDiscarded = 0
+    private static let lingerTime: UInt64 = 2_000_000_000
+    private static let maxLingerBytes = 64 << 20
     private var misbehaviourCounted = false
     /// An HTTP/1.1 response held back by its delay; nothing after it is parsed meanwhile.
     private var http1Pending: (deadline: UInt64, response: HTTPServerResponse, keepAlive: Bool)?
@@ -76,7 +83,8 @@ final class HTTPServerConnection {
     var fd: Int32 { socket.fd }
 
     var wantsRead: Bool {
-        !closeNow && !closeAfterFlush && !peerClosed && http1Pending == nil && output.readableBytes < Self.maxBufferedOutput
+        if lingerUntil != nil { return !peerClosed }
+        return !closeNow && !closeAfterFlush && !peerClosed && http1Pending == nil && output.readableBytes < Self.maxBufferedOutput
     }
 
     var wantsWrite: Bool { !closeNow && (output.readableBytes > 0 || handshakeWantsWrite) }
@@ -140,7 +148,10 @@ final class HTTPServerConnection {
     var isFinished: Bool {
         if closeNow || socket.fd < 0 { return true }
         if output.readableBytes > 0 { return false }
-        if closeAfterFlush { return true }
+        if closeAfterFlush {
+            guard let lingerUntil else { return true }
+            return peerClosed || monotonicNanos() >= lingerUntil
+        }
         if let session = session?.session {
             if peerClosed { return true }
             return nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0
@@ -152,6 +163,7 @@ final class HTTPServerConnection {
     var nextDeadline: UInt64? {
         let configuration = loop.configuration
         var next = UInt64.max
+        if let lingerUntil { return lingerUntil }
         if let http1Pending { next = min(next, http1Pending.deadline) }
         for entry in delayed { next = min(next, entry.deadline) }
         if let requestStartedAt { next = min(next, requestStartedAt &+ configuration.requestReadTimeout.nanoseconds) }
@@ -186,6 +198,7 @@ final class HTTPServerConnection {
 
     func readAvailable() {
         guard !closeNow, socket.fd >= 0 else { return }
+        if lingerUntil != nil { discardWhileLingering(); return }
         guard handshake() else { return }
         for _ in 0..<32 {
             switch readSome() {
@@ -541,7 +554,7 @@ final class HTTPServerConnection {
     // MARK: Timers and writing
 
     func tick(now: UInt64) {
-        guard !closeNow else { return }
+        guard !closeNow, lingerUntil == nil else { return }
         let configuration = loop.configuration
         if !delayed.isEmpty {
             var index = 0
@@ -593,6 +606,29 @@ final class HTTPServerConnection {
     }
 
     func flush() {
+        flushOutput()
+        if closeAfterFlush && output.readableBytes == 0 && lingerUntil == nil && !closeNow && !peerClosed
+            && tls == nil && session == nil && socket.fd >= 0 && shutdown(socket.fd, Int32(SHUT_WR)) == 0 {
+            lingerUntil = monotonicNanos() &+ Self.lingerTime
+        }
+    }
+
+    private func discardWhileLingering() {
+        while true {
+            let n = recv(socket.fd, loop.input, loop.inputCapacity, 0)
+            if n > 0 {
+                lingerDiscarded += n
+                if lingerDiscarded > Self.maxLingerBytes { closeNow = true; return }
+                continue
+            }
+            if n == 0 { peerClosed = true; return }
+            if errno == EINTR { continue }
+            if errno != EAGAIN && errno != EWOULDBLOCK { closeNow = true }
+            return
+        }
+    }
+
+    private func flushOutput() {
         guard !closeNow, socket.fd >= 0 else { return }
         if handshakeWantsWrite { _ = handshake() }
         if let tls, !tls.handshakeDone { return }

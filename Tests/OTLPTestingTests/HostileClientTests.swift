@@ -91,6 +91,23 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         await collector.stop()
     }
 
+    @Test func aClientStillSendingAnOversizedBodyReadsThe413() async throws {
+        var configuration = OTLPTestCollector.Configuration()
+        configuration.maxRequestBytes = 1 << 20
+        let collector = try await OTLPTestCollector.start(grpc: false, configuration: configuration)
+        let client = try RawClient(port: collector.httpPort!)
+        // 16 MiB, more than the socket buffers hold: the server answers after the head and must
+        // keep reading (and dropping) the rest, or the client's writes would end in a reset.
+        let request = http1Post(path: "/v1/traces", contentType: "application/x-protobuf", body: [UInt8](repeating: 0x0A, count: 16 << 20))
+        let sent = try await offPool { client.send(request) }
+        #expect(sent)
+        let response = try await client.response()
+        #expect(response?.status == 413)
+        #expect(response?.head.lowercased().contains("connection: close") == true)
+        #expect(collector.transportStatistics.http?.oversizedRequests == 1)
+        await collector.stop()
+    }
+
     @Test func aGzipBombIsRefusedWithinTheSizeLimit() async throws {
         var configuration = OTLPTestCollector.Configuration()
         configuration.maxRequestBytes = 1 << 20
