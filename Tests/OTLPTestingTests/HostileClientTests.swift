@@ -265,6 +265,32 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         await collector.stop()
     }
 
+    @Test func anHTTP2HeaderListOverTheLimitResetsOnlyThatStream() async throws {
+        var configuration = OTLPTestCollector.Configuration()
+        configuration.server.maxHeaderListBytes = 4096
+        let collector = try await OTLPTestCollector.start(http: false, configuration: configuration)
+        let client = try RawClient(port: collector.grpcPort!)
+        client.send(ServerProtocolPreface.bytes + H2Frames.settings
+                    + H2Frames.headers(stream: 1, extraName: "x-big", extraValue: String(repeating: "a", count: 8000)))
+        // Read frames until a RST_STREAM (type 3) for stream 1 arrives.
+        let answer = try await offPool {
+            client.receive { bytes in
+                var index = 0
+                while index + 9 <= bytes.count {
+                    let length = Int(bytes[index]) << 16 | Int(bytes[index + 1]) << 8 | Int(bytes[index + 2])
+                    if bytes[index + 3] == 3 && bytes[index + 8] == 1 { return true }
+                    index += 9 + length
+                }
+                return false
+            }
+        }
+        #expect(!answer.closed, "the connection should stay open; only the stream is reset")
+        #expect(collector.transportStatistics.grpc?.oversizedHeaders == 1)
+        #expect(collector.counters.requests == 0)
+        #expect(try await healthyGRPCExport(collector) == .ok)
+        await collector.stop()
+    }
+
     @Test func manyConnectionsBeyondTheLimitAreRefusedAndCounted() async throws {
         var configuration = OTLPTestCollector.Configuration()
         configuration.server.maxConnections = 4
@@ -296,6 +322,22 @@ enum H2Frames {
     /// HEADERS (END_HEADERS) for POST / with HPACK static-table entries and a literal :authority.
     static func headers(stream: UInt32) -> [UInt8] {
         frame(type: 1, flags: 0x4, stream: stream, [0x83, 0x86, 0x84, 0x01, 0x01, UInt8(ascii: "x")])
+    }
+    /// HPACK integer with an `prefixBits`-bit prefix (RFC 7541 §5.1).
+    static func hpackInteger(_ value: Int, prefixBits: Int, firstByte: UInt8 = 0) -> [UInt8] {
+        let limit = (1 << prefixBits) - 1
+        if value < limit { return [firstByte | UInt8(value)] }
+        var bytes = [firstByte | UInt8(limit)]
+        var rest = value - limit
+        while rest >= 128 { bytes.append(UInt8(rest & 0x7F) | 0x80); rest >>= 7 }
+        bytes.append(UInt8(rest))
+        return bytes
+    }
+    /// HEADERS (END_HEADERS, END_STREAM) for POST / with one extra literal header.
+    static func headers(stream: UInt32, extraName: String, extraValue: String) -> [UInt8] {
+        let literal = [UInt8(0)] + hpackInteger(extraName.utf8.count, prefixBits: 7) + Array(extraName.utf8)
+            + hpackInteger(extraValue.utf8.count, prefixBits: 7) + Array(extraValue.utf8)
+        return frame(type: 1, flags: 0x5, stream: stream, [0x83, 0x86, 0x84, 0x01, 0x01, UInt8(ascii: "x")] + literal)
     }
     /// RST_STREAM CANCEL.
     static func reset(stream: UInt32) -> [UInt8] { frame(type: 3, flags: 0, stream: stream, [0, 0, 0, 8]) }
