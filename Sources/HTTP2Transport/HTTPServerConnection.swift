@@ -69,6 +69,7 @@ final class HTTPServerConnection {
     private var headerBytes: [UInt8] = []
 
     private static let maxBufferedOutput = 1 << 20
+    private let timeouts: ServerConnectionTimeouts
 
     init(loop: ServerLoop, fd: Int32, id: Int, now: UInt64) {
         self.loop = loop
@@ -78,6 +79,8 @@ final class HTTPServerConnection {
                                     maxBodyBytes: loop.configuration.maxRequestBodyBytes)
         lastActivity = now
         lastWriteProgress = now
+        timeouts = ServerConnectionTimeouts(requestReadTimeout: loop.configuration.requestReadTimeout,
+                                            idleTimeout: loop.configuration.idleTimeout)
     }
 
     var fd: Int32 { socket.fd }
@@ -160,24 +163,17 @@ final class HTTPServerConnection {
     }
 
     /// The next time `tick` has something to do.
-    var nextDeadline: UInt64? {
-        let configuration = loop.configuration
-        var next = UInt64.max
-        if let lingerUntil { return lingerUntil }
-        if let http1Pending { next = min(next, http1Pending.deadline) }
-        for entry in delayed { next = min(next, entry.deadline) }
-        if let requestStartedAt { next = min(next, requestStartedAt &+ configuration.requestReadTimeout.nanoseconds) }
-        for stream in streams.values where !stream.requestComplete && !stream.rejected {
-            next = min(next, stream.startedAt &+ configuration.requestReadTimeout.nanoseconds)
-        }
-        if isIdle { next = min(next, lastActivity &+ configuration.idleTimeout.nanoseconds) }
-        if output.readableBytes > 0 { next = min(next, lastWriteProgress &+ configuration.idleTimeout.nanoseconds) }
-        return next == .max ? nil : next
-    }
+    var nextDeadline: UInt64? { timeouts.nextDeadline(timeState) }
 
-    /// No request in progress or waiting for its answer.
-    private var isIdle: Bool {
-        streams.isEmpty && delayed.isEmpty && http1Pending == nil && requestStartedAt == nil
+    /// The state the time rules look at.
+    private var timeState: ServerConnectionTimeouts.State {
+        ServerConnectionTimeouts.State(
+            lastActivity: lastActivity, lastWriteProgress: lastWriteProgress, hasPendingOutput: output.readableBytes > 0,
+            requestStartedAt: http1Pending == nil ? requestStartedAt : nil,
+            oldestIncompleteStreamStart: streams.values.lazy.filter { !$0.requestComplete && !$0.rejected }.map(\.startedAt).min(),
+            hasOpenRequests: !streams.isEmpty || !delayed.isEmpty || http1Pending != nil,
+            nextDelayedAnswer: min(delayed.lazy.map(\.deadline).min() ?? .max, http1Pending?.deadline ?? .max).nilIfMax,
+            lingerUntil: lingerUntil)
     }
 
     func close() {
@@ -555,7 +551,6 @@ final class HTTPServerConnection {
 
     func tick(now: UInt64) {
         guard !closeNow, lingerUntil == nil else { return }
-        let configuration = loop.configuration
         if !delayed.isEmpty {
             var index = 0
             while index < delayed.count {
@@ -573,25 +568,19 @@ final class HTTPServerConnection {
             applyHTTP1(pending.response, keepAlive: pending.keepAlive)
             serviceHTTP1()
         }
-        let readTimeout = configuration.requestReadTimeout.nanoseconds
-        if let requestStartedAt, now >= requestStartedAt &+ readTimeout {
+        switch timeouts.expiry(timeState, now: now) {
+        case .none, .lingerOver:
+            break
+        case .slowRequest:
             countMisbehaviour { $0.slowRequestTimeouts += 1 }
             if mode == .http1 {
                 writeHTTP1(HTTPServerResponse(status: 408, body: Array("request not complete in time\n".utf8)), keepAlive: false)
                 closeAfterFlush = true
                 flush()
             }
-            closeNow = true
-            return
-        }
-        if streams.values.contains(where: { !$0.requestComplete && !$0.rejected && now >= $0.startedAt &+ readTimeout }) {
-            countMisbehaviour { $0.slowRequestTimeouts += 1 }
             terminateHTTP2(errorCode: NGHTTP2_ENHANCE_YOUR_CALM.rawValue)
             closeNow = true
-            return
-        }
-        let idleLimit = configuration.idleTimeout.nanoseconds
-        if (isIdle && now >= lastActivity &+ idleLimit) || (output.readableBytes > 0 && now >= lastWriteProgress &+ idleLimit) {
+        case .idle:
             loop.count { $0.idleTimeouts += 1 }
             terminateHTTP2(errorCode: NGHTTP2_NO_ERROR.rawValue)
             closeNow = true
@@ -658,4 +647,8 @@ final class HTTPServerConnection {
             guard let session = session?.session, nghttp2_session_want_write(session) != 0 else { return }
         }
     }
+}
+
+extension UInt64 {
+    fileprivate var nilIfMax: UInt64? { self == .max ? nil : self }
 }
