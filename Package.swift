@@ -99,7 +99,7 @@ let package = Package(
         .testTarget(name: "OTLPWireTests", dependencies: ["OTLPWire"]),
         .testTarget(name: "OTLPProtoTests", dependencies: ["OTLPProto", "OTLPTestSupport", "ProtoGenCore"], exclude: ["Golden"]),
         .testTarget(name: "HTTP2TransportTests", dependencies: ["HTTP2Transport", "OTLPTestSupport", "OTLPSync"]),
-        .testTarget(name: "TelemetryPipelineTests", dependencies: ["TelemetryPipeline", "OTLPTestSupport"]),
+        .testTarget(name: "TelemetryPipelineTests", dependencies: ["TelemetryPipeline", "OTLPTestSupport", "OTLPSync"]),
         .testTarget(name: "OTLPExporterTests", dependencies: ["OTLPExporter", "Telemetry", "OTLPTestSupport", "OTLPSync"]),
         .testTarget(
             name: "TelemetryTests",
@@ -114,7 +114,27 @@ let package = Package(
             name: "OTLPTestingTests",
             dependencies: ["OTLPTesting", "OTLPExporter", "Telemetry", "HTTP2Transport", "OTLPProto", "OTLPTestSupport", "OTLPSync"]
         ),
-        .testTarget(name: "CLITests", dependencies: ["OTLPTestSupport", "OTLPProto", "HTTP2Transport"]),
+        .testTarget(name: "CLITests", dependencies: ["OTLPTestSupport", "OTLPProto", "HTTP2Transport", "OTLPTesting"]),
+        // Run by TelemetryTests in a process of its own: it blocks the whole cooperative pool.
+        .executableTarget(
+            name: "PoolStarvationProbe",
+            dependencies: ["Telemetry", "OTLPExporter", "OTLPSync", "TelemetryPipeline"],
+            path: "Tests/PoolStarvationProbe"
+        ),
+
+        // MARK: README's quick start, compiled as written (its Swift block becomes main.swift)
+        .executableTarget(name: "ReadmeCodeBlock", path: "Tests/ReadmeQuickstart/ReadmeCodeBlock"),
+        .plugin(name: "ReadmeQuickstartPlugin", capability: .buildTool(), dependencies: ["ReadmeCodeBlock"]),
+        .executableTarget(
+            name: "ReadmeQuickstart",
+            dependencies: [
+                "Telemetry",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ],
+            path: "Tests/ReadmeQuickstart/Program",
+            plugins: [.plugin(name: "ReadmeQuickstartPlugin")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

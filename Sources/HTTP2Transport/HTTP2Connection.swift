@@ -207,6 +207,7 @@ final class HTTP2Connection: @unchecked Sendable {
     // MARK: - I/O thread
 
     private func run() {
+        nameCurrentThread("otlp-h2-io")
         // OpenSSL writes with write(2), which raises SIGPIPE on a closed socket. SIGPIPE is sent to
         // the writing thread: blocking it here turns it into EPIPE without touching the process's
         // signal handling.

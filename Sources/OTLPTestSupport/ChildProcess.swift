@@ -189,6 +189,35 @@ public final class ChildProcess: @unchecked Sendable {
     }
 }
 
+/// Async variants of the blocking waits, for async tests: the blocking work runs on a thread of
+/// its own, so a waiting test holds no thread of the cooperative pool (the other tests running
+/// in the same process need those threads; a test holding one for seconds delays them all).
+extension ChildProcess {
+    /// ``run(_:_:stdin:environment:timeout:)`` on a thread of its own.
+    public static func run(_ executable: String, _ arguments: [String], stdin: Data? = nil,
+                           environment: [String: String]? = nil, timeout: Double = 60) async throws -> Output {
+        try await offPool { try ChildProcess.run(executable, arguments, stdin: stdin, environment: environment, timeout: timeout) }
+    }
+
+    /// ``wait(timeout:)`` on a thread of its own.
+    public func wait(timeout: Double = 60) async throws -> Output {
+        try await offPool { try self.wait(timeout: timeout) as Output }
+    }
+
+    /// ``waitForOutput(containing:timeout:)`` on a thread of its own.
+    public func waitForOutput(containing marker: String, timeout: Double = 20) async throws -> String {
+        try await offPool { try self.waitForOutput(containing: marker, timeout: timeout) as String }
+    }
+}
+
+/// Runs a blocking `body` on a thread of its own and returns its result.
+public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+
 /// A free TCP port on the loopback interface (bound, read back, closed).
 public func freeLoopbackPort() -> UInt16 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -127,6 +127,24 @@ public final class OTLPReceiverPeer: @unchecked Sendable {
         return condition(self)
     }
 
+    /// ``wait(timeout:until:)`` for async code: polls with `Task.sleep`, so the waiting test
+    /// holds no thread of the cooperative pool (other tests' tasks need those threads).
+    @discardableResult
+    public func wait(timeout: Double = 10, until condition: (OTLPReceiverPeer) -> Bool) async -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if condition(self) { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return condition(self)
+    }
+
+    /// ``settle(calls:accepted:timeout:)`` for async code (holds no pool thread while it waits).
+    @discardableResult
+    public func settle(calls: Int, accepted: Int, timeout: Double = 5) async -> Bool {
+        await wait(timeout: timeout) { $0.calls.count >= calls && $0.accepted.count >= accepted }
+    }
+
     /// Waits until the receiver has reported `calls` calls and `accepted` accepted requests
     /// (its output reaches us asynchronously, possibly after the client saw the response).
     @discardableResult

@@ -22,9 +22,10 @@ extension ProtoEncodable {
         var sizer = SizerTableCache.shared.takeSizer(minimumCapacity: expectedLengths)
         defer { SizerTableCache.shared.giveBack(sizer) }
         let size = protoSize(&sizer)
-        // An empty result must not go through `unsafeUninitializedCapacity`: for capacity 0 it
-        // stores the count into the shared empty-array storage, a write that races (harmlessly,
-        // but ThreadSanitizer reports it) with every other thread encoding an empty message.
+        // Never ask for capacity 0: the standard library then initializes the process-wide empty
+        // array storage, writing its count (0 over 0) while other threads read the count of
+        // their own empty arrays, which all share that storage (a data race ThreadSanitizer
+        // reports, and rightly: it is an unsynchronized write to shared memory).
         if headroom == 0 && size == 0 { return [] }
         return [UInt8](unsafeUninitializedCapacity: headroom &+ size) { buffer, count in
             if headroom > 0 { buffer.baseAddress!.initialize(repeating: 0, count: headroom) }

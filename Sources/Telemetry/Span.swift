@@ -121,7 +121,7 @@ public struct Span: ~Copyable, Sendable {
             return
         }
         var kept: [Attribute] = []
-        let dropped = kept.setAttributes(attributes, limits: limits)
+        let dropped = kept.setAttributes(attributes, limits: limits.withAttributeCountLimit(limits.eventAttributeCountLimit))
         data.pointee.events.append(SpanEvent(
             name: name, timeUnixNano: timeUnixNano ?? recorder.now(), attributes: kept,
             droppedAttributesCount: UInt32(dropped)))
@@ -135,7 +135,7 @@ public struct Span: ~Copyable, Sendable {
             return
         }
         var kept: [Attribute] = []
-        let dropped = kept.setAttributes(attributes, limits: limits)
+        let dropped = kept.setAttributes(attributes, limits: limits.withAttributeCountLimit(limits.linkAttributeCountLimit))
         data.pointee.links.append(SpanLink(context: context, attributes: kept, droppedAttributesCount: UInt32(dropped)))
     }
 

@@ -41,14 +41,22 @@ public final class ConfiguredTelemetry: Sendable {
     public let inMemoryMetrics: InMemoryMetricExporter?
     /// The OTLP exporters built from the settings (for their ``OTLPExportCounts``).
     public let otlpExporters: [OTLPSignalExporter]
+    /// Where pre-session start-up phases are recorded (``StartupRecorder/shared`` unless given to
+    /// ``TelemetryProvider/make(settings:pipelineConfiguration:exportOptions:installAsDefault:startupRecorder:)``):
+    /// the first session takes them over; ``shutdown(deadline:)`` exports any left.
+    public let startupRecorder: StartupRecorder
     private let shutDown = LockedValue(false)
     /// The tracer of ``DistributedTracer/processDefault`` (scope `swift-distributed-tracing`).
     let distributedTracingTracer: Tracer
     /// The meter of ``TelemetryMetricsFactory/processDefault`` (scope `swift-metrics`).
     let swiftMetricsMeter: Meter
 
-    init(settings: TelemetrySettings, pipelineConfiguration: PipelineConfiguration, exportOptions: OTLPExportOptions) throws {
+    init(
+        settings: TelemetrySettings, pipelineConfiguration: PipelineConfiguration, exportOptions: OTLPExportOptions,
+        startupRecorder: StartupRecorder = .shared
+    ) throws {
         self.settings = settings
+        self.startupRecorder = startupRecorder
         var otlp: [OTLPSignalExporter] = []
 
         var spanExporters: [any SpanExporter] = []
@@ -57,7 +65,8 @@ public final class ConfiguredTelemetry: Sendable {
         case .none: break
         case .inMemory: let e = InMemorySpanExporter(); spans = e; spanExporters.append(e)
         case .otlp(let configuration):
-            let e = try OTLPSpanExporter(configuration: configuration, options: exportOptions)
+            let bounded = configuration.boundingExport(by: settings.spanProcessor.exportTimeout)
+            let e = try OTLPSpanExporter(configuration: bounded, options: exportOptions)
             otlp.append(e.exporter); spanExporters.append(e)
         }
         var logExporters: [any LogExporter] = []
@@ -66,7 +75,8 @@ public final class ConfiguredTelemetry: Sendable {
         case .none: break
         case .inMemory: let e = InMemoryLogExporter(); logs = e; logExporters.append(e)
         case .otlp(let configuration):
-            let e = try OTLPLogExporter(configuration: configuration, options: exportOptions)
+            let bounded = configuration.boundingExport(by: settings.logProcessor.exportTimeout)
+            let e = try OTLPLogExporter(configuration: bounded, options: exportOptions)
             otlp.append(e.exporter); logExporters.append(e)
         }
         var metricExporters: [any MetricExporter] = []
@@ -75,21 +85,28 @@ public final class ConfiguredTelemetry: Sendable {
         case .none: break
         case .inMemory: let e = InMemoryMetricExporter(); metricsMemory = e; metricExporters.append(e)
         case .otlp(let configuration):
-            let e = try OTLPMetricExporter(configuration: configuration, options: exportOptions)
+            let bounded = configuration.boundingExport(by: settings.metricExportTimeout)
+            let e = try OTLPMetricExporter(configuration: bounded, options: exportOptions)
             otlp.append(e.exporter); metricExporters.append(e)
         }
 
         var configuration = pipelineConfiguration
         configuration.metrics.exportInterval = settings.metricExportInterval
         configuration.metrics.temporality = settings.metricsTemporality == .delta ? .delta : .cumulative
+        Self.apply(settings.spanProcessor, to: &configuration.traces)
+        Self.apply(settings.logProcessor, to: &configuration.logs)
+        let extraResource = settings.resourceAttributes
+            .filter { !TelemetrySettings.resourceKeysOfOwnSettings.contains($0.key) }
+            .sorted { $0.key < $1.key }.map { Attribute($0.key, .string($0.value)) }
         let resource = Resource(
             serviceName: settings.serviceName, serviceVersion: settings.serviceVersion,
-            deploymentEnvironment: settings.environment)
+            deploymentEnvironment: settings.environment, attributes: extraResource)
         provider = TelemetryProvider(
             resource: resource, spanExporters: spanExporters, metricExporters: metricExporters,
-            logExporters: logExporters, configuration: configuration,
+            logExporters: logExporters, configuration: configuration, sampler: settings.sampler,
+            limits: settings.spanLimits,
             spanAttributes: settings.spanAttributes.sorted { $0.key < $1.key }.map { Attribute($0.key, .string($0.value)) },
-            tracestate: settings.tracestate, deinitFlushTimeout: .zero)
+            tracestate: settings.tracestate, deinitFlushTimeout: .zero, logRecordLimits: settings.logRecordLimits)
         distributedTracingTracer = provider.tracer("swift-distributed-tracing")
         swiftMetricsMeter = provider.meter("swift-metrics")
 
@@ -104,7 +121,8 @@ public final class ConfiguredTelemetry: Sendable {
 
     /// How long `deinit` waits for its best-effort flush when ``shutdown(deadline:)`` was not
     /// called: the session metrics are collected and exported, then the provider shut down, in a
-    /// detached task bounded by this time. Nothing happens after an explicit shutdown.
+    /// detached task bounded by this time (pre-session start-up phases no session took over are
+    /// emitted first). Nothing happens after an explicit shutdown.
     public static let deinitFlushTimeout: Duration = .seconds(2)
 
     deinit {
@@ -113,9 +131,23 @@ public final class ConfiguredTelemetry: Sendable {
             return !done
         }
         let provider = provider
+        if first, !provider.pipeline.isShutDown { emitPendingStartupPhases() }
         TelemetryProvider.bestEffortShutdown(timeout: Self.deinitFlushTimeout) { deadline in
             try await provider.shutdown(deadline: deadline)
         } skipIf: { !first || provider.pipeline.isShutDown }
+    }
+
+    /// A batch processor's settings as the pipeline's batching of that signal.
+    static func apply(_ processor: OTLPBatchProcessorConfiguration, to batching: inout PipelineConfiguration.Batching) {
+        batching = PipelineConfiguration.Batching(
+            maxQueueSize: processor.maxQueueSize, maxExportBatchSize: processor.maxExportBatchSize,
+            scheduledDelay: processor.scheduleDelay, maxConcurrentExports: batching.maxConcurrentExports)
+    }
+
+    /// A swift-distributed-tracing tracer over this provider that injects and extracts the
+    /// headers of ``TelemetrySettings/propagators``.
+    public func distributedTracer(scope: String = "swift-distributed-tracing") -> DistributedTracer {
+        DistributedTracer(provider.tracer(scope), propagators: settings.propagators)
     }
 
     /// Session telemetry whose events go to this provider and whose metrics go to ``metrics``,
@@ -127,7 +159,22 @@ public final class ConfiguredTelemetry: Sendable {
         if metadata.serviceName == nil { metadata.serviceName = settings.serviceName }
         return SessionTelemetry(
             metadata: metadata, provider: provider, namespace: settings.namespace, metrics: metrics,
-            metricsUseMetadataTags: metricsUseMetadataTags, runtimeMetrics: settings.runtimeMetrics)
+            metricsUseMetadataTags: metricsUseMetadataTags, runtimeMetrics: settings.runtimeMetrics,
+            startupRecorder: startupRecorder)
+    }
+
+    /// Emits the pre-session start-up phases no session took over (a process that never created
+    /// one), with the service's name and version as the only metadata.
+    func emitPendingStartupPhases() {
+        guard !startupRecorder.pendingPhases.isEmpty else { return }
+        let (phases, _) = startupRecorder.takeOver()
+        let metadata = SessionMetadata(
+            sessionID: "", model: "", slug: "", originator: settings.serviceName, sessionSource: "process",
+            appVersion: settings.serviceVersion, serviceName: settings.serviceName)
+        let emitter = SessionTelemetry(
+            metadata: metadata, provider: provider, namespace: settings.namespace, metrics: metrics,
+            metricsUseMetadataTags: true, runtimeMetrics: false)
+        emitter.emitPreSessionPhases(phases, processStart: startupRecorder.processStartUnixNano)
     }
 
     // MARK: Process-wide default
@@ -186,34 +233,63 @@ public final class ConfiguredTelemetry: Sendable {
         }
         guard first else { return }
         uninstallAsDefault()
+        emitPendingStartupPhases()
         try await provider.shutdown(deadline: deadline)
-        try? metrics?.shutdown()  // later session metrics are counted warnings
+        metrics?.markShutDown()  // the provider exported them; later session metrics are counted warnings
     }
 
     /// ``shutdown(deadline:)`` with a deadline `timeout` from now.
     public func shutdown(timeout: Duration = .seconds(30)) async throws {
         try await shutdown(deadline: .now + timeout)
     }
+
+    /// ``shutdown(deadline:)`` for callers outside async code (codex-otel's synchronous
+    /// `OtelProvider::shutdown()`): on a plain thread it waits at most `timeout`. Inside a Swift
+    /// concurrency task it never waits (blocking a cooperative thread could starve the export
+    /// itself): the shutdown is started and ``TelemetryError`` with code `wouldBlock` thrown; await
+    /// ``shutdown(timeout:)`` there.
+    /// - Throws: ``TelemetryError``: `timedOut` past the deadline, `wouldBlock` inside a task.
+    public func shutdownSynchronously(timeout: Duration = .seconds(30)) throws {
+        let deadline = ContinuousClock.now + timeout
+        switch BlockingWait.run(timeout: timeout, { [self] in try await shutdown(deadline: deadline) }) {
+        case .finished(nil): return
+        case .finished(let error?): throw error
+        case .timedOut:
+            throw TelemetryError(code: .timedOut, message: "shutdown did not complete within \(timeout)")
+        case .insideTask:
+            throw TelemetryError(
+                code: .wouldBlock,
+                message: "synchronous shutdown inside a Swift concurrency task: started, not waited for (use `try await shutdown(timeout:)`)")
+        }
+    }
 }
 
 extension TelemetryProvider {
     /// Builds the provider, exporters and metrics client `settings` asks for; `nil` when every
-    /// exporter is ``TelemetryExporter/none``. Throws ``TelemetrySettingsError`` for invalid
+    /// exporter is ``TelemetryExporter/none`` or ``TelemetrySettings/sdkDisabled`` is set. Each
+    /// OTLP exporter's export (retries included) is bounded by its processor's export timeout
+    /// (``OTLPExporterConfiguration/boundingExport(by:)``). Throws ``TelemetrySettingsError`` for invalid
     /// settings (see ``TelemetrySettings/validate()``) and the exporters' configuration errors.
     /// - Parameters:
-    ///   - pipelineConfiguration: queue and batch sizes and delays (the metric interval and
-    ///     temporality come from `settings`).
+    ///   - pipelineConfiguration: clock, diagnostics, concurrency and metric queue size; the span
+    ///     and log batching (queue size, batch size, delay), the metric interval and temporality
+    ///     come from `settings`.
     ///   - exportOptions: concurrency, header provider and diagnostics of the OTLP exporters.
     ///   - installAsDefault: when set, the result is installed as the process-wide default with
     ///     these ecosystem back-ends (see ``ConfiguredTelemetry/installAsDefault(backends:)``):
     ///     `.all` routes swift-log, swift-metrics and swift-distributed-tracing into it.
+    ///   - startupRecorder: where pre-session start-up phases are recorded (default
+    ///     ``StartupRecorder/shared``); the first session takes them over.
     public static func make(
         settings: TelemetrySettings, pipelineConfiguration: PipelineConfiguration = PipelineConfiguration(),
-        exportOptions: OTLPExportOptions = OTLPExportOptions(), installAsDefault: ProcessDefaultBackends? = nil
+        exportOptions: OTLPExportOptions = OTLPExportOptions(), installAsDefault: ProcessDefaultBackends? = nil,
+        startupRecorder: StartupRecorder = .shared
     ) throws -> ConfiguredTelemetry? {
-        if settings.allExportersDisabled { return nil }
+        if settings.sdkDisabled || settings.allExportersDisabled { return nil }
         try settings.validate()
-        let telemetry = try ConfiguredTelemetry(settings: settings, pipelineConfiguration: pipelineConfiguration, exportOptions: exportOptions)
+        let telemetry = try ConfiguredTelemetry(
+            settings: settings, pipelineConfiguration: pipelineConfiguration, exportOptions: exportOptions,
+            startupRecorder: startupRecorder)
         if let backends = installAsDefault { telemetry.installAsDefault(backends: backends) }
         return telemetry
     }

@@ -157,6 +157,32 @@ public struct Tracer: Sendable {
         return span
     }
 
+    /// Starts a span with a span id chosen in advance, in trace `traceID` under `parentSpanID`
+    /// (nil: a root), sampled as a child of `sampledLike` (the span the trace continues) or, without
+    /// one, as a root of that trace. For spans whose children are reported before them (start-up
+    /// phases reported when they end: the parent ends last).
+    func startSpan(
+        _ name: String, traceID: TraceID, spanID: SpanID, parentSpanID: SpanID?, sampledLike: SpanContext?,
+        attributes: [Attribute], startTimeUnixNano: UInt64
+    ) -> Span {
+        let recorder = recorder
+        let decision = recorder.sampler.shouldSample(parent: sampledLike.flatMap { $0.isValid ? $0 : nil }, traceID: traceID)
+        let context = SpanContext(
+            traceID: traceID, spanID: spanID, traceFlags: decision == .recordAndSample ? .sampled : [],
+            traceState: recorder.traceState.rootValue, isRemote: false)
+        let block = recorder.unretainedPipeline._withUnsafeGuaranteedRef {
+            $0.makeSpanRecord(name: name, context: context, parentSpanID: parentSpanID, kind: .internal,
+                              startTimeUnixNano: decision == .drop ? 0 : startTimeUnixNano, scope: recorder.keptAliveScope)
+        }
+        guard decision != .drop else {
+            return Span(block: block, recorder: recorder, isSampled: false, isRecording: false)
+        }
+        var span = Span(block: block, recorder: recorder, isSampled: decision == .recordAndSample, isRecording: true)
+        if !recorder.spanAttributes.isEmpty { span.setAttributes(recorder.spanAttributes) }
+        if !attributes.isEmpty { span.setAttributes(attributes) }
+        return span
+    }
+
     /// Runs `body` in a new span that is the current span inside it; a thrown error is recorded
     /// (event + error status) and rethrown. The span ends when `body` returns.
     public func withSpan<Result>(

@@ -79,15 +79,32 @@ public struct AttributeLimits: Sendable, Hashable {
     public var eventCountLimit: Int
     /// Maximum links per span. Spec default: 128.
     public var linkCountLimit: Int
+    /// Maximum attributes per span event; `nil` (the default) is ``attributeCountLimit``.
+    public var eventAttributeCountLimit: Int?
+    /// Maximum attributes per span link; `nil` (the default) is ``attributeCountLimit``.
+    public var linkAttributeCountLimit: Int?
 
     public init(
         attributeCountLimit: Int = 128, attributeValueLengthLimit: Int? = nil,
-        eventCountLimit: Int = 128, linkCountLimit: Int = 128
+        eventCountLimit: Int = 128, linkCountLimit: Int = 128,
+        eventAttributeCountLimit: Int? = nil, linkAttributeCountLimit: Int? = nil
     ) {
         self.attributeCountLimit = attributeCountLimit
         self.attributeValueLengthLimit = attributeValueLengthLimit
         self.eventCountLimit = eventCountLimit
         self.linkCountLimit = linkCountLimit
+        self.eventAttributeCountLimit = eventAttributeCountLimit
+        self.linkAttributeCountLimit = linkAttributeCountLimit
+    }
+
+    /// These limits with the attribute count limit replaced when `limit` is set (for an event's
+    /// or a link's attributes).
+    @inlinable
+    public func withAttributeCountLimit(_ limit: Int?) -> AttributeLimits {
+        guard let limit else { return self }
+        var copy = self
+        copy.attributeCountLimit = limit
+        return copy
     }
 }
 

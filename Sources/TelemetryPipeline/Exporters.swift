@@ -163,6 +163,10 @@ public struct TelemetryError: Error, CustomStringConvertible, Sendable {
         public static let timedOut = Code("timedOut")
         /// The provider or pipeline was already shut down.
         public static let alreadyShutDown = Code("alreadyShutDown")
+        /// A synchronous `forceFlush` or `shutdown` was called inside a Swift concurrency task,
+        /// where waiting would block a thread of the cooperative pool: the work was started and
+        /// not waited for (await the async variant instead).
+        public static let wouldBlock = Code("wouldBlock")
         public var description: String { name }
     }
 

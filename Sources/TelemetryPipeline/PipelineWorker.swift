@@ -1,3 +1,4 @@
+import OTLPSync
 import Atomics
 import Dispatch
 
@@ -5,6 +6,8 @@ import Dispatch
 final class PipelineWorker: @unchecked Sendable {
     let pipeline: Pipeline
     let configuration: PipelineConfiguration
+    /// Scheduling time (``PipelineConfiguration/schedulingClock``).
+    let clock: any SchedulingClock
 
     /// Span records moved out of the ring, still in their blocks (batches carry the blocks).
     private var pendingSpans: [SpanRecord] = []
@@ -24,7 +27,8 @@ final class PipelineWorker: @unchecked Sendable {
     init(pipeline: Pipeline) {
         self.pipeline = pipeline
         self.configuration = pipeline.configuration
-        let now = monotonicNanos()
+        self.clock = pipeline.configuration.schedulingClock
+        let now = clock.nowNanoseconds()
         nextMetricCollection = now &+ configuration.metrics.exportInterval.nanoseconds
         nextDropReport = now &+ configuration.dropReportInterval.nanoseconds
     }
@@ -57,7 +61,7 @@ final class PipelineWorker: @unchecked Sendable {
                     return
                 }
             }
-            var now = monotonicNanos()
+            var now = clock.nowNanoseconds()
             switch spansDue(now: now) {
             case .no: break
             case .wakeInterval: worked = drainSpans(flushing: false, everything: false) || worked
@@ -69,7 +73,8 @@ final class PipelineWorker: @unchecked Sendable {
             case .delay: worked = drainLogs(flushing: false, everything: true) || worked
             }
             worked = drainMeasurements(maxCount: 4096) || worked
-            now = monotonicNanos()
+            if worked { pipeline.signalRoomAvailable() }
+            now = clock.nowNanoseconds()
             if !pendingSpans.isEmpty, now &- pendingSpansSince >= configuration.traces.scheduledDelay.nanoseconds,
                !pipeline.spanLane.isSaturated {
                 cutSpanBatch()
@@ -197,7 +202,7 @@ final class PipelineWorker: @unchecked Sendable {
         let batchSize = configuration.traces.maxExportBatchSize
         var remaining = flushing ? pipeline.spanRing.count : Int.max
         var worked = false
-        defer { spansWaitingSince = Self.waitingSince(afterDrainOf: pipeline.spanRing.count, worked: worked, was: spansWaitingSince) }
+        defer { spansWaitingSince = waitingSince(afterDrainOf: pipeline.spanRing.count, worked: worked, was: spansWaitingSince) }
         while true {
             if pendingSpans.count >= batchSize {
                 if !flushing && pipeline.spanLane.isSaturated { return worked }
@@ -210,7 +215,7 @@ final class PipelineWorker: @unchecked Sendable {
             let wasEmpty = pendingSpans.isEmpty
             let moved = moveSpans(maxCount: room)
             if moved == 0 { break }
-            if wasEmpty { pendingSpansSince = spansWaitingSince ?? monotonicNanos() }
+            if wasEmpty { pendingSpansSince = spansWaitingSince ?? clock.nowNanoseconds() }
             remaining -= moved
             worked = true
         }
@@ -221,9 +226,9 @@ final class PipelineWorker: @unchecked Sendable {
     /// When the records left in a ring after a drain count as waiting from: those left by a drain
     /// that moved some arrived during it or were fewer than a wake interval, so their wait starts
     /// now (keeping the old time would make every later pass due by delay, chasing the head).
-    private static func waitingSince(afterDrainOf queued: Int, worked: Bool, was: UInt64?) -> UInt64? {
+    private func waitingSince(afterDrainOf queued: Int, worked: Bool, was: UInt64?) -> UInt64? {
         if queued == 0 { return nil }
-        return worked ? monotonicNanos() : was
+        return worked ? clock.nowNanoseconds() : was
     }
 
     /// Pops up to `maxCount` records from `ring` onto the end of `pending`. The array is taken
@@ -262,7 +267,7 @@ final class PipelineWorker: @unchecked Sendable {
         let batchSize = configuration.logs.maxExportBatchSize
         var remaining = flushing ? pipeline.logRing.count : Int.max
         var worked = false
-        defer { logsWaitingSince = Self.waitingSince(afterDrainOf: pipeline.logRing.count, worked: worked, was: logsWaitingSince) }
+        defer { logsWaitingSince = waitingSince(afterDrainOf: pipeline.logRing.count, worked: worked, was: logsWaitingSince) }
         while true {
             if pendingLogs.count >= batchSize {
                 if !flushing && pipeline.logLane.isSaturated { return worked }
@@ -275,7 +280,7 @@ final class PipelineWorker: @unchecked Sendable {
             let wasEmpty = pendingLogs.isEmpty
             let moved = Self.move(maxCount: room, from: pipeline.logRing, into: &pendingLogs)
             if moved == 0 { break }
-            if wasEmpty { pendingLogsSince = logsWaitingSince ?? monotonicNanos() }
+            if wasEmpty { pendingLogsSince = logsWaitingSince ?? clock.nowNanoseconds() }
             remaining -= moved
             worked = true
         }
@@ -292,7 +297,7 @@ final class PipelineWorker: @unchecked Sendable {
     // MARK: Metrics
 
     private func refreshInstruments() {
-        let added = pipeline.registeredInstruments(from: instruments.count)
+        let added = pipeline.instruments.registeredInstruments(from: instruments.count)
         let now = configuration.clock.nowUnixNano()
         for (descriptor, callback) in added {
             instruments.append(InstrumentAggregation(
@@ -325,11 +330,11 @@ final class PipelineWorker: @unchecked Sendable {
     private func collectMetrics() {
         refreshInstruments()
         // Attribute-free (up-down) counter measurements summed on the producers' side.
-        for (id, sum) in pipeline.takeAccumulatedSums() where Int(id) < instruments.count {
+        for (id, sum) in pipeline.instruments.takeAccumulatedSums() where Int(id) < instruments.count {
             instruments[Int(id)].record(sum, attributes: [])
         }
         // Attribute-free explicit-bucket histogram records, bucketed on the producers' side.
-        for (id, taken) in pipeline.takeAccumulatedHistograms() where Int(id) < instruments.count {
+        for (id, taken) in pipeline.instruments.takeAccumulatedHistograms() where Int(id) < instruments.count {
             instruments[Int(id)].merge(taken)
         }
         let now = configuration.clock.nowUnixNano()
@@ -345,8 +350,9 @@ final class PipelineWorker: @unchecked Sendable {
         drainSpans(flushing: true)
         drainLogs(flushing: true)
         drainMeasurements(maxCount: pipeline.measurementRing.count)
+        pipeline.signalRoomAvailable()
         collectMetrics()
-        nextMetricCollection = monotonicNanos() &+ configuration.metrics.exportInterval.nanoseconds
+        nextMetricCollection = clock.nowNanoseconds() &+ configuration.metrics.exportInterval.nanoseconds
     }
 
     // MARK: Self-observability

@@ -94,6 +94,25 @@ public final class MPSCRingBuffer<Element>: @unchecked Sendable {
     @inlinable
     @discardableResult
     public func push(_ element: consuming Element) -> Int? {
+        push(element, countingDrop: true)
+    }
+
+    /// Pushes `element` when there is room, without counting a drop when there is none (for a
+    /// producer that waits for room and tries again; ``countDrop()`` when it gives up).
+    @inlinable
+    public func tryPush(_ element: consuming Element) -> Int? {
+        push(element, countingDrop: false)
+    }
+
+    /// Counts one element dropped by a producer that gave up waiting for room.
+    @inlinable
+    public func countDrop() {
+        // Relaxed: a statistic; no other memory depends on it.
+        drops.wrappingIncrement(ordering: .relaxed)
+    }
+
+    @inlinable @inline(__always)
+    func push(_ element: consuming Element, countingDrop: Bool) -> Int? {
         // Relaxed: the tail is only a guess at the next free position; the per-slot sequence
         // (acquire below) and the compare-exchange decide who owns a slot.
         var position = tail.load(ordering: .relaxed)
@@ -118,8 +137,7 @@ public final class MPSCRingBuffer<Element>: @unchecked Sendable {
                 position = current
             } else if difference < 0 {
                 // The slot still holds the element from one lap ago: the ring is full.
-                // Relaxed: a statistic; no other memory depends on it.
-                drops.wrappingIncrement(ordering: .relaxed)
+                if countingDrop { countDrop() }
                 return nil
             } else {
                 // Another producer claimed this position; catch up. Relaxed as above.

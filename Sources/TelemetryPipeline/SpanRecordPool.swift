@@ -438,6 +438,13 @@ package final class SpanRecordPool: @unchecked Sendable {
 package final class SpanRecordList: @unchecked Sendable {
     private let records: [SpanRecord]
     private let pool: SpanRecordPool
+    /// Read passes finished (``finishedReading()``). Reference counting already orders every
+    /// reader's accesses before the deinit that clears the blocks and gives them back, but the
+    /// runtime that does it is not instrumented, so ThreadSanitizer cannot see that ordering
+    /// when the last reference is dropped on another thread than the reads: each read pass
+    /// ends with a releasing add here and the deinit begins with an acquiring load, the same
+    /// ordering in a form it sees. One atomic add per pass over a batch, not per span.
+    private let readPasses = ManagedAtomic<Int>(0)
 
     package init(records: [SpanRecord], pool: SpanRecordPool) {
         self.records = records
@@ -445,6 +452,8 @@ package final class SpanRecordList: @unchecked Sendable {
     }
 
     deinit {
+        // Acquiring: pairs with the readers' releasing adds (see `readPasses`).
+        _ = readPasses.load(ordering: .acquiring)
         // The blocks were last written by the producers, on other cores: clearing them one after
         // the other waited for each block's lines in turn. Asking for the blocks a few places
         // ahead lets those transfers overlap.
@@ -464,6 +473,12 @@ package final class SpanRecordList: @unchecked Sendable {
 
     /// How many spans the list holds.
     package var count: Int { records.count }
+
+    /// Ends a pass of in-place reads (``span(at:)``, ``inlineAttributes(at:)``), see `readPasses`.
+    package func finishedReading() {
+        // Releasing: the pass's reads happen-before the deinit's acquiring load.
+        readPasses.wrappingIncrement(ordering: .releasing)
+    }
 
     /// Asks the cache for the block of the span at `index` (an encoder reading ahead).
     package func prefetch(at index: Int) { records[index].prefetchForReading() }
@@ -488,6 +503,7 @@ package final class SpanRecordList: @unchecked Sendable {
             if record.inlineCount.pointee > 0 { span.attributes = record.attributes }
             spans.append(span)
         }
+        finishedReading()
         return spans
     }
 }

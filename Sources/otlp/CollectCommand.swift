@@ -94,7 +94,7 @@ struct CollectCommand: AsyncParsableCommand {
             configuration.onRequest = { request in
                 switch request.payload {
                 case .traces(let export):
-                    output.write(Array(Waterfall.render(export).joined(separator: "\n").utf8))
+                    output.write(Array(RequestWaterfall.render(export).joined(separator: "\n").utf8))
                 case .metrics(let export):
                     let points = export.resourceMetrics.reduce(0) { $0 + $1.scopeMetrics.reduce(0) { $0 + $1.metrics.reduce(0) { $0 + $1.pointCountForSummary } } }
                     output.write(Array("metrics: \(points) data points".utf8))

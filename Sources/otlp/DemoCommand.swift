@@ -80,14 +80,23 @@ struct DemoCommand: AsyncParsableCommand {
             }
             return .otlp(OTLPExporterConfiguration(signal: signal, protocol: proto, endpoint: url))
         }
-        var settings = TelemetrySettings(environment: "demo", serviceName: "otlp-demo-agent", serviceVersion: "1.0.0")
+        // The standard OTEL_* variables apply (sampler, batching, limits, resource, …); the
+        // exporters come from the flags (or the local collector), which win.
+        let loaded = try TelemetrySettings.load(
+            base: TelemetrySettings(environment: "demo", serviceName: "otlp-demo-agent", serviceVersion: "1.0.0"))
+        for warning in loaded.warnings { FileHandle.standardError.write(Data("otlp demo: \(warning)\n".utf8)) }
+        var settings = loaded.settings
         settings.traceExporter = exporter(.traces)
         settings.metricsExporter = exporter(.metrics)
         settings.logExporter = exporter(.logs)
         settings.spanAttributes = ["demo.run": "true"]
         var options = OTLPExportOptions()
         options.diagnostics = { message in FileHandle.standardError.write(Data("otlp demo: \(message)\n".utf8)) }
-        guard let telemetry = try TelemetryProvider.make(settings: settings, exportOptions: options) else {
+        // Pre-session phases: the process's start, and building the telemetry (taken over by the session below).
+        StartupRecorder.shared.recordProcessStart()
+        guard let telemetry = try StartupRecorder.shared.measure(.configurationLoad, {
+            try TelemetryProvider.make(settings: settings, exportOptions: options)
+        }) else {
             throw ValidationError("no exporter configured")
         }
         telemetry.installAsDefault(backends: [])  // ConfiguredTelemetry.current only; the demo keeps swift-log on stderr
@@ -156,6 +165,11 @@ struct DemoCommand: AsyncParsableCommand {
             let value = String(format: "%8.1f ms", milliseconds)
             print("  " + name.padding(toLength: width, withPad: " ", startingAt: 0) + "  \(value)  \(bar)")
         }
+        if !summary.waterfall.isEmpty {
+            print("")
+            print(Waterfall.render(summary.waterfall, style: .automatic), terminator: "")
+            print("")
+        }
         if let ttft = summary.ttftMilliseconds {
             print(String(format: "  turn TTFT (time to first token): %.1f ms", ttft))
         } else {
@@ -177,6 +191,8 @@ struct DemoSummary {
     var logRecords = 0
     var logsWithEmail = 0
     var spansWithEmail = 0
+    /// The start-up phase spans the collector received (empty for `--endpoint`).
+    var waterfall: [WaterfallSpan] = []
 }
 
 /// The local collector: the embedded `OTLPTestCollector` (OTLP/gRPC and OTLP/HTTP on free ports),
@@ -200,6 +216,8 @@ struct DemoCollector {
         let spans = collector.spans
         summary.spans = spans.count
         summary.spansWithEmail = spans.filter { span in span.span.attributes.contains { $0.key == "user.email" } }.count
+        summary.waterfall = spans.filter { span in span.span.attributes.contains { $0.key == "startup.phase" } }
+            .map { WaterfallSpan($0.span) }
         summary.metricPoints = collector.metricPoints.count
         var phases: [(String, Double)] = []
         for received in collector.logRecords {

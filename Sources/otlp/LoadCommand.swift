@@ -13,7 +13,8 @@ import Glibc
 /// `otlp load`: a load generator like the OpenTelemetry Collector's telemetrygen, built on the
 /// public API (a `TelemetryProvider` with this package's OTLP exporters).
 ///
-/// Last output line: `created=N exported=N dropped=N failed=N elapsed=SECONDS rate=N/s`.
+/// Last output line: `created=N [sampled_out=N] exported=N dropped=N failed=N elapsed=SECONDS rate=N/s`
+/// (`sampled_out` only when the sampler left spans out: they are neither lost nor exported).
 /// Exit status: 0 when nothing was dropped or failed; 1 otherwise; 2 bad usage.
 struct LoadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,10 +22,13 @@ struct LoadCommand: AsyncParsableCommand {
         abstract: "Generate spans, metrics or logs and export them over OTLP.",
         discussion: """
             Each span carries 4 attributes (string, int, bool, double) plus any --attributes. \
-            The last output line is the summary \
+            Workers are threads of their own. The last output line is the summary \
             `created=N exported=N dropped=N failed=N elapsed=SECONDS rate=N/s` (items of the chosen \
-            signal; metrics count measurements); a live progress line is shown when stdout is a \
-            terminal. Exit status: 0 only when nothing was dropped or failed, 1 otherwise, 2 bad usage.
+            signal; metrics count measurements); a live progress line (delivered and dropped per \
+            second) is shown when stdout is a terminal. The standard OTEL_* variables apply \
+            (OTEL_EXPORTER_OTLP_*, OTEL_BSP_*/OTEL_BLRP_* batching, OTEL_METRIC_EXPORT_INTERVAL, \
+            OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER); flags win. Exit \
+            status: 0 only when nothing was dropped or failed, 1 otherwise, 2 bad usage.
             """
     )
 
@@ -34,8 +38,8 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(name: .long, help: "traces, metrics or logs.")
     var signal: String = "traces"
 
-    @Option(name: .long, help: "grpc, http/protobuf or http/json.")
-    var `protocol`: String = "grpc"
+    @Option(name: .long, help: "grpc, http/protobuf or http/json (default: OTEL_EXPORTER_OTLP_PROTOCOL, else grpc).")
+    var `protocol`: String?
 
     @Option(name: .long, help: "Number of items to create.")
     var count: Int?
@@ -47,13 +51,19 @@ struct LoadCommand: AsyncParsableCommand {
     var rate: Double?
 
     @Flag(name: .long, help: """
-        Pace the generator to the exporter (traces and logs): wait while the items accepted but \
-        not yet exported would fill the queue, instead of letting the queue drop them.
+        Pace the generator to the exporter: a worker finding the queue full waits for room \
+        (the pipeline's back-pressure mode) instead of dropping the item.
         """)
     var lossless = false
 
-    @Option(name: .long, help: "Concurrent generating tasks.")
+    @Option(name: .long, help: "Generating threads.")
     var workers: Int = 1
+
+    @Option(name: .customLong("shutdown-timeout"), help: """
+        Seconds the final flush and shutdown may take (default: the retry budget plus the \
+        export timeout plus 5, at least 60); what is not delivered by then counts as failed.
+        """)
+    var shutdownTimeout: Double?
 
     @Option(name: .long, parsing: .upToNextOption, help: "Extra attributes K=V added to every item.")
     var attributes: [String] = []
@@ -76,14 +86,14 @@ struct LoadCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Do not verify the server certificate (testing only).")
     var insecure = false
 
-    @Option(name: .long, help: "Per-export timeout in seconds (default 10).")
-    var timeout: Double = 10
+    @Option(name: .long, help: "Per-export timeout in seconds (default: OTEL_EXPORTER_OTLP_TIMEOUT, else 10).")
+    var timeout: Double?
 
-    @Option(name: .customLong("queue-size"), help: "Pipeline queue capacity (items buffered before drops).")
-    var queueSize: Int = 65536
+    @Option(name: .customLong("queue-size"), help: "Pipeline queue capacity, items buffered before drops (default: OTEL_BSP_MAX_QUEUE_SIZE / OTEL_BLRP_MAX_QUEUE_SIZE, else 65536).")
+    var queueSize: Int?
 
-    @Option(name: .customLong("batch-size"), help: "Items per export request.")
-    var batchSize: Int = 4096
+    @Option(name: .customLong("batch-size"), help: "Items per export request (default: OTEL_BSP_MAX_EXPORT_BATCH_SIZE / OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, else 4096).")
+    var batchSize: Int?
 
     @Option(name: .long, help: "Export requests in flight at once.")
     var concurrency: Int = 4
@@ -98,9 +108,29 @@ struct LoadCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let signal = OTLPSignal(rawValue: signal) else { throw usage("--signal must be traces, metrics or logs") }
-        guard let proto = OTLPProtocol(rawValue: self.protocol) else {
-            throw usage("--protocol must be grpc, http/protobuf or http/json")
+        // The standard variables first; every flag given wins over them.
+        let environment = ProcessInfo.processInfo.environment
+        let otel = OTLPEnvironmentConfiguration(environment: environment)
+        for warning in otel.warnings { FileHandle.standardError.write(Data("otlp load: \(warning)\n".utf8)) }
+        func isSet(_ name: String) -> Bool { !(environment[name]?.trimmingCharacters(in: .whitespaces).isEmpty ?? true) }
+        let fromEnvironment = otel.exporter(for: signal)
+        let upper = signal == .traces ? "TRACES" : signal == .metrics ? "METRICS" : "LOGS"
+        func signalSet(_ suffix: String) -> Bool {
+            isSet("OTEL_EXPORTER_OTLP_\(suffix)") || isSet("OTEL_EXPORTER_OTLP_\(upper)_\(suffix)")
         }
+        let proto: OTLPProtocol
+        if let text = self.protocol {
+            guard let parsed = OTLPProtocol(rawValue: text) else { throw usage("--protocol must be grpc, http/protobuf or http/json") }
+            proto = parsed
+        } else {
+            proto = signalSet("PROTOCOL") ? fromEnvironment.protocol : .grpc
+        }
+        let processor = signal == .logs ? otel.logProcessor : otel.spanProcessor
+        let processorPrefix = signal == .logs ? "OTEL_BLRP_" : "OTEL_BSP_"
+        let queueSize = self.queueSize ?? (isSet(processorPrefix + "MAX_QUEUE_SIZE") ? processor.maxQueueSize : 65536)
+        let batchSize = self.batchSize ?? (isSet(processorPrefix + "MAX_EXPORT_BATCH_SIZE") ? processor.maxExportBatchSize : 4096)
+        let scheduleDelay = isSet(processorPrefix + "SCHEDULE_DELAY") ? processor.scheduleDelay : .milliseconds(200)
+        let timeout = self.timeout ?? (signalSet("TIMEOUT") ? fromEnvironment.timeout.seconds : 10)
         if (count == nil) == (duration == nil) { throw usage("give exactly one of --count N and --duration SECONDS") }
         if let count, count < 0 { throw usage("--count must be ≥ 0") }
         if let duration, !(duration > 0 && duration.isFinite) { throw usage("--duration must be a positive number") }
@@ -108,8 +138,8 @@ struct LoadCommand: AsyncParsableCommand {
         guard workers >= 1 && workers <= 1024 else { throw usage("--workers must be in 1...1024") }
         guard timeout > 0 && timeout.isFinite else { throw usage("--timeout must be positive") }
         guard queueSize >= 1, batchSize >= 1, concurrency >= 1 else { throw usage("sizes must be ≥ 1") }
-        if lossless && signal == .metrics {
-            throw usage("--lossless applies to traces and logs (measurements are aggregated as they arrive)")
+        if let shutdownTimeout, !(shutdownTimeout > 0 && shutdownTimeout.isFinite) {
+            throw usage("--shutdown-timeout must be a positive number")
         }
         var extra: [Attribute] = []
         for entry in attributes {
@@ -121,40 +151,58 @@ struct LoadCommand: AsyncParsableCommand {
             guard let eq = entry.firstIndex(of: "="), eq != entry.startIndex else { throw usage("--header takes K=V: \(entry)") }
             headers[String(entry[..<eq]).lowercased()] = String(entry[entry.index(after: eq)...])
         }
-        var endpointText = endpoint ?? (proto == .grpc ? "http://localhost:4317" : "http://localhost:4318")
-        if proto.isHTTP, let parsed = try? OTLPEndpoint(parsing: endpointText), parsed.path == "/" {
+        // The per-signal variable as it is; the shared one gets the signal's path over OTLP/HTTP.
+        let specificEndpoint = environment["OTEL_EXPORTER_OTLP_\(upper)_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
+        let sharedEndpoint = environment["OTEL_EXPORTER_OTLP_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
+        var endpointText = endpoint ?? specificEndpoint ?? sharedEndpoint
+            ?? (proto == .grpc ? "http://localhost:4317" : "http://localhost:4318")
+        if endpoint != nil || specificEndpoint == nil, proto.isHTTP, let parsed = try? OTLPEndpoint(parsing: endpointText), parsed.path == "/" {
             endpointText = endpointText.hasSuffix("/") ? endpointText + signal.httpPath : endpointText + "/" + signal.httpPath
         }
         var tls: OTLPTLSConfiguration
-        do {
-            tls = try OTLPTLSConfiguration(caCertificateFile: caFile, clientCertificateFile: clientCert, clientKeyFile: clientKey)
-        } catch { throw usage("\(error)") }
-        tls.skipsServerVerification = insecure
+        if caFile == nil && clientCert == nil && clientKey == nil {
+            tls = fromEnvironment.tls
+        } else {
+            do {
+                tls = try OTLPTLSConfiguration(caCertificateFile: caFile, clientCertificateFile: clientCert, clientKeyFile: clientKey)
+            } catch { throw usage("\(error)") }
+        }
+        if insecure { tls.skipsServerVerification = true }
+        headers = fromEnvironment.headers.merging(headers) { _, flag in flag }
         let retry = OTLPRetryPolicy(initialBackoff: .milliseconds(100), maxBackoff: .seconds(5),
                                     maxElapsedTime: .milliseconds(Int64(maxRetrySeconds * 1000)))
         let exporterConfig = OTLPExporterConfiguration(
             signal: signal, protocol: proto, endpoint: endpointText, headers: headers,
-            timeout: .milliseconds(Int64(timeout * 1000)), compression: gzip ? .gzip : .none, tls: tls, retry: retry)
+            timeout: .milliseconds(Int64(timeout * 1000)), compression: gzip ? .gzip : fromEnvironment.compression, tls: tls, retry: retry)
         do { try exporterConfig.validate() } catch { throw usage("\(error)") }
         let options = OTLPExportOptions(maxConcurrentExports: concurrency, diagnosticsInterval: .seconds(10))
 
         var pipelineConfig = PipelineConfiguration()
         let batching = PipelineConfiguration.Batching(maxQueueSize: queueSize, maxExportBatchSize: batchSize,
-                                                      scheduledDelay: .milliseconds(200), maxConcurrentExports: concurrency)
+                                                      scheduledDelay: scheduleDelay, maxConcurrentExports: concurrency)
         pipelineConfig.traces = batching
         pipelineConfig.logs = batching
-        pipelineConfig.metrics.exportInterval = .seconds(1)
+        pipelineConfig.metrics.exportInterval = isSet("OTEL_METRIC_EXPORT_INTERVAL") ? otel.metricExportInterval : .seconds(1)
         pipelineConfig.metrics.measurementQueueSize = queueSize
+        if lossless {
+            // Long enough for any export to finish or give up (then its items count as failed
+            // and make room): a worker waits for the export path, it never drops.
+            pipelineConfig.backpressure = .wait(maxWait: .seconds(maxRetrySeconds + timeout + 60))
+        }
 
         let exporter: OTLPSignalExporter
         let provider: TelemetryProvider
-        let resource = Resource(serviceName: "otlp-load")
+        let resource = Resource(
+            serviceName: isSet("OTEL_SERVICE_NAME") || otel.resourceAttributes["service.name"] != nil ? otel.serviceName : "otlp-load",
+            attributes: otel.resourceAttributes.filter { $0.key != "service.name" }.sorted { $0.key < $1.key }
+                .map { Attribute($0.key, .string($0.value)) })
+        let sampler: Sampler = isSet("OTEL_TRACES_SAMPLER") ? Sampler(otel.sampler) : .default
         do {
             switch signal {
             case .traces:
                 let e = try OTLPSpanExporter(configuration: exporterConfig, options: options)
                 exporter = e.exporter
-                provider = TelemetryProvider(resource: resource, spanExporters: [e], configuration: pipelineConfig)
+                provider = TelemetryProvider(resource: resource, spanExporters: [e], configuration: pipelineConfig, sampler: sampler)
             case .logs:
                 let e = try OTLPLogExporter(configuration: exporterConfig, options: options)
                 exporter = e.exporter
@@ -168,47 +216,29 @@ struct LoadCommand: AsyncParsableCommand {
             throw usage("\(error)")
         }
 
-        // Each worker checks every `LoadGenerator.checkInterval` items, so together they can
-        // overshoot the limit by that much per worker before they see it.
-        let outstandingLimit: Int? = lossless
-            ? max(1, queueSize - workers * LoadGenerator.checkInterval) : nil
-        if let outstandingLimit, outstandingLimit < batchSize {
-            throw usage("--lossless needs --queue-size of at least --batch-size + \(LoadGenerator.checkInterval) per worker")
-        }
-        let generator = LoadGenerator(provider: provider, signal: signal, extra: extra, outstandingLimit: outstandingLimit)
+        let generator = LoadGenerator(provider: provider, signal: signal, extra: extra)
         let start = ContinuousClock.now
         let deadline = duration.map { start + .milliseconds(Int64($0 * 1000)) }
         let perWorkerRate = rate.map { $0 / Double(workers) }
-        let workerCount = workers
-        let totalCount = count
         let interactive = isatty(1) == 1
-        let progress: Task<Void, Never>? = interactive ? Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(1))
-                let created = generator.created
-                let elapsed = (ContinuousClock.now - start).seconds
-                let line = "\r\u{1B}[K\(signal): created=\(created) exported=\(exporter.counts.exported) rate=\(Int(Double(created) / max(elapsed, 1e-9)))/s"
-                FileHandle.standardOutput.write(Data(line.utf8))
-            }
-        } : nil
+        let progress = interactive ? ProgressLine(signal: signal, generator: generator, exporter: exporter, provider: provider) : nil
 
-        await withTaskGroup(of: Void.self) { group in
-            for worker in 0..<workerCount {
-                let quota: Int? = totalCount.map { $0 / workerCount + (worker < $0 % workerCount ? 1 : 0) }
-                group.addTask { generator.run(worker: worker, quota: quota, deadline: deadline, rate: perWorkerRate) }
-            }
-        }
-        do { try await provider.shutdown(timeout: .seconds(max(60, maxRetrySeconds + timeout + 5))) } catch {
+        // Workers are threads: a worker that paces itself or waits for room blocks only itself,
+        // never a thread of the cooperative pool.
+        await generator.runWorkers(count: workers, total: count, deadline: deadline, rate: perWorkerRate)
+        let shutdownSeconds = shutdownTimeout ?? max(60, maxRetrySeconds + timeout + 5)
+        do { try await provider.shutdown(timeout: .milliseconds(Int64(shutdownSeconds * 1000))) } catch {
             FileHandle.standardError.write(Data("otlp load: shutdown: \(error)\n".utf8))
         }
-        progress?.cancel()
+        progress?.stop()
         let elapsed = (ContinuousClock.now - start).seconds
-        if interactive { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
 
         let created = generator.created
         let stats = provider.statistics(signal.telemetrySignal)
         let counts = exporter.counts
         var dropped = stats.dropped + stats.droppedAfterShutdown
+        // Spans the sampler left out never reach the queue: neither lost nor exported.
+        let sampledOut = signal == .traces ? max(0, created - stats.accepted - dropped) : 0
         var exported: Int
         var failed: Int
         if signal == .metrics {
@@ -221,10 +251,10 @@ struct LoadCommand: AsyncParsableCommand {
             failed = counts.failed + counts.rejected
             exported = counts.exported
             // Anything not accounted for (e.g. still queued when shutdown timed out) is failed.
-            failed += max(0, created - exported - dropped - failed)
+            failed += max(0, created - sampledOut - exported - dropped - failed)
         }
         let rateText = Int(Double(exported) / max(elapsed, 1e-9))
-        print("created=\(created) exported=\(exported) dropped=\(dropped) failed=\(failed) elapsed=\(String(format: "%.3f", elapsed)) rate=\(rateText)/s")
+        print("created=\(created)\(sampledOut > 0 ? " sampled_out=\(sampledOut)" : "") exported=\(exported) dropped=\(dropped) failed=\(failed) elapsed=\(String(format: "%.3f", elapsed)) rate=\(rateText)/s")
         if dropped > 0 || failed > 0 { throw ExitCode(1) }
     }
 }
@@ -246,41 +276,45 @@ extension Duration {
     }
 }
 
-/// Creates items on the calling thread (one per worker) through the public API.
+/// Creates items on threads of its own (one per worker) through the public API.
 final class LoadGenerator: Sendable {
     let provider: TelemetryProvider
     let signal: OTLPSignal
     let extra: [Attribute]
-    /// With `--lossless`: the most items accepted but not yet exported (or failed) before a
-    /// worker waits. Everything queued, batched or in flight counts, so the queue itself (a part
-    /// of it) can never overflow.
-    let outstandingLimit: Int?
     private let createdCounters: LockedValue<Int>
 
-    /// Items between two looks at the deadline, the shared created count and the queue.
+    /// Items between two looks at the deadline and two updates of the shared created count.
     static let checkInterval = 256
 
-    init(provider: TelemetryProvider, signal: OTLPSignal, extra: [Attribute], outstandingLimit: Int? = nil) {
+    init(provider: TelemetryProvider, signal: OTLPSignal, extra: [Attribute]) {
         self.provider = provider
         self.signal = signal
         self.extra = extra
-        self.outstandingLimit = outstandingLimit
         self.createdCounters = LockedValue(0)
     }
 
-    /// Waits while the exporter is behind by `outstandingLimit` items or more (or until `deadline`).
-    private func waitForExporter(limit: Int, deadline: ContinuousClock.Instant?) {
-        let signal = signal.telemetrySignal
-        while true {
-            let statistics = provider.statistics(signal)
-            if statistics.accepted - statistics.exported - statistics.failed < limit { return }
-            if let deadline, ContinuousClock.now >= deadline { return }
-            var request = timespec(tv_sec: 0, tv_nsec: 100_000)
-            nanosleep(&request, nil)
+    var created: Int { createdCounters.withLock { $0 } }
+
+    /// Runs `count` worker threads, `total` items split between them (or until `deadline`), and
+    /// returns when every worker has finished.
+    func runWorkers(count: Int, total: Int?, deadline: ContinuousClock.Instant?, rate: Double?) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let remaining = LockedValue(count)
+            for worker in 0..<count {
+                let quota: Int? = total.map { $0 / count + (worker < $0 % count ? 1 : 0) }
+                let thread = Thread {
+                    self.run(worker: worker, quota: quota, deadline: deadline, rate: rate)
+                    let last = remaining.withLock { remaining -> Bool in
+                        remaining -= 1
+                        return remaining == 0
+                    }
+                    if last { continuation.resume() }
+                }
+                thread.name = "otlp-load-\(worker)"
+                thread.start()
+            }
         }
     }
-
-    var created: Int { createdCounters.withLock { $0 } }
 
     func run(worker: Int, quota: Int?, deadline: ContinuousClock.Instant?, rate: Double?) {
         let tracer = provider.tracer("otlp-load")
@@ -296,10 +330,6 @@ final class LoadGenerator: Sendable {
                 if let deadline, ContinuousClock.now >= deadline { break }
                 createdCounters.withLock { $0 += unreported }
                 unreported = 0
-                if let outstandingLimit {
-                    waitForExporter(limit: outstandingLimit, deadline: deadline)
-                    if let deadline, ContinuousClock.now >= deadline { break }
-                }
             }
             if let rate {
                 let due = start + .nanoseconds(Int64(Double(made) / rate * 1e9))
@@ -335,5 +365,40 @@ final class LoadGenerator: Sendable {
             made += 1
             unreported += 1
         }
+    }
+}
+
+/// The live progress line on a terminal, redrawn once a second by a thread of its own:
+/// items created, delivered and dropped in the last second, and totals.
+final class ProgressLine: Sendable {
+    private let stopped = OneShotSignal()
+    private let finished = OneShotSignal()
+
+    init(signal: OTLPSignal, generator: LoadGenerator, exporter: OTLPSignalExporter, provider: TelemetryProvider) {
+        let stopped = self.stopped
+        let finished = self.finished
+        let thread = Thread {
+            var last = (created: 0, delivered: 0, dropped: 0)
+            while !stopped.wait(untilMonotonic: monotonicNanos() &+ 1_000_000_000) {
+                let statistics = provider.statistics(signal.telemetrySignal)
+                let now = (created: generator.created, delivered: exporter.counts.exported,
+                           dropped: statistics.dropped + exporter.counts.dropped)
+                let line = "\r\u{1B}[K\(signal): created=\(now.created) delivered=\(now.delivered) dropped=\(now.dropped)"
+                    + " | last second: created=\(now.created - last.created) delivered=\(now.delivered - last.delivered)/s"
+                    + " dropped=\(now.dropped - last.dropped)/s"
+                FileHandle.standardOutput.write(Data(line.utf8))
+                last = now
+            }
+            FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8))
+            finished.signal()
+        }
+        thread.name = "otlp-load-progress"
+        thread.start()
+    }
+
+    /// Stops redrawing and clears the line.
+    func stop() {
+        stopped.signal()
+        _ = finished.wait(untilMonotonic: monotonicNanos() &+ 2_000_000_000)
     }
 }

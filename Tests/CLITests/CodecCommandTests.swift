@@ -12,7 +12,7 @@ import Testing
     }
 
     @Test(arguments: ReferencePeer.Signal.allCases)
-    func binaryToBinaryReproducesTheReferenceEncoding(signal: ReferencePeer.Signal) throws {
+    func binaryToBinaryReproducesTheReferenceEncoding(signal: ReferencePeer.Signal) async throws {
         for sample in try ReferencePeer.generate(signal, seed: 40, count: 3) {
             let output = try codec(["--signal", signal.rawValue, "--from", "binary", "--to", "binary"], stdin: sample.binary)
             #expect(output.status == 0, "\(output.stderrText)")
@@ -21,7 +21,7 @@ import Testing
     }
 
     @Test(arguments: ReferencePeer.Signal.allCases)
-    func binaryToJSONMatchesTheReferenceJSON(signal: ReferencePeer.Signal) throws {
+    func binaryToJSONMatchesTheReferenceJSON(signal: ReferencePeer.Signal) async throws {
         for sample in try ReferencePeer.generate(signal, seed: 41, count: 3) {
             let output = try codec(["--signal", signal.rawValue, "--from", "binary", "--to", "json"], stdin: sample.binary)
             #expect(output.status == 0, "\(output.stderrText)")
@@ -30,17 +30,17 @@ import Testing
         }
     }
 
-    @Test func jsonToBinaryFromAFileMatchesTheReferenceBytes() throws {
+    @Test func jsonToBinaryFromAFileMatchesTheReferenceBytes() async throws {
         let sample = try ReferencePeer.generate(.metrics, seed: 42, count: 1)[0]
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("codec-\(getpid()).json")
         try Data(sample.json).write(to: path)
         defer { try? FileManager.default.removeItem(at: path) }
-        let output = try ChildProcess.run(otlp, ["codec", "--signal", "metrics", "--from", "json", "--to", "binary", path.path], timeout: 30)
+        let output = try await ChildProcess.run(otlp, ["codec", "--signal", "metrics", "--from", "json", "--to", "binary", path.path], timeout: 30)
         #expect(output.status == 0, "\(output.stderrText)")
         #expect([UInt8](output.stdout) == sample.binary)
     }
 
-    @Test func malformedBinaryExitsWithStatus2AndAOneLineError() throws {
+    @Test func malformedBinaryExitsWithStatus2AndAOneLineError() async throws {
         // A length-delimited field (resource_spans) claiming 100 bytes with 2 present.
         let output = try codec(["--signal", "traces", "--from", "binary", "--to", "json"], stdin: [0x0A, 100, 1, 2])
         #expect(output.status == 2)
@@ -50,15 +50,15 @@ import Testing
         #expect(output.stderrText.contains("length past end"))
     }
 
-    @Test func malformedJSONExitsWithStatus2AndAOneLineError() throws {
+    @Test func malformedJSONExitsWithStatus2AndAOneLineError() async throws {
         let output = try codec(["--signal", "logs", "--from", "json", "--to", "binary"], stdin: Array("{\"resourceLogs\": [".utf8))
         #expect(output.status == 2)
         #expect(output.stderrText.split(separator: "\n").count == 1)
         #expect(output.stderrText.contains("invalid JSON"))
     }
 
-    @Test func missingFileExitsWithStatus2() throws {
-        let output = try ChildProcess.run(otlp, ["codec", "--signal", "logs", "--from", "json", "--to", "binary", "/nonexistent/x.json"], timeout: 30)
+    @Test func missingFileExitsWithStatus2() async throws {
+        let output = try await ChildProcess.run(otlp, ["codec", "--signal", "logs", "--from", "json", "--to", "binary", "/nonexistent/x.json"], timeout: 30)
         #expect(output.status == 2)
         #expect(output.stderrText.split(separator: "\n").count == 1)
     }

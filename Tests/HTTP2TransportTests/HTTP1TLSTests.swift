@@ -65,7 +65,7 @@ struct HTTP1TLSTests {
             let response = try await post(client).get()
             #expect(response.status == 200)
         }
-        server.settle(calls: 3, accepted: 3)
+        await server.settle(calls: 3, accepted: 3)
         #expect(server.calls.count == 3)
         #expect(server.calls.allSatisfy { $0.tlsProtocol == "http/1.1" }, "\(server.calls)")
         #expect(server.acceptedKeys("traces").count == 6)
@@ -86,7 +86,7 @@ struct HTTP1TLSTests {
         expectNonRetryable(await post(try await http1Configuration(port: server.port)), .certificateVerificationFailed)
         let insecure = await post(try await http1Configuration(port: server.port) { $0.insecure = true })
         #expect((try? insecure.get().status) == 200, "\(insecure)")
-        server.settle(calls: 1, accepted: 1)
+        await server.settle(calls: 1, accepted: 1)
         #expect(server.calls.count == 1, "only the insecure request reached the server")
     }
 
@@ -163,7 +163,7 @@ struct HTTP1TLSTests {
         }
         #expect(statuses == [200, 200, 200, 200])
         #expect(client.negotiatedVersion == "http/1.1")
-        server.settle(calls: 4, accepted: 4)
+        await server.settle(calls: 4, accepted: 4)
         #expect(server.calls.count == 4)
         #expect(server.calls.allSatisfy { $0.tlsProtocol == (alpn.first ?? "") }, "\(server.calls)")
     }

@@ -40,7 +40,7 @@ func grpcExporter(_ signal: OTLPSignal, _ endpoint: String, retry: OTLPRetryPoli
             group.addTask { await metrics.export(encodedRequest: TestRequests.metrics(name: "requests", values: [1, 2, 3]), itemCount: 3) }
             group.addTask { await logs.export(encodedRequest: TestRequests.logs(["hello", "world"]), itemCount: 2) }
         }
-        collector.settle(calls: 10, accepted: 10)
+        await collector.settle(calls: 10, accepted: 10)
         #expect(traces.counts.exported == 200 && traces.counts.failed == 0)
         #expect(metrics.counts.exported == 3)
         #expect(logs.counts.exported == 2)
@@ -64,7 +64,7 @@ func grpcExporter(_ signal: OTLPSignal, _ endpoint: String, retry: OTLPRetryPoli
         await withTaskGroup(of: Void.self) { group in
             for i in 0..<8 { group.addTask { await exporter.export(encodedRequest: TestRequests.traces(["c\(i)"]), itemCount: 1) } }
         }
-        collector.settle(calls: 8, accepted: 8)
+        await collector.settle(calls: 8, accepted: 8)
         #expect(exporter.counts.exported == 8)
         let inflight = collector.calls.map(\.inflight)
         #expect(inflight.max() == 3, "in flight at the collector: \(inflight)")
@@ -77,7 +77,7 @@ func grpcExporter(_ signal: OTLPSignal, _ endpoint: String, retry: OTLPRetryPoli
         defer { exporter.shutdown() }
         let result = await exporter.export(encodedRequest: TestRequests.traces(["a", "b"]), itemCount: 2)
         #expect(result.isDelivered && result.attempts == 3)
-        collector.settle(calls: 3, accepted: 1)
+        await collector.settle(calls: 3, accepted: 1)
         #expect(collector.calls.map(\.status) == [14, 14, 0])
         #expect(collector.acceptedKeys("traces") == ["a", "b"])
         #expect(exporter.counts.exported == 2 && exporter.counts.retries == 2)
@@ -93,7 +93,7 @@ func grpcExporter(_ signal: OTLPSignal, _ endpoint: String, retry: OTLPRetryPoli
         let result = await exporter.export(encodedRequest: TestRequests.logs(["x"]), itemCount: 1)
         #expect(result.isDelivered && result.attempts == 2)
         #expect(clock.sleeps == [.milliseconds(1500)])  // RetryInfo (1.5 s) beat the 20 ms backoff
-        collector.settle(calls: 2, accepted: 1)
+        await collector.settle(calls: 2, accepted: 1)
         #expect(collector.acceptedKeys("logs") == ["x"])
     }
 
@@ -105,7 +105,7 @@ func grpcExporter(_ signal: OTLPSignal, _ endpoint: String, retry: OTLPRetryPoli
         defer { exporter.shutdown() }
         let result = await exporter.export(encodedRequest: TestRequests.traces(["x", "y"]), itemCount: 2)
         guard case .rejected(_, 1) = result else { Issue.record("\(result)"); return }
-        collector.settle(calls: 1, accepted: 0)
+        await collector.settle(calls: 1, accepted: 0)
         #expect(collector.calls.count == 1)
         #expect(exporter.counts.failed == 2 && exporter.counts.exported == 0)
         #expect(messages.all.count == 1 && messages.all[0].contains("RESOURCE_EXHAUSTED"))
@@ -118,7 +118,7 @@ func grpcExporter(_ signal: OTLPSignal, _ endpoint: String, retry: OTLPRetryPoli
         defer { exporter.shutdown() }
         let result = await exporter.export(encodedRequest: TestRequests.metrics(name: "m", values: [5]), itemCount: 1)
         #expect(result == .rejected(reason: "gRPC status INVALID_ARGUMENT: bad", attempts: 1))
-        collector.settle(calls: 1, accepted: 0)
+        await collector.settle(calls: 1, accepted: 0)
         #expect(collector.calls.count == 1 && exporter.counts.failed == 1)
     }
 
@@ -133,7 +133,7 @@ func grpcExporter(_ signal: OTLPSignal, _ endpoint: String, retry: OTLPRetryPoli
         let second = await exporter.export(encodedRequest: TestRequests.traces(["d", "e"]), itemCount: 2)
         #expect(first.attempts == 1 && second.attempts == 1)  // never retried
         #expect(exporter.counts.rejected == 3 && exporter.counts.exported == 2)
-        collector.settle(calls: 2, accepted: 2)
+        await collector.settle(calls: 2, accepted: 2)
         #expect(collector.calls.count == 2)
         #expect(messages.all.count == 1)
         #expect(messages.all.first?.contains("2 rejected: scripted partial success") == true)
@@ -148,7 +148,7 @@ func grpcExporter(_ signal: OTLPSignal, _ endpoint: String, retry: OTLPRetryPoli
         #expect(result.isDelivered && result.attempts == 2)
         // The first call timed out at the client (the collector saw its deadline pass): only the
         // second one is accepted.
-        #expect(collector.wait(timeout: 3) { $0.calls.count == 2 })
+        #expect(await collector.wait(timeout: 3) { $0.calls.count == 2 })
         try await Task.sleep(for: .milliseconds(1300))  // let the slow first call finish at the collector
         #expect(collector.acceptedKeys("traces") == ["slow"])
     }
@@ -167,7 +167,7 @@ func grpcExporter(_ signal: OTLPSignal, _ endpoint: String, retry: OTLPRetryPoli
         await exporter.export(encodedRequest: TestRequests.traces(["one"]), itemCount: 1)  // 2 attempts
         await exporter.export(encodedRequest: TestRequests.traces(["two"]), itemCount: 1)
         #expect(counter.withLock { $0 } == 3)
-        collector.settle(calls: 3, accepted: 2)
+        await collector.settle(calls: 3, accepted: 2)
         let headers = collector.accepted.map(\.headers)
         #expect(headers == [["authorization": "Bearer token-2", "x-tenant": "acme"],
                             ["authorization": "Bearer token-3", "x-tenant": "acme"]])
@@ -184,7 +184,7 @@ func grpcExporter(_ signal: OTLPSignal, _ endpoint: String, retry: OTLPRetryPoli
         let result = await exporter.export(encodedRequest: big, itemCount: 20)
         #expect(result.attempts == 0 && !result.isDelivered)
         await exporter.export(encodedRequest: TestRequests.traces(["ok"]), itemCount: 1)
-        collector.settle(calls: 1, accepted: 1)
+        await collector.settle(calls: 1, accepted: 1)
         #expect(exporter.counts.dropped == 20 && exporter.counts.exported == 1)
         #expect(collector.calls.count == 1)
         #expect(messages.all.count == 1 && messages.all[0].contains("exceed"))
@@ -200,7 +200,7 @@ func grpcExporter(_ signal: OTLPSignal, _ endpoint: String, retry: OTLPRetryPoli
         defer { collector.stop() }
         let result = await export.value
         #expect(result.isDelivered && result.attempts > 1)
-        collector.settle(calls: 1, accepted: 1)
+        await collector.settle(calls: 1, accepted: 1)
         #expect(collector.acceptedKeys("traces") == ["late"])
     }
 
@@ -222,14 +222,14 @@ func grpcExporter(_ signal: OTLPSignal, _ endpoint: String, retry: OTLPRetryPoli
                 }
             }
         }
-        #expect(collector.wait(timeout: 10) { $0.calls.count >= 10 })
+        #expect(await collector.wait(timeout: 10) { $0.calls.count >= 10 })
         collector.stop()
         try await Task.sleep(for: .milliseconds(300))  // also lets the dead collector's last output arrive
         let beforeKill = collector.acceptedKeys("traces")
         collector = try OTLPReceiverPeer(.grpc, port: port)
         defer { collector.stop() }
         await producer.value
-        collector.wait(timeout: 5) { Set(beforeKill + $0.acceptedKeys("traces")).count >= requests * 10 }
+        await collector.wait(timeout: 5) { Set(beforeKill + $0.acceptedKeys("traces")).count >= requests * 10 }
         let delivered = Set(beforeKill + collector.acceptedKeys("traces"))
         let counts = exporter.counts
         // Big enough retry budget: zero losses, and the exporter's count matches what arrived.

@@ -49,7 +49,7 @@ enum JSONRequests {
         }
         await metrics.export(encodedRequest: TestRequests.metrics(name: "m", values: [7, 8]), itemCount: 2)
         await logs.export(encodedRequest: TestRequests.logs(["l1"]), itemCount: 1)
-        receiver.settle(calls: 7, accepted: 7)
+        await receiver.settle(calls: 7, accepted: 7)
         #expect(traces.counts.exported == 10 && metrics.counts.exported == 2 && logs.counts.exported == 1)
         #expect(receiver.acceptedKeys("traces") == (0..<5).flatMap { ["s\($0)a", "s\($0)b"] })
         #expect(receiver.acceptedKeys("metrics") == ["m:7", "m:8"])
@@ -70,7 +70,7 @@ enum JSONRequests {
         await traces.export(encodedRequest: JSONRequests.traces(["j1", "j2"]), itemCount: 2)
         await logs.export(encodedRequest: JSONRequests.logs(["hello json"]), itemCount: 1)
         await metrics.export(encodedRequest: JSONRequests.metrics(name: "jm", values: [42]), itemCount: 1)
-        receiver.settle(calls: 3, accepted: 3)
+        await receiver.settle(calls: 3, accepted: 3)
         #expect(receiver.acceptedKeys("traces") == ["j1", "j2"])
         #expect(receiver.acceptedKeys("logs") == ["hello json"])
         #expect(receiver.acceptedKeys("metrics") == ["jm:42"])
@@ -89,7 +89,7 @@ enum JSONRequests {
         let result = await exporter.export(encodedRequest: TestRequests.traces(["t"]), itemCount: 1)
         #expect(result.isDelivered && result.attempts == 2)
         #expect(clock.sleeps == [.seconds(2)])
-        receiver.settle(calls: 2, accepted: 1)
+        await receiver.settle(calls: 2, accepted: 1)
         #expect(receiver.calls.map(\.status) == [429, 200])
         #expect(receiver.acceptedKeys("traces") == ["t"])
     }
@@ -104,7 +104,7 @@ enum JSONRequests {
         let result = await exporter.export(encodedRequest: TestRequests.logs(["d"]), itemCount: 1)
         #expect(result.isDelivered && result.attempts == 4)
         #expect(clock.sleeps == [.seconds(3), .milliseconds(30), .milliseconds(45)])
-        receiver.settle(calls: 4, accepted: 1)
+        await receiver.settle(calls: 4, accepted: 1)
         #expect(receiver.acceptedKeys("logs") == ["d"])
     }
 
@@ -117,7 +117,7 @@ enum JSONRequests {
         let second = await exporter.export(encodedRequest: TestRequests.traces(["y"]), itemCount: 1)
         #expect(first == .rejected(reason: "HTTP status 400: bad data", attempts: 1))
         #expect(second.attempts == 1 && !second.isDelivered)
-        receiver.settle(calls: 2, accepted: 0)
+        await receiver.settle(calls: 2, accepted: 0)
         #expect(exporter.counts.failed == 2 && receiver.calls.count == 2)
     }
 
@@ -131,7 +131,7 @@ enum JSONRequests {
         defer { proto.shutdown(); json.shutdown() }
         let a = await proto.export(encodedRequest: TestRequests.traces(["a", "b"]), itemCount: 2)
         let b = await json.export(encodedRequest: JSONRequests.traces(["c", "d", "e"]), itemCount: 3)
-        receiver.settle(calls: 2, accepted: 2)
+        await receiver.settle(calls: 2, accepted: 2)
         #expect(a == .delivered(partialSuccess: OTLPPartialSuccess(rejectedItems: 1, errorMessage: "scripted partial success"), attempts: 1))
         #expect(b == .delivered(partialSuccess: OTLPPartialSuccess(rejectedItems: 2, errorMessage: "scripted partial success"), attempts: 1))
         #expect(proto.counts.rejected == 1 && proto.counts.exported == 1)
@@ -159,7 +159,7 @@ enum JSONRequests {
         defer { receiver.stop() }
         let result = await export.value
         #expect(result.isDelivered && result.attempts > 1)
-        receiver.settle(calls: 1, accepted: 1)
+        await receiver.settle(calls: 1, accepted: 1)
         #expect(receiver.acceptedKeys("metrics") == ["late:1"])
     }
 
@@ -174,7 +174,7 @@ enum JSONRequests {
         defer { receiver.stop() }
         let result = await exporter.export(encodedRequest: TestRequests.logs(["after"]), itemCount: 1)
         #expect(result.isDelivered)
-        receiver.settle(calls: 1, accepted: 1)
+        await receiver.settle(calls: 1, accepted: 1)
         #expect(receiver.acceptedKeys("logs") == ["after"])
         #expect(exporter.counts.exported == 2 && exporter.counts.failed == 0)
     }
@@ -190,7 +190,7 @@ enum JSONRequests {
         defer { exporter.shutdown() }
         await exporter.export(encodedRequest: TestRequests.traces(["h1"]), itemCount: 1)
         await exporter.export(encodedRequest: TestRequests.traces(["h2"]), itemCount: 1)
-        receiver.settle(calls: 2, accepted: 2)
+        await receiver.settle(calls: 2, accepted: 2)
         #expect(exporter.counts.exported == 2, "\(exporter.counts) \(receiver.stderr)")
         #expect(receiver.accepted.map(\.headers) == [["authorization": "Bearer 1", "x-tenant": "acme"],
                                                      ["authorization": "Bearer 2", "x-tenant": "acme"]])

@@ -38,7 +38,7 @@ import Testing
         }
         #expect(await metrics.export(encodedRequest: TestRequests.metrics(name: "m", values: [3, 4]), itemCount: 2).isDelivered)
         #expect(await logs.export(encodedRequest: TestRequests.logs(["tls log"]), itemCount: 1).isDelivered)
-        receiver.settle(calls: 7, accepted: 7)
+        await receiver.settle(calls: 7, accepted: 7)
         #expect(traces.counts.exported == 10 && metrics.counts.exported == 2 && logs.counts.exported == 1)
         #expect(receiver.acceptedKeys("traces") == (0..<5).flatMap { ["t\($0)a", "t\($0)b"] })
         #expect(receiver.acceptedKeys("metrics") == ["m:3", "m:4"])
@@ -59,7 +59,7 @@ import Testing
         #expect(await traces.export(encodedRequest: JSONRequests.traces(["j1", "j2"]), itemCount: 2)
                 == .delivered(partialSuccess: nil, attempts: 1))
         #expect(await logs.export(encodedRequest: JSONRequests.logs(["json over tls"]), itemCount: 1).isDelivered)
-        receiver.settle(calls: 2, accepted: 2)
+        await receiver.settle(calls: 2, accepted: 2)
         #expect(receiver.acceptedKeys("traces") == ["j1", "j2"])
         #expect(receiver.acceptedKeys("logs") == ["json over tls"])
         let first = receiver.accepted.first { $0.signal == "traces" }?.items.first as? [String: Any]

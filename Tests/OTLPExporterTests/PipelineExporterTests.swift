@@ -28,7 +28,7 @@ import Testing
         logger.warn("careful", attributes: [Attribute("k", .string("v"))])
         provider.meter("m").counter("hits", of: Int64.self).add(5)
         try await provider.shutdown(timeout: .seconds(20))
-        #expect(receiver.wait { $0.acceptedKeys("traces").count >= 50 && !$0.acceptedKeys("logs").isEmpty && !$0.acceptedKeys("metrics").isEmpty })
+        #expect(await receiver.wait { $0.acceptedKeys("traces").count >= 50 && !$0.acceptedKeys("logs").isEmpty && !$0.acceptedKeys("metrics").isEmpty })
         #expect(receiver.acceptedKeys("traces").sorted() == (0..<50).map { "span-\($0)" }.sorted())
         #expect(receiver.acceptedKeys("logs") == ["careful"])
         #expect(receiver.acceptedKeys("metrics").contains("hits:5"))
@@ -52,7 +52,7 @@ import Testing
                                           parentSpanID: nil, kind: .internal, startTimeUnixNano: 1, scope: InstrumentationScope(name: "s")))
         }
         try await spans.export(SpanBatch(resource: Resource(serviceName: "split"), spans: resourceSpans))
-        #expect(receiver.wait { $0.acceptedKeys("traces").count >= 64 })
+        #expect(await receiver.wait { $0.acceptedKeys("traces").count >= 64 })
         #expect(receiver.acceptedKeys("traces").sorted() == (0..<64).map { "split-\($0)" }.sorted())
         #expect(receiver.calls.count >= 4)
         #expect(spans.exporter.counts.exported == 64 && spans.exporter.counts.dropped == 0)

@@ -60,4 +60,19 @@ final class ManagedCounter: @unchecked Sendable {
     private var count = 0
     func increment() { lock.wait(); count += 1; lock.signal() }
     var value: Int { lock.wait(); defer { lock.signal() }; return count }
+
+    /// An empty message encodes to an empty array without initializing an array of capacity 0:
+    /// that would write the count of the standard library's shared empty-array storage, racing
+    /// with every thread reading the count of an empty array (ThreadSanitizer runs this suite).
+    @Test func emptyMessagesEncodedOnManyThreadsShareNoWrittenStorage() {
+        DispatchQueue.concurrentPerform(iterations: 4) { thread in
+            var total = 0
+            for _ in 0..<2000 {
+                let bytes = CollectorTraceV1ExportTraceServiceRequest().serializedBytes()
+                let empty: [Int] = []
+                total += bytes.count + empty.count + (thread & 0)
+            }
+            #expect(total == 0)
+        }
+    }
 }

@@ -1,5 +1,6 @@
 import Atomics
 import Foundation
+import OTLPSync
 import Testing
 @testable import TelemetryPipeline
 
@@ -20,9 +21,12 @@ struct AtomicHistogramTests {
         let recorded = (0..<producers).map { _ in ManagedAtomic<Int>(0) }
         // The taker spins on its own thread, not the cooperative pool; producers record until it
         // has taken `takesWanted` non-empty snapshots, so every take races records.
+        // Also bounded in time: three spinning threads on two cores (much slower under
+        // ThreadSanitizer) would otherwise hold the machine from every test run beside them.
+        let deadline = monotonicNanos() &+ 3_000_000_000
         async let takes = offPool { () -> [AtomicHistogram.Taken] in
             var taken: [AtomicHistogram.Taken] = []
-            while taken.count < takesWanted {
+            while taken.count < takesWanted && (taken.count < 200 || monotonicNanos() < deadline) {
                 if let snapshot = histogram.take() { taken.append(snapshot) }
             }
             // Relaxed: only a stop signal; the final take below happens after the producers joined.

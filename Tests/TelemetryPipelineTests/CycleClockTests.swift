@@ -58,13 +58,18 @@ struct CycleClockTests {
         #expect(deviation <= 20_000, "a read was \(deviation) ns outside the system clock's bracket")
     }
 
+    /// The shared clock re-anchors once a second after a 10 ms calibration: on a loaded machine
+    /// that first rate may be off by a few parts in 10,000 (each end of the calibration is a pair
+    /// of readings a few microseconds apart) until the next anchor corrects it, so within its
+    /// first second it may drift by some hundreds of microseconds. The tight bound across
+    /// re-anchors is ``readsStayWithinTwentyMicrosecondsOfTheSystemClockAcrossReanchors()``.
     @Test func theSharedClockIsTheSystemClock() {
         let (deviation, _) = largestDeviation(of: CycleClock.shared, for: 0.1)
-        #expect(deviation <= 20_000, "systemNowUnixNano was \(deviation) ns off")
+        #expect(deviation <= 2_000_000, "systemNowUnixNano was \(deviation) ns off")
         let before = realTimeClockNanos()
         let read = systemNowUnixNano()
         let after = realTimeClockNanos()
-        #expect(read + 20_000 >= before && read <= after + 20_000)
+        #expect(read + 2_000_000 >= before && read <= after + 2_000_000)
     }
 
     @Test func withoutTheCounterEveryReadIsTheSystemClock() {

@@ -1,6 +1,7 @@
 import Foundation
 import Telemetry
 import Testing
+import TelemetryPipeline
 
 private func sums(_ exporter: InMemoryMetricExporter, _ name: String) -> [NumberDataPoint] {
     guard case .sum(_, _, let points)? = exporter.lastCollection.first(where: { $0.name == name })?.points else { return [] }
@@ -39,7 +40,10 @@ struct AttributeFreeCounterTests {
 
     @Test func flushesWhileAddingLoseNothingAcrossDeltaCollections() async throws {
         let exporter = InMemoryMetricExporter()
-        let provider = makeProvider(metrics: exporter) { $0.metrics.temporality = .delta }
+        let provider = makeProvider(metrics: exporter) {
+            $0.metrics.temporality = .delta
+            $0.schedulingClock = ManualSchedulingClock()  // only flushes collect
+        }
         let counter = provider.meter("m").counter("events")
         let perThread = 100_000
         let flusher = Task {

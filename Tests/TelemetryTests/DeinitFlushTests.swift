@@ -118,7 +118,7 @@ struct DeinitFlushTests {
         let (s, l, m) = (try #require(spans), try #require(logs), try #require(metrics))
         #expect(await eventually { s.isShutDown && l.isShutDown && m.isShutDown })
         #expect(l.records.compactMap(\.eventName) == ["codex.startup_phase"])
-        #expect(s.spans.map(\.name) == ["codex.startup_phase"])
+        #expect(s.spans.map(\.name) == ["thread_start_create_thread"])
         #expect(m.metrics.map(\.name).contains("codex.startup.phase.duration_ms"))
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Telemetry
 import Testing
+import TelemetryPipeline
 
 private func points(_ metric: MetricData?) -> [NumberDataPoint] {
     switch metric?.points {
@@ -45,7 +46,10 @@ struct MeterTests {
     @Test("delta temporality reports only what happened since the last collection")
     func deltaCounter() async throws {
         let exporter = InMemoryMetricExporter()
-        let provider = makeProvider(metrics: exporter) { $0.metrics.temporality = .delta }
+        let provider = makeProvider(metrics: exporter) {
+            $0.metrics.temporality = .delta
+            $0.schedulingClock = ManualSchedulingClock()  // only flushes collect
+        }
         let counter = provider.meter("m").counter("bytes", of: Double.self)
         counter.add(1.5)
         counter.add(2.5)
@@ -145,7 +149,10 @@ struct MeterTests {
     @Test("observable counter and gauge call back at collection; delta differences observable counters")
     func observables() async throws {
         let exporter = InMemoryMetricExporter()
-        let provider = makeProvider(metrics: exporter) { $0.metrics.temporality = .delta }
+        let provider = makeProvider(metrics: exporter) {
+            $0.metrics.temporality = .delta
+            $0.schedulingClock = ManualSchedulingClock()  // only flushes collect
+        }
         let total = LockedCounter()
         let meter = provider.meter("m")
         meter.observableCounter("cpu.time") { recorder in recorder.observe(total.add(10), attributes: ["cpu": 0]) }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TelemetryPipeline
 @testable import Telemetry
 
 private func numbers(_ metric: MetricData?) -> [NumberDataPoint] {
@@ -15,7 +16,12 @@ private func numbers(_ metric: MetricData?) -> [NumberDataPoint] {
 struct MetricsClientMeterTests {
     @Test func measurementsAreAggregatedByThePipelineWithTheClientsRules() async throws {
         let exporter = InMemoryMetricExporter()
-        let provider = makeProvider(metrics: exporter) { $0.metrics.temporality = .delta }
+        // A clock that never reaches the 60 s interval: only the flush collects (a periodic
+        // collection in between would leave the flush's delta without these points).
+        let provider = makeProvider(metrics: exporter) {
+            $0.metrics.temporality = .delta
+            $0.schedulingClock = ManualSchedulingClock()
+        }
         let client = try MetricsClient(meter: provider.meter(MetricsClient.scopeName), defaultTags: ["app": "cli"])
         try client.counter("codex.turns", tags: ["model": "gpt-5.1"])
         try client.counter("codex.turns", by: 2, tags: ["model": "gpt-5.1"])
@@ -53,9 +59,14 @@ struct MetricsClientMeterTests {
         let memory = numbers(metrics["codex.memory"])
         #expect(Set(memory.map(\.attributes)) == [["app": "cli", "kind": "rss"], ["app": "cli", "kind": "heap"]])
         #expect(exporter.lastCollection.filter { $0.name == "codex.memory" }.count == 1)
-        #expect(client.snapshot().metrics.isEmpty)
+        let snapshot = Dictionary(uniqueKeysWithValues: client.snapshot().metrics.map { ($0.name, $0) })
+        guard case .sum(let sums, _)? = snapshot["codex.turns"]?.data else {
+            Issue.record("snapshot: \(snapshot)")
+            return
+        }
+        #expect(sums.map(\.value) == [3])
 
-        try client.shutdown()
+        try await client.shutdown(timeout: .seconds(10))
         #expect(throws: MetricsError.self) { try client.counter("codex.turns") }
         try await provider.shutdown(timeout: .seconds(10))
     }

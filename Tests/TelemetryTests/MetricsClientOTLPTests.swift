@@ -22,7 +22,7 @@ struct MetricsClientOTLPTests {
         return try #require(exporter.snapshots.first)
     }
 
-    @Test func conversionKeepsNamesBucketsAndTemporality() throws {
+    @Test func conversionKeepsNamesBucketsAndTemporality() async throws {
         let request = try sessionSnapshot().otlpRequest()
         let decoded = try CollectorMetricsV1ExportMetricsServiceRequest(serializedBytes: request.serializedBytes())
         #expect(decoded == request)
@@ -50,7 +50,7 @@ struct MetricsClientOTLPTests {
         #expect(counter.dataPoints.first?.value == .asInt(1))
     }
 
-    @Test func referenceProtobufDecodesTheRequest() throws {
+    @Test func referenceProtobufDecodesTheRequest() async throws {
         let python = TestEnvironment.python
         guard FileManager.default.isExecutableFile(atPath: python) else {
             Issue.record("test peer Python not found at \(python): run tools/setup.sh")
@@ -58,7 +58,7 @@ struct MetricsClientOTLPTests {
         }
         let bytes = try sessionSnapshot().otlpRequest().serializedBytes()
         let script = TestEnvironment.repositoryRoot.appendingPathComponent("tools/reference_peer.py").path
-        let output = try ChildProcess.run(python, [script, "to-json", "metrics"], stdin: Data(bytes), timeout: 30)
+        let output = try await ChildProcess.run(python, [script, "to-json", "metrics"], stdin: Data(bytes), timeout: 30)
         #expect(output.status == 0, "\(output.stderrText)")
         let json = try #require(try JSONSerialization.jsonObject(with: output.stdout) as? [String: Any])
         let resourceMetrics = try #require((json["resourceMetrics"] as? [[String: Any]])?.first)

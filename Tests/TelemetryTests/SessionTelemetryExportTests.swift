@@ -25,7 +25,7 @@ struct SessionTelemetryExportTests {
         let script = TestEnvironment.repositoryRoot.appendingPathComponent("tools/peers/recording_collector.py").path
         let collector = try startGuardedPeer(python, ["-u", script, "--port", "0"])
         defer { collector.kill() }
-        let banner = try collector.waitForOutput(containing: "listening on ", timeout: 20)
+        let banner = try await collector.waitForOutput(containing: "listening on ", timeout: 20)
         let portLine = try #require(banner.split(separator: "\n").first { $0.hasPrefix("listening on ") })
         let port = try #require(UInt16(portLine.dropFirst("listening on ".count).trimmingCharacters(in: .whitespaces)))
 

@@ -30,18 +30,25 @@ struct SessionTelemetryProviderTests {
         #expect(phaseLog.attributes.first { $0.key == "user.email" }?.value == .string("dev@example.com"))
         #expect(records.first?.attributes.first { $0.key == "prompt" }?.value == .string("top secret"))
 
-        // Inside a recording span, the trace views are events on that span, not spans of their own.
+        // Inside a recording span, the trace views are events on that span, not spans of their
+        // own; a start-up phase is a span (in that span's trace) carrying its event.
         let exported = spans.spans
-        #expect(exported.map(\.name) == ["turn"])
-        let turn = try #require(exported.first)
-        #expect(turn.events.map(\.name) == ["codex.user_prompt", "codex.startup_phase"])
-        for event in turn.events {
+        #expect(exported.map(\.name) == ["startup_prewarm_websocket_warmup", "turn"])
+        let turn = try #require(exported.last)
+        let phase = try #require(exported.first)
+        // In the turn's trace, under the span startup_prewarm_total will have (a prewarm phase).
+        #expect(phase.context.traceID == turn.context.traceID && phase.parentSpanID != nil)
+        #expect(phase.endTimeUnixNano - phase.startTimeUnixNano == 160_000_000)
+        #expect(phase.status == .error(description: "failed"))
+        #expect(turn.events.map(\.name) == ["codex.user_prompt"])
+        #expect(phase.events.map(\.name) == ["codex.startup_phase"])
+        for event in turn.events + phase.events {
             let keys = Set(event.attributes.map(\.key))
             #expect(keys.isDisjoint(with: SessionTelemetry.personalDataKeys), "\(event.name): \(keys)")
             #expect(!event.attributes.contains { $0.value == .string("top secret") })
         }
         #expect(!turn.attributes.contains { SessionTelemetry.personalDataKeys.contains($0.key) })
-        let phaseEvent = try #require(turn.events.last)
+        let phaseEvent = try #require(phase.events.last)
         #expect(phaseEvent.attributes.first { $0.key == "duration_ms" }?.value == .int(160))
         #expect(phaseEvent.attributes.first { $0.key == "startup.phase" }?.value == .string("startup_prewarm_websocket_warmup"))
         #expect(phaseEvent.timeUnixNano == records.last?.timeUnixNano)

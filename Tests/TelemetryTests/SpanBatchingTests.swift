@@ -17,29 +17,32 @@ final class BatchKeepingExporter: SpanExporter, @unchecked Sendable {
 struct SpanBatchingTests {
     @Test func aFullWakeIntervalIsBatchedAtOnceAndFewerSpansWaitForTheScheduledDelay() async throws {
         let exporter = BatchKeepingExporter()
+        let clock = ManualSchedulingClock()
         var configuration = PipelineConfiguration()
         configuration.traces.maxQueueSize = 64
         configuration.traces.maxExportBatchSize = 8
         configuration.traces.scheduledDelay = .milliseconds(700)
+        configuration.schedulingClock = clock
         let provider = TelemetryProvider(resource: Resource(serviceName: "batching"), spanExporters: [exporter],
                                          configuration: configuration)
         let tracer = provider.tracer("batching")
-        // Two full batches go out without waiting for the delay...
+        // Two full batches go out without waiting for the delay (the clock does not move)...
         for index in 0..<16 {
             var span = tracer.startSpan("full")
             span.setAttribute("index", .int(Int64(index)))
             span.end()
         }
         #expect(await eventually(5) { exporter.batches.map(\.count) == [8, 8] })
-        // ...while three spans, fewer than a wake interval, stay queued until it has passed.
-        let start = ContinuousClock.now
+        // ...while three spans, fewer than a wake interval, stay queued until the delay has passed
+        // on the pipeline's clock: not at 699 ms, at 700 ms.
         for _ in 0..<3 { tracer.startSpan("few").end() }
-        try await Task.sleep(for: .milliseconds(200))
-        let earlyBatches = exporter.batches.count
-        let elapsedAtCheck = ContinuousClock.now - start
-        if elapsedAtCheck < .milliseconds(650) { #expect(earlyBatches == 2, "exported before the delay") }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(exporter.batches.count == 2, "exported before the delay")
+        clock.advance(by: .milliseconds(699))
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(exporter.batches.count == 2, "exported before the delay")
+        clock.advance(by: .milliseconds(1))
         #expect(await eventually(10) { exporter.batches.map(\.count) == [8, 8, 3] })
-        #expect(ContinuousClock.now - start >= .milliseconds(650))
         #expect(exporter.batches[2].spans.map(\.name) == ["few", "few", "few"])
         try await provider.shutdown(timeout: .seconds(10))
     }

@@ -148,7 +148,7 @@ struct TelemetryProviderSettingsTests {
         let script = TestEnvironment.repositoryRoot.appendingPathComponent("tools/peers/fault_collector.py").path
         let collector = try startGuardedPeer(python, ["-u", script, "--port", "0", "--detail"])
         defer { collector.kill() }
-        let banner = try collector.waitForOutput(containing: "{\"listening\"", timeout: 20)
+        let banner = try await collector.waitForOutput(containing: "{\"listening\"", timeout: 20)
         let portLine = try #require(banner.split(separator: "\n").first { $0.hasPrefix("{\"listening\"") })
         let port = try #require(try JSONSerialization.jsonObject(with: Data(portLine.utf8)) as? [String: Any])["listening"] as? Int
         let endpoint = "http://127.0.0.1:\(try #require(port))"
@@ -224,7 +224,7 @@ struct TelemetryProviderSettingsTests {
         let script = TestEnvironment.repositoryRoot.appendingPathComponent("tools/peers/fault_collector.py").path
         let collector = try startGuardedPeer(python, ["-u", script, "--port", "0", "--detail"])
         defer { collector.kill() }
-        let banner = try collector.waitForOutput(containing: "{\"listening\"", timeout: 20)
+        let banner = try await collector.waitForOutput(containing: "{\"listening\"", timeout: 20)
         let portLine = try #require(banner.split(separator: "\n").first { $0.hasPrefix("{\"listening\"") })
         let port = try #require(try JSONSerialization.jsonObject(with: Data(portLine.utf8)) as? [String: Any])["listening"] as? Int
 

@@ -40,6 +40,8 @@ def item_records(signal, request, detail):
                                     "kind": s.kind, "attrs": _attrs(s.attributes),
                                     "resource": _attrs(rs.resource.attributes), "scope": ss.scope.name,
                                     "parent_span_id": s.parent_span_id.hex(), "trace_state": s.trace_state,
+                                    "start": s.start_time_unix_nano, "end": s.end_time_unix_nano,
+                                    "status": s.status.code,
                                     "events": [{"name": e.name, "attrs": _attrs(e.attributes)} for e in s.events]})
                     else:
                         out.append(s.name)

@@ -1,5 +1,5 @@
 // Producer cost of the swift-otlp SDK (span, counter add, histogram record, log record; 1 and 2
-// producer threads) side by side with swift-otel 1.6.0 recording the same span workload into its
+// producer threads; spans also with 4 and 8) side by side with swift-otel 1.6.0 recording the same span workload into its
 // no-op ("none") exporter, plus draining queued spans into OTLP messages (100 k and 1 M, to show
 // linearity).
 //
@@ -90,16 +90,25 @@ func ourSpan(_ index: Int) {
     span.end()
 }
 
-/// Runs `body(i)` `iterations` times on each of `threads` threads concurrently.
+/// Runs `body(i)` `iterations` times on each of `threads` threads concurrently: the calling
+/// thread and `threads - 1` threads of their own (more producers than cores are real threads,
+/// not Dispatch's pool, which runs at most one per core).
 @inline(__always)
-func onThreads(_ threads: Int, _ iterations: Range<Int>, _ body: @Sendable (Int) -> Void) {
+func onThreads(_ threads: Int, _ iterations: Range<Int>, _ body: @escaping @Sendable (Int) -> Void) {
     if threads == 1 {
         for index in iterations { body(index) }
-    } else {
-        DispatchQueue.concurrentPerform(iterations: threads) { _ in
+        return
+    }
+    let done = DispatchGroup()
+    for _ in 1..<threads {
+        done.enter()
+        Thread.detachNewThread {
             for index in iterations { body(index) }
+            done.leave()
         }
     }
+    for index in iterations { body(index) }
+    done.wait()
 }
 
 /// swift-otel's tracer with its no-op exporter; its background service runs in a task.
@@ -207,6 +216,14 @@ let benchmarks: @Sendable () -> Void = {
         Benchmark("log record, swift-otlp, \(threads) thread(s)", configuration: producer) { benchmark in
             running("log record, swift-otlp, \(threads) thread(s)")
             onThreads(threads, benchmark.scaledIterations) { _ in logger.info("request served") }
+        }
+    }
+
+    // More producers than cores: spans per second per producer thread, and where the limit is.
+    for threads in [4, 8] {
+        Benchmark("span start+4 attrs+end, swift-otlp, \(threads) thread(s)", configuration: producer) { benchmark in
+            running("span start+4 attrs+end, swift-otlp, \(threads) thread(s)")
+            onThreads(threads, benchmark.scaledIterations) { ourSpan($0) }
         }
     }
 

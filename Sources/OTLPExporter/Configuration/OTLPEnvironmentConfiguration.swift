@@ -11,6 +11,7 @@
 // - header values are percent-decoded ("Specifying headers via environment variables").
 
 import Foundation
+import TelemetryPipeline
 
 /// A problem with one environment variable (or configuration key), reported instead of failing:
 /// names the variable, says why the value was rejected, and what is used instead.
@@ -72,6 +73,16 @@ public struct OTLPEnvironmentConfiguration: Sendable, Hashable {
     public var metricExportTimeout: Duration
     /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` (default cumulative).
     public var metricsTemporalityPreference: OTLPTemporalityPreference
+    /// Span limits: `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`,
+    /// `OTEL_SPAN_EVENT_COUNT_LIMIT`, `OTEL_SPAN_LINK_COUNT_LIMIT`, `OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT`,
+    /// `OTEL_LINK_ATTRIBUTE_COUNT_LIMIT`, each falling back to `OTEL_ATTRIBUTE_COUNT_LIMIT` /
+    /// `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT` ("Attribute Limits", "Span Limits").
+    public var spanLimits: AttributeLimits
+    /// Log record limits: `OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT`,
+    /// `OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT`, with the same fallbacks ("LogRecord Limits").
+    public var logRecordLimits: AttributeLimits
+    /// `OTEL_PROPAGATORS` (default `tracecontext,baggage`): the supported ones named, in order.
+    public var propagators: [OTLPPropagator]
     /// One warning per rejected variable, in a stable order, for the caller to log.
     public var warnings: [OTLPConfigurationWarning]
 
@@ -108,6 +119,8 @@ public struct OTLPEnvironmentConfiguration: Sendable, Hashable {
             "OTEL_METRIC_EXPORT_TIMEOUT", default: Self.defaultMetricExportTimeout, allowZero: false)
         metricsTemporalityPreference = reader.enumeration(
             "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", default: OTLPTemporalityPreference.cumulative)
+        (spanLimits, logRecordLimits) = reader.limits()
+        propagators = reader.propagators()
         warnings = reader.warnings
     }
 
@@ -404,6 +417,59 @@ struct EnvironmentReader {
                 fallback: "the default parentbased_always_on")
             return .default
         }
+    }
+
+    /// The attribute, span and log record limits; a specific variable wins over the general one.
+    mutating func limits() -> (spans: AttributeLimits, logs: AttributeLimits) {
+        let defaults = AttributeLimits()
+        let count = integer("OTEL_ATTRIBUTE_COUNT_LIMIT", default: defaults.attributeCountLimit, minimum: 0)
+        let length = optionalInteger("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", default: nil)
+        let spans = AttributeLimits(
+            attributeCountLimit: integer("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", default: count, minimum: 0),
+            attributeValueLengthLimit: optionalInteger("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", default: length),
+            eventCountLimit: integer("OTEL_SPAN_EVENT_COUNT_LIMIT", default: defaults.eventCountLimit, minimum: 0),
+            linkCountLimit: integer("OTEL_SPAN_LINK_COUNT_LIMIT", default: defaults.linkCountLimit, minimum: 0),
+            // Events and links follow the general limit, not the span attribute limit.
+            eventAttributeCountLimit: integer("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", default: count, minimum: 0),
+            linkAttributeCountLimit: integer("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", default: count, minimum: 0))
+        let logs = AttributeLimits(
+            attributeCountLimit: integer("OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT", default: count, minimum: 0),
+            attributeValueLengthLimit: optionalInteger("OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", default: length))
+        return (spans, logs)
+    }
+
+    /// A non-negative integer, or `defaultValue` (nil: no limit) when unset or invalid.
+    mutating func optionalInteger(_ name: String, default defaultValue: Int?) -> Int? {
+        guard let value = string(name) else { return defaultValue }
+        guard let number = Int(value), number >= 0 else {
+            warn(name, value: value, reason: "not an integer ≥ 0",
+                fallback: defaultValue.map { "\($0)" } ?? "no limit")
+            return defaultValue
+        }
+        return number
+    }
+
+    /// `OTEL_PROPAGATORS`: a comma-separated list; unsupported names are skipped with one warning,
+    /// `none` alone means no propagation.
+    mutating func propagators() -> [OTLPPropagator] {
+        let name = "OTEL_PROPAGATORS"
+        guard let value = string(name) else { return OTLPPropagator.defaults }
+        var result: [OTLPPropagator] = []
+        var unsupported: [String] = []
+        for item in value.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) where !item.isEmpty {
+            if item == "none" { continue }
+            if let propagator = OTLPPropagator(rawValue: item) {
+                if !result.contains(propagator) { result.append(propagator) }
+            } else {
+                unsupported.append(item)
+            }
+        }
+        if !unsupported.isEmpty {
+            let kept = result.map(\.rawValue).joined(separator: ",")
+            warn(name, value: value, reason: "unsupported propagator(s) \(unsupported.joined(separator: ", ")) (supported: tracecontext, baggage, none)",
+                fallback: kept.isEmpty ? "none" : kept)
+        }
+        return result
     }
 
     mutating func batchProcessor(prefix: String, defaults: OTLPBatchProcessorConfiguration) -> OTLPBatchProcessorConfiguration {

@@ -305,6 +305,22 @@ public struct OTLPExporterConfiguration: Sendable, Hashable {
     }
 }
 
+extension OTLPExporterConfiguration {
+    /// This configuration with one export, its retries included, bounded by `exportTimeout` (the
+    /// batch processors' `OTEL_BSP_EXPORT_TIMEOUT` / `OTEL_BLRP_EXPORT_TIMEOUT`,
+    /// `OTEL_METRIC_EXPORT_TIMEOUT`): each attempt is bounded by `min(timeout, exportTimeout)` and
+    /// a retry is only started while it could still finish in time (the retry policy's
+    /// `maxElapsedTime` becomes at most `exportTimeout` minus one attempt's timeout; no retries
+    /// when one attempt may take the whole budget).
+    public func boundingExport(by exportTimeout: Duration) -> OTLPExporterConfiguration {
+        guard exportTimeout > .zero else { return self }
+        var bounded = self
+        bounded.timeout = min(timeout, exportTimeout)
+        bounded.retry.maxElapsedTime = min(retry.maxElapsedTime, max(.zero, exportTimeout - bounded.timeout))
+        return bounded
+    }
+}
+
 /// A parsed endpoint URL: `scheme://host[:port][/path]`, or `host:port` for gRPC.
 public struct OTLPEndpoint: Sendable, Hashable, CustomStringConvertible {
     /// URL scheme.

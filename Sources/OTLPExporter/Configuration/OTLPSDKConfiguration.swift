@@ -82,3 +82,18 @@ public enum OTLPTemporalityPreference: String, Sendable, Hashable, CaseIterable,
 
     public var description: String { rawValue }
 }
+
+/// A context propagator named by `OTEL_PROPAGATORS` ("General SDK Configuration"; default
+/// `tracecontext,baggage`). Other known values (`b3`, `b3multi`, `jaeger`, `xray`, `ottrace`) are
+/// not supported and are warned about.
+public enum OTLPPropagator: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// W3C Trace Context: the `traceparent` and `tracestate` headers.
+    case traceContext = "tracecontext"
+    /// W3C Baggage: the `baggage` header.
+    case baggage
+
+    /// The specification's default: `tracecontext,baggage`.
+    public static let defaults: [OTLPPropagator] = [.traceContext, .baggage]
+
+    public var description: String { rawValue }
+}

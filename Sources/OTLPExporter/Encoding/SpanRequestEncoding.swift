@@ -47,6 +47,7 @@ enum RecordSource<Record: ScopedRecord> {
                 body { (buffer.baseAddress! + $0, UnsafeBufferPointer(start: nil, count: 0)) }
             }
         case .spanRecords(let list, let range):
+            defer { list.finishedReading() }
             return withExtendedLifetime(list) {
                 body { position in
                     let index = range.lowerBound + position

@@ -17,8 +17,9 @@ public protocol OTLPExportClock: Sendable {
     func sleep(for duration: Duration) async throws
 }
 
-/// The real clock: `ContinuousClock` for time and sleeping, `clock_gettime(CLOCK_REALTIME)`
-/// for the wall clock.
+/// The real clock: `ContinuousClock` for time, `clock_gettime(CLOCK_REALTIME)` for the wall
+/// clock, and sleeps woken by a timer on the library's export threads (``ExportExecutor``), so a
+/// retry back-off ends on time even while the cooperative pool is busy.
 public struct OTLPSystemClock: OTLPExportClock {
     private let origin = ContinuousClock.now
 
@@ -34,7 +35,7 @@ public struct OTLPSystemClock: OTLPExportClock {
 
     public func sleep(for duration: Duration) async throws {
         guard duration > .zero else { return }
-        try await Task.sleep(for: duration)
+        try await ExportExecutor.shared.sleep(for: duration)
     }
 }
 

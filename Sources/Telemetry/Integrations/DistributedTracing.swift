@@ -2,8 +2,11 @@
 // sampler, limits, span attributes, configured tracestate, pipeline), W3C traceparent/tracestate
 // injection and extraction, and the span context carried in `InstrumentationContext`.
 
+import OTLPSync
 import Synchronization
 import Foundation
+import OTLPExporter
+import ServiceContextModule
 import Tracing
 import TelemetryPipeline
 
@@ -22,6 +25,9 @@ import TelemetryPipeline
 /// - `inject` writes W3C `traceparent` and `tracestate`; `extract` reads them (an invalid
 ///   `traceparent` is ignored, an invalid `tracestate` dropped) and upserts the provider's
 ///   configured tracestate, so a context forwarded without a span of its own carries it too.
+///   With ``OTLPPropagator/baggage`` among ``propagators`` the W3C `baggage` header is carried
+///   too (``ServiceContext/w3cBaggage``); each propagator left out of ``propagators``
+///   (`OTEL_PROPAGATORS`) is neither injected nor extracted.
 /// - Attributes map to OTLP attributes (32-bit integers widened, `stringConvertible` values as
 ///   their description); events, links, status and `recordError` (an `exception` event) map to
 ///   the SDK span's.
@@ -31,14 +37,24 @@ public struct DistributedTracer: Tracing.Tracer {
     /// The SDK tracer whose spans this tracer starts; `nil` for ``processDefault``.
     public let tracer: Tracer?
 
-    /// A tracer starting spans with `tracer` (its provider's sampler, limits, span attributes and tracestate).
-    public init(_ tracer: Tracer) {
+    /// The headers `inject` and `extract` handle; for ``processDefault``, the current
+    /// provider's ``TelemetrySettings/propagators`` (the defaults while none is installed).
+    public var propagators: [OTLPPropagator] {
+        fixedPropagators ?? ConfiguredTelemetry.current?.settings.propagators ?? OTLPPropagator.defaults
+    }
+    private let fixedPropagators: [OTLPPropagator]?
+
+    /// A tracer starting spans with `tracer` (its provider's sampler, limits, span attributes and
+    /// tracestate), propagating with `propagators` (default `tracecontext,baggage`).
+    public init(_ tracer: Tracer, propagators: [OTLPPropagator] = OTLPPropagator.defaults) {
         self.tracer = tracer
+        self.fixedPropagators = propagators
         Self.everCreated.store(true, ordering: .relaxed)
     }
 
     private init(processDefault: Void) {
         tracer = nil
+        fixedPropagators = nil
         Self.everCreated.store(true, ordering: .relaxed)
     }
 
@@ -90,7 +106,7 @@ public struct DistributedTracer: Tracing.Tracer {
     /// requirement; prefer ``TelemetryProvider/forceFlush(deadline:)``).
     public func forceFlush() {
         guard let pipeline = effectiveTracer?.recorder.pipeline else { return }
-        Task.detached { try? await pipeline.forceFlush(deadline: .now + .seconds(30)) }
+        Task.detached(executorPreference: ExportExecutor.shared) { try? await pipeline.forceFlush(deadline: .now + .seconds(30)) }
     }
 
     // MARK: Instrument (W3C propagation)
@@ -98,7 +114,13 @@ public struct DistributedTracer: Tracing.Tracer {
     public func inject<Carrier, Inject: Injector>(
         _ context: InstrumentationContext, into carrier: inout Carrier, using injector: Inject
     ) where Inject.Carrier == Carrier {
-        guard let record = context[DistributedSpanKey.self], let w3c = W3CTraceContext(record.context) else { return }
+        let propagators = self.propagators
+        if propagators.contains(.baggage), let baggage = context.w3cBaggage {
+            injector.inject(baggage, forKey: ServiceContext.w3cBaggageHeader, into: &carrier)
+        }
+        guard propagators.contains(.traceContext),
+            let record = context[DistributedSpanKey.self], let w3c = W3CTraceContext(record.context)
+        else { return }
         injector.inject(w3c.traceparent.headerValue, forKey: W3CTraceContext.traceparentHeader, into: &carrier)
         if !w3c.tracestate.isEmpty {
             injector.inject(w3c.tracestate.headerValue, forKey: W3CTraceContext.tracestateHeader, into: &carrier)
@@ -108,6 +130,13 @@ public struct DistributedTracer: Tracing.Tracer {
     public func extract<Carrier, Extract: Extractor>(
         _ carrier: Carrier, into context: inout InstrumentationContext, using extractor: Extract
     ) where Extract.Carrier == Carrier {
+        let propagators = self.propagators
+        if propagators.contains(.baggage), let baggage = extractor.extract(key: ServiceContext.w3cBaggageHeader, from: carrier),
+            ServiceContext.isAcceptableBaggage(baggage)
+        {
+            context.w3cBaggage = baggage
+        }
+        guard propagators.contains(.traceContext) else { return }
         let traceparent = extractor.extract(key: W3CTraceContext.traceparentHeader, from: carrier)
         let tracestate = extractor.extract(key: W3CTraceContext.tracestateHeader, from: carrier)
         guard case .success(let parsed) = W3CTraceContext.parse(traceparent: traceparent, tracestate: tracestate) else { return }
@@ -295,6 +324,35 @@ extension AttributeValue {
         case .boolArray(let v): .boolArray(v)
         case .intArray(let v): .int64Array(v)
         case .doubleArray(let v): .doubleArray(v)
+        }
+    }
+}
+
+/// The W3C `baggage` header carried in a swift-distributed-tracing context.
+private enum W3CBaggageKey: ServiceContextKey {
+    typealias Value = String
+    static var nameOverride: String? { "w3c-baggage" }
+}
+
+extension ServiceContext {
+    /// The W3C Baggage header name.
+    public static let w3cBaggageHeader = "baggage"
+
+    /// The W3C `baggage` header value (`key=value` members separated by `,`) that
+    /// ``DistributedTracer`` extracted into this context or injects from it, passed on as is.
+    public var w3cBaggage: String? {
+        get { self[W3CBaggageKey.self] }
+        set { self[W3CBaggageKey.self] = newValue }
+    }
+
+    /// A header value worth passing on: not empty, at most 8192 bytes (W3C Baggage, "Limits"),
+    /// every member a `key=value` pair.
+    static func isAcceptableBaggage(_ value: String) -> Bool {
+        guard !value.isEmpty, value.utf8.count <= 8192 else { return false }
+        return value.split(separator: ",").allSatisfy { member in
+            let pair = member.split(separator: ";", maxSplits: 1)[0]
+            guard let equals = pair.firstIndex(of: "=") else { return false }
+            return !pair[..<equals].trimmingCharacters(in: .whitespaces).isEmpty
         }
     }
 }

@@ -21,7 +21,29 @@ import TelemetryPipeline
 ///   `code.line.number`, and for an attached error `exception.type` and `exception.message`.
 /// - Trace and span ids: the current span's (``TraceContext/current``: an SDK span, or a
 ///   swift-distributed-tracing span of ``DistributedTracer``).
+/// - Routing (codex-otel's `log_only` / `trace_safe` event targets), by the metadata key
+///   ``routeMetadataKey`` (`otel.route`, itself not exported): absent or `log_only`, a log
+///   record; `trace_safe`, no log record but an event named after the message on the current
+///   span (a zero-length span of its own when there is none), without the attributes that may
+///   carry personal data (``SessionTelemetry/personalDataKeys``).
+///
+/// ```swift
+/// logger.info("prompt sent", metadata: ["otel.route": "log_only", "prompt": "\(text)"])
+/// logger.info("prompt sent", metadata: ["otel.route": "trace_safe", "prompt_length": "\(text.count)"])
+/// ```
 public struct TelemetryLogHandler: LogHandler {
+    /// The metadata key choosing where a message goes: ``Route/logOnly`` (`log_only`) or
+    /// ``Route/traceSafe`` (`trace_safe`).
+    public static let routeMetadataKey = "otel.route"
+
+    /// Where a message goes (the value of ``routeMetadataKey``).
+    public enum Route: String, Sendable, Hashable, CaseIterable {
+        /// A log record only (the default). May carry personal data.
+        case logOnly = "log_only"
+        /// An event on the current span only, never a log record; personal-data keys are dropped.
+        case traceSafe = "trace_safe"
+    }
+
     /// The logger's label (the records' instrumentation scope).
     public let label: String
     public var metadata: Logger.Metadata = [:]
@@ -79,9 +101,26 @@ public struct TelemetryLogHandler: LogHandler {
             }
             provider = current
         }
+        var attributes = attributes(of: event)
+        if let index = attributes.firstIndex(where: { $0.key == Self.routeMetadataKey }) {
+            let route = attributes.remove(at: index).value
+            if route == .string(Route.traceSafe.rawValue) {
+                emitTraceSafe(event.message.description, attributes: attributes, provider: provider)
+                return
+            }
+        }
         provider.logger(label).emit(
             severity: Self.severity(event.level), severityText: event.level.rawValue.uppercased(),
-            body: .string(event.message.description), attributes: attributes(of: event))
+            body: .string(event.message.description), attributes: attributes)
+    }
+
+    /// The trace-safe view of a message: an event on the current span, personal-data keys dropped.
+    private func emitTraceSafe(_ name: String, attributes: [Attribute], provider: TelemetryProvider) {
+        let safe = attributes.filter { !SessionTelemetry.personalDataKeys.contains($0.key) }
+        if TraceContext.addEventToCurrentSpan(name, attributes: safe) { return }
+        var span = provider.tracer(label).startSpan(name, parent: .current, attributes: safe)
+        span.addEvent(name, attributes: safe)
+        span.end()
     }
 
     /// The OpenTelemetry severity number of a swift-log level.

@@ -108,12 +108,6 @@ final class MeterMetricsPath: Sendable {
     static func attributes(_ tags: [String: String]) -> [Attribute] {
         tags.keys.sorted().map { Attribute($0, .string(tags[$0]!)) }
     }
-
-    /// Starts a flush of the provider's pipeline (metrics collected now) without waiting for it.
-    func flushInBackground() {
-        let pipeline = meter.pipeline
-        Task.detached { try? await pipeline.forceFlush(deadline: .now + .seconds(30)) }
-    }
 }
 
 /// A client exporter that is never called (a Meter-backed client exports through its provider).
@@ -126,9 +120,9 @@ extension MetricsClient {
     /// A client recording through `meter` (a ``TelemetryProvider``'s): the same validation and
     /// instrument rules as a standalone client, but measurements are lock-free ring pushes into
     /// the provider's pipeline, aggregated there with its temporality and exported with its
-    /// interval, resource and exporters. ``flush()`` starts a pipeline flush without waiting,
-    /// ``shutdown()`` stops recording and flushes in the background (the provider's shutdown
-    /// exports everything), and ``snapshot()`` is empty: read the provider's exporters instead.
+    /// interval, resource and exporters. ``flush(timeout:)`` and ``shutdown(timeout:)`` have the provider's pipeline collect and export the
+    /// metrics and wait for it (a typed ``MetricsError`` past the deadline), and ``snapshot()``
+    /// holds everything recorded since the client was created.
     public convenience init(meter: Meter, defaultTags: [String: String] = [:]) throws(MetricsError) {
         try self.init(
             Configuration(serviceName: "", defaultTags: defaultTags, exportInterval: nil, exporter: ProviderOwnedExporter()),

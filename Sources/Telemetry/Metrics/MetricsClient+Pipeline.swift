@@ -1,5 +1,6 @@
 // MetricsClient collections delivered to the SDK's MetricExporters (in-memory, OTLP, …).
 
+import OTLPSync
 import Synchronization
 
 extension MetricsClient.Snapshot {
@@ -54,7 +55,7 @@ public final class MetricExporterBridge: MetricsClientExporter {
         let (stream, continuation) = AsyncStream<MetricsClient.Snapshot>.makeStream()
         self.continuation = continuation
         let failures = self.failures
-        worker = Task.detached { [exporters] in
+        worker = Task.detached(executorPreference: ExportExecutor.shared) { [exporters] in
             for await snapshot in stream {
                 let batch = snapshot.metricBatch()
                 for exporter in exporters {

@@ -103,9 +103,9 @@ public final class MetricsClient: Sendable {
         self.meterPath = meterPath
         self.state = LockedValue(ClientAggregationState(startTime: configuration.now()))
         if meterPath == nil, let interval = configuration.exportInterval, interval > .zero {
-            let task = Task.detached(priority: .utility) { [weak self] in
+            let task = Task.detached(executorPreference: ExportExecutor.shared, priority: .utility) { [weak self] in
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: interval)
+                    try? await ExportExecutor.shared.sleep(for: interval)
                     guard !Task.isCancelled, let self else { return }
                     try? self.flush()
                 }
@@ -136,7 +136,7 @@ public final class MetricsClient: Sendable {
             if case .counter(let counter) = try meterPath.instrument(name, kind: .counter, unit: "", description: "") {
                 counter.add(increment, attributes: MeterMetricsPath.attributes(attributes))
             }
-            return
+            // Also kept below, for snapshot().
         }
         try state.withLock { state throws(MetricsError) in
             try state.checkOpen()
@@ -148,6 +148,18 @@ public final class MetricsClient: Sendable {
     /// Records `value` in histogram `name` (default OpenTelemetry buckets).
     public func histogram(_ name: String, _ value: Double, tags: [String: String] = [:]) throws(MetricsError) {
         try record(name, value, tags: tags, kind: .histogram(Self.defaultHistogramBuckets), unit: "", description: "")
+    }
+
+    /// Records the integer `value` in histogram `name` (default OpenTelemetry buckets), as the
+    /// seed's `metrics.histogram("codex.request_latency", 83, &[("route", "chat")])`. Integers
+    /// and floating-point values may be recorded into the same histogram.
+    public func histogram(_ name: String, _ value: Int, tags: [String: String] = [:]) throws(MetricsError) {
+        try histogram(name, Double(value), tags: tags)
+    }
+
+    /// ``histogram(_:_:tags:)-(_,Int,_)`` for an `Int64`.
+    public func histogram(_ name: String, _ value: Int64, tags: [String: String] = [:]) throws(MetricsError) {
+        try histogram(name, Double(value), tags: tags)
     }
 
     /// Records `duration` in milliseconds in histogram `name` (unit `ms`) with the fixed
@@ -179,7 +191,7 @@ public final class MetricsClient: Sendable {
         if let meterPath {
             _ = try meterPath.instrument(name, kind: .observableGauge, unit: "", description: "")
             meterPath.addObserver(name, attributes: MeterMetricsPath.attributes(attributes), callback: callback)
-            return
+            // Also kept below, for snapshot().
         }
         try state.withLock { state throws(MetricsError) in
             try state.checkOpen()
@@ -237,40 +249,138 @@ public final class MetricsClient: Sendable {
     // MARK: Collection
 
     /// The current aggregation without consuming it (delta state is not reset, nothing is
-    /// exported). Observable gauges are asked for their values.
+    /// exported). Observable gauges are asked for their values. For a client on a provider's
+    /// ``Meter`` (``init(meter:defaultTags:)``) it holds everything recorded since the client was
+    /// created (that client keeps a running copy of its measurements for this, under its lock)
+    /// and the provider's resource.
     public func snapshot() -> Snapshot {
-        if meterPath != nil { return Snapshot(resource: [:], scopeName: Self.scopeName, metrics: []) }
-        return collect(reset: false)
+        collect(reset: false)
     }
 
     /// Collects (resetting delta state) and exports now.
-    /// - Throws: ``MetricsError`` (`.exportFailed`) when the exporter fails; (`.shutDown`) after shutdown.
+    ///
+    /// On a provider's ``Meter``: the provider's pipeline collects and exports the metrics, and
+    /// this waits for it (at most 30 s, see ``flushSynchronously(timeout:)``).
+    /// - Throws: ``MetricsError`` (`.exportFailed`) when the exporter fails; (`.shutDown`) after
+    ///   shutdown; on a provider's meter also (`.timedOut`) and (`.wouldBlock`).
     public func flush() throws(MetricsError) {
-        if let meterPath {
-            try meterPath.checkOpen()
-            meterPath.flushInBackground()
+        if meterPath != nil {
+            try flushSynchronously(timeout: .seconds(30))
             return
         }
         try state.withLock { state throws(MetricsError) in try state.checkOpen() }
         try export(collect(reset: true))
     }
 
+    /// Collects and exports now, waiting at most `timeout` (a standalone client exports
+    /// synchronously and ignores it).
+    ///
+    /// On a provider's ``Meter`` the wait happens on the calling thread; inside a Swift
+    /// concurrency task it never waits (that would block a cooperative thread): the flush is
+    /// started and ``MetricsError/Code/wouldBlock`` thrown. Use ``flush(timeout:)`` with `await`
+    /// there.
+    /// - Throws: ``MetricsError``: `.timedOut` past the deadline, `.wouldBlock`, `.shutDown`,
+    ///   `.exportFailed`.
+    public func flushSynchronously(timeout: Duration) throws(MetricsError) {
+        guard let meterPath else { return try flush() }
+        try meterPath.checkOpen()
+        let pipeline = meterPath.meter.pipeline
+        try Self.waitSynchronously(timeout: timeout, what: "flush") { deadline in
+            try await pipeline.forceFlush(deadline: deadline)
+        }
+    }
+
+    /// Collects and exports now, and waits for it: on a provider's ``Meter`` the provider's
+    /// pipeline collects and exports the metrics (with its exporters, ``forceFlush``).
+    /// - Throws: ``MetricsError``: `.timedOut` when `timeout` passes first, `.shutDown` after
+    ///   shutdown, `.exportFailed` when a standalone client's exporter fails.
+    public func flush(timeout: Duration) async throws(MetricsError) {
+        guard let meterPath else { return try flush() }
+        try meterPath.checkOpen()
+        try await Self.mapErrors("flush") { try await meterPath.meter.pipeline.forceFlush(deadline: .now + timeout) }
+    }
+
     /// Exports what is left and shuts the exporter down. Idempotent: later calls do nothing;
     /// recording afterwards throws ``MetricsError/Code/shutDown``.
+    ///
+    /// On a provider's ``Meter``: stops recording and waits (at most 30 s) for the provider to
+    /// collect and export the metrics; the provider itself keeps running (its own shutdown ends
+    /// it). See ``shutdown(timeout:)`` for waiting inside a task.
     public func shutdown() throws(MetricsError) {
-        if let meterPath {
-            if !meterPath.shutDown.exchange(true, ordering: .relaxed) { meterPath.flushInBackground() }
+        if meterPath != nil {
+            try shutdownSynchronously(timeout: .seconds(30))
             return
         }
         exportTask.withLock { $0?.cancel() }
-        let wasOpen = state.withLock { state in
+        guard markShutDown() else { return }
+        defer { configuration.exporter.shutdown() }
+        try export(collect(reset: true))
+    }
+
+    /// ``shutdown()`` waiting at most `timeout`, for callers outside async code (codex-otel's
+    /// synchronous `MetricsClient::shutdown()`). Inside a Swift concurrency task a client on a
+    /// provider's meter never waits: it stops recording, starts the flush and throws
+    /// ``MetricsError/Code/wouldBlock``; await ``shutdown(timeout:)`` there.
+    /// - Throws: ``MetricsError``: `.timedOut`, `.wouldBlock`, `.exportFailed`.
+    public func shutdownSynchronously(timeout: Duration) throws(MetricsError) {
+        guard let meterPath else { return try shutdown() }
+        guard markShutDown() else { return }
+        let pipeline = meterPath.meter.pipeline
+        try Self.waitSynchronously(timeout: timeout, what: "shutdown") { deadline in
+            try await pipeline.forceFlush(deadline: deadline)
+        }
+    }
+
+    /// Stops recording, exports what is left and waits for it (at most `timeout`). Idempotent.
+    /// - Throws: ``MetricsError``: `.timedOut` when `timeout` passes first, `.exportFailed` when a
+    ///   standalone client's exporter fails.
+    public func shutdown(timeout: Duration) async throws(MetricsError) {
+        guard let meterPath else { return try shutdown() }
+        guard markShutDown() else { return }
+        try await Self.mapErrors("shutdown") { try await meterPath.meter.pipeline.forceFlush(deadline: .now + timeout) }
+    }
+
+    /// Stops recording without exporting (the owner exports, e.g. a provider shutting down).
+    /// - Returns: whether this call did it (`false` when already shut down).
+    @discardableResult
+    func markShutDown() -> Bool {
+        if let meterPath, meterPath.shutDown.exchange(true, ordering: .relaxed) { return false }
+        exportTask.withLock { $0?.cancel() }
+        return state.withLock { state in
             let open = !state.shutDown
             state.shutDown = true
             return open
         }
-        guard wasOpen else { return }
-        defer { configuration.exporter.shutdown() }
-        try export(collect(reset: true))
+    }
+
+    private static func mapErrors(_ what: String, _ body: () async throws -> Void) async throws(MetricsError) {
+        do {
+            try await body()
+        } catch let error as TelemetryError where error.code == .timedOut {
+            throw MetricsError(code: .timedOut, message: "metrics \(what) did not complete before its deadline")
+        } catch {
+            throw MetricsError(code: .exportFailed, message: "metrics \(what): \(error)")
+        }
+    }
+
+    private static func waitSynchronously(
+        timeout: Duration, what: String, _ work: @escaping @Sendable (ContinuousClock.Instant) async throws -> Void
+    ) throws(MetricsError) {
+        let deadline = ContinuousClock.now + timeout
+        switch BlockingWait.run(timeout: timeout, { try await work(deadline) }) {
+        case .finished(nil):
+            return
+        case .timedOut:
+            throw MetricsError(code: .timedOut, message: "metrics \(what) did not complete within \(timeout)")
+        case .finished(let error as TelemetryError) where error.code == .timedOut:
+            throw MetricsError(code: .timedOut, message: "metrics \(what) did not complete within \(timeout)")
+        case .finished(let error?):
+            throw MetricsError(code: .exportFailed, message: "metrics \(what): \(error)")
+        case .insideTask:
+            throw MetricsError(
+                code: .wouldBlock,
+                message: "synchronous metrics \(what) inside a Swift concurrency task: started, not waited for (use `try await \(what)(timeout:)`)")
+        }
     }
 
     private func export(_ snapshot: Snapshot) throws(MetricsError) {
@@ -293,6 +403,13 @@ public final class MetricsClient: Sendable {
         let temporality = configuration.temporality
         let metrics = state.withLock { state in
             state.collect(now: now, temporality: temporality, reset: reset, observed: observed)
+        }
+        if let meterPath {
+            var resource: [String: String] = [:]
+            for attribute in meterPath.meter.pipeline.resource.attributes {
+                if case .string(let value) = attribute.value { resource[attribute.key] = value }
+            }
+            return Snapshot(resource: resource, scopeName: Self.scopeName, metrics: metrics)
         }
         return Snapshot(
             resource: [
@@ -317,7 +434,7 @@ public final class MetricsClient: Sendable {
             case .gauge(let gauge): gauge.record(value, attributes: MeterMetricsPath.attributes(attributes))
             case .counter, .observableGauge: break
             }
-            return
+            // Also kept below, for snapshot().
         }
         try state.withLock { state throws(MetricsError) in
             try state.checkOpen()

@@ -25,6 +25,12 @@ public struct MetricsError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let shutDown = Code("shutDown")
         /// The exporter reported a failure.
         public static let exportFailed = Code("exportFailed")
+        /// A flush or shutdown did not complete before its deadline.
+        public static let timedOut = Code("timedOut")
+        /// A synchronous flush or shutdown of a client on a provider's ``Meter`` was called inside
+        /// a Swift concurrency task, where waiting would block a thread of the cooperative pool:
+        /// the flush was started and not waited for (await the async variant instead).
+        public static let wouldBlock = Code("wouldBlock")
         public var description: String { name }
     }
 

@@ -43,6 +43,20 @@ public struct ProviderSessionEventSink: SessionEventSink {
             timeUnixNano: record.timeUnixNano)
     }
 
+    /// Records the phase span with its own id, times, status and event (sampled as a child of the
+    /// span its trace continues, else as a root of its trace).
+    public func emitSpan(_ record: SessionSpanRecord) {
+        let attributes = record.attributes.map { Attribute($0.key, $0.value.attributeValue) }
+        var span = tracer.startSpan(
+            record.name, traceID: record.traceID, spanID: record.spanID, parentSpanID: record.parentSpanID,
+            sampledLike: record.continuedSpan, attributes: attributes, startTimeUnixNano: record.startUnixNano)
+        if let event = record.event {
+            span.addEvent(event.name, attributes: event.sdkAttributes, timeUnixNano: event.timeUnixNano)
+        }
+        if let description = record.errorDescription { span.setStatus(.error(description: description)) }
+        span.end(atUnixNano: record.endUnixNano)
+    }
+
     public func emitSpanEvent(_ record: SessionEventRecord) {
         let attributes = record.sdkAttributes
         if TraceContext.addEventToCurrentSpan(record.name, attributes: attributes, timeUnixNano: record.timeUnixNano) { return }
@@ -56,10 +70,10 @@ extension SessionTelemetry {
     /// Session telemetry whose events go into `provider` (see ``ProviderSessionEventSink``).
     public convenience init(
         metadata: SessionMetadata, provider: TelemetryProvider, namespace: String = "codex", metrics: MetricsClient? = nil,
-        metricsUseMetadataTags: Bool = true, runtimeMetrics: Bool = false
+        metricsUseMetadataTags: Bool = true, runtimeMetrics: Bool = false, startupRecorder: StartupRecorder? = nil
     ) {
         self.init(
             metadata: metadata, namespace: namespace, sink: ProviderSessionEventSink(provider: provider), metrics: metrics,
-            metricsUseMetadataTags: metricsUseMetadataTags, runtimeMetrics: runtimeMetrics)
+            metricsUseMetadataTags: metricsUseMetadataTags, runtimeMetrics: runtimeMetrics, startupRecorder: startupRecorder)
     }
 }

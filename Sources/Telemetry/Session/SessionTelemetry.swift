@@ -67,6 +67,23 @@ public struct StartupPhase: Sendable, Hashable, CustomStringConvertible {
     public static let prewarmWebsocketWarmup = StartupPhase(unchecked: "startup_prewarm_websocket_warmup")
     public static let prewarmResolve = StartupPhase(unchecked: "startup_prewarm_resolve")
 
+    /// Before any session: from the process's start (its exec) to when the program recorded it
+    /// (``StartupRecorder/recordProcessStart(status:)``).
+    public static let processStart = StartupPhase(unchecked: "process_start")
+    /// Before any session: loading the configuration.
+    public static let configurationLoad = StartupPhase(unchecked: "config_load")
+    /// Before any session: authenticating.
+    public static let authentication = StartupPhase(unchecked: "authentication")
+    /// Before any session: opening the first connection to the service.
+    public static let firstConnection = StartupPhase(unchecked: "first_connection")
+    /// The span holding every pre-session phase: from the process's start to the end of the last one.
+    public static let processStartup = StartupPhase(unchecked: "process_startup")
+
+    /// The phases the seed reports inside ``prewarmTotal`` (its children in the start-up waterfall).
+    public static let prewarmChildren: Set<StartupPhase> = [
+        .prewarmCreateTurnContext, .prewarmBuildTools, .prewarmBuildPrompt, .prewarmWebsocketWarmup, .prewarmResolve,
+    ]
+
     /// The seed's phases, in start-up order.
     public static let seedPhases: [StartupPhase] = [
         .threadStartCreateThread, .prewarmTotal, .prewarmCreateTurnContext, .prewarmBuildTools,
@@ -141,6 +158,9 @@ public final class SessionTelemetry: Sendable {
     let metrics: MetricsClient?
     let metricsUseMetadataTags: Bool
     let now: @Sendable () -> UInt64
+    /// The trace of this session's start-up phase spans and the ids chosen in advance for the
+    /// phases that enclose others: fixed by the first phase reported (or taken over).
+    private let startupTraceState = LockedValue<StartupTrace?>(nil)
     /// Runtime metrics totals; `nil` when off.
     let runtimeMetrics: RuntimeMetricsAccumulator?
     private let warnings = Atomic<Int>(0)
@@ -155,6 +175,10 @@ public final class SessionTelemetry: Sendable {
     ///     `service_name`, `model`, `app.version` to every metric (default `true`).
     ///   - runtimeMetrics: keep a per-session summary of tool calls, API requests, streaming and
     ///     WebSocket events (``runtimeMetricsSummary()``); independent of `metrics`.
+    ///   - startupRecorder: pre-session start-up phases to take over (see ``StartupRecorder``):
+    ///     the first session emits them (events, phase histogram, spans under `process_startup`)
+    ///     with its metadata; once the recorder was used, every session gets
+    ///     `<ns>.session_started` with the process age.
     ///   - now: wall clock in Unix nanoseconds.
     public init(
         metadata: SessionMetadata,
@@ -163,6 +187,7 @@ public final class SessionTelemetry: Sendable {
         metrics: MetricsClient? = nil,
         metricsUseMetadataTags: Bool = true,
         runtimeMetrics: Bool = false,
+        startupRecorder: StartupRecorder? = nil,
         now: @escaping @Sendable () -> UInt64 = MetricsClient.wallClockNanoseconds
     ) {
         self.runtimeMetrics = runtimeMetrics ? RuntimeMetricsAccumulator() : nil
@@ -177,6 +202,7 @@ public final class SessionTelemetry: Sendable {
             self.namespace = "codex"
             warn("namespace", "invalid namespace '\(namespace)'; using 'codex'")
         }
+        if let startupRecorder { takeOverStartup(from: startupRecorder) }
     }
 
     /// How many telemetry failures (invalid metric values, export errors, bad input) were
@@ -306,12 +332,13 @@ public final class SessionTelemetry: Sendable {
     }
 
     /// `<ns>.sse_event` of kind `response.completed` with token usage; with `timeToFirstToken`
-    /// also the TTFT (event field `ttft_ms` and histogram `<ns>.turn.ttft.duration_ms`).
+    /// also the TTFT in the event (field `ttft_ms`). The TTFT histogram
+    /// `<ns>.turn.ttft.duration_ms` is recorded by ``turnTTFT(_:turnID:)`` only, so a caller
+    /// reporting both counts one TTFT.
     public func sseEventCompleted(
         inputTokens: Int64, outputTokens: Int64, cachedTokens: Int64? = nil, reasoningTokens: Int64? = nil,
         toolTokens: Int64 = 0, timeToFirstToken: Duration? = nil
     ) {
-        if let ttft = timeToFirstToken { recordDuration("turn.ttft.duration_ms", ttft, tags: [:]) }
         let fields: [(String, SessionAttributeValue?)] = [
             ("event.kind", .string("response.completed")), ("input_token_count", .int(inputTokens)),
             ("output_token_count", .int(outputTokens)), ("cached_token_count", cachedTokens.map { .int($0) }),
@@ -361,14 +388,99 @@ public final class SessionTelemetry: Sendable {
     }
 
     /// `<ns>.startup_phase` with `startup.phase`, `startup.status`, `duration_ms`, and histogram
-    /// `<ns>.startup.phase.duration_ms` tagged `phase` and `status`.
+    /// `<ns>.startup.phase.duration_ms` tagged `phase` and `status`; and the phase as a span
+    /// ending now (see ``startupPhase(_:startUnixNano:endUnixNano:status:)``).
     public func startupPhase(_ phase: StartupPhase, duration: Duration, status: StartupStatus = .success) {
-        recordDuration("startup.phase.duration_ms", duration, tags: ["phase": phase.name, "status": status.name])
+        let end = now()
+        let (seconds, attoseconds) = max(duration, .zero).components
+        let nanoseconds = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000).partialValue
+            &+ UInt64(attoseconds / 1_000_000_000)
+        startupPhase(phase, startUnixNano: end &- min(end, nanoseconds), endUnixNano: end, status: status)
+    }
+
+    /// A start-up phase with its real start and end: the `<ns>.startup_phase` event and the
+    /// phase histogram (as ``startupPhase(_:duration:status:)``), and a span in the session's
+    /// start-up trace carrying the event's trace view. The seed's five prewarm phases are
+    /// children of ``StartupPhase/prewarmTotal``'s span (reported before or after it); other
+    /// phases are children of the span current when the session's first phase was reported (or
+    /// its pre-session phases taken over), if any, and so in its trace.
+    public func startupPhase(
+        _ phase: StartupPhase, startUnixNano: UInt64, endUnixNano: UInt64, status: StartupStatus = .success
+    ) {
+        let startupTrace = startupTrace
+        let parent: SpanID?
+        let spanID: SpanID
+        if phase == .prewarmTotal {
+            (spanID, parent) = (startupTrace.prewarmTotal, startupTrace.enclosingSpan)
+        } else if StartupPhase.prewarmChildren.contains(phase) {
+            (spanID, parent) = (IDGenerator.spanID(), startupTrace.prewarmTotal)
+        } else {
+            (spanID, parent) = (IDGenerator.spanID(), startupTrace.enclosingSpan)
+        }
+        emitStartupPhase(
+            RecordedStartupPhase(phase: phase, status: status, startUnixNano: startUnixNano, endUnixNano: endUnixNano),
+            spanID: spanID, parent: parent, extra: [])
+    }
+
+    /// The session's start-up trace, fixed on first use from the current span.
+    var startupTrace: StartupTrace {
+        startupTraceState.withLock { state in
+            if let state { return state }
+            let trace = StartupTrace(enclosing: TraceContext.current)
+            state = trace
+            return trace
+        }
+    }
+
+    private func emitStartupPhase(
+        _ recorded: RecordedStartupPhase, spanID: SpanID, parent: SpanID?, extra: [(String, SessionAttributeValue?)]
+    ) {
+        let startupTrace = startupTrace
+        let duration = recorded.duration
+        recordDuration("startup.phase.duration_ms", duration, tags: ["phase": recorded.phase.name, "status": recorded.status.name])
         let fields: [(String, SessionAttributeValue?)] = [
-            ("startup.phase", .string(phase.name)), ("startup.status", .string(status.name)),
+            ("startup.phase", .string(recorded.phase.name)), ("startup.status", .string(recorded.status.name)),
             ("duration_ms", .int(Self.ms(duration))),
+        ] + extra
+        let (log, trace) = records("startup_phase", log: fields, trace: fields, time: recorded.endUnixNano)
+        sink.emitLog(log)
+        sink.emitSpan(SessionSpanRecord(
+            name: recorded.phase.name, traceID: startupTrace.traceID, spanID: spanID, parentSpanID: parent,
+            continuedSpan: startupTrace.continued, startUnixNano: recorded.startUnixNano, endUnixNano: recorded.endUnixNano,
+            attributes: [("startup.phase", .string(recorded.phase.name)), ("startup.status", .string(recorded.status.name))],
+            errorDescription: recorded.status == .success ? nil : recorded.status.name, event: trace))
+    }
+
+    /// Emits the pre-session phases `recorder` holds (the first session: all of them, under a
+    /// `process_startup` span from the process's start to the end of the last one) and
+    /// `<ns>.session_started` with the process age (`process.age_ms`) and whether this session
+    /// took the pre-session phases over (`startup.first_session`). Nothing while the recorder
+    /// was never used.
+    func takeOverStartup(from recorder: StartupRecorder) {
+        guard recorder.wasUsed else { return }
+        let (phases, first) = recorder.takeOver()
+        emitPreSessionPhases(phases, processStart: recorder.processStartUnixNano)
+        let fields: [(String, SessionAttributeValue?)] = [
+            ("process.age_ms", .int(Self.ms(recorder.processAge))), ("startup.first_session", .bool(first)),
+            ("startup.pre_session_phases", .int(Int64(phases.count))),
         ]
-        emit("startup_phase", log: fields, trace: fields)
+        emit("session_started", log: fields, trace: fields)
+    }
+
+    /// The pre-session phases as phase events and spans under one `process_startup` span.
+    func emitPreSessionPhases(_ phases: [RecordedStartupPhase], processStart: UInt64) {
+        guard !phases.isEmpty else { return }
+        let startupTrace = startupTrace
+        let root = IDGenerator.spanID()
+        for phase in phases {
+            emitStartupPhase(phase, spanID: IDGenerator.spanID(), parent: root, extra: [("startup.pre_session", .bool(true))])
+        }
+        let start = min(processStart, phases.map(\.startUnixNano).min() ?? processStart)
+        let end = phases.map(\.endUnixNano).max() ?? start
+        let failed = phases.contains { $0.status != .success }
+        emitStartupPhase(
+            RecordedStartupPhase(phase: .processStartup, status: failed ? .failed : .success, startUnixNano: start, endUnixNano: end),
+            spanID: root, parent: startupTrace.enclosingSpan, extra: [("startup.pre_session", .bool(true))])
     }
 
     /// `<ns>.turn_ttft` (time to first token) and histogram `<ns>.turn.ttft.duration_ms`.
@@ -449,13 +561,18 @@ public final class SessionTelemetry: Sendable {
         }
     }
 
-    /// Flushes and shuts down the metrics client (if any). Idempotent.
-    public func shutdownMetrics() {
-        do throws(MetricsError) {
-            try metrics?.shutdown()
-        } catch {
-            warn("metric:shutdown", "metrics shutdown: \(error.message)")
-        }
+    /// Flushes and shuts down the metrics client (if any), waiting for it at most 30 s (codex-otel's
+    /// `shutdown_metrics()`), for callers outside async code (see
+    /// ``MetricsClient/shutdownSynchronously(timeout:)``). Idempotent.
+    /// - Throws: ``MetricsError`` (`.timedOut` past the deadline, `.wouldBlock` inside a task).
+    public func shutdownMetrics() throws(MetricsError) {
+        try metrics?.shutdown()
+    }
+
+    /// Flushes and shuts down the metrics client (if any) and waits for it, at most `timeout`.
+    /// - Throws: ``MetricsError`` (`.timedOut` past the deadline).
+    public func shutdownMetrics(timeout: Duration) async throws(MetricsError) {
+        try await metrics?.shutdown(timeout: timeout)
     }
 
     /// The metric tags every metric of this session carries (unless turned off).
@@ -479,15 +596,25 @@ public final class SessionTelemetry: Sendable {
     /// Emits `<ns>.<event>` as a log record (fields + full metadata) and a span event (fields +
     /// trace-safe metadata). `nil` fields are left out.
     func emit(_ event: String, log: [(String, SessionAttributeValue?)], trace: [(String, SessionAttributeValue?)]) {
-        let time = now()
+        let (logRecord, traceRecord) = records(event, log: log, trace: trace, time: now())
+        sink.emitLog(logRecord)
+        sink.emitSpanEvent(traceRecord)
+    }
+
+    /// The log and trace views of one event at `time`.
+    func records(
+        _ event: String, log: [(String, SessionAttributeValue?)], trace: [(String, SessionAttributeValue?)], time: UInt64
+    ) -> (log: SessionEventRecord, trace: SessionEventRecord) {
         let name = "\(namespace).\(event)"
         let header: [(key: String, value: SessionAttributeValue)] = [
             ("event.name", .string(name)), ("event.timestamp", .string(Self.rfc3339(time))),
         ]
         let logAttributes = header + Self.compact(log) + metadataAttributes(personal: true)
         let traceAttributes = header + Self.compact(trace) + metadataAttributes(personal: false)
-        sink.emitLog(SessionEventRecord(name: name, timeUnixNano: time, attributes: logAttributes))
-        sink.emitSpanEvent(SessionEventRecord(name: name, timeUnixNano: time, attributes: traceAttributes))
+        return (
+            SessionEventRecord(name: name, timeUnixNano: time, attributes: logAttributes),
+            SessionEventRecord(name: name, timeUnixNano: time, attributes: traceAttributes)
+        )
     }
 
     /// Attribute keys that may carry personal data and so never appear in span events.
@@ -565,5 +692,30 @@ public final class SessionTelemetry: Sendable {
             return String(repeating: "0", count: max(0, width - s.count)) + s
         }
         return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondsOfDay / 3600, 2)):\(pad(secondsOfDay / 60 % 60, 2)):\(pad(secondsOfDay % 60, 2)).\(pad(millis, 3))Z"
+    }
+}
+
+/// The trace a session's start-up phase spans go into: the trace of the span current when its
+/// first phase was reported (its children), else a new one; and the span ids chosen in advance for
+/// the phases that enclose others.
+struct StartupTrace: Sendable {
+    let traceID: TraceID
+    /// The span current when the trace was fixed, if any (its sampling decision is followed).
+    let continued: SpanContext?
+    /// ``StartupPhase/prewarmTotal``'s span id.
+    let prewarmTotal: SpanID
+
+    /// The parent of the top-level phases.
+    var enclosingSpan: SpanID? { continued?.spanID }
+
+    init(enclosing current: SpanContext?) {
+        if let current, current.isValid {
+            traceID = current.traceID
+            continued = current
+        } else {
+            traceID = IDGenerator.traceID()
+            continued = nil
+        }
+        prewarmTotal = IDGenerator.spanID()
     }
 }

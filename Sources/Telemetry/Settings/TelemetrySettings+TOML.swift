@@ -15,7 +15,25 @@
 //   alpha = "one"
 //
 // Swift-side additions (optional): service_name, service_version, namespace,
-// metric_export_interval_ms, metrics_temporality (delta | cumulative), runtime_metrics.
+// metric_export_interval_ms, metrics_temporality (delta | cumulative), runtime_metrics, and the
+// OpenTelemetry SDK settings the OTEL_* variables also set:
+//
+//   sdk_disabled = false
+//   sampler = "parentbased_traceidratio"  # always_on | always_off | traceidratio | parentbased_*
+//   sampler_arg = 0.25
+//   metric_export_timeout_ms = 30000
+//   propagators = ["tracecontext", "baggage"]
+//   [otel.resource_attributes]
+//   "host.name" = "box-1"
+//   [otel.span_processor]                 # and [otel.log_processor]
+//   schedule_delay_ms = 5000
+//   export_timeout_ms = 30000
+//   max_queue_size = 2048
+//   max_export_batch_size = 512
+//   [otel.span_limits]                    # attribute_count, attribute_value_length, event_count,
+//   attribute_count = 128                 # link_count, event_attribute_count, link_attribute_count
+//   [otel.log_record_limits]              # attribute_count, attribute_value_length
+//   attribute_value_length = 4096
 
 import Foundation
 import OTLPExporter
@@ -92,7 +110,8 @@ struct TOMLSettingsReader {
     static let knownKeys: Set<String> = [
         "environment", "exporter", "trace_exporter", "metrics_exporter", "log_user_prompt", "span_attributes",
         "tracestate", "service_name", "service_version", "namespace", "metric_export_interval_ms",
-        "metrics_temporality", "runtime_metrics",
+        "metrics_temporality", "runtime_metrics", "sdk_disabled", "sampler", "sampler_arg", "metric_export_timeout_ms",
+        "propagators", "resource_attributes", "span_processor", "log_processor", "span_limits", "log_record_limits",
     ]
 
     func read(root: TOMLTable, into settings: inout TelemetrySettings, problems: inout SettingsProblems) throws(TelemetrySettingsError) {
@@ -145,6 +164,8 @@ struct TOMLSettingsReader {
                 try problems.report(.invalidValue, "otel.metrics_temporality", "expected delta or cumulative, found \"\(v)\"")
             }
         }
+
+        try readSDKSettings(otel, into: &settings, problems: &problems)
 
         for (key, signal) in [("exporter", OTLPSignal.logs), ("trace_exporter", .traces), ("metrics_exporter", .metrics)] {
             guard let value = otel[key] else { continue }
@@ -217,6 +238,122 @@ struct TOMLSettingsReader {
                 try problems.report(.wrongType, "otel.tracestate", "expected a table of members, found \(value.type)")
             }
         }
+    }
+
+    /// The OpenTelemetry SDK settings (sampler, batch processors, limits, propagators, resource).
+    func readSDKSettings(
+        _ otel: TOMLTable, into settings: inout TelemetrySettings, problems: inout SettingsProblems
+    ) throws(TelemetrySettingsError) {
+        if let v = try bool(otel, "sdk_disabled", problems: &problems) { settings.sdkDisabled = v }
+        if let ms = try integer(otel, "metric_export_timeout_ms", path: "otel", minimum: 1, problems: &problems) {
+            settings.metricExportTimeout = .milliseconds(ms)
+        }
+        if let name = try string(otel, "sampler", problems: &problems) {
+            var argument: Double?
+            if let value = otel["sampler_arg"] {
+                if let number = value.double ?? value.int.map(Double.init), (0...1).contains(number) {
+                    argument = number
+                } else {
+                    try problems.report(.invalidValue, "otel.sampler_arg", "expected a number in [0, 1], found \(value.debugDescription); using 1.0")
+                }
+            }
+            let ratio = argument ?? 1.0
+            switch name.lowercased() {
+            case "always_on": settings.sampler = .alwaysOn
+            case "always_off": settings.sampler = .alwaysOff
+            case "traceidratio": settings.sampler = .traceIDRatio(ratio)
+            case "parentbased_always_on": settings.sampler = .parentBased(root: .alwaysOn)
+            case "parentbased_always_off": settings.sampler = .parentBased(root: .alwaysOff)
+            case "parentbased_traceidratio": settings.sampler = .parentBased(root: .traceIDRatio(ratio))
+            default:
+                try problems.report(.invalidValue, "otel.sampler", "unknown sampler \"\(name)\" (always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio); sampler unchanged")
+            }
+        }
+        if let value = otel["propagators"] {
+            if let array = value.array {
+                var propagators: [OTLPPropagator] = []
+                for item in array {
+                    if let name = item.string?.lowercased(), let propagator = OTLPPropagator(rawValue: name) {
+                        if !propagators.contains(propagator) { propagators.append(propagator) }
+                    } else if item.string?.lowercased() != "none" {
+                        try problems.report(.invalidValue, "otel.propagators", "unsupported propagator \(item.debugDescription) (tracecontext, baggage, none); skipped")
+                    }
+                }
+                settings.propagators = propagators
+            } else {
+                try problems.report(.wrongType, "otel.propagators", "expected an array of strings, found \(value.type)")
+            }
+        }
+        if let value = otel["resource_attributes"] {
+            if let table = value.table {
+                for key in table.keys.sorted() {
+                    guard let item = table[key] else { continue }
+                    if let text = item.string, !key.isEmpty {
+                        settings.resourceAttributes[key] = text
+                    } else {
+                        try problems.report(.wrongType, "otel.resource_attributes.\(quoted(key))", "expected a string under a non-empty key, found \(item.type)")
+                    }
+                }
+            } else {
+                try problems.report(.wrongType, "otel.resource_attributes", "expected a table, found \(value.type)")
+            }
+        }
+        for (key, isSpans) in [("span_processor", true), ("log_processor", false)] {
+            guard let table = try subtable(otel, key, problems: &problems) else { continue }
+            var processor = isSpans ? settings.spanProcessor : settings.logProcessor
+            let path = "otel.\(key)"
+            if let ms = try integer(table, "schedule_delay_ms", path: path, minimum: 0, problems: &problems) { processor.scheduleDelay = .milliseconds(ms) }
+            if let ms = try integer(table, "export_timeout_ms", path: path, minimum: 1, problems: &problems) { processor.exportTimeout = .milliseconds(ms) }
+            if let n = try integer(table, "max_queue_size", path: path, minimum: 1, problems: &problems) { processor.maxQueueSize = n }
+            if let n = try integer(table, "max_export_batch_size", path: path, minimum: 1, problems: &problems) { processor.maxExportBatchSize = n }
+            if processor.maxExportBatchSize > processor.maxQueueSize, table["max_export_batch_size"] != nil {
+                try problems.report(.invalidValue, "\(path).max_export_batch_size", "larger than max_queue_size \(processor.maxQueueSize); using \(processor.maxQueueSize)")
+                processor.maxExportBatchSize = processor.maxQueueSize
+            }
+            processor.maxExportBatchSize = min(processor.maxExportBatchSize, processor.maxQueueSize)
+            for unknown in table.keys.sorted() where !["schedule_delay_ms", "export_timeout_ms", "max_queue_size", "max_export_batch_size"].contains(unknown) {
+                try problems.report(.unknownKey, "\(path).\(unknown)", "unknown key")
+            }
+            if isSpans { settings.spanProcessor = processor } else { settings.logProcessor = processor }
+        }
+        for (key, isSpans) in [("span_limits", true), ("log_record_limits", false)] {
+            guard let table = try subtable(otel, key, problems: &problems) else { continue }
+            var limits = isSpans ? settings.spanLimits : settings.logRecordLimits
+            let path = "otel.\(key)"
+            var known = ["attribute_count", "attribute_value_length"]
+            if let n = try integer(table, "attribute_count", path: path, minimum: 0, problems: &problems) { limits.attributeCountLimit = n }
+            if let n = try integer(table, "attribute_value_length", path: path, minimum: 0, problems: &problems) { limits.attributeValueLengthLimit = n }
+            if isSpans {
+                known += ["event_count", "link_count", "event_attribute_count", "link_attribute_count"]
+                if let n = try integer(table, "event_count", path: path, minimum: 0, problems: &problems) { limits.eventCountLimit = n }
+                if let n = try integer(table, "link_count", path: path, minimum: 0, problems: &problems) { limits.linkCountLimit = n }
+                if let n = try integer(table, "event_attribute_count", path: path, minimum: 0, problems: &problems) { limits.eventAttributeCountLimit = n }
+                if let n = try integer(table, "link_attribute_count", path: path, minimum: 0, problems: &problems) { limits.linkAttributeCountLimit = n }
+            }
+            for unknown in table.keys.sorted() where !known.contains(unknown) {
+                try problems.report(.unknownKey, "\(path).\(unknown)", "unknown key")
+            }
+            if isSpans { settings.spanLimits = limits } else { settings.logRecordLimits = limits }
+        }
+    }
+
+    func subtable(_ table: TOMLTable, _ key: String, problems: inout SettingsProblems) throws(TelemetrySettingsError) -> TOMLTable? {
+        guard let value = table[key] else { return nil }
+        if let sub = value.table { return sub }
+        try problems.report(.wrongType, "otel.\(key)", "expected a table, found \(value.type)")
+        return nil
+    }
+
+    /// An integer ≥ `minimum`; anything else is reported (and `nil`, keeping the previous value).
+    func integer(
+        _ table: TOMLTable, _ key: String, path: String, minimum: Int, problems: inout SettingsProblems
+    ) throws(TelemetrySettingsError) -> Int? {
+        guard let value = table[key] else { return nil }
+        if let n = value.int, n >= minimum { return n }
+        try problems.report(
+            value.int == nil ? .wrongType : .invalidValue, "\(path).\(key)",
+            "expected an integer ≥ \(minimum), found \(value.debugDescription)")
+        return nil
     }
 
     func quoted(_ key: String) -> String {

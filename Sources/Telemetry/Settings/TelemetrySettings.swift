@@ -2,6 +2,7 @@
 // codex-otel's `OtelSettings`, loadable from code, the OTEL_* environment and a TOML `[otel]` table.
 
 import OTLPExporter
+import TelemetryPipeline
 
 /// Where one signal goes.
 public enum TelemetryExporter: Sendable, Hashable {
@@ -56,7 +57,12 @@ public enum MetricsTemporality: String, Sendable, Hashable, CaseIterable {
 /// Defaults: environment `dev`, service `unknown_service`, version `0.0.0`, namespace `codex`
 /// (the seed's names: `codex.startup_phase`, `codex.turn.ttft.duration_ms`, …), every exporter
 /// ``TelemetryExporter/none``, no span attributes or tracestate, prompts not logged, metrics
-/// exported every 60 s with delta temporality, no runtime metrics.
+/// exported every 60 s with delta temporality, no runtime metrics; and the OpenTelemetry SDK
+/// defaults of the specification's "Environment Variable Specification"
+/// (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/):
+/// sampler `parentbased_always_on`, batch processors (spans 5 s delay, logs 1 s; 30 s export
+/// timeout, queue 2048, batch 512), metric export timeout 30 s, 128 attributes, events and links,
+/// no value length limit, propagators `tracecontext,baggage`.
 ///
 /// ```swift
 /// var settings = TelemetrySettings(serviceName: "my-agent", serviceVersion: "1.2.0")
@@ -92,6 +98,33 @@ public struct TelemetrySettings: Sendable, Hashable {
     /// summary of tool calls, API requests, streaming and WebSocket events — counts and total
     /// durations — read with ``SessionTelemetry/runtimeMetricsSummary()``. Default `false`.
     public var runtimeMetrics: Bool
+    /// `OTEL_SDK_DISABLED`: when `true`, ``TelemetryProvider/make(settings:pipelineConfiguration:exportOptions:installAsDefault:startupRecorder:)``
+    /// builds nothing (returns `nil`) whatever the exporters say. Default `false`.
+    public var sdkDisabled: Bool
+    /// Resource attributes besides `service.name`, `service.version` and the environment
+    /// (`OTEL_RESOURCE_ATTRIBUTES`, percent-decoded). Those three come from ``serviceName``,
+    /// ``serviceVersion`` and ``environment``, which win over the same keys here.
+    public var resourceAttributes: [String: String]
+    /// The trace sampler (`OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG`). Default
+    /// `parentBased(root: .alwaysOn)`.
+    public var sampler: Sampler
+    /// The span batch processor (`OTEL_BSP_*`): schedule delay, per-export timeout (one export
+    /// with its retries), queue size, batch size. Default ``OTLPBatchProcessorConfiguration/spanDefaults``.
+    public var spanProcessor: OTLPBatchProcessorConfiguration
+    /// The log record batch processor (`OTEL_BLRP_*`). Default ``OTLPBatchProcessorConfiguration/logDefaults``.
+    public var logProcessor: OTLPBatchProcessorConfiguration
+    /// Longest time one metric export may take, retries included (`OTEL_METRIC_EXPORT_TIMEOUT`).
+    /// Default 30 s.
+    public var metricExportTimeout: Duration
+    /// Span attribute, event and link limits (`OTEL_SPAN_*_LIMIT`, `OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT`,
+    /// `OTEL_LINK_ATTRIBUTE_COUNT_LIMIT`, `OTEL_ATTRIBUTE_*_LIMIT`). Default: the spec's.
+    public var spanLimits: AttributeLimits
+    /// Log record attribute limits (`OTEL_LOGRECORD_*_LIMIT`, `OTEL_ATTRIBUTE_*_LIMIT`).
+    public var logRecordLimits: AttributeLimits
+    /// Which headers ``DistributedTracer`` injects and extracts (`OTEL_PROPAGATORS`): `traceparent`
+    /// and `tracestate` for ``OTLPPropagator/traceContext``, `baggage` for ``OTLPPropagator/baggage``.
+    /// Default both.
+    public var propagators: [OTLPPropagator]
 
     public init(
         environment: String = "dev",
@@ -106,7 +139,16 @@ public struct TelemetrySettings: Sendable, Hashable {
         logUserPrompts: Bool = false,
         metricExportInterval: Duration = .seconds(60),
         metricsTemporality: MetricsTemporality = .delta,
-        runtimeMetrics: Bool = false
+        runtimeMetrics: Bool = false,
+        sdkDisabled: Bool = false,
+        resourceAttributes: [String: String] = [:],
+        sampler: Sampler = .default,
+        spanProcessor: OTLPBatchProcessorConfiguration = .spanDefaults,
+        logProcessor: OTLPBatchProcessorConfiguration = .logDefaults,
+        metricExportTimeout: Duration = OTLPEnvironmentConfiguration.defaultMetricExportTimeout,
+        spanLimits: AttributeLimits = AttributeLimits(),
+        logRecordLimits: AttributeLimits = AttributeLimits(),
+        propagators: [OTLPPropagator] = OTLPPropagator.defaults
     ) {
         self.environment = environment
         self.serviceName = serviceName
@@ -121,6 +163,15 @@ public struct TelemetrySettings: Sendable, Hashable {
         self.metricExportInterval = metricExportInterval
         self.metricsTemporality = metricsTemporality
         self.runtimeMetrics = runtimeMetrics
+        self.sdkDisabled = sdkDisabled
+        self.resourceAttributes = resourceAttributes
+        self.sampler = sampler
+        self.spanProcessor = spanProcessor
+        self.logProcessor = logProcessor
+        self.metricExportTimeout = metricExportTimeout
+        self.spanLimits = spanLimits
+        self.logRecordLimits = logRecordLimits
+        self.propagators = propagators
     }
 
     /// `true` when every exporter is ``TelemetryExporter/none`` (no provider is needed).
@@ -137,6 +188,21 @@ public struct TelemetrySettings: Sendable, Hashable {
         }
         if metricExportInterval <= .zero {
             throw TelemetrySettingsError(code: .invalidValue, key: "metricExportInterval", reason: "must be positive")
+        }
+        if metricExportTimeout <= .zero {
+            throw TelemetrySettingsError(code: .invalidValue, key: "metricExportTimeout", reason: "must be positive")
+        }
+        for (key, processor) in [("spanProcessor", spanProcessor), ("logProcessor", logProcessor)] {
+            if processor.exportTimeout <= .zero || processor.scheduleDelay < .zero {
+                throw TelemetrySettingsError(code: .invalidValue, key: key, reason: "export timeout must be positive, delay not negative")
+            }
+            if processor.maxQueueSize < 1 || processor.maxExportBatchSize < 1 || processor.maxExportBatchSize > processor.maxQueueSize {
+                throw TelemetrySettingsError(
+                    code: .invalidValue, key: key, reason: "queue and batch sizes must be positive, the batch no larger than the queue")
+            }
+        }
+        if case .traceIDRatio(let ratio) = sampler, !(0...1).contains(ratio) {
+            throw TelemetrySettingsError(code: .invalidValue, key: "sampler", reason: "ratio \(ratio) is not in [0, 1]")
         }
         if spanAttributes.keys.contains("") {
             throw TelemetrySettingsError(code: .invalidValue, key: "spanAttributes", reason: "empty attribute key")

@@ -103,11 +103,16 @@ public enum W3CPropagation {
     }
 
     /// Writes the current span's `traceparent`/`tracestate` (configured members upserted) into
-    /// `headers`. Does nothing without a valid current span.
+    /// `headers`, replacing any there. Without a valid current span it removes them instead
+    /// (names matched case-insensitively), so headers reused from an earlier request never carry
+    /// a stale trace.
     /// - Returns: whether headers were written.
     @discardableResult
     public static func inject(into headers: inout [(name: String, value: String)], configured: ConfiguredTraceState = ConfiguredTraceState()) -> Bool {
-        guard let context = current(configured: configured) else { return false }
+        guard let context = current(configured: configured) else {
+            headers.removeAll { isTraceContextHeader($0.name) }
+            return false
+        }
         context.inject(into: &headers)
         return true
     }
@@ -115,8 +120,16 @@ public enum W3CPropagation {
     /// Dictionary variant of ``inject(into:configured:)-(inout [(name: String, value: String)],_)``.
     @discardableResult
     public static func inject(into headers: inout [String: String], configured: ConfiguredTraceState = ConfiguredTraceState()) -> Bool {
-        guard let context = current(configured: configured) else { return false }
+        guard let context = current(configured: configured) else {
+            for key in headers.keys where isTraceContextHeader(key) { headers[key] = nil }
+            return false
+        }
         context.inject(into: &headers)
         return true
+    }
+
+    static func isTraceContextHeader(_ name: String) -> Bool {
+        let lower = name.lowercased()
+        return lower == W3CTraceContext.traceparentHeader || lower == W3CTraceContext.tracestateHeader
     }
 }

@@ -3,7 +3,7 @@ import OTLPProto
 /// Text waterfall of the spans of one export request: one block per trace, spans in tree order
 /// (children under their parent, by start time), each with its duration and a bar placed on the
 /// trace's time line. Spans whose parent is not in the request are shown as roots.
-enum Waterfall {
+enum RequestWaterfall {
     static let barWidth = 40
 
     static func render(_ request: CollectorTraceV1ExportTraceServiceRequest) -> [String] {

@@ -1,0 +1,184 @@
+import Atomics
+import OTLPSync
+
+/// Waits for a flush or shutdown to pass through every export lane. Several callers may wait on
+/// one ticket (a `forceFlush` or a second `shutdown` during a shutdown waits on the shutdown's),
+/// each with its own deadline.
+final class FlushTicket: Sendable {
+    private struct State {
+        var remaining: Int
+        var waiters: [Int: CheckedContinuation<Bool, Never>] = [:]
+        var timers: [Int: ExportExecutor.Timer] = [:]
+        var blockedWaiters: [OneShotSignal] = []
+        var nextWaiter = 0
+        /// Every lane is done.
+        var finished = false
+    }
+    private let state: LockedValue<State>
+
+    init(lanes: Int) { state = LockedValue(State(remaining: lanes)) }
+
+    func laneDone() {
+        let (waiters, timers, blocked) = state.withLock { state -> ([CheckedContinuation<Bool, Never>], [ExportExecutor.Timer], [OneShotSignal]) in
+            state.remaining -= 1
+            guard state.remaining == 0, !state.finished else { return ([], [], []) }
+            state.finished = true
+            defer {
+                state.waiters = [:]
+                state.timers = [:]
+                state.blockedWaiters = []
+            }
+            return (Array(state.waiters.values), Array(state.timers.values), state.blockedWaiters)
+        }
+        for timer in timers { ExportExecutor.shared.cancel(timer) }
+        for waiter in waiters { waiter.resume(returning: true) }
+        for signal in blocked { signal.signal() }
+    }
+
+    private func timeOut(_ id: Int) {
+        let waiter = state.withLock { state in
+            state.timers[id] = nil
+            return state.waiters.removeValue(forKey: id)
+        }
+        waiter?.resume(returning: false)
+    }
+
+    /// `true` when every lane finished before `deadline`. The deadline is kept by a timer on
+    /// the library's export threads, so it passes even while the cooperative pool is busy.
+    func wait(until deadline: ContinuousClock.Instant) async -> Bool {
+        let id = state.withLock { state in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
+        }
+        let deadlineNanos = deadline.monotonicNanos
+        return await withCheckedContinuation { continuation in
+            let immediate = state.withLock { state -> Bool? in
+                if state.finished { return true }
+                if monotonicNanos() >= deadlineNanos { return false }
+                state.waiters[id] = continuation
+                return nil
+            }
+            if let immediate {
+                continuation.resume(returning: immediate)
+                return
+            }
+            // The timer only fires past the deadline; if every lane finished first, it finds no
+            // waiter. It is cancelled when the lanes finish (or left to fire as a no-op).
+            let timer = ExportExecutor.shared.schedule(atMonotonic: deadlineNanos) { [self] in self.timeOut(id) }
+            state.withLock { state in
+                if state.finished { return }
+                state.timers[id] = timer
+            }
+        }
+    }
+
+    /// ``wait(until:)`` for a plain thread: blocks it (never call it from a task).
+    func waitBlocking(until deadline: ContinuousClock.Instant) -> Bool {
+        let signal = OneShotSignal()
+        let registered = state.withLock { state -> Bool in
+            if state.finished { return false }
+            state.blockedWaiters.append(signal)
+            return true
+        }
+        if !registered { return true }
+        return signal.wait(untilMonotonic: deadline.monotonicNanos)
+    }
+}
+
+/// One signal's exporters behind a serial (or bounded-concurrency) export task.
+final class ExportLane<Batch: Sendable>: Sendable {
+    enum Command: Sendable {
+        case export(Batch, items: Int)
+        case flush(FlushTicket)
+        case shutdown(FlushTicket)
+    }
+
+    let continuation: AsyncStream<Command>.Continuation
+    /// Export batches queued or in flight; the worker stops draining this signal's ring at the limit.
+    let pendingBatches = ManagedAtomic<Int>(0)
+    let exported = ManagedAtomic<Int>(0)
+    let failed = ManagedAtomic<Int>(0)
+    let maxPendingBatches: Int
+    private let task: LockedValue<Task<Void, Never>?> = LockedValue(nil)
+
+    init(name: String, exporters: [AnyBatchExporter<Batch>], maxConcurrentExports: Int,
+         diagnostics: @escaping @Sendable (String) -> Void, onProgress: @escaping @Sendable () -> Void) {
+        let (stream, continuation) = AsyncStream<Command>.makeStream()
+        self.continuation = continuation
+        self.maxPendingBatches = maxConcurrentExports + 1
+        let pendingBatches = self.pendingBatches
+        let exported = self.exported
+        let failed = self.failed
+        let maxConcurrent = maxConcurrentExports
+        // On the library's export threads: exports, their retries and the flush and shutdown
+        // commands never wait for a thread of the cooperative pool.
+        let task = Task.detached(executorPreference: ExportExecutor.shared) {
+            @Sendable func runExport(_ batch: Batch, items: Int) async {
+                var ok = true
+                for exporter in exporters {
+                    do {
+                        try await exporter.export(batch)
+                    } catch {
+                        ok = false
+                        diagnostics("\(name) exporter failed: \(error)")
+                    }
+                }
+                // Relaxed: statistics.
+                (ok ? exported : failed).wrappingIncrement(by: items, ordering: .relaxed)
+                // Releasing: the worker's acquiring read of the pending count sees the lane's progress.
+                pendingBatches.wrappingDecrement(ordering: .releasing)
+                onProgress()
+            }
+            await withTaskGroup(of: Void.self) { group in
+                var inFlight = 0
+                for await command in stream {
+                    switch command {
+                    case .export(let batch, let items):
+                        if inFlight >= maxConcurrent {
+                            await group.next()
+                            inFlight -= 1
+                        }
+                        group.addTask { await runExport(batch, items: items) }
+                        inFlight += 1
+                    case .flush(let ticket):
+                        await group.waitForAll()
+                        inFlight = 0
+                        for exporter in exporters {
+                            do { try await exporter.forceFlush() } catch { diagnostics("\(name) exporter flush failed: \(error)") }
+                        }
+                        ticket.laneDone()
+                    case .shutdown(let ticket):
+                        await group.waitForAll()
+                        inFlight = 0
+                        for exporter in exporters {
+                            do { try await exporter.forceFlush() } catch { diagnostics("\(name) exporter flush failed: \(error)") }
+                            await exporter.shutdown()
+                        }
+                        ticket.laneDone()
+                        return
+                    }
+                }
+            }
+        }
+        self.task.withLock { $0 = task }
+    }
+
+    var isSaturated: Bool {
+        // Acquiring: pairs with the lane's releasing decrement.
+        pendingBatches.load(ordering: .acquiring) >= maxPendingBatches
+    }
+
+    func send(_ batch: Batch, items: Int) {
+        // Relaxed: the count is only compared against a limit by this same worker thread and
+        // decremented (releasing) by the lane.
+        pendingBatches.wrappingIncrement(ordering: .relaxed)
+        continuation.yield(.export(batch, items: items))
+    }
+}
+
+extension Duration {
+    var nanoseconds: UInt64 {
+        let (seconds, attoseconds) = components
+        return UInt64(max(0, seconds)) &* 1_000_000_000 &+ UInt64(max(0, attoseconds) / 1_000_000_000)
+    }
+}
