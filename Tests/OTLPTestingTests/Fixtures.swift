@@ -102,7 +102,7 @@ func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thro
 final class RawClient: @unchecked Sendable {
     let fd: Int32
 
-    init(port: UInt16, receiveTimeout: Double = 5) throws {
+    init(port: UInt16, receiveTimeout: Double = 30) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw RawClientError(description: "socket failed") }
         var address = sockaddr_in()

@@ -12,7 +12,7 @@ func healthyGRPCExport(_ collector: OTLPTestCollector) async throws -> GRPCStatu
     let client = try GRPCClient(configuration: HTTP2ClientConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: try #require(collector.grpcPort), useTLS: false)))
     defer { client.shutdown() }
     let result = await client.unary(path: OTLPTestCollector.Signal.traces.grpcPath,
-                                    message: Fixtures.traces(["healthy"]).serializedBytes(), timeout: .seconds(5))
+                                    message: Fixtures.traces(["healthy"]).serializedBytes(), timeout: .seconds(60))
     return try result.get().code
 }
 
@@ -69,10 +69,10 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         defer { client.shutdown() }
         let big = Fixtures.traces((0..<4000).map { "span-with-a-long-name-\($0)" }).serializedBytes()
         #expect(big.count > 64 << 10)
-        let rejected = try await client.unary(path: OTLPTestCollector.Signal.traces.grpcPath, message: big, timeout: .seconds(5)).get()
+        let rejected = try await client.unary(path: OTLPTestCollector.Signal.traces.grpcPath, message: big, timeout: .seconds(60)).get()
         #expect(rejected.code == .resourceExhausted)
         let accepted = try await client.unary(path: OTLPTestCollector.Signal.traces.grpcPath,
-                                              message: Fixtures.traces(["small"]).serializedBytes(), timeout: .seconds(5)).get()
+                                              message: Fixtures.traces(["small"]).serializedBytes(), timeout: .seconds(60)).get()
         #expect(accepted.code == .ok)
         #expect(collector.transportStatistics.grpc?.oversizedRequests == 1)
         #expect(collector.spans.map(\.span.name) == ["small"])
@@ -121,7 +121,7 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         defer { client.shutdown() }
         let answer = try await client.transport.execute(HTTP2Request(path: OTLPTestCollector.Signal.traces.grpcPath, headers: [
             HTTPField("content-type", "application/grpc"), HTTPField("grpc-encoding", "gzip"), HTTPField("te", "trailers"),
-        ], body: Fixtures.grpcFrame(bomb, compressed: true), timeout: .seconds(5)))
+        ], body: Fixtures.grpcFrame(bomb, compressed: true), timeout: .seconds(60)))
         #expect(answer.value("grpc-status") == String(GRPCStatusCode.resourceExhausted.rawValue))
         #expect(collector.counters.rejectedRequests == 2)
         #expect(try await healthyHTTPExport(collector) == 200)
@@ -142,7 +142,7 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         #expect(jsonBody.contains("\"code\":3"))
         let client = try GRPCClient(configuration: HTTP2ClientConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: try #require(collector.grpcPort), useTLS: false)))
         defer { client.shutdown() }
-        let grpc = try await client.unary(path: OTLPTestCollector.Signal.metrics.grpcPath, message: [0x0A, 0x05, 0x01], timeout: .seconds(5)).get()
+        let grpc = try await client.unary(path: OTLPTestCollector.Signal.metrics.grpcPath, message: [0x0A, 0x05, 0x01], timeout: .seconds(60)).get()
         #expect(grpc.code == .invalidArgument)
         #expect(collector.counters.rejectedRequests == 3 && collector.counters.requests == 3)
         await collector.stop()
@@ -159,10 +159,10 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         #expect(try await http.response()?.status == 405)
         let client = try GRPCClient(configuration: HTTP2ClientConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: try #require(collector.grpcPort), useTLS: false)))
         defer { client.shutdown() }
-        let unknown = try await client.unary(path: "/opentelemetry.proto.collector.trace.v1.TraceService/Nope", message: [], timeout: .seconds(5)).get()
+        let unknown = try await client.unary(path: "/opentelemetry.proto.collector.trace.v1.TraceService/Nope", message: [], timeout: .seconds(60)).get()
         #expect(unknown.code == .unimplemented)
         let wrongType = try await client.transport.execute(HTTP2Request(path: OTLPTestCollector.Signal.traces.grpcPath, headers: [
-            HTTPField("content-type", "application/json")], body: Array("{}".utf8), timeout: .seconds(5)))
+            HTTPField("content-type", "application/json")], body: Array("{}".utf8), timeout: .seconds(60)))
         #expect(wrongType.status == 415)
         #expect(collector.counters.rejectedRequests == 5)
         await collector.stop()
@@ -229,7 +229,7 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
             "-n", "20000", "-c", "2", "-m", "1000", "-d", body.path,
             "-H", "content-type: application/grpc", "-H", "te: trailers",
             "\(collector.grpcEndpoint!)\(OTLPTestCollector.Signal.traces.grpcPath)",
-        ], timeout: 60) }
+        ], timeout: 300) }
         #expect(output.status == 0, "\(output.stderrText)")
         #expect(output.stdoutText.contains("20000 succeeded"), "\(output.stdoutText)")
         #expect(collector.counters.spans == 80_000)

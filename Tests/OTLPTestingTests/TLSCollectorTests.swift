@@ -18,7 +18,7 @@ struct TLSCollectorTests {
     func exporterConfiguration(_ signal: OTLPSignal, _ proto: OTLPProtocol, _ endpoint: String, _ certificates: TestCertificates,
                                clientCertificate: Bool) -> OTLPExporterConfiguration {
         let identity = clientCertificate ? OTLPTLSConfiguration.ClientIdentity(certificateFile: certificates.clientCert, privateKeyFile: certificates.clientKey) : nil
-        return OTLPExporterConfiguration(signal: signal, protocol: proto, endpoint: endpoint, timeout: .seconds(5),
+        return OTLPExporterConfiguration(signal: signal, protocol: proto, endpoint: endpoint, timeout: .seconds(60),
                                          tls: OTLPTLSConfiguration(caCertificateFile: certificates.caCert, clientIdentity: identity),
                                          retry: OTLPRetryPolicy(initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(50),
                                                                 multiplier: 1.5, jitter: 0.1, maxElapsedTime: .milliseconds(300)))
@@ -79,7 +79,7 @@ struct TLSCollectorTests {
         try Data(Fixtures.logs(["curl-tls"]).jsonBytes()).write(to: file)
         let output = try await offPool { try ChildProcess.run("/usr/bin/curl", ["-sS", "--http1.1", "--cacert", certificates.caCert, "-o", "/dev/null", "-w", "%{http_code} %{http_version}",
                                                              "-H", "content-type: application/json", "--data-binary", "@\(file.path)",
-                                                             collector.httpURL(for: .logs)!], timeout: 30) }
+                                                             collector.httpURL(for: .logs)!], timeout: 120) }
         #expect(output.stdoutText == "200 1.1", "\(output.stderrText)")
         #expect(collector.requests.map(\.httpProtocol) == [.http1])
         await collector.stop()
@@ -92,7 +92,7 @@ struct TLSCollectorTests {
                        clientCertificate: Bool) -> OTLPExporterConfiguration {
         let identity = clientCertificate ? OTLPTLSConfiguration.ClientIdentity(certificateFile: authority.clientCertificateFile,
                                                                                privateKeyFile: authority.clientKeyFile) : nil
-        return OTLPExporterConfiguration(signal: signal, protocol: proto, endpoint: endpoint, timeout: .seconds(5),
+        return OTLPExporterConfiguration(signal: signal, protocol: proto, endpoint: endpoint, timeout: .seconds(60),
                                          tls: OTLPTLSConfiguration(caCertificateFile: authority.caCertificateFile, clientIdentity: identity),
                                          retry: OTLPRetryPolicy(initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(50),
                                                                 multiplier: 1.5, jitter: 0.1, maxElapsedTime: .milliseconds(300)))
