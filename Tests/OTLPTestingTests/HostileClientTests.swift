@@ -173,8 +173,8 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         // Long enough that the healthy clients below are served first even on a loaded machine.
         configuration.server.requestReadTimeout = .seconds(5)
         let collector = try await OTLPTestCollector.start(configuration: configuration)
-        let slowHTTP = try RawClient(port: collector.httpPort!, receiveTimeout: 15)
-        let slowGRPC = try RawClient(port: collector.grpcPort!, receiveTimeout: 15)
+        let slowHTTP = try RawClient(port: collector.httpPort!, receiveTimeout: 120)
+        let slowGRPC = try RawClient(port: collector.grpcPort!, receiveTimeout: 120)
         slowHTTP.send("POST /v1/traces HTTP/1.1\r\nhost: x\r\n")
         slowGRPC.send("PRI * HTTP/2.0\r\n")
         let start = ContinuousClock.now
@@ -184,10 +184,9 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         for _ in 0..<3 { slowHTTP.send("x-slow: 1\r\n"); try await Task.sleep(for: .milliseconds(100)) }
         #expect(try await slowHTTP.closedByServer())
         #expect(try await slowGRPC.closedByServer())
-        // Closed by the read timeout, not before it; the upper bound only says "not left open"
-        // (the whole package runs in one process, so this task may resume late).
+        // Closed by the read timeout, not before it. No upper bound: the whole package runs in one
+        // process, where this task may resume a minute late; the closes themselves were seen above.
         #expect(ContinuousClock.now - start >= .seconds(5))
-        #expect(ContinuousClock.now - start < .seconds(30))
         #expect(collector.transportStatistics.http?.slowRequestTimeouts == 1)
         #expect(collector.transportStatistics.grpc?.slowRequestTimeouts == 1)
         await collector.stop()
