@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Collector decode throughput: `otlp collect` (release) fed by h2load over one HTTP/2 connection
 # with pre-encoded gRPC export requests of 4-attribute spans. Prints requests/s, spans/s and the
-# collector's CPU time per second of wall clock.
+# collector's CPU time (per second of wall clock, and per span: on a loaded machine the first
+# two measure the scheduler, the last one the collector).
 #   Benchmarks/tools/collector-h2load.sh [SPANS_PER_REQUEST=512] [REQUESTS=4000] [IN_FLIGHT=16]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -43,8 +44,8 @@ for _ in $(seq 100); do grep -q listening "$work/collector.out" 2>/dev/null && b
 port=$(sed -n 's/.*grpc=127.0.0.1:\([0-9]*\).*/\1/p' "$work/collector.out" | head -1)
 ticks() { awk '{print $14 + $15}' "/proc/$collector_pid/stat"; }
 before=$(ticks)
-h2load -n "$requests" -c 1 -m "$inflight" -d "$work/body.bin" -H 'content-type: application/grpc' -H 'te: trailers' \
-  "http://127.0.0.1:$port/opentelemetry.proto.collector.trace.v1.TraceService/Export" > "$work/h2load.out"
+/usr/bin/time -f "h2load: %U user %S sys %e wall" h2load -n "$requests" -c 1 -m "$inflight" -d "$work/body.bin" -H 'content-type: application/grpc' -H 'te: trailers' \
+  "http://127.0.0.1:$port/opentelemetry.proto.collector.trace.v1.TraceService/Export" > "$work/h2load.out" 2> "$work/h2load.time"; cat "$work/h2load.time"
 after=$(ticks)
 kill -TERM "$collector_pid"; wait "$collector_pid" || true
 seconds=$(sed -n 's/^finished in \([0-9.]*\)s,.*/\1/p' "$work/h2load.out")
@@ -52,5 +53,5 @@ rps=$(sed -n 's/^finished in [0-9.]*s, \([0-9.]*\) req\/s.*/\1/p' "$work/h2load.
 grep -E "^requests:" "$work/h2load.out"
 echo "request: $spans spans, $(stat -c %s "$work/request.bin") bytes; $inflight in flight on one connection"
 echo "collector: $(tail -1 "$work/collector.out")"
-awk -v r="$rps" -v s="$spans" -v t="$seconds" -v c=$((after - before)) -v hz="$(getconf CLK_TCK)" \
-  'BEGIN { printf "requests/s=%.0f spans/s=%.0f collector_cpu=%.2f s per s\n", r, r * s, c / hz / t }'
+awk -v r="$rps" -v s="$spans" -v n="$requests" -v t="$seconds" -v c=$((after - before)) -v hz="$(getconf CLK_TCK)" \
+  'BEGIN { printf "requests/s=%.0f spans/s=%.0f collector_cpu=%.2f s per s, %.0f ns per span\n", r, r * s, c / hz / t, c / hz / (n * s) * 1e9 }'

@@ -23,4 +23,9 @@ static inline uint64_t COpenSSL_SSL_CTX_set_options(SSL_CTX *ctx, uint64_t optio
 }
 static inline uint64_t COpenSSL_SSL_OP_NO_COMPRESSION(void) { return SSL_OP_NO_COMPRESSION; }
 static inline uint64_t COpenSSL_SSL_OP_IGNORE_UNEXPECTED_EOF(void) { return SSL_OP_IGNORE_UNEXPECTED_EOF; }
+/* For the in-process test certificate authority. */
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+static inline int COpenSSL_EVP_PKEY_EC(void) { return EVP_PKEY_EC; }
+static inline int COpenSSL_MBSTRING_ASC(void) { return MBSTRING_ASC; }
 #endif

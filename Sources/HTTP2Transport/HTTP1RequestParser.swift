@@ -107,6 +107,7 @@ struct HTTP1RequestParser {
                 case .none:
                     return .request(finish())
                 case .length(let length):
+                    body.reserveCapacity(length)
                     state = .fixedBody(remaining: length)
                 case .chunked:
                     state = .chunkSize

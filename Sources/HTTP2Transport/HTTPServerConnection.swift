@@ -53,6 +53,13 @@ final class HTTPServerConnection {
     private var closeAfterFlush = false
     private var closeNow = false
     private var peerClosed = false
+    /// After an HTTP/1.1 error answer: our side is shut down for writing and the client's
+    /// remaining bytes are read and dropped until it closes or this time passes, so that a client
+    /// still sending its body reads the answer instead of a reset (a lingering close).
+    private var lingerUntil: UInt64?
+    private var lingerDiscarded = 0
+    private static let lingerTime: UInt64 = 2_000_000_000
+    private static let maxLingerBytes = 64 << 20
     private var misbehaviourCounted = false
     /// An HTTP/1.1 response held back by its delay; nothing after it is parsed meanwhile.
     private var http1Pending: (deadline: UInt64, response: HTTPServerResponse, keepAlive: Bool)?
@@ -62,6 +69,7 @@ final class HTTPServerConnection {
     private var headerBytes: [UInt8] = []
 
     private static let maxBufferedOutput = 1 << 20
+    private let timeouts: ServerConnectionTimeouts
 
     init(loop: ServerLoop, fd: Int32, id: Int, now: UInt64) {
         self.loop = loop
@@ -71,12 +79,15 @@ final class HTTPServerConnection {
                                     maxBodyBytes: loop.configuration.maxRequestBodyBytes)
         lastActivity = now
         lastWriteProgress = now
+        timeouts = ServerConnectionTimeouts(requestReadTimeout: loop.configuration.requestReadTimeout,
+                                            idleTimeout: loop.configuration.idleTimeout)
     }
 
     var fd: Int32 { socket.fd }
 
     var wantsRead: Bool {
-        !closeNow && !closeAfterFlush && !peerClosed && http1Pending == nil && output.readableBytes < Self.maxBufferedOutput
+        if lingerUntil != nil { return !peerClosed }
+        return !closeNow && !closeAfterFlush && !peerClosed && http1Pending == nil && output.readableBytes < Self.maxBufferedOutput
     }
 
     var wantsWrite: Bool { !closeNow && (output.readableBytes > 0 || handshakeWantsWrite) }
@@ -140,7 +151,10 @@ final class HTTPServerConnection {
     var isFinished: Bool {
         if closeNow || socket.fd < 0 { return true }
         if output.readableBytes > 0 { return false }
-        if closeAfterFlush { return true }
+        if closeAfterFlush {
+            guard let lingerUntil else { return true }
+            return peerClosed || monotonicNanos() >= lingerUntil
+        }
         if let session = session?.session {
             if peerClosed { return true }
             return nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0
@@ -149,23 +163,17 @@ final class HTTPServerConnection {
     }
 
     /// The next time `tick` has something to do.
-    var nextDeadline: UInt64? {
-        let configuration = loop.configuration
-        var next = UInt64.max
-        if let http1Pending { next = min(next, http1Pending.deadline) }
-        for entry in delayed { next = min(next, entry.deadline) }
-        if let requestStartedAt { next = min(next, requestStartedAt &+ configuration.requestReadTimeout.nanoseconds) }
-        for stream in streams.values where !stream.requestComplete && !stream.rejected {
-            next = min(next, stream.startedAt &+ configuration.requestReadTimeout.nanoseconds)
-        }
-        if isIdle { next = min(next, lastActivity &+ configuration.idleTimeout.nanoseconds) }
-        if output.readableBytes > 0 { next = min(next, lastWriteProgress &+ configuration.idleTimeout.nanoseconds) }
-        return next == .max ? nil : next
-    }
+    var nextDeadline: UInt64? { timeouts.nextDeadline(timeState) }
 
-    /// No request in progress or waiting for its answer.
-    private var isIdle: Bool {
-        streams.isEmpty && delayed.isEmpty && http1Pending == nil && requestStartedAt == nil
+    /// The state the time rules look at.
+    private var timeState: ServerConnectionTimeouts.State {
+        ServerConnectionTimeouts.State(
+            lastActivity: lastActivity, lastWriteProgress: lastWriteProgress, hasPendingOutput: output.readableBytes > 0,
+            requestStartedAt: http1Pending == nil ? requestStartedAt : nil,
+            oldestIncompleteStreamStart: streams.values.lazy.filter { !$0.requestComplete && !$0.rejected }.map(\.startedAt).min(),
+            hasOpenRequests: !streams.isEmpty || !delayed.isEmpty || http1Pending != nil,
+            nextDelayedAnswer: min(delayed.lazy.map(\.deadline).min() ?? .max, http1Pending?.deadline ?? .max).nilIfMax,
+            lingerUntil: lingerUntil)
     }
 
     func close() {
@@ -186,6 +194,7 @@ final class HTTPServerConnection {
 
     func readAvailable() {
         guard !closeNow, socket.fd >= 0 else { return }
+        if lingerUntil != nil { discardWhileLingering(); return }
         guard handshake() else { return }
         for _ in 0..<32 {
             switch readSome() {
@@ -408,6 +417,18 @@ final class HTTPServerConnection {
             submitResponse(stream, response)
             return
         }
+        if stream.body.isEmpty {
+            // Room for the whole body up front (within the limit): from content-length, or from a
+            // gRPC message's length prefix; growing by doubling copied large bodies several times.
+            var expected = data.count
+            if let text = stream.headers.first(where: { $0.name == "content-length" })?.value, let length = Int(text) {
+                expected = max(expected, length)
+            } else if data.count >= 5 && stream.isGRPC {
+                let length = Int(data[1]) << 24 | Int(data[2]) << 16 | Int(data[3]) << 8 | Int(data[4])
+                expected = max(expected, 5 + length)
+            }
+            stream.body.reserveCapacity(min(expected, limit))
+        }
         stream.body.append(contentsOf: data)
     }
 
@@ -529,8 +550,7 @@ final class HTTPServerConnection {
     // MARK: Timers and writing
 
     func tick(now: UInt64) {
-        guard !closeNow else { return }
-        let configuration = loop.configuration
+        guard !closeNow, lingerUntil == nil else { return }
         if !delayed.isEmpty {
             var index = 0
             while index < delayed.count {
@@ -548,25 +568,19 @@ final class HTTPServerConnection {
             applyHTTP1(pending.response, keepAlive: pending.keepAlive)
             serviceHTTP1()
         }
-        let readTimeout = configuration.requestReadTimeout.nanoseconds
-        if let requestStartedAt, now >= requestStartedAt &+ readTimeout {
+        switch timeouts.expiry(timeState, now: now) {
+        case .none, .lingerOver:
+            break
+        case .slowRequest:
             countMisbehaviour { $0.slowRequestTimeouts += 1 }
             if mode == .http1 {
                 writeHTTP1(HTTPServerResponse(status: 408, body: Array("request not complete in time\n".utf8)), keepAlive: false)
                 closeAfterFlush = true
                 flush()
             }
-            closeNow = true
-            return
-        }
-        if streams.values.contains(where: { !$0.requestComplete && !$0.rejected && now >= $0.startedAt &+ readTimeout }) {
-            countMisbehaviour { $0.slowRequestTimeouts += 1 }
             terminateHTTP2(errorCode: NGHTTP2_ENHANCE_YOUR_CALM.rawValue)
             closeNow = true
-            return
-        }
-        let idleLimit = configuration.idleTimeout.nanoseconds
-        if (isIdle && now >= lastActivity &+ idleLimit) || (output.readableBytes > 0 && now >= lastWriteProgress &+ idleLimit) {
+        case .idle:
             loop.count { $0.idleTimeouts += 1 }
             terminateHTTP2(errorCode: NGHTTP2_NO_ERROR.rawValue)
             closeNow = true
@@ -581,6 +595,29 @@ final class HTTPServerConnection {
     }
 
     func flush() {
+        flushOutput()
+        if closeAfterFlush && output.readableBytes == 0 && lingerUntil == nil && !closeNow && !peerClosed
+            && tls == nil && session == nil && socket.fd >= 0 && shutdown(socket.fd, Int32(SHUT_WR)) == 0 {
+            lingerUntil = monotonicNanos() &+ Self.lingerTime
+        }
+    }
+
+    private func discardWhileLingering() {
+        while true {
+            let n = recv(socket.fd, loop.input, loop.inputCapacity, 0)
+            if n > 0 {
+                lingerDiscarded += n
+                if lingerDiscarded > Self.maxLingerBytes { closeNow = true; return }
+                continue
+            }
+            if n == 0 { peerClosed = true; return }
+            if errno == EINTR { continue }
+            if errno != EAGAIN && errno != EWOULDBLOCK { closeNow = true }
+            return
+        }
+    }
+
+    private func flushOutput() {
         guard !closeNow, socket.fd >= 0 else { return }
         if handshakeWantsWrite { _ = handshake() }
         if let tls, !tls.handshakeDone { return }
@@ -610,4 +647,8 @@ final class HTTPServerConnection {
             guard let session = session?.session, nghttp2_session_want_write(session) != 0 else { return }
         }
     }
+}
+
+extension UInt64 {
+    fileprivate var nilIfMax: UInt64? { self == .max ? nil : self }
 }

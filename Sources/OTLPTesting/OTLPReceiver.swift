@@ -102,8 +102,7 @@ enum OTLPReceiver {
         guard body.count == 5 + length else {
             return reject(grpcError(.internalError, body.count < 5 + length ? "truncated gRPC message" : "more than one message in a unary request"), signal)
         }
-        var message = Array(body[5...])
-        var compressed = false
+        var decompressed: [UInt8]?
         switch flag {
         case 0:
             break
@@ -113,17 +112,20 @@ enum OTLPReceiver {
                 return reject(grpcError(.unimplemented, "grpc-encoding \(encoding) is not supported (gzip is)"), signal)
             }
             do throws(GzipError) {
-                message = try Gzip.decompress(message, limit: maxMessageBytes)
-                compressed = true
+                decompressed = try Gzip.decompress(Array(body[5...]), limit: maxMessageBytes)
             } catch {
                 return reject(grpcError(error.kind == .tooLarge ? .resourceExhausted : .internalError, "\(error)"), signal)
             }
         default:
             return reject(grpcError(.internalError, "invalid gRPC message flag \(flag)"), signal)
         }
+        let compressed = decompressed != nil
         let payload: OTLPTestCollector.Payload
         do {
-            payload = try decode(signal, message, json: false, maxMessageBytes: maxMessageBytes)
+            // Decoded in place, after the prefix: no copy of the message.
+            payload = try (decompressed ?? body).withUnsafeBytes { raw in
+                try decodeBinary(signal, compressed ? raw : UnsafeRawBufferPointer(rebasing: raw[5...]), maxMessageBytes: maxMessageBytes)
+            }
         } catch {
             return reject(grpcError(.invalidArgument, "cannot decode \(signal) request: \(error)"), signal)
         }
@@ -278,6 +280,15 @@ enum OTLPReceiver {
     }
 
     // MARK: Codec
+
+    static func decodeBinary(_ signal: Signal, _ bytes: UnsafeRawBufferPointer, maxMessageBytes: Int) throws -> OTLPTestCollector.Payload {
+        let options = ProtoDecodingOptions(maxMessageSize: max(maxMessageBytes, 1))
+        switch signal {
+        case .traces: return .traces(try CollectorTraceV1ExportTraceServiceRequest(serializedBytes: bytes, options: options))
+        case .metrics: return .metrics(try CollectorMetricsV1ExportMetricsServiceRequest(serializedBytes: bytes, options: options))
+        case .logs: return .logs(try CollectorLogsV1ExportLogsServiceRequest(serializedBytes: bytes, options: options))
+        }
+    }
 
     static func decode(_ signal: Signal, _ bytes: [UInt8], json: Bool, maxMessageBytes: Int) throws -> OTLPTestCollector.Payload {
         let options = ProtoDecodingOptions(maxMessageSize: max(maxMessageBytes, 1))

@@ -35,6 +35,9 @@ public final class OTLPTestCollector: Sendable {
         /// both receivers then speak TLS only). `host`, `port` and `maxRequestBodyBytes` are set
         /// from the above.
         public var server: HTTPServerConfiguration
+        /// TLS with certificates generated for this collector (see ``OTLPTestCollector/certificates``);
+        /// default `.none` (cleartext, unless `server.tls` is set).
+        public var tls: TLSMode
         /// Keep every accepted request and its flattened items (default). `false` keeps counts only
         /// (a long-running `otlp collect`).
         public var keepsRequests: Bool
@@ -42,8 +45,9 @@ public final class OTLPTestCollector: Sendable {
         public var onRequest: (@Sendable (ReceivedRequest) -> Void)?
 
         public init(host: String = "127.0.0.1", grpcPort: UInt16 = 0, httpPort: UInt16 = 0, maxRequestBytes: Int = 4 << 20,
-                    server: HTTPServerConfiguration = HTTPServerConfiguration(), keepsRequests: Bool = true,
+                    server: HTTPServerConfiguration = HTTPServerConfiguration(), tls: TLSMode = .none, keepsRequests: Bool = true,
                     onRequest: (@Sendable (ReceivedRequest) -> Void)? = nil) {
+            self.tls = tls
             self.host = host
             self.grpcPort = grpcPort
             self.httpPort = httpPort
@@ -52,6 +56,16 @@ public final class OTLPTestCollector: Sendable {
             self.keepsRequests = keepsRequests
             self.onRequest = onRequest
         }
+    }
+
+    /// How the collector does TLS.
+    public enum TLSMode: Sendable, Hashable {
+        /// No generated certificates: cleartext, or `server.tls` as configured.
+        case none
+        /// A certificate authority made in process for this collector (``TestCertificateAuthority``):
+        /// the receivers serve its `localhost` certificate; with `requireClientCertificate`,
+        /// clients must present a certificate it signed (its client certificate is one).
+        case generated(requireClientCertificate: Bool)
     }
 
     /// A wait that did not complete.
@@ -82,6 +96,9 @@ public final class OTLPTestCollector: Sendable {
     private let configuration: Configuration
     private let grpcServer: HTTPServer?
     private let httpServer: HTTPServer?
+    /// The generated certificate authority with `tls: .generated`: trust `caCertificateFile`;
+    /// `clientCertificateFile` / `clientKeyFile` for mutual TLS. Its files are deleted with the collector.
+    public let certificates: TestCertificateAuthority?
 
     /// Starts the receivers asked for, each on its own port.
     /// - Throws: `TransportError` when a port cannot be bound.
@@ -92,6 +109,16 @@ public final class OTLPTestCollector: Sendable {
     /// Starts the receivers synchronously (binding is immediate); ``start(grpc:http:configuration:)``
     /// is the async form.
     public init(grpc: Bool = true, http: Bool = true, configuration: Configuration = Configuration()) throws {
+        var configuration = configuration
+        if case .generated(let requireClientCertificate) = configuration.tls {
+            let authority = try TestCertificateAuthority.generate()
+            certificates = authority
+            configuration.server.tls = HTTPServerTLSConfiguration(
+                certificateFile: authority.serverCertificateFile, privateKeyFile: authority.serverKeyFile,
+                clientCAFile: requireClientCertificate ? authority.caCertificateFile : nil)
+        } else {
+            certificates = nil
+        }
         self.configuration = configuration
         let box = HandlerBox()
         func server(port: UInt16) throws(TransportError) -> HTTPServer {
@@ -110,6 +137,7 @@ public final class OTLPTestCollector: Sendable {
     deinit {
         grpcServer?.shutdown()
         httpServer?.shutdown()
+        certificates?.remove()
     }
 
     // MARK: Endpoints

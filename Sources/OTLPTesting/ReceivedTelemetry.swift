@@ -32,10 +32,12 @@ extension OTLPTestCollector {
 
     /// A decoded export request.
     public enum Payload: Sendable, Hashable {
+        /// An `ExportTraceServiceRequest`.
         case traces(CollectorTraceV1ExportTraceServiceRequest)
         case metrics(CollectorMetricsV1ExportMetricsServiceRequest)
         case logs(CollectorLogsV1ExportLogsServiceRequest)
 
+        /// The signal of the request.
         public var signal: Signal {
             switch self {
             case .traces: .traces
@@ -69,6 +71,7 @@ extension OTLPTestCollector {
         /// HTTP/1.1 or HTTP/2.
         public var httpProtocol: HTTPServerProtocol
 
+        /// The signal of the request.
         public var signal: Signal { payload.signal }
 
         /// The first header value named `name` (lower-case).
@@ -77,8 +80,11 @@ extension OTLPTestCollector {
 
     /// A span with the resource and scope it was sent under.
     public struct ReceivedSpan: Sendable, Hashable {
+        /// The resource of the span's `ResourceSpans` (nil when the sender left it out).
         public var resource: ResourceV1Resource?
+        /// The instrumentation scope of the span's `ScopeSpans` (nil when left out).
         public var scope: CommonV1InstrumentationScope?
+        /// The span as decoded.
         public var span: TraceV1Span
     }
 
@@ -93,18 +99,25 @@ extension OTLPTestCollector {
             case summary(MetricsV1SummaryDataPoint)
         }
 
+        /// The resource of the point's `ResourceMetrics` (nil when left out).
         public var resource: ResourceV1Resource?
+        /// The instrumentation scope of the point's `ScopeMetrics` (nil when left out).
         public var scope: CommonV1InstrumentationScope?
+        /// The name, description and unit of the point's metric.
         public var metricName: String
         public var metricDescription: String
         public var unit: String
+        /// The data point, tagged with its metric's type.
         public var point: Point
     }
 
     /// A log record with the resource and scope it was sent under.
     public struct ReceivedLogRecord: Sendable, Hashable {
+        /// The resource of the record's `ResourceLogs` (nil when left out).
         public var resource: ResourceV1Resource?
+        /// The instrumentation scope of the record's `ScopeLogs` (nil when left out).
         public var scope: CommonV1InstrumentationScope?
+        /// The log record as decoded.
         public var record: LogsV1LogRecord
     }
 
@@ -112,6 +125,7 @@ extension OTLPTestCollector {
     public struct Counters: Sendable, Hashable, CustomStringConvertible {
         /// Export requests received (accepted or not), per signal in `requestsBySignal`.
         public var requests = 0
+        /// Export requests per signal.
         public var requestsBySignal: [Signal: Int] = [:]
         /// Requests answered with an error: malformed body, wrong content type, unknown path,
         /// too large, or a scripted error fault.
@@ -121,7 +135,9 @@ extension OTLPTestCollector {
         public var transportRejections = 0
         /// Items in accepted requests.
         public var spans = 0
+        /// Metric data points in accepted requests.
         public var metricPoints = 0
+        /// Log records in accepted requests.
         public var logRecords = 0
 
         public init() {}

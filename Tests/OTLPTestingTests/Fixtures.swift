@@ -131,6 +131,7 @@ final class RawClient: @unchecked Sendable {
         return true
     }
 
+    @discardableResult
     func send(_ text: String) -> Bool { send(Array(text.utf8)) }
 
     /// Reads until the peer closes, the timeout passes, or `until` says enough.

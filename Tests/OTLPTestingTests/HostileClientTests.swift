@@ -12,7 +12,7 @@ func healthyGRPCExport(_ collector: OTLPTestCollector) async throws -> GRPCStatu
     let client = try GRPCClient(configuration: HTTP2ClientConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: try #require(collector.grpcPort), useTLS: false)))
     defer { client.shutdown() }
     let result = await client.unary(path: OTLPTestCollector.Signal.traces.grpcPath,
-                                    message: Fixtures.traces(["healthy"]).serializedBytes(), timeout: .seconds(30))
+                                    message: Fixtures.traces(["healthy"]).serializedBytes(), timeout: .seconds(60))
     return try result.get().code
 }
 
@@ -69,10 +69,10 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         defer { client.shutdown() }
         let big = Fixtures.traces((0..<4000).map { "span-with-a-long-name-\($0)" }).serializedBytes()
         #expect(big.count > 64 << 10)
-        let rejected = try await client.unary(path: OTLPTestCollector.Signal.traces.grpcPath, message: big, timeout: .seconds(30)).get()
+        let rejected = try await client.unary(path: OTLPTestCollector.Signal.traces.grpcPath, message: big, timeout: .seconds(60)).get()
         #expect(rejected.code == .resourceExhausted)
         let accepted = try await client.unary(path: OTLPTestCollector.Signal.traces.grpcPath,
-                                              message: Fixtures.traces(["small"]).serializedBytes(), timeout: .seconds(30)).get()
+                                              message: Fixtures.traces(["small"]).serializedBytes(), timeout: .seconds(60)).get()
         #expect(accepted.code == .ok)
         #expect(collector.transportStatistics.grpc?.oversizedRequests == 1)
         #expect(collector.spans.map(\.span.name) == ["small"])
@@ -91,6 +91,23 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         await collector.stop()
     }
 
+    @Test func aClientStillSendingAnOversizedBodyReadsThe413() async throws {
+        var configuration = OTLPTestCollector.Configuration()
+        configuration.maxRequestBytes = 1 << 20
+        let collector = try await OTLPTestCollector.start(grpc: false, configuration: configuration)
+        let client = try RawClient(port: collector.httpPort!)
+        // 16 MiB, more than the socket buffers hold: the server answers after the head and must
+        // keep reading (and dropping) the rest, or the client's writes would end in a reset.
+        let request = http1Post(path: "/v1/traces", contentType: "application/x-protobuf", body: [UInt8](repeating: 0x0A, count: 16 << 20))
+        let sent = try await offPool { client.send(request) }
+        #expect(sent)
+        let response = try await client.response()
+        #expect(response?.status == 413)
+        #expect(response?.head.lowercased().contains("connection: close") == true)
+        #expect(collector.transportStatistics.http?.oversizedRequests == 1)
+        await collector.stop()
+    }
+
     @Test func aGzipBombIsRefusedWithinTheSizeLimit() async throws {
         var configuration = OTLPTestCollector.Configuration()
         configuration.maxRequestBytes = 1 << 20
@@ -104,7 +121,7 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         defer { client.shutdown() }
         let answer = try await client.transport.execute(HTTP2Request(path: OTLPTestCollector.Signal.traces.grpcPath, headers: [
             HTTPField("content-type", "application/grpc"), HTTPField("grpc-encoding", "gzip"), HTTPField("te", "trailers"),
-        ], body: Fixtures.grpcFrame(bomb, compressed: true), timeout: .seconds(30)))
+        ], body: Fixtures.grpcFrame(bomb, compressed: true), timeout: .seconds(60)))
         #expect(answer.value("grpc-status") == String(GRPCStatusCode.resourceExhausted.rawValue))
         #expect(collector.counters.rejectedRequests == 2)
         #expect(try await healthyHTTPExport(collector) == 200)
@@ -125,7 +142,7 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         #expect(jsonBody.contains("\"code\":3"))
         let client = try GRPCClient(configuration: HTTP2ClientConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: try #require(collector.grpcPort), useTLS: false)))
         defer { client.shutdown() }
-        let grpc = try await client.unary(path: OTLPTestCollector.Signal.metrics.grpcPath, message: [0x0A, 0x05, 0x01], timeout: .seconds(30)).get()
+        let grpc = try await client.unary(path: OTLPTestCollector.Signal.metrics.grpcPath, message: [0x0A, 0x05, 0x01], timeout: .seconds(60)).get()
         #expect(grpc.code == .invalidArgument)
         #expect(collector.counters.rejectedRequests == 3 && collector.counters.requests == 3)
         await collector.stop()
@@ -142,10 +159,10 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         #expect(try await http.response()?.status == 405)
         let client = try GRPCClient(configuration: HTTP2ClientConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: try #require(collector.grpcPort), useTLS: false)))
         defer { client.shutdown() }
-        let unknown = try await client.unary(path: "/opentelemetry.proto.collector.trace.v1.TraceService/Nope", message: [], timeout: .seconds(30)).get()
+        let unknown = try await client.unary(path: "/opentelemetry.proto.collector.trace.v1.TraceService/Nope", message: [], timeout: .seconds(60)).get()
         #expect(unknown.code == .unimplemented)
         let wrongType = try await client.transport.execute(HTTP2Request(path: OTLPTestCollector.Signal.traces.grpcPath, headers: [
-            HTTPField("content-type", "application/json")], body: Array("{}".utf8), timeout: .seconds(30)))
+            HTTPField("content-type", "application/json")], body: Array("{}".utf8), timeout: .seconds(60)))
         #expect(wrongType.status == 415)
         #expect(collector.counters.rejectedRequests == 5)
         await collector.stop()
@@ -156,8 +173,8 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         // Long enough that the healthy clients below are served first even on a loaded machine.
         configuration.server.requestReadTimeout = .seconds(5)
         let collector = try await OTLPTestCollector.start(configuration: configuration)
-        let slowHTTP = try RawClient(port: collector.httpPort!, receiveTimeout: 60)
-        let slowGRPC = try RawClient(port: collector.grpcPort!, receiveTimeout: 60)
+        let slowHTTP = try RawClient(port: collector.httpPort!, receiveTimeout: 120)
+        let slowGRPC = try RawClient(port: collector.grpcPort!, receiveTimeout: 120)
         slowHTTP.send("POST /v1/traces HTTP/1.1\r\nhost: x\r\n")
         slowGRPC.send("PRI * HTTP/2.0\r\n")
         let start = ContinuousClock.now
@@ -167,7 +184,8 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         for _ in 0..<3 { slowHTTP.send("x-slow: 1\r\n"); try await Task.sleep(for: .milliseconds(100)) }
         #expect(try await slowHTTP.closedByServer())
         #expect(try await slowGRPC.closedByServer())
-        // Closed by the read timeout, not before it (closedByServer: within its receive timeout).
+        // Closed by the read timeout, not before it. No upper bound: the whole package runs in one
+        // process, where this task may resume a minute late; the closes themselves were seen above.
         #expect(ContinuousClock.now - start >= .seconds(5))
         #expect(collector.transportStatistics.http?.slowRequestTimeouts == 1)
         #expect(collector.transportStatistics.grpc?.slowRequestTimeouts == 1)
@@ -210,10 +228,65 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
             "-n", "20000", "-c", "2", "-m", "1000", "-d", body.path,
             "-H", "content-type: application/grpc", "-H", "te: trailers",
             "\(collector.grpcEndpoint!)\(OTLPTestCollector.Signal.traces.grpcPath)",
-        ], timeout: 60) }
+        ], timeout: 300) }
         #expect(output.status == 0, "\(output.stderrText)")
         #expect(output.stdoutText.contains("20000 succeeded"), "\(output.stdoutText)")
         #expect(collector.counters.spans == 80_000)
+        #expect(try await healthyGRPCExport(collector) == .ok)
+        await collector.stop()
+    }
+
+    @Test func aRapidResetFloodEndsInGoAwayAndIsCounted() async throws {
+        let collector = try await OTLPTestCollector.start(http: false)
+        let client = try RawClient(port: collector.grpcPort!)
+        var bytes = ServerProtocolPreface.bytes + H2Frames.settings
+        for index in 0..<3000 {
+            let stream = UInt32(2 * index + 1)
+            bytes += H2Frames.headers(stream: stream) + H2Frames.reset(stream: stream)
+        }
+        client.send(bytes)
+        let answer = try await client.receiveUntilClosed()
+        #expect(answer.closed)
+        // Somewhere in what came back: a GOAWAY frame (type 7) with an error code.
+        var index = 0
+        var goAwayError: UInt32?
+        while index + 9 <= answer.bytes.count {
+            let length = Int(answer.bytes[index]) << 16 | Int(answer.bytes[index + 1]) << 8 | Int(answer.bytes[index + 2])
+            if answer.bytes[index + 3] == 7, index + 9 + 8 <= answer.bytes.count {
+                let code = answer.bytes[(index + 13)..<(index + 17)].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                goAwayError = code
+            }
+            index += 9 + length
+        }
+        #expect(goAwayError != nil && goAwayError != 0, "no GOAWAY with an error in \(answer.bytes.count) bytes")
+        #expect(collector.transportStatistics.grpc?.protocolErrors == 1)
+        #expect(collector.counters.requests == 0)
+        #expect(try await healthyGRPCExport(collector) == .ok)
+        await collector.stop()
+    }
+
+    @Test func anHTTP2HeaderListOverTheLimitResetsOnlyThatStream() async throws {
+        var configuration = OTLPTestCollector.Configuration()
+        configuration.server.maxHeaderListBytes = 4096
+        let collector = try await OTLPTestCollector.start(http: false, configuration: configuration)
+        let client = try RawClient(port: collector.grpcPort!)
+        client.send(ServerProtocolPreface.bytes + H2Frames.settings
+                    + H2Frames.headers(stream: 1, extraName: "x-big", extraValue: String(repeating: "a", count: 8000)))
+        // Read frames until a RST_STREAM (type 3) for stream 1 arrives.
+        let answer = try await offPool {
+            client.receive { bytes in
+                var index = 0
+                while index + 9 <= bytes.count {
+                    let length = Int(bytes[index]) << 16 | Int(bytes[index + 1]) << 8 | Int(bytes[index + 2])
+                    if bytes[index + 3] == 3 && bytes[index + 8] == 1 { return true }
+                    index += 9 + length
+                }
+                return false
+            }
+        }
+        #expect(!answer.closed, "the connection should stay open; only the stream is reset")
+        #expect(collector.transportStatistics.grpc?.oversizedHeaders == 1)
+        #expect(collector.counters.requests == 0)
         #expect(try await healthyGRPCExport(collector) == .ok)
         await collector.stop()
     }
@@ -235,6 +308,39 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         #expect(try await healthyHTTPExport(collector) == 200)
         await collector.stop()
     }
+}
+
+/// HTTP/2 frames written by hand (RFC 9113 §4.1), for clients that break the rules.
+enum H2Frames {
+    static func frame(type: UInt8, flags: UInt8, stream: UInt32, _ payload: [UInt8]) -> [UInt8] {
+        let length = UInt32(payload.count)
+        return [UInt8(length >> 16 & 0xFF), UInt8(length >> 8 & 0xFF), UInt8(length & 0xFF), type, flags,
+                UInt8(stream >> 24 & 0x7F), UInt8(stream >> 16 & 0xFF), UInt8(stream >> 8 & 0xFF), UInt8(stream & 0xFF)] + payload
+    }
+
+    static let settings = frame(type: 4, flags: 0, stream: 0, [])
+    /// HEADERS (END_HEADERS) for POST / with HPACK static-table entries and a literal :authority.
+    static func headers(stream: UInt32) -> [UInt8] {
+        frame(type: 1, flags: 0x4, stream: stream, [0x83, 0x86, 0x84, 0x01, 0x01, UInt8(ascii: "x")])
+    }
+    /// HPACK integer with an `prefixBits`-bit prefix (RFC 7541 §5.1).
+    static func hpackInteger(_ value: Int, prefixBits: Int, firstByte: UInt8 = 0) -> [UInt8] {
+        let limit = (1 << prefixBits) - 1
+        if value < limit { return [firstByte | UInt8(value)] }
+        var bytes = [firstByte | UInt8(limit)]
+        var rest = value - limit
+        while rest >= 128 { bytes.append(UInt8(rest & 0x7F) | 0x80); rest >>= 7 }
+        bytes.append(UInt8(rest))
+        return bytes
+    }
+    /// HEADERS (END_HEADERS, END_STREAM) for POST / with one extra literal header.
+    static func headers(stream: UInt32, extraName: String, extraValue: String) -> [UInt8] {
+        let literal = [UInt8(0)] + hpackInteger(extraName.utf8.count, prefixBits: 7) + Array(extraName.utf8)
+            + hpackInteger(extraValue.utf8.count, prefixBits: 7) + Array(extraValue.utf8)
+        return frame(type: 1, flags: 0x5, stream: stream, [0x83, 0x86, 0x84, 0x01, 0x01, UInt8(ascii: "x")] + literal)
+    }
+    /// RST_STREAM CANCEL.
+    static func reset(stream: UInt32) -> [UInt8] { frame(type: 3, flags: 0, stream: stream, [0, 0, 0, 8]) }
 }
 
 enum ServerProtocolPreface {

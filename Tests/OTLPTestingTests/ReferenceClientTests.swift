@@ -19,7 +19,7 @@ struct GRPCIOReferenceClientTests {
     func grpcioClientExportsEverySignal(gzip: Bool) async throws {
         let collector = try await OTLPTestCollector.start(http: false)
         let output = try await offPool { try ChildProcess.run(TestEnvironment.python, [ReferencePython.client, "127.0.0.1:\(collector.grpcPort!)", "--count", "2"]
-                                          + (gzip ? ["--gzip"] : []), timeout: 60) }
+                                          + (gzip ? ["--gzip"] : []), timeout: 300) }
         #expect(output.status == 0, "\(output.stderrText)")
         #expect(output.stdoutText.split(separator: "\n") == Array(repeating: ["traces OK 0", "metrics OK 0", "logs OK 0"], count: 2).flatMap { $0 })
         #expect(collector.spans.map(\.span.name).sorted() == ["py-span-0-0", "py-span-0-1", "py-span-0-2", "py-span-1-0", "py-span-1-1", "py-span-1-2"])
@@ -34,7 +34,7 @@ struct GRPCIOReferenceClientTests {
         collector.enqueueFault(.grpcStatus(.unavailable, message: "try later"), signal: .traces)
         collector.enqueueFault(.partialSuccess(rejected: 1, message: "one point dropped"), signal: .metrics)
         collector.enqueueFault(.httpStatus(429), signal: .logs)
-        let output = try await offPool { try ChildProcess.run(TestEnvironment.python, [ReferencePython.client, "127.0.0.1:\(collector.grpcPort!)"], timeout: 60) }
+        let output = try await offPool { try ChildProcess.run(TestEnvironment.python, [ReferencePython.client, "127.0.0.1:\(collector.grpcPort!)"], timeout: 300) }
         #expect(output.status == 0, "\(output.stderrText)")
         #expect(output.stdoutText.split(separator: "\n") == ["traces UNAVAILABLE 0", "metrics OK 1", "logs UNAVAILABLE 0"])
         #expect(collector.counters.rejectedRequests == 2 && collector.metricPoints.count == 2)
@@ -48,7 +48,7 @@ struct CurlClientTests {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("curl-body-\(UUID().uuidString)")
         try Data(body).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let output = try await offPool { try ChildProcess.run("/usr/bin/curl", ["-sS", "-o", "-", "-w", "\n%{http_code}", "--data-binary", "@\(file.path)"] + arguments, timeout: 30) }
+        let output = try await offPool { try ChildProcess.run("/usr/bin/curl", ["-sS", "-o", "-", "-w", "\n%{http_code}", "--data-binary", "@\(file.path)"] + arguments, timeout: 120) }
         let lines = output.stdoutText.split(separator: "\n", omittingEmptySubsequences: false)
         return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
     }

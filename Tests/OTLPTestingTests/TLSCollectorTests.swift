@@ -18,7 +18,7 @@ struct TLSCollectorTests {
     func exporterConfiguration(_ signal: OTLPSignal, _ proto: OTLPProtocol, _ endpoint: String, _ certificates: TestCertificates,
                                clientCertificate: Bool) -> OTLPExporterConfiguration {
         let identity = clientCertificate ? OTLPTLSConfiguration.ClientIdentity(certificateFile: certificates.clientCert, privateKeyFile: certificates.clientKey) : nil
-        return OTLPExporterConfiguration(signal: signal, protocol: proto, endpoint: endpoint, timeout: .seconds(30),
+        return OTLPExporterConfiguration(signal: signal, protocol: proto, endpoint: endpoint, timeout: .seconds(60),
                                          tls: OTLPTLSConfiguration(caCertificateFile: certificates.caCert, clientIdentity: identity),
                                          retry: OTLPRetryPolicy(initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(50),
                                                                 multiplier: 1.5, jitter: 0.1, maxElapsedTime: .milliseconds(300)))
@@ -79,9 +79,50 @@ struct TLSCollectorTests {
         try Data(Fixtures.logs(["curl-tls"]).jsonBytes()).write(to: file)
         let output = try await offPool { try ChildProcess.run("/usr/bin/curl", ["-sS", "--http1.1", "--cacert", certificates.caCert, "-o", "/dev/null", "-w", "%{http_code} %{http_version}",
                                                              "-H", "content-type: application/json", "--data-binary", "@\(file.path)",
-                                                             collector.httpURL(for: .logs)!], timeout: 30) }
+                                                             collector.httpURL(for: .logs)!], timeout: 120) }
         #expect(output.stdoutText == "200 1.1", "\(output.stderrText)")
         #expect(collector.requests.map(\.httpProtocol) == [.http1])
         await collector.stop()
+    }
+}
+
+/// TLS with the certificate authority the collector generates itself (no openssl command needed).
+@Suite struct GeneratedCertificateTests {
+    func configuration(_ signal: OTLPSignal, _ proto: OTLPProtocol, _ endpoint: String, _ authority: TestCertificateAuthority,
+                       clientCertificate: Bool) -> OTLPExporterConfiguration {
+        let identity = clientCertificate ? OTLPTLSConfiguration.ClientIdentity(certificateFile: authority.clientCertificateFile,
+                                                                               privateKeyFile: authority.clientKeyFile) : nil
+        return OTLPExporterConfiguration(signal: signal, protocol: proto, endpoint: endpoint, timeout: .seconds(60),
+                                         tls: OTLPTLSConfiguration(caCertificateFile: authority.caCertificateFile, clientIdentity: identity),
+                                         retry: OTLPRetryPolicy(initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(50),
+                                                                multiplier: 1.5, jitter: 0.1, maxElapsedTime: .milliseconds(300)))
+    }
+
+    @Test func exportersTrustTheGeneratedCAAndPresentItsClientCertificate() async throws {
+        let collector = try await OTLPTestCollector.start(configuration: .init(tls: .generated(requireClientCertificate: true)))
+        let authority = try #require(collector.certificates)
+        #expect(collector.grpcEndpoint?.hasPrefix("https://127.0.0.1:") == true)
+        let grpc = try OTLPGRPCExporter(configuration: configuration(.metrics, .grpc, collector.grpcEndpoint!, authority, clientCertificate: true))
+        let http = try OTLPHTTPExporter(configuration: configuration(.traces, .httpJSON, collector.httpURL(for: .traces)!, authority, clientCertificate: true))
+        let anonymous = try OTLPGRPCExporter(configuration: configuration(.logs, .grpc, collector.grpcEndpoint!, authority, clientCertificate: false))
+        defer { grpc.shutdown(); http.shutdown(); anonymous.shutdown() }
+        await grpc.export(encodedRequest: Fixtures.metrics(name: "mtls", values: [1]).serializedBytes(), itemCount: 1)
+        await http.export(encodedRequest: Fixtures.traces(["mtls"]).jsonBytes(), itemCount: 1)
+        await anonymous.export(encodedRequest: Fixtures.logs(["no certificate"]).serializedBytes(), itemCount: 1)
+        #expect(grpc.counts.exported == 1 && http.counts.exported == 1)
+        #expect(anonymous.counts.exported == 0 && collector.logRecords.isEmpty)
+        #expect(collector.metricPoints.map(\.metricName) == ["mtls"] && collector.spans.map(\.span.name) == ["mtls"])
+        await collector.stop()
+    }
+
+    @Test func theGeneratedFilesAreRemovedWithTheCollector() async throws {
+        var directory: String?
+        do {
+            let collector = try OTLPTestCollector(http: false, configuration: .init(tls: .generated(requireClientCertificate: false)))
+            directory = collector.certificates?.directory
+            #expect(FileManager.default.fileExists(atPath: try #require(collector.certificates?.serverKeyFile)))
+            await collector.stop()
+        }
+        #expect(directory.map { !FileManager.default.fileExists(atPath: $0) } == true)
     }
 }
