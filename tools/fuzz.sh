@@ -17,7 +17,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-targets=(http1-request-parser http1-response-parser proto-decoder json-decoder grpc-gzip)
+targets=(http1-request-parser http1-response-parser proto-decoder json-decoder grpc-gzip http2-client)
 out=.build-fuzz
 flags=(-parse-as-library -sanitize=fuzzer,address -O -swift-version 6)
 cmodules=(-I Sources/CNGHTTP2 -I Sources/COpenSSL -I Sources/CZlib)
