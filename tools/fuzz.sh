@@ -11,7 +11,8 @@
 # OTLP types come from running `protogen` (built with swift build) on Protos/. Each target starts
 # from its committed seeds in Fuzz/corpus/TARGET/ plus what earlier runs added in
 # .build-fuzz/corpus/TARGET/. Exits non-zero when a target crashes or fails one of its checks;
-# the input is left in .build-fuzz/artifacts/TARGET/ (reproduce: .build-fuzz/bin/TARGET FILE).
+# the input is left in .build-fuzz/artifacts/TARGET/ (reproduce:
+# SWIFT_BACKTRACE=enable=no .build-fuzz/bin/TARGET FILE).
 # Extra libFuzzer flags: FUZZ_FLAGS="-jobs=2 -workers=2".
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,7 +25,7 @@ cmodules=(-I Sources/CNGHTTP2 -I Sources/COpenSSL -I Sources/CZlib)
 
 usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
-# newer OUTPUT INPUTS...: whether OUTPUT is missing or older than one of INPUTS.
+# stale OUTPUT INPUTS...: whether OUTPUT is missing or older than one of INPUTS.
 stale() {
   local output=$1; shift
   [ -e "$output" ] || return 0
