@@ -7,7 +7,8 @@ import Testing
 /// Errors creating an exporter keep their type and cause: a caller can tell a bad endpoint from
 /// TLS files that do not load, and still print one readable line.
 @Suite struct ExporterErrorTests {
-    static let certificates = Task { try TestCertificates.generate() }
+    /// Made by `openssl` child processes, waited for off the cooperative pool.
+    static let certificates = Task { try await offPool { try TestCertificates.generate() } }
 
     /// Both exporters (gRPC, and OTLP/HTTP over https) made from `tls` towards a TLS endpoint.
     func setupErrors(_ tls: OTLPTLSConfiguration) -> [OTLPExporterError] {
