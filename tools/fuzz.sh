@@ -18,7 +18,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
-targets=(http1-request-parser http1-response-parser proto-decoder json-decoder grpc-gzip http2-client)
+targets=(http1-request-parser http1-response-parser proto-decoder json-decoder grpc-gzip http2-client collector-receiver)
 out=.build-fuzz
 flags=(-parse-as-library -sanitize=fuzzer,address -O -swift-version 6)
 cmodules=(-I Sources/CNGHTTP2 -I Sources/COpenSSL -I Sources/CZlib)
@@ -99,6 +99,10 @@ build() {
     proto-decoder) build_proto; target "$1" "OTLPProto OTLPWire OTLPSync" Fuzz/ProtoDecoderFuzz.swift Fuzz/FuzzSupport.swift ;;
     json-decoder) build_proto; target "$1" "OTLPProto OTLPWire OTLPSync" Fuzz/JSONDecoderFuzz.swift Fuzz/FuzzSupport.swift ;;
     grpc-gzip) build_transport; target "$1" "HTTP2Transport OTLPSync" Fuzz/GRPCGzipFuzz.swift Fuzz/FuzzSupport.swift ;;
+    collector-receiver)
+      build_proto; build_transport
+      module OTLPTesting Sources/OTLPTesting/*.swift
+      target "$1" "OTLPTesting HTTP2Transport OTLPProto OTLPWire OTLPSync" Fuzz/CollectorReceiverFuzz.swift Fuzz/FuzzSupport.swift ;;
     http2-client) build_transport; target "$1" "HTTP2Transport OTLPSync" Fuzz/HTTP2ClientFuzz.swift Fuzz/FuzzSupport.swift ;;
     *) echo "fuzz: unknown target '$1' (tools/fuzz.sh list)" >&2; exit 2 ;;
   esac
