@@ -143,7 +143,9 @@ struct HTTP1ResponseParser {
                     }
                     state = .chunkSize
                 } else if let lengthText = lengths.first {
-                    guard lengths.count == 1, let length = Int(lengthText), length >= 0 else {
+                    // 1*DIGIT (RFC 9110 §8.6): `Int(_:)` alone would also take a sign.
+                    guard lengths.count == 1, !lengthText.isEmpty, lengthText.utf8.count <= 18,
+                          lengthText.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let length = Int(lengthText) else {
                         throw protocolError("invalid Content-Length")
                     }
                     if length > maxBodyBytes {
@@ -168,7 +170,8 @@ struct HTTP1ResponseParser {
                 }
                 let line = buffer[position..<end]
                 let sizeText = line.prefix { $0 != UInt8(ascii: ";") && $0 != UInt8(ascii: " ") }
-                guard !sizeText.isEmpty, sizeText.count <= 15,
+                // 1*HEXDIG (RFC 9112 §7.1): `Int(_:radix:)` alone would also take a sign.
+                guard !sizeText.isEmpty, sizeText.count <= 15, sizeText.allSatisfy(\.isHexDigitASCII),
                       let size = Int(String(decoding: sizeText, as: UTF8.self), radix: 16) else {
                     throw protocolError("invalid chunk size")
                 }
@@ -209,6 +212,10 @@ struct HTTP1ResponseParser {
             }
         }
     }
+}
+
+extension UInt8 {
+    var isHexDigitASCII: Bool { (48...57).contains(self) || (65...70).contains(self) || (97...102).contains(self) }
 }
 
 extension String {

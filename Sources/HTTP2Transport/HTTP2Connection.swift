@@ -454,14 +454,7 @@ final class HTTP2Connection: @unchecked Sendable {
     /// Serialises nghttp2's pending frames into `output` and writes as much as the socket takes.
     private func flush(session: OpaquePointer) throws(TransportError) {
         while true {
-            while output.readableBytes < (1 << 20) {
-                var pointer: UnsafePointer<UInt8>?
-                let n = nghttp2_session_mem_send(session, &pointer)
-                if n < 0 { throw NGHTTP2Errors.error("nghttp2_session_mem_send", code: n) }
-                if n == 0 { break }
-                output.append(pointer!, count: n)
-            }
-            processActions()  // mem_send may close streams (e.g. after RST_STREAM)
+            try serializeFrames(session: session)
             if output.readableBytes == 0 { return }
             var wrote = false
             while output.readableBytes > 0 {
@@ -473,6 +466,19 @@ final class HTTP2Connection: @unchecked Sendable {
             }
             if !wrote || nghttp2_session_want_write(session) == 0 { return }
         }
+    }
+
+    /// Moves nghttp2's pending frames into `output` (up to 1 MiB) and runs the actions sending
+    /// them caused.
+    private func serializeFrames(session: OpaquePointer) throws(TransportError) {
+        while output.readableBytes < (1 << 20) {
+            var pointer: UnsafePointer<UInt8>?
+            let n = nghttp2_session_mem_send(session, &pointer)
+            if n < 0 { throw NGHTTP2Errors.error("nghttp2_session_mem_send", code: n) }
+            if n == 0 { break }
+            output.append(pointer!, count: n)
+        }
+        processActions()  // mem_send may close streams (e.g. after RST_STREAM)
     }
 
     private func writeSome(_ pointer: UnsafeRawPointer, count: Int) throws(TransportError) -> IOResult {
@@ -507,18 +513,25 @@ final class HTTP2Connection: @unchecked Sendable {
             switch try readSome() {
             case .bytes(let n):
                 lastReadAt = monotonicNanos()
-                let rc = nghttp2_session_mem_recv(session, input.assumingMemoryBound(to: UInt8.self), n)
-                processActions()
-                if rc < 0 {
-                    throw TransportError(.protocolError, "HTTP/2 protocol error from peer: \(NGHTTP2Errors.describe(rc))")
-                }
-                if let connectionError { throw connectionError }
+                try consume(UnsafeRawBufferPointer(start: input, count: n), session: session)
                 if n < inputCapacity && tls == nil { return }
             case .wantRead, .wantWrite: return
             case .closed:
                 throw TransportError(.connectionClosed, "connection closed by peer")
             }
         }
+    }
+
+    /// Hands bytes read from the peer to nghttp2 (whose callbacks run now) and runs the actions
+    /// they caused; throws what ends the connection.
+    private func consume(_ bytes: UnsafeRawBufferPointer, session: OpaquePointer) throws(TransportError) {
+        guard let base = bytes.baseAddress else { return }
+        let rc = nghttp2_session_mem_recv(session, base.assumingMemoryBound(to: UInt8.self), bytes.count)
+        processActions()
+        if rc < 0 {
+            throw TransportError(.protocolError, "HTTP/2 protocol error from peer: \(NGHTTP2Errors.describe(rc))")
+        }
+        if let connectionError { throw connectionError }
     }
 
     /// Fails everything and marks the connection closed.
@@ -632,5 +645,44 @@ final class HTTP2Connection: @unchecked Sendable {
         if errorCode != NGHTTP2_NO_ERROR.rawValue && connectionError == nil {
             connectionError = TransportError(.protocolError, "peer violated HTTP/2; sent GOAWAY \(NGHTTP2Errors.http2ErrorName(errorCode))")
         }
+    }
+}
+
+// MARK: - Without a socket
+
+extension HTTP2Connection {
+    /// Plays the I/O thread without a socket or a thread, for the receive path's fuzz target and
+    /// tests: starts the session (its SETTINGS are queued for ``receiveWithoutSocket(_:)`` to
+    /// return) and admits the requests submitted so far. Never combined with ``start()``.
+    func startWithoutSocket() throws(TransportError) {
+        try startSession()
+        lastReadAt = monotonicNanos()
+        pendingActions += machine.connected()
+        drainSubmissions()
+        processActions()
+    }
+
+    /// One turn of the I/O thread's loop with `bytes` as what the socket read: admits submitted
+    /// requests, writes what is pending, gives the session `bytes` through the same code as the
+    /// I/O thread, and writes what that caused. Returns everything written. Throws what would end
+    /// the connection; then call ``closeWithoutSocket(_:)``.
+    func receiveWithoutSocket(_ bytes: UnsafeRawBufferPointer) throws(TransportError) -> [UInt8] {
+        guard let session = session?.session else { throw TransportError(.connectionClosed, "no session") }
+        drainSubmissions()
+        processActions()
+        try serializeFrames(session: session)
+        try consume(bytes, session: session)
+        try serializeFrames(session: session)
+        let written = Array(UnsafeRawBufferPointer(start: output.readPointer, count: output.readableBytes))
+        output.consume(written.count)
+        if let connectionError { throw connectionError }
+        return written
+    }
+
+    /// Ends the connection as the I/O thread does when it stops (with `error` if one ended it):
+    /// every request not completed yet completes now.
+    func closeWithoutSocket(_ error: TransportError?) {
+        if let error { fail(error) }
+        finishThread()
     }
 }

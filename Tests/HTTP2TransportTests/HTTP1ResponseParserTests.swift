@@ -50,6 +50,24 @@ import Testing
         }
     }
 
+    /// Found by the fuzz target: `Int(_:radix:)` reads a sign, and a negative size trapped.
+    @Test func signedChunkSizesAreProtocolErrorsNotCrashes() {
+        for size in ["-400", "+3", "-0", "0x3"] {
+            let text = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\(size)\r\nabc\r\n0\r\n\r\n"
+            for chunkSize in [1, 1000] {
+                #expect(throws: TransportError.self, "\(size)") { try parse(text, chunkSize: chunkSize) }
+                do { _ = try parse(text, chunkSize: chunkSize) } catch { #expect(error.code == .protocolError, "\(size)") }
+            }
+        }
+    }
+
+    @Test func signedContentLengthsAreRejected() {
+        for length in ["+3", "-0", " 3 3"] {
+            let text = "HTTP/1.1 200 OK\r\nContent-Length: \(length)\r\n\r\nabc"
+            #expect(throws: TransportError.self, "\(length)") { try parse(text, chunkSize: 1000) }
+        }
+    }
+
     @Test func closeDelimitedBodyEndsAtEOFAndIsNotReused() throws {
         var parser = HTTP1ResponseParser(maxBodyBytes: 100)
         #expect(try parser.feed(Array("HTTP/1.0 200 OK\r\n\r\npartial body".utf8)) == nil)

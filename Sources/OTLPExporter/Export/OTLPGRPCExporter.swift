@@ -28,11 +28,64 @@ extension OTLPExporterConfiguration {
     }
 }
 
-/// An error creating an exporter.
+/// An error creating an exporter: what failed, in words, and the typed error underneath.
+///
+/// ```swift
+/// do { exporter = try OTLPGRPCExporter(configuration: configuration) }
+/// catch let error where error.transportError?.code == .invalidConfiguration { … }  // e.g. TLS files
+/// ```
 public struct OTLPExporterError: Error, Sendable, CustomStringConvertible {
+    /// Which step of setting the exporter up failed. Extensible: more codes may be added.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        private enum Wrapped: String, Sendable, Hashable {
+            case invalidConfiguration, transportSetup
+        }
+        private let wrapped: Wrapped
+        private init(_ wrapped: Wrapped) { self.wrapped = wrapped }
+
+        /// The configuration's values are unusable (endpoint, headers, retry policy, protocol);
+        /// the cause is an ``OTLPConfigurationError``.
+        public static let invalidConfiguration = Code(.invalidConfiguration)
+        /// The transport could not be set up (TLS files that do not load, a client key that does
+        /// not match its certificate, no system resources); the cause is a `TransportError`.
+        public static let transportSetup = Code(.transportSetup)
+
+        public var description: String { wrapped.rawValue }
+    }
+
+    /// Which step failed.
+    public var code: Code
+    /// What failed, in words (the cause's description unless given otherwise).
     public var message: String
-    public init(_ message: String) { self.message = message }
+    /// The error underneath: an ``OTLPConfigurationError`` or a `TransportError`.
+    public var cause: (any Error & Sendable)?
+
+    /// An error of `code` with `cause`, described by `message` (by default the cause's description).
+    public init(code: Code, message: String? = nil, cause: (any Error & Sendable)?) {
+        self.code = code
+        self.cause = cause
+        self.message = message ?? cause.map { "\($0)" } ?? "\(code)"
+    }
+
+    /// An invalid configuration with no typed cause.
+    public init(_ message: String) {
+        self.init(code: .invalidConfiguration, message: message, cause: nil)
+    }
+
+    /// The cause, when it is a configuration error.
+    public var configurationError: OTLPConfigurationError? { cause as? OTLPConfigurationError }
+    /// The cause, when it is a transport error.
+    public var transportError: TransportError? { cause as? TransportError }
+
     public var description: String { "OTLP exporter: \(message)" }
+
+    static func configuration(_ error: OTLPConfigurationError) -> OTLPExporterError {
+        OTLPExporterError(code: .invalidConfiguration, cause: error)
+    }
+
+    static func transport(_ error: TransportError) -> OTLPExporterError {
+        OTLPExporterError(code: .transportSetup, cause: error)
+    }
 }
 
 /// Sends encoded `Export{Trace,Metrics,Logs}ServiceRequest` messages over OTLP/gRPC.
@@ -49,16 +102,24 @@ public final class OTLPGRPCExporter: Sendable {
     private let client: GRPCClient
 
     /// An exporter on a new HTTP/2 connection to `configuration.endpoint` (connected lazily).
-    /// - Throws: ``OTLPExporterError`` when the configuration or the transport cannot be set up.
-    public convenience init(configuration: OTLPExporterConfiguration, options: OTLPExportOptions = OTLPExportOptions()) throws {
-        do {
+    /// - Throws: ``OTLPExporterError``: `.invalidConfiguration` with the ``OTLPConfigurationError``
+    ///   as its cause, or `.transportSetup` with the `TransportError` (TLS files, client identity).
+    public convenience init(configuration: OTLPExporterConfiguration,
+                            options: OTLPExportOptions = OTLPExportOptions()) throws(OTLPExporterError) {
+        let transportConfig: HTTP2ClientConfiguration
+        do throws(OTLPConfigurationError) {
             try configuration.validate()
-            let transportConfig = try configuration.http2ClientConfiguration(maxConcurrentStreams: max(100, options.maxConcurrentExports))
-            let client = try GRPCClient(configuration: transportConfig, maxResponseMessageBytes: 4 << 20)
-            self.init(configuration: configuration, options: options, client: client)
+            transportConfig = try configuration.http2ClientConfiguration(maxConcurrentStreams: max(100, options.maxConcurrentExports))
         } catch {
-            throw OTLPExporterError("\(error)")
+            throw .configuration(error)
         }
+        let client: GRPCClient
+        do throws(TransportError) {
+            client = try GRPCClient(configuration: transportConfig, maxResponseMessageBytes: 4 << 20)
+        } catch {
+            throw .transport(error)
+        }
+        self.init(configuration: configuration, options: options, client: client)
     }
 
     /// An exporter on an existing gRPC client (e.g. over an in-memory transport in tests).

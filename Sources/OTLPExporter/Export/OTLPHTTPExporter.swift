@@ -43,33 +43,42 @@ public final class OTLPHTTPExporter: Sendable {
     /// An exporter for `configuration` (`http/protobuf` or `http/json`): HTTP/1.1 with
     /// keep-alive for `http://`; for `https://` ALPN offers `h2` and `http/1.1` and the
     /// collector's choice is used (HTTP/1.1 with keep-alive when it selects none).
-    /// - Throws: ``OTLPExporterError`` when the configuration or the transport cannot be set up.
-    public convenience init(configuration: OTLPExporterConfiguration, options: OTLPExportOptions = OTLPExportOptions()) throws {
-        do {
-            guard configuration.protocol.isHTTP else { throw OTLPExporterError("protocol \(configuration.protocol) is not OTLP/HTTP") }
+    /// - Throws: ``OTLPExporterError``: `.invalidConfiguration` with the ``OTLPConfigurationError``
+    ///   as its cause (also for a protocol that is not OTLP/HTTP), or `.transportSetup` with the
+    ///   `TransportError` (TLS files, client identity).
+    public convenience init(configuration: OTLPExporterConfiguration,
+                            options: OTLPExportOptions = OTLPExportOptions()) throws(OTLPExporterError) {
+        let useTLS: Bool
+        let h2: HTTP2ClientConfiguration
+        do throws(OTLPConfigurationError) {
+            guard configuration.protocol.isHTTP else {
+                throw OTLPConfigurationError(code: .invalidValue, message: "protocol \(configuration.protocol) is not OTLP/HTTP")
+            }
             try configuration.validate()
-            let transport: any HTTPTransport
-            if try configuration.usesTLS() {
+            useTLS = try configuration.usesTLS()
+            h2 = try configuration.http2ClientConfiguration(maxConcurrentStreams: useTLS ? max(100, options.maxConcurrentExports) : 100)
+        } catch {
+            throw .configuration(error)
+        }
+        let transport: any HTTPTransport
+        do throws(TransportError) {
+            if useTLS {
                 // ALPN offers h2 and http/1.1: HTTP/2 when the collector selects h2, else HTTP/1.1 over TLS.
-                let h2 = try configuration.http2ClientConfiguration(maxConcurrentStreams: max(100, options.maxConcurrentExports))
                 transport = try NegotiatingHTTPClient(
                     http1: HTTP1ClientConfiguration(endpoint: h2.endpoint, tls: h2.tls, connectTimeout: configuration.timeout,
                                                     maxResponseBodyBytes: Self.maxResponseBodyBytes,
                                                     maxIdleConnections: options.maxConcurrentExports),
                     http2: h2)
             } else {
-                let h2 = try configuration.http2ClientConfiguration()
                 transport = try HTTP1Client(configuration: HTTP1ClientConfiguration(
                     endpoint: h2.endpoint, connectTimeout: configuration.timeout,
                     maxResponseBodyBytes: Self.maxResponseBodyBytes,
                     maxIdleConnections: options.maxConcurrentExports))
             }
-            self.init(configuration: configuration, options: options, transport: transport)
-        } catch let error as OTLPExporterError {
-            throw error
         } catch {
-            throw OTLPExporterError("\(error)")
+            throw .transport(error)
         }
+        self.init(configuration: configuration, options: options, transport: transport)
     }
 
     /// An exporter on an existing transport.

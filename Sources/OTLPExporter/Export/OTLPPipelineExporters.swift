@@ -16,12 +16,16 @@ public final class OTLPSignalExporter: Sendable {
     /// The configuration in use.
     public let configuration: OTLPExporterConfiguration
 
-    /// - Throws: ``OTLPExporterError`` when the configuration or the transport cannot be set up.
-    public init(configuration: OTLPExporterConfiguration, options: OTLPExportOptions = OTLPExportOptions()) throws {
+    /// - Throws: ``OTLPExporterError`` (with its typed cause) when the configuration or the
+    ///   transport cannot be set up.
+    public init(configuration: OTLPExporterConfiguration,
+                options: OTLPExportOptions = OTLPExportOptions()) throws(OTLPExporterError) {
         self.configuration = configuration
-        backend = configuration.protocol == .grpc
-            ? .grpc(try OTLPGRPCExporter(configuration: configuration, options: options))
-            : .http(try OTLPHTTPExporter(configuration: configuration, options: options))
+        if configuration.protocol == .grpc {
+            backend = .grpc(try OTLPGRPCExporter(configuration: configuration, options: options))
+        } else {
+            backend = .http(try OTLPHTTPExporter(configuration: configuration, options: options))
+        }
     }
 
     /// Item counts so far.
