@@ -2,8 +2,9 @@
 # Runs every swift-otlp test on a fresh machine: set-up (apt packages, the Python venv of the
 # reference peers), then the whole package as one `swift test` process (all suites in parallel,
 # as every contributor runs it), then the whole package again as one process under
-# ThreadSanitizer (its own scratch path, so the two builds do not thrash). TSan warnings fail
-# the run even when every test passed.
+# ThreadSanitizer (its own scratch path, so the two builds do not thrash; TSan warnings fail
+# the run even when every test passed), then every fuzz target for a bounded time and a short
+# soak against a collector that is killed and restarted.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -35,6 +36,15 @@ else
   [ "$status" -eq 0 ] || failed+=("swift test --sanitize=thread")
   [ "$warnings" -eq 0 ] || { echo "ThreadSanitizer reported $warnings warning(s)"; failed+=("TSan warnings"); }
 fi
+
+echo "== fuzzing: every libFuzzer target for 15 s from its committed seeds (fixed seed)"
+fuzzlines() { { grep -E '^fuzz:|ERROR|SUMMARY|stat::number_of_executed_units' || true; }; }
+FUZZ_FLAGS="-seed=1" tools/fuzz.sh all 15 2>&1 | fuzzlines
+[ "${PIPESTATUS[0]}" -eq 0 ] || failed+=("fuzz")
+
+echo "== soak: otlp load for 60 s against a collector killed and restarted every 10 s"
+tools/soak.sh 60 2>&1 | tail -n 8
+[ "${PIPESTATUS[0]}" -eq 0 ] || failed+=("soak")
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED: ${failed[*]}"
