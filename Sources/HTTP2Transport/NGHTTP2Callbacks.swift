@@ -7,7 +7,7 @@ final class NGHTTP2Session {
     let session: OpaquePointer
 
     /// Creates a client session whose callbacks call into `owner` (held unretained: the owner
-    /// owns this session and outlives it).
+    /// owns the nghttp2 session and outlives it).
     init(owner: HTTP2Connection, maxHeaderListBytes: Int) throws(TransportError) {
         var callbacksPointer: OpaquePointer?
         guard nghttp2_session_callbacks_new(&callbacksPointer) == 0, let callbacks = callbacksPointer else {

@@ -7,7 +7,7 @@ final class NGHTTP2ServerSession {
     let session: OpaquePointer
 
     /// Creates a server session whose callbacks call into `owner` (held unretained: the owner
-    /// owns this session and outlives it).
+    /// owns the nghttp2 session and outlives it).
     init(owner: HTTPServerConnection) throws(TransportError) {
         var callbacksPointer: OpaquePointer?
         guard nghttp2_session_callbacks_new(&callbacksPointer) == 0, let callbacks = callbacksPointer else {

@@ -40,7 +40,7 @@ public struct RecordedStartupPhase: Sendable, Hashable {
 /// // emits these phases (events, phase histogram, spans under `process_startup`) with its metadata.
 /// ```
 ///
-/// The first session that takes the phases over (``takeOver()``) gets them; later sessions get
+/// The first session that takes the phases over (``takeOver()``) gets them; every session after it gets
 /// only the process age (``processAge``, event `<ns>.session_started`, emitted once the
 /// recorder was used at all). Phases recorded after the take-over wait for the next
 /// take-over (the telemetry's shutdown, at the latest).
