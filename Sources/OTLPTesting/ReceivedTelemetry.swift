@@ -167,7 +167,8 @@ extension OTLPTestCollector.Payload {
 }
 
 extension MetricsV1Metric {
-    var pointCount: Int {
+    /// How many data points the metric holds, of whatever type.
+    public var pointCount: Int {
         switch data {
         case .gauge(let gauge): gauge.dataPoints.count
         case .sum(let sum): sum.dataPoints.count

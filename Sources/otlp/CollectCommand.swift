@@ -96,7 +96,7 @@ struct CollectCommand: AsyncParsableCommand {
                 case .traces(let export):
                     output.write(Array(RequestWaterfall.render(export).joined(separator: "\n").utf8))
                 case .metrics(let export):
-                    let points = export.resourceMetrics.reduce(0) { $0 + $1.scopeMetrics.reduce(0) { $0 + $1.metrics.reduce(0) { $0 + $1.pointCountForSummary } } }
+                    let points = export.resourceMetrics.reduce(0) { $0 + $1.scopeMetrics.reduce(0) { $0 + $1.metrics.reduce(0) { $0 + $1.pointCount } } }
                     output.write(Array("metrics: \(points) data points".utf8))
                 case .logs(let export):
                     let records = export.resourceLogs.reduce(0) { $0 + $1.scopeLogs.reduce(0) { $0 + $1.logRecords.count } }
@@ -236,20 +236,6 @@ enum SignalWaiter {
                 return state.received
             }
             if let received { continuation.resume(returning: received) }
-        }
-    }
-}
-
-extension MetricsV1Metric {
-    /// Data points of any type.
-    var pointCountForSummary: Int {
-        switch data {
-        case .gauge(let gauge): gauge.dataPoints.count
-        case .sum(let sum): sum.dataPoints.count
-        case .histogram(let histogram): histogram.dataPoints.count
-        case .exponentialHistogram(let histogram): histogram.dataPoints.count
-        case .summary(let summary): summary.dataPoints.count
-        case nil: 0
         }
     }
 }
