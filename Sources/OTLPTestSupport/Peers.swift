@@ -147,9 +147,10 @@ public final class OpenSSLScriptedServerPeer: @unchecked Sendable {
         var lastError: Error?
         for _ in 0..<5 {
             let port = freeLoopbackPort()
-            let child = try startGuardedPeer("/usr/bin/openssl",
-                                             ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", cert, "-key", key,
-                                              "-alpn", "h2"] + arguments, keepStdinOpen: true)
+            // stdbuf -o0: s_server's own messages (printf) reach the pipe at once, not at exit.
+            let child = try startGuardedPeer("/usr/bin/stdbuf",
+                                             ["-o0", "/usr/bin/openssl", "s_server", "-accept", "127.0.0.1:\(port)",
+                                              "-cert", cert, "-key", key, "-alpn", "h2"] + arguments, keepStdinOpen: true)
             do {
                 // Not probed with a connection: s_server would take it for the client.
                 _ = try child.waitForOutput(containing: "ACCEPT", timeout: 10)

@@ -265,20 +265,22 @@ struct HTTP2NegativeMatrixTests {
     @Test func maxConcurrentStreamsZeroEndsTheRequestAtItsDeadlineWithATypedError() async throws {
         let headersSeen = LockedValue(0)
         let server = try HostileServer(greeting: { _ in PeerReply(bytes: Frame.settings([(3, 0)]) + Frame.settingsAck) }) { frame in
-            // A stream opened before our SETTINGS arrived is refused, as a real server does.
+            // A stream opened before our SETTINGS arrived is refused, as a real server does;
+            // 3 s late, so a retry that restarted the request's timeout would show.
             guard frame.isHeaders else { return .none }
             headersSeen.withLock { $0 += 1 }
-            return PeerReply(bytes: Frame.rstStream(frame.stream, error: H2Error.refusedStream))
+            return PeerReply(later: (.seconds(3), { Frame.rstStream(frame.stream, error: H2Error.refusedStream) }))
         }
         defer { server.stop() }
         let client = try makeClient(server)
         defer { client.shutdown(graceful: false) }
-        let outcome = await send(client, timeout: .seconds(4))
+        let outcome = await send(client, timeout: .seconds(6))
         if let error = expectError(outcome, .deadlineExceeded) {
             #expect(error.message.contains("waiting for a stream"), "\(error)")
         }
-        // At its deadline: a refused stream sent again keeps the request's own deadline.
-        #expect(outcome.1 >= 3.9 && outcome.1 < 7.5, "took \(outcome.1) s")
+        // At its own deadline (6 s), not 3 s + 6 s: the refused request is sent again with what
+        // was left of its timeout.
+        #expect(outcome.1 >= 5.9 && outcome.1 < 8.5, "took \(outcome.1) s")
         // At most the one stream opened before the peer's SETTINGS were known.
         #expect(headersSeen.withLock { $0 } <= 1)
     }
