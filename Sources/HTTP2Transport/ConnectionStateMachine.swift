@@ -61,6 +61,8 @@ struct ConnectionStateMachine {
     private var resetTokensAt: UInt64?
     /// Streams abandoned at their deadline and not reset yet, oldest first.
     private var unreset: [Int32] = []
+    /// How many of `active` are cancelled (their request ended at its deadline).
+    private var cancelledCount = 0
 
     /// - Parameters:
     ///   - maxConcurrentStreams: our own limit; the peer's is assumed 100 until its SETTINGS.
@@ -83,11 +85,13 @@ struct ConnectionStateMachine {
     var concurrencyLimit: Int { min(localMaxConcurrent, peerMaxConcurrent) }
     /// Whether new requests can still be accepted on this connection.
     var acceptsRequests: Bool { state == .connecting || state == .ready }
-    /// True when the connection has nothing left to do and should close.
+    /// True when the connection has nothing left to do and should close. Streams whose request
+    /// already ended at its deadline (reset, or abandoned and waiting for the reset budget) do
+    /// not hold a closing connection open.
     var isFinished: Bool {
         switch state {
         case .closed: return true
-        case .goingAway, .draining: return queuedCount == 0 && activeCount == 0
+        case .goingAway, .draining: return queuedCount == 0 && starting.isEmpty && active.count == cancelledCount
         default: return false
         }
     }
@@ -150,7 +154,8 @@ struct ConnectionStateMachine {
 
     /// `streamClosed(_:)`, appending the resulting actions to `actions`.
     mutating func streamClosed(_ streamID: Int32, into actions: inout [Action]) {
-        guard active.removeValue(forKey: streamID) != nil else { return }
+        guard let removed = active.removeValue(forKey: streamID) else { return }
+        if removed.cancelled { cancelledCount -= 1 }
         if state == .ready || state == .draining { admit(into: &actions) }
     }
 
@@ -185,6 +190,7 @@ struct ConnectionStateMachine {
         }
         active.removeAll()
         unreset.removeAll()
+        cancelledCount = 0
         return actions
     }
 
@@ -218,6 +224,7 @@ struct ConnectionStateMachine {
         }
         for (streamID, stream) in active.sorted(by: { $0.key < $1.key }) where !stream.cancelled && stream.deadline <= now {
             active[streamID]!.cancelled = true
+            cancelledCount += 1
             if resetTokens > 0 {
                 resetTokens -= 1
                 actions.append(.cancelStream(streamID, stream.id))

@@ -136,6 +136,23 @@ struct ConnectionStateMachineTests {
         #expect(machine.nextDeadline == nil)
     }
 
+    @Test func streamsAbandonedAtTheirDeadlineDoNotHoldAClosingConnectionOpen() {
+        var machine = machineWithOpenStreams(3, budget: .init(burst: 1, perSecond: 1))
+        _ = machine.expire(now: 20)  // one reset, two abandoned
+        #expect(machine.unresetCount == 2)
+        #expect(!machine.isFinished)
+        _ = machine.shutdownGracefully()
+        #expect(machine.isFinished)
+    }
+
+    @Test func aClosingConnectionWaitsForStreamsWhoseRequestsAreStillWaiting() {
+        var machine = machineWithOpenStreams(2, budget: .default)
+        _ = machine.shutdownGracefully()
+        #expect(!machine.isFinished)
+        _ = machine.expire(now: 20)  // both past their deadline: reset
+        #expect(machine.isFinished)
+    }
+
     @Test func theResetBudgetRefillsOnlyUpToItsBurst() {
         var machine = machineWithOpenStreams(4, budget: .init(burst: 2, perSecond: 10))
         _ = machine.expire(now: 0)
