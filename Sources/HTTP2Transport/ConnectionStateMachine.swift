@@ -28,6 +28,21 @@ struct ConnectionStateMachine {
         case fail(RequestID, TransportError)
         /// Cancel the stream (RST_STREAM CANCEL) and complete its request with `deadlineExceeded`.
         case cancelStream(Int32, RequestID)
+        /// Complete this request with `deadlineExceeded` but leave its stream open (its response
+        /// is discarded): the reset budget is spent, `resetStream` follows when it allows.
+        case abandonStream(RequestID)
+        /// Reset (RST_STREAM CANCEL) a stream whose request was abandoned at its deadline.
+        case resetStream(Int32)
+    }
+
+    /// How fast we may reset streams whose deadline passed: a token bucket of `burst` resets,
+    /// refilled at `perSecond`. Servers close connections that reset streams too fast (the
+    /// HTTP/2 rapid-reset attack, CVE-2023-44487; nghttp2 answers more than 1000 resets in a burst,
+    /// then 33 a second, with GOAWAY): the default is a tenth of nghttp2's budget.
+    struct ResetBudget: Equatable {
+        var burst: Int
+        var perSecond: Int
+        static let `default` = ResetBudget(burst: 100, perSecond: 10)
     }
 
     private struct Queued { var id: RequestID; var deadline: UInt64 }
@@ -40,12 +55,27 @@ struct ConnectionStateMachine {
     private var active: [Int32: Active] = [:]
     private let localMaxConcurrent: Int
     private var peerMaxConcurrent: Int
+    private let resetBudget: ResetBudget
+    /// Resets available now (at most `resetBudget.burst`), as of `resetTokensAt`.
+    private var resetTokens: Int
+    private var resetTokensAt: UInt64?
+    /// Streams abandoned at their deadline and not reset yet, oldest first.
+    private var unreset: [Int32] = []
+    /// How many of `active` are cancelled (their request ended at its deadline).
+    private var cancelledCount = 0
 
-    /// - Parameter maxConcurrentStreams: our own limit; the peer's is assumed 100 until its SETTINGS.
-    init(maxConcurrentStreams: Int) {
+    /// - Parameters:
+    ///   - maxConcurrentStreams: our own limit; the peer's is assumed 100 until its SETTINGS.
+    ///   - resetBudget: how fast streams past their deadline may be reset.
+    init(maxConcurrentStreams: Int, resetBudget: ResetBudget = .default) {
         localMaxConcurrent = maxConcurrentStreams
         peerMaxConcurrent = 100
+        self.resetBudget = resetBudget
+        resetTokens = resetBudget.burst
     }
+
+    /// Streams whose request was abandoned at its deadline, still open and waiting to be reset.
+    var unresetCount: Int { unreset.count }
 
     /// Requests waiting for a stream.
     var queuedCount: Int { queue.count - queueHead }
@@ -55,11 +85,13 @@ struct ConnectionStateMachine {
     var concurrencyLimit: Int { min(localMaxConcurrent, peerMaxConcurrent) }
     /// Whether new requests can still be accepted on this connection.
     var acceptsRequests: Bool { state == .connecting || state == .ready }
-    /// True when the connection has nothing left to do and should close.
+    /// True when the connection has nothing left to do and should close. Streams whose request
+    /// already ended at its deadline (reset, or abandoned and waiting for the reset budget) do
+    /// not hold a closing connection open.
     var isFinished: Bool {
         switch state {
         case .closed: return true
-        case .goingAway, .draining: return queuedCount == 0 && activeCount == 0
+        case .goingAway, .draining: return queuedCount == 0 && starting.isEmpty && active.count == cancelledCount
         default: return false
         }
     }
@@ -122,7 +154,8 @@ struct ConnectionStateMachine {
 
     /// `streamClosed(_:)`, appending the resulting actions to `actions`.
     mutating func streamClosed(_ streamID: Int32, into actions: inout [Action]) {
-        guard active.removeValue(forKey: streamID) != nil else { return }
+        guard let removed = active.removeValue(forKey: streamID) else { return }
+        if removed.cancelled { cancelledCount -= 1 }
         if state == .ready || state == .draining { admit(into: &actions) }
     }
 
@@ -156,12 +189,28 @@ struct ConnectionStateMachine {
             actions.append(.fail(stream.id, error))
         }
         active.removeAll()
+        unreset.removeAll()
+        cancelledCount = 0
         return actions
     }
 
-    /// Fails queued requests and cancels streams whose deadline is at or before `now`.
+    /// Fails queued requests and cancels streams whose deadline is at or before `now` (or, with
+    /// the reset budget spent, abandons them and resets them later, oldest first).
     mutating func expire(now: UInt64) -> [Action] {
         var actions: [Action] = []
+        refillResetTokens(now: now)
+        if !unreset.isEmpty {
+            var reset = 0
+            while reset < unreset.count && resetTokens > 0 {
+                let streamID = unreset[reset]
+                reset += 1
+                // A stream that closed meanwhile needs no reset.
+                guard active[streamID] != nil else { continue }
+                resetTokens -= 1
+                actions.append(.resetStream(streamID))
+            }
+            unreset.removeFirst(reset)
+        }
         if queuedCount > 0 {
             var kept: [Queued] = []
             for entry in queue[queueHead...] {
@@ -175,9 +224,30 @@ struct ConnectionStateMachine {
         }
         for (streamID, stream) in active.sorted(by: { $0.key < $1.key }) where !stream.cancelled && stream.deadline <= now {
             active[streamID]!.cancelled = true
-            actions.append(.cancelStream(streamID, stream.id))
+            cancelledCount += 1
+            if resetTokens > 0 {
+                resetTokens -= 1
+                actions.append(.cancelStream(streamID, stream.id))
+            } else {
+                unreset.append(streamID)
+                actions.append(.abandonStream(stream.id))
+            }
         }
         return actions
+    }
+
+    private mutating func refillResetTokens(now: UInt64) {
+        guard let since = resetTokensAt else { resetTokensAt = now; return }
+        guard resetBudget.perSecond > 0, now > since else { return }
+        let interval = 1_000_000_000 / UInt64(resetBudget.perSecond)
+        let earned = (now - since) / interval
+        if resetTokens + Int(clamping: earned) >= resetBudget.burst {
+            resetTokens = resetBudget.burst
+            resetTokensAt = now
+        } else if earned > 0 {
+            resetTokens += Int(earned)
+            resetTokensAt = since + earned * interval
+        }
     }
 
     /// The earliest deadline of any queued request or uncancelled stream.
@@ -186,6 +256,10 @@ struct ConnectionStateMachine {
         for entry in queue[queueHead...] { earliest = min(earliest ?? .max, entry.deadline) }
         for stream in active.values where !stream.cancelled { earliest = min(earliest ?? .max, stream.deadline) }
         for deadline in starting.values { earliest = min(earliest ?? .max, deadline) }
+        if !unreset.isEmpty, resetBudget.perSecond > 0, let since = resetTokensAt {
+            // When the next reset token is earned.
+            earliest = min(earliest ?? .max, since + 1_000_000_000 / UInt64(resetBudget.perSecond))
+        }
         return earliest
     }
 

@@ -60,9 +60,17 @@ public final class HTTP2Client: HTTPTransport {
     private func execute(_ request: HTTP2Request, retryUnprocessed: Bool, completion: @escaping HTTP2Completion) {
         let wrapped: HTTP2Completion
         if retryUnprocessed {
+            let started = monotonicNanos()
             wrapped = { [weak self] result in
                 if case .failure(let error) = result, error.code == .goAway, let self {
-                    self.execute(request, retryUnprocessed: false, completion: completion)
+                    // Sent again within what is left of the request's own deadline.
+                    var again = request
+                    if let timeout = request.timeout {
+                        let elapsed = Duration.nanoseconds(Int64(clamping: monotonicNanos() &- started))
+                        guard elapsed < timeout else { completion(result); return }
+                        again.timeout = timeout - elapsed
+                    }
+                    self.execute(again, retryUnprocessed: false, completion: completion)
                 } else {
                     completion(result)
                 }

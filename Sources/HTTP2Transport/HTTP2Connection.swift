@@ -393,6 +393,14 @@ final class HTTP2Connection: @unchecked Sendable {
                     if let context = requests[id] {
                         finish(context, .failure(TransportError(.deadlineExceeded, "no complete response before the deadline")))
                     }
+                case .abandonStream(let id):
+                    if let context = requests[id] {
+                        finish(context, .failure(TransportError(.deadlineExceeded, "no complete response before the deadline")))
+                    }
+                case .resetStream(let streamID):
+                    if let session = session?.session {
+                        _ = nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, NGHTTP2_CANCEL.rawValue)
+                    }
                 }
             }
         }
@@ -614,16 +622,27 @@ final class HTTP2Connection: @unchecked Sendable {
             } else if context.endStreamReceived && context.status >= 200 {
                 finish(context, .success(HTTP2Response(status: context.status, headers: context.headers,
                                                        trailers: context.trailers, body: context.body)))
-            } else if errorCode == NGHTTP2_REFUSED_STREAM.rawValue {
-                finish(context, .failure(TransportError(.goAway, "stream refused by the server (not processed)")))
-            } else if errorCode == NGHTTP2_NO_ERROR.rawValue && context.status >= 200 && context.endStreamReceived {
-                finish(context, .success(HTTP2Response(status: context.status, headers: context.headers,
-                                                       trailers: context.trailers, body: context.body)))
             } else {
-                finish(context, .failure(TransportError(.streamReset, "stream reset: \(NGHTTP2Errors.http2ErrorName(errorCode))")))
+                finish(context, .failure(Self.streamResetError(errorCode)))
             }
         }
         machine.streamClosed(streamID, into: &pendingActions)
+    }
+
+    /// The error of a stream the peer reset before a complete response. What is retried follows
+    /// gRPC's mapping of RST_STREAM codes (PROTOCOL-HTTP2.md, "Errors") and the OTLP
+    /// specification's retryable gRPC codes: REFUSED_STREAM (UNAVAILABLE: not processed) is a
+    /// `goAway`, sent again at once on a new stream; CANCEL (CANCELLED) is retryable;
+    /// ENHANCE_YOUR_CALM (RESOURCE_EXHAUSTED, the server asking for less load) is retryable and
+    /// carries its code so the exporters back off first; NO_ERROR before END_STREAM,
+    /// INTERNAL_ERROR and every other code (INTERNAL, PERMISSION_DENIED) are not retried.
+    static func streamResetError(_ errorCode: UInt32) -> TransportError {
+        if errorCode == NGHTTP2_REFUSED_STREAM.rawValue {
+            return TransportError(.goAway, "stream refused by the server (not processed)", http2ErrorCode: errorCode)
+        }
+        let retryable = errorCode == NGHTTP2_CANCEL.rawValue || errorCode == NGHTTP2_ENHANCE_YOUR_CALM.rawValue
+        return TransportError(.streamReset, "stream reset: \(NGHTTP2Errors.http2ErrorName(errorCode))",
+                              isRetryable: retryable, http2ErrorCode: errorCode)
     }
 
     func receivedSettings() {

@@ -58,11 +58,16 @@ public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible
     public var message: String
     /// Whether retrying the same request may succeed.
     public var isRetryable: Bool
+    /// The HTTP/2 error code (RFC 9113 section 7) of the RST_STREAM or GOAWAY that caused a
+    /// `streamReset` or `goAway`, when the peer sent one. `0xB` (ENHANCE_YOUR_CALM) asks the
+    /// client to send less: the exporters back off before retrying.
+    public var http2ErrorCode: UInt32?
 
-    public init(_ code: Code, _ message: String, isRetryable: Bool? = nil) {
+    public init(_ code: Code, _ message: String, isRetryable: Bool? = nil, http2ErrorCode: UInt32? = nil) {
         self.code = code
         self.message = message
         self.isRetryable = isRetryable ?? TransportError.defaultRetryable(code)
+        self.http2ErrorCode = http2ErrorCode
     }
 
     static func defaultRetryable(_ code: Code) -> Bool {

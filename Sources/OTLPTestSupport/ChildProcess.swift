@@ -71,10 +71,13 @@ public final class ChildProcess: @unchecked Sendable {
     private var stdoutData = Data()
     private var stderrData = Data()
     private let commandLine: String
+    /// Kept open (for `writeToStdin`) when the process was started with `keepStdinOpen`.
+    private let stdinWriter: FileHandle?
 
-    /// Starts `executable` with `arguments`; its output is collected in the background.
+    /// Starts `executable` with `arguments`; its output is collected in the background. Its
+    /// stdin gets `stdin` and is closed, unless `keepStdinOpen` (then `writeToStdin` feeds it).
     public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-                currentDirectory: URL? = nil, stdin: Data? = nil) throws {
+                currentDirectory: URL? = nil, stdin: Data? = nil, keepStdinOpen: Bool = false) throws {
         commandLine = ([executable] + arguments).joined(separator: " ")
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -86,6 +89,7 @@ public final class ChildProcess: @unchecked Sendable {
         process.standardError = stderrPipe
         let stdinPipe = Pipe()
         process.standardInput = stdinPipe
+        stdinWriter = keepStdinOpen ? stdinPipe.fileHandleForWriting : nil
         stdoutPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let chunk = handle.availableData
             guard let self else { return }
@@ -100,7 +104,13 @@ public final class ChildProcess: @unchecked Sendable {
             throw Failure.couldNotStart(command: commandLine, reason: "\(error)")
         }
         if let stdin { stdinPipe.fileHandleForWriting.write(stdin) }
-        try? stdinPipe.fileHandleForWriting.close()
+        if !keepStdinOpen { try? stdinPipe.fileHandleForWriting.close() }
+    }
+
+    /// Writes to the process's stdin (started with `keepStdinOpen`).
+    public func writeToStdin(_ data: Data) throws {
+        guard let stdinWriter else { throw Failure.couldNotStart(command: commandLine, reason: "stdin was closed at start") }
+        try stdinWriter.write(contentsOf: data)
     }
 
     public var pid: Int32 { process.processIdentifier }

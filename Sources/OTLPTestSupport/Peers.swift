@@ -6,9 +6,9 @@ import Glibc
 
 /// Starts `executable` under `tools/peers/guard.py`, so it dies with the test process even when
 /// the test never stops it (shared peers) and when the guard is killed with SIGKILL.
-public func startGuardedPeer(_ executable: String, _ arguments: [String]) throws -> ChildProcess {
+public func startGuardedPeer(_ executable: String, _ arguments: [String], keepStdinOpen: Bool = false) throws -> ChildProcess {
     let guardScript = TestEnvironment.repositoryRoot.appendingPathComponent("tools/peers/guard.py").path
-    return try ChildProcess(TestEnvironment.python, ["-u", guardScript, executable] + arguments)
+    return try ChildProcess(TestEnvironment.python, ["-u", guardScript, executable] + arguments, keepStdinOpen: keepStdinOpen)
 }
 
 /// Waits until something accepts TCP connections on `host`:`port` (IPv4 or IPv6 literal).
@@ -128,6 +128,61 @@ public final class OpenSSLServerPeer: @unchecked Sendable {
             }
         }
         throw lastError ?? ChildProcess.Failure.couldNotStart(command: "openssl s_server", reason: "no port")
+    }
+
+    public func stop() { process.kill() }
+    deinit { stop() }
+}
+
+/// `openssl s_server` selecting ALPN h2, scripted through its stdin: bytes written go to the
+/// connected client as TLS application data (the test writes HTTP/2 frames), and a write of
+/// `K\n` alone sends a TLS 1.3 KeyUpdate asking the client to update its keys too (`k\n`: without
+/// asking). What the client sends shows on stdout. One client connection at a time.
+public final class OpenSSLScriptedServerPeer: @unchecked Sendable {
+    public let process: ChildProcess
+    public let port: UInt16
+
+    /// - Parameter arguments: more `s_server` options (`-tls1_3`, `-tls1_1` ...).
+    public init(cert: String, key: String, arguments: [String] = []) throws {
+        var lastError: Error?
+        for _ in 0..<5 {
+            let port = freeLoopbackPort()
+            // stdbuf -o0: s_server's own messages (printf) reach the pipe at once, not at exit.
+            let child = try startGuardedPeer("/usr/bin/stdbuf",
+                                             ["-o0", "/usr/bin/openssl", "s_server", "-accept", "127.0.0.1:\(port)",
+                                              "-cert", cert, "-key", key, "-alpn", "h2"] + arguments, keepStdinOpen: true)
+            do {
+                // Not probed with a connection: s_server would take it for the client.
+                _ = try child.waitForOutput(containing: "ACCEPT", timeout: 10)
+                process = child
+                self.port = port
+                return
+            } catch {
+                lastError = error
+                child.kill()
+            }
+        }
+        throw lastError ?? ChildProcess.Failure.couldNotStart(command: "openssl s_server", reason: "no port")
+    }
+
+    /// Sends `bytes` to the client (or, `K\n` alone, a KeyUpdate).
+    public func write(_ bytes: [UInt8]) throws { try process.writeToStdin(Data(bytes)) }
+
+    /// Waits until the client has sent something containing `marker` (a request body).
+    public func waitForClientData(containing marker: String, timeout: Double = 30) throws {
+        _ = try process.waitForOutput(containing: marker, timeout: timeout)
+    }
+
+    /// Everything s_server printed so far (the client's bytes and its own messages).
+    public var output: String { process.stdoutSoFar + process.stderrSoFar }
+
+    /// Waits until s_server has printed `marker` on stdout or stderr.
+    public func waitForOutput(containing marker: String, timeout: Double = 30) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !output.contains(marker) {
+            if Date() >= deadline { throw ChildProcess.Failure.timedOut(command: "openssl s_server printing \(marker)", seconds: timeout) }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
     }
 
     public func stop() { process.kill() }

@@ -105,6 +105,62 @@ struct ConnectionStateMachineTests {
         #expect(machine.isFinished)
     }
 
+    /// Opens `count` streams (ids 1, 3, 5 ...) for requests 1...count with deadline 10.
+    func machineWithOpenStreams(_ count: Int, budget: ConnectionStateMachine.ResetBudget) -> ConnectionStateMachine {
+        var machine = ConnectionStateMachine(maxConcurrentStreams: count, resetBudget: budget)
+        _ = machine.connected()
+        for id in 1...RequestID(count) {
+            _ = machine.enqueue(id, deadline: 10)
+            machine.streamOpened(id, streamID: Int32(2 * id - 1))
+        }
+        return machine
+    }
+
+    @Test func streamsPastTheirDeadlineAreResetNoFasterThanTheBudgetAllows() {
+        let second: UInt64 = 1_000_000_000
+        let start: UInt64 = 20
+        var machine = machineWithOpenStreams(5, budget: .init(burst: 2, perSecond: 4))
+        let first = machine.expire(now: start)
+        // Two resets in the burst; the other three requests end now, their streams stay open.
+        #expect(first == [.cancelStream(1, 1), .cancelStream(3, 2), .abandonStream(3), .abandonStream(4), .abandonStream(5)])
+        #expect(machine.unresetCount == 3)
+        #expect(machine.activeCount == 5)
+        // The next token is earned a quarter second later.
+        #expect(machine.nextDeadline == start + second / 4)
+        #expect(machine.expire(now: start + second / 4 - 1).isEmpty)
+        #expect(machine.expire(now: start + second / 4) == [.resetStream(5)])
+        // Stream 7 finished on its own: it is not reset.
+        _ = machine.streamClosed(7)
+        #expect(machine.expire(now: start + second) == [.resetStream(9)])
+        #expect(machine.unresetCount == 0)
+        #expect(machine.nextDeadline == nil)
+    }
+
+    @Test func streamsAbandonedAtTheirDeadlineDoNotHoldAClosingConnectionOpen() {
+        var machine = machineWithOpenStreams(3, budget: .init(burst: 1, perSecond: 1))
+        _ = machine.expire(now: 20)  // one reset, two abandoned
+        #expect(machine.unresetCount == 2)
+        #expect(!machine.isFinished)
+        _ = machine.shutdownGracefully()
+        #expect(machine.isFinished)
+    }
+
+    @Test func aClosingConnectionWaitsForStreamsWhoseRequestsAreStillWaiting() {
+        var machine = machineWithOpenStreams(2, budget: .default)
+        _ = machine.shutdownGracefully()
+        #expect(!machine.isFinished)
+        _ = machine.expire(now: 20)  // both past their deadline: reset
+        #expect(machine.isFinished)
+    }
+
+    @Test func theResetBudgetRefillsOnlyUpToItsBurst() {
+        var machine = machineWithOpenStreams(4, budget: .init(burst: 2, perSecond: 10))
+        _ = machine.expire(now: 0)
+        // An hour idle earns no more than the burst.
+        let actions = machine.expire(now: 3_600_000_000_000)
+        #expect(actions == [.cancelStream(1, 1), .cancelStream(3, 2), .abandonStream(3), .abandonStream(4)])
+    }
+
     @Test func deadlinesFailQueuedRequestsAndCancelOpenStreamsOnce() {
         var machine = ConnectionStateMachine(maxConcurrentStreams: 1)
         _ = machine.connected()

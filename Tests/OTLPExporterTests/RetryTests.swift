@@ -92,6 +92,33 @@ enum ProtoBytes {
         guard case .permanent = cert else { Issue.record("certificate failure retried"); return }
     }
 
+    /// RST_STREAM codes as gRPC maps them: REFUSED_STREAM (the transport's `goAway`) and CANCEL
+    /// are retried at the policy's pace, ENHANCE_YOUR_CALM after at least the calm-down delay,
+    /// INTERNAL_ERROR and NO_ERROR before a complete response not at all.
+    @Test func streamResetsAreRetriedAsGRPCMapsTheirCodes() {
+        func outcome(_ code: TransportError.Code, _ http2: UInt32, retryable: Bool) -> OTLPAttemptOutcome {
+            OTLPRetryRules.classify(.failure(TransportError(code, "reset", isRetryable: retryable, http2ErrorCode: http2)))
+        }
+        #expect(outcome(.goAway, 0x7, retryable: true) == .retryable(reason: "goAway (retryable): reset", minimumDelay: nil))
+        #expect(outcome(.streamReset, 0x8, retryable: true) == .retryable(reason: "streamReset (retryable): reset", minimumDelay: nil))
+        #expect(outcome(.streamReset, 0xB, retryable: true)
+                == .retryable(reason: "streamReset (retryable): reset", minimumDelay: OTLPRetryRules.enhanceYourCalmMinimumDelay))
+        guard case .permanent = outcome(.streamReset, 0x2, retryable: false) else { Issue.record("INTERNAL_ERROR retried"); return }
+        guard case .permanent = outcome(.streamReset, 0x0, retryable: false) else { Issue.record("NO_ERROR retried"); return }
+    }
+
+    @Test func enhanceYourCalmWaitsAtLeastTheCalmDownDelayEvenWithShortBackoffs() async {
+        let clock = OTLPVirtualClock()
+        let quick = OTLPRetryPolicy(initialBackoff: .milliseconds(100), maxBackoff: .seconds(1), maxElapsedTime: .seconds(60))
+        let loop = OTLPRetryLoop(policy: quick, clock: clock, random: OTLPFixedRandom(0.5))
+        let calm = TransportError(.streamReset, "stream reset: ENHANCE_YOUR_CALM", isRetryable: true, http2ErrorCode: 0xB)
+        let result = await loop.run { attempt in
+            attempt == 1 ? OTLPRetryRules.classify(transportError: calm) : .success(partialSuccess: nil)
+        }
+        #expect(result.isDelivered)
+        #expect(clock.sleeps == [OTLPRetryRules.enhanceYourCalmMinimumDelay])
+    }
+
     @Test func httpRetriesOnly429And502To504() {
         for status in [400, 401, 403, 404, 413, 500, 501, 505] {
             guard case .permanent = OTLPRetryRules.classify(httpStatus: status, retryAfter: nil, now: 0, body: "") else {

@@ -31,7 +31,7 @@ struct LogTags: LogExporter {
 
 private let scope = InstrumentationScope(name: "stress")
 
-/// Concurrency suites (also run under ThreadSanitizer; see tools/tsan-filter.txt).
+/// Concurrency suites (run under ThreadSanitizer too, with the whole package: tools/test.sh).
 @Suite("PipelineStress")
 struct PipelineStressTests {
     func checkAccounting(tags: [UInt64], producers: Int, perProducer: Int, statistics: SignalStatistics) {

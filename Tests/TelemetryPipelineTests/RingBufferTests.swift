@@ -83,7 +83,7 @@ struct RingBufferTests {
     }
 }
 
-/// Concurrency stress suites (also run under ThreadSanitizer; see tools/tsan-filter.txt).
+/// Concurrency stress suites (run under ThreadSanitizer too, with the whole package: tools/test.sh).
 @Suite("RingBufferStress")
 struct RingBufferStressTests {
     /// Encodes (producer, sequence) in one integer.

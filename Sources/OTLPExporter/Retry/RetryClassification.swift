@@ -47,12 +47,20 @@ public enum OTLPRetryRules {
         }
     }
 
-    /// Connection failures (refused, lost, GOAWAY, timed out, reset) are retried; configuration
-    /// and certificate problems are not.
+    /// The shortest wait before retrying a request whose stream the server reset with HTTP/2
+    /// ENHANCE_YOUR_CALM (gRPC maps it to RESOURCE_EXHAUSTED: the server asks for less load and
+    /// sent no RetryInfo): the default policy's initial backoff, so a policy with shorter backoffs
+    /// does not press a server that asked us to calm down.
+    public static let enhanceYourCalmMinimumDelay: Duration = .seconds(5)
+
+    /// Connection failures (refused, lost, GOAWAY, timed out, retryable stream resets) are
+    /// retried; configuration and certificate problems and stream resets gRPC maps to INTERNAL
+    /// are not (the transport's `isRetryable`). A reset with ENHANCE_YOUR_CALM waits at least
+    /// ``enhanceYourCalmMinimumDelay``.
     public static func classify(transportError error: TransportError) -> OTLPAttemptOutcome {
-        error.isRetryable
-            ? .retryable(reason: "\(error)", minimumDelay: nil)
-            : .permanent(reason: "\(error)")
+        guard error.isRetryable else { return .permanent(reason: "\(error)") }
+        let calm = error.code == .streamReset && error.http2ErrorCode == 0xB
+        return .retryable(reason: "\(error)", minimumDelay: calm ? enhanceYourCalmMinimumDelay : nil)
     }
 
     /// Classifies a non-2xx HTTP status. `retryAfter` is the raw `Retry-After` header value;
