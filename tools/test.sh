@@ -3,8 +3,10 @@
 # reference peers), then the whole package as one `swift test` process (all suites in parallel,
 # as every contributor runs it), then the whole package again as one process under
 # ThreadSanitizer (its own scratch path, so the two builds do not thrash; TSan warnings fail
-# the run even when every test passed), then every fuzz target for a bounded time and a short
-# soak against a collector that is killed and restarted.
+# the run even when every test passed), then once more under AddressSanitizer, with
+# UndefinedBehaviorSanitizer on the C code (scratch path .build-asan; any report fails the run), then
+# every fuzz target for a bounded time, a short soak against a collector that is killed and
+# restarted, and short outages (dead and blackholed collector, every signal at once).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -26,7 +28,8 @@ run_suite() {
   local log; log=$(mktemp)
   TSAN_OPTIONS="halt_on_error=0 ${TSAN_OPTIONS:-}" swift test --skip-build "$@" 2>&1 | quiet | tee "$log"
   local status=${PIPESTATUS[0]}
-  local warnings; warnings=$(grep -c "WARNING: ThreadSanitizer" "$log" || true)
+  local reports='WARNING: ThreadSanitizer|ERROR: AddressSanitizer|SUMMARY: UndefinedBehaviorSanitizer'
+  local warnings; warnings=$(grep -cE "$reports" "$log" || true)
   if [ "$status" -ne 0 ]; then
     local names
     names=$(grep -aoE '✘ Test [A-Za-z0-9_]+\(' "$log" | sed -E 's/✘ Test ([A-Za-z0-9_]+)\(/\1/' | sort -u | paste -sd'|' -)
@@ -34,12 +37,12 @@ run_suite() {
       echo "== $label: running again the failed tests: $names"
       TSAN_OPTIONS="halt_on_error=0 ${TSAN_OPTIONS:-}" swift test --skip-build "$@" --filter "$names" 2>&1 | quiet | tee -a "$log"
       status=${PIPESTATUS[0]}
-      warnings=$(grep -c "WARNING: ThreadSanitizer" "$log" || true)
+      warnings=$(grep -cE "$reports" "$log" || true)
     fi
   fi
   rm -f "$log"
   [ "$status" -eq 0 ] || failed+=("$label")
-  [ "$warnings" -eq 0 ] || { echo "ThreadSanitizer reported $warnings warning(s)"; failed+=("$label: TSan warnings"); }
+  [ "$warnings" -eq 0 ] || { echo "$label: sanitizers reported $warnings problem(s)"; failed+=("$label: sanitizer reports"); }
 }
 
 echo "== swift test (the whole package, one process)"
@@ -54,6 +57,25 @@ else
   run_suite "swift test --sanitize=thread" --sanitize=thread --scratch-path .build-tsan
 fi
 
+# Both sanitizers in one build and one run. Swift on Linux refuses `-sanitize=undefined`, so
+# UBSan instruments the C and C++ that clang compiles (CPipelineSupport, the C modules' shims,
+# the dependencies' C++: TOMLKit's CTOML)
+# through -Xcc; its handlers are part of the ASan runtime. LeakSanitizer is off: it reports
+# allocations the test frameworks themselves never free. UBSan keeps going after a report, and
+# its summary line fails the run.
+echo "== swift test --sanitize=address, -fsanitize=undefined for C (the whole package, one process)"
+asan=(--sanitize=address -Xcc -fsanitize=undefined --scratch-path .build-asan)
+swift build --build-tests "${asan[@]}" 2>&1 | quiet
+if [ "${PIPESTATUS[0]}" -ne 0 ]; then
+  echo "ASan/UBSan build failed"
+  failed+=("ASan/UBSan build")
+else
+  # tools/ubsan.supp: one report inside the TOMLKit dependency (see the file).
+  ASAN_OPTIONS="detect_leaks=0 ${ASAN_OPTIONS:-}" \
+    UBSAN_OPTIONS="print_stacktrace=1 suppressions=$root/tools/ubsan.supp ${UBSAN_OPTIONS:-}" \
+    run_suite "swift test --sanitize=address (UBSan on C)" "${asan[@]}"
+fi
+
 echo "== fuzzing: every libFuzzer target for 15 s from its committed seeds (fixed seed)"
 fuzzlines() { { grep -E '^fuzz:|ERROR|SUMMARY|stat::number_of_executed_units' || true; }; }
 FUZZ_FLAGS="-seed=1" tools/fuzz.sh all 15 2>&1 | fuzzlines
@@ -62,6 +84,13 @@ FUZZ_FLAGS="-seed=1" tools/fuzz.sh all 15 2>&1 | fuzzlines
 echo "== soak: otlp load for 60 s against a collector killed and restarted every 10 s"
 tools/soak.sh 60 2>&1 | tail -n 8
 [ "${PIPESTATUS[0]}" -eq 0 ] || failed+=("soak")
+
+echo "== outage: every signal at full rate for 20 s into a dead gRPC collector, then a blackholed OTLP/HTTP one"
+outagelines() { { grep -E ': (FAIL|PASS|load|collector|rss_kb|pooled_blocks)|^outage:' || true; }; }
+MODE=dead PROTOCOL=grpc tools/outage.sh 20 2>&1 | outagelines
+[ "${PIPESTATUS[0]}" -eq 0 ] || failed+=("outage (dead)")
+MODE=blackhole PROTOCOL=http/protobuf tools/outage.sh 20 2>&1 | outagelines
+[ "${PIPESTATUS[0]}" -eq 0 ] || failed+=("outage (blackhole)")
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED: ${failed[*]}"

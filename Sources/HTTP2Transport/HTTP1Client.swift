@@ -92,6 +92,14 @@ final class HTTP1Connection: @unchecked Sendable {
         return connection
     }
 
+    /// Shuts the socket down in both directions without closing it, from another thread: a
+    /// request blocked in `poll` or `recv` on it wakes and fails with the connection closed. The
+    /// caller must know the owner has not closed the socket yet (``HTTP1Client`` calls it under
+    /// its lock while the connection is registered as busy).
+    func abort() {
+        _ = Glibc.shutdown(socket.fd, Int32(SHUT_RDWR))
+    }
+
     /// Sends TLS close_notify (when TLS is up and healthy) and closes the socket.
     func close() {
         if let tls { withSIGPIPESuppressed { tls.shutdown() } }
@@ -191,7 +199,10 @@ public final class HTTP1Client: HTTPTransport {
     public let configuration: HTTP1ClientConfiguration
     private struct State {
         var idle: [HTTP1Connection] = []
+        /// Connections a request is using, so that a shutdown that is not graceful can abort them.
+        var busy: [ObjectIdentifier: HTTP1Connection] = [:]
         var isShutdown = false
+        var abortsRequests = false
     }
     private let state = LockedValue(State())
     private let queue = DispatchQueue(label: "swift-otlp.http1", attributes: .concurrent)
@@ -226,13 +237,36 @@ public final class HTTP1Client: HTTPTransport {
         queue.async { completion(withSIGPIPESuppressed { self.perform(request) }) }
     }
 
+    /// Closes the idle connections; no request starts afterwards. Requests in flight finish
+    /// (`graceful`) or fail at once with their connection shut down (`graceful: false`).
     public func shutdown(graceful: Bool) {
         let idle = state.withLock { s -> [HTTP1Connection] in
             s.isShutdown = true
+            if !graceful {
+                s.abortsRequests = true
+                // Under the lock: a busy connection's owner closes it only after taking it out of
+                // `busy` under this lock, so its socket is still open here.
+                for connection in s.busy.values { connection.abort() }
+            }
             defer { s.idle.removeAll() }
             return s.idle
         }
         for connection in idle { connection.close() }
+    }
+
+    /// Registers a connection as busy; `false` (and the connection closed) after an aborting shutdown.
+    private func checkOut(_ connection: HTTP1Connection) -> Bool {
+        let registered = state.withLock { s -> Bool in
+            guard !s.abortsRequests else { return false }
+            s.busy[ObjectIdentifier(connection)] = connection
+            return true
+        }
+        if !registered { connection.close() }
+        return registered
+    }
+
+    private func checkIn(_ connection: HTTP1Connection) {
+        state.withLock { s in _ = s.busy.removeValue(forKey: ObjectIdentifier(connection)) }
     }
 
     private func head(for request: HTTP2Request) -> [UInt8] {
@@ -281,10 +315,17 @@ public final class HTTP1Client: HTTPTransport {
                     return .failure(error)
                 }
             }
+            guard checkOut(connection) else {
+                return .failure(TransportError(.shutdown, "HTTP/1.1 client is shut down", isRetryable: false))
+            }
             do {
-                let (response, reusable, _) = try connection.roundTrip(
-                    head: head, body: request.body, deadline: deadline, maxBodyBytes: maxBody,
-                    maxHeaderBytes: configuration.maxHeaderBytes, isHead: request.method == "HEAD")
+                let roundTrip = Result { () throws(TransportError) in
+                    try connection.roundTrip(
+                        head: head, body: request.body, deadline: deadline, maxBodyBytes: maxBody,
+                        maxHeaderBytes: configuration.maxHeaderBytes, isHead: request.method == "HEAD")
+                }
+                checkIn(connection)
+                let (response, reusable, _) = try roundTrip.get()
                 if reusable {
                     let keep = state.withLock { s -> Bool in
                         guard !s.isShutdown, s.idle.count < configuration.maxIdleConnections else { return false }

@@ -158,11 +158,22 @@ public final class ExportExecutor: TaskExecutor, @unchecked Sendable {
         }
     }
 
-    /// A thread's loop: jobs first, then due timers, else wait for either.
+    /// A thread's loop: due timers, then jobs, else wait for either. Due timers go first so that
+    /// a steady stream of jobs (encoding, other providers' exports) cannot hold a flush or
+    /// shutdown deadline or a retry back-off past its time.
     private func runThread() -> Never {
         let unownedSelf = asUnownedTaskExecutor()
         lock.lock()
         while true {
+            if let first = timers.first, first.deadline <= monotonicNanos() {
+                timers.removeFirst()
+                if let action = timerActions.removeValue(forKey: first.id) {
+                    lock.unlock()
+                    action()
+                    lock.lock()
+                }
+                continue
+            }
             if let job = jobs.popFirst() {
                 lock.unlock()
                 job.runSynchronously(on: unownedSelf)
@@ -170,15 +181,6 @@ public final class ExportExecutor: TaskExecutor, @unchecked Sendable {
                 continue
             }
             if let first = timers.first {
-                if first.deadline <= monotonicNanos() {
-                    timers.removeFirst()
-                    if let action = timerActions.removeValue(forKey: first.id) {
-                        lock.unlock()
-                        action()
-                        lock.lock()
-                    }
-                    continue
-                }
                 idleThreads += 1
                 lock.wait(untilMonotonic: first.deadline)
                 idleThreads -= 1

@@ -43,10 +43,15 @@ public final class OTLPTestCollector: Sendable {
         public var keepsRequests: Bool
         /// Called for every accepted request, on a server thread, before waiters are resumed.
         public var onRequest: (@Sendable (ReceivedRequest) -> Void)?
+        /// The identities of the items received, for the duplicate counters (see ``ItemLedger``);
+        /// `nil` (default): a ledger of this collector's own. Pass one ledger to the collectors
+        /// that replace each other on a port to count re-sent items across a restart.
+        public var ledger: ItemLedger?
 
         public init(host: String = "127.0.0.1", grpcPort: UInt16 = 0, httpPort: UInt16 = 0, maxRequestBytes: Int = 4 << 20,
                     server: HTTPServerConfiguration = HTTPServerConfiguration(), tls: TLSMode = .none, keepsRequests: Bool = true,
-                    onRequest: (@Sendable (ReceivedRequest) -> Void)? = nil) {
+                    onRequest: (@Sendable (ReceivedRequest) -> Void)? = nil, ledger: ItemLedger? = nil) {
+            self.ledger = ledger
             self.tls = tls
             self.host = host
             self.grpcPort = grpcPort
@@ -94,6 +99,8 @@ public final class OTLPTestCollector: Sendable {
 
     private let state = LockedValue(State())
     private let configuration: Configuration
+    /// The identities of the items received (``Configuration/ledger`` or a ledger of its own).
+    public let ledger: ItemLedger
     private let grpcServer: HTTPServer?
     private let httpServer: HTTPServer?
     /// The generated certificate authority with `tls: .generated`: trust `caCertificateFile`;
@@ -120,6 +127,7 @@ public final class OTLPTestCollector: Sendable {
             certificates = nil
         }
         self.configuration = configuration
+        ledger = configuration.ledger ?? ItemLedger()
         let box = HandlerBox()
         func server(port: UInt16) throws(TransportError) -> HTTPServer {
             var settings = configuration.server
@@ -291,8 +299,14 @@ public final class OTLPTestCollector: Sendable {
         }
         let outcome = OTLPReceiver.handle(request, fault: fault, maxMessageBytes: configuration.maxRequestBytes)
         if let accepted = outcome.accepted { configuration.onRequest?(accepted) }
+        let repeated = outcome.accepted.map { ledger.record($0.payload) }
         let keeps = configuration.keepsRequests
         let satisfied = state.withLock { state -> [Waiter] in
+            if let repeated {
+                state.counters.duplicateSpans += repeated.spans
+                state.counters.duplicateMetricPoints += repeated.metricPoints
+                state.counters.duplicateLogRecords += repeated.logRecords
+            }
             if let signal = outcome.signal {
                 state.counters.requests += 1
                 state.counters.requestsBySignal[signal, default: 0] += 1

@@ -1,6 +1,7 @@
 // What an OTLPTestCollector received: whole requests and flattened views of their items.
 import HTTP2Transport
 import OTLPProto
+import OTLPSync
 
 extension OTLPTestCollector {
     /// An OTLP signal.
@@ -139,15 +140,105 @@ extension OTLPTestCollector {
         public var metricPoints = 0
         /// Log records in accepted requests.
         public var logRecords = 0
+        /// Spans in accepted requests that the collector's ``ItemLedger`` had already seen (an
+        /// export re-sent after its answer was lost): `spans` counts them too, so the distinct
+        /// spans are `spans - duplicateSpans`.
+        public var duplicateSpans = 0
+        /// Metric data points seen before (identical point, metric name, resource and scope).
+        public var duplicateMetricPoints = 0
+        /// Log records seen before (identical record, resource and scope).
+        public var duplicateLogRecords = 0
 
         public init() {}
 
         /// `rejectedRequests + transportRejections`.
         public var rejected: Int { rejectedRequests + transportRejections }
 
-        /// `spans=N metric_points=N log_records=N requests=N rejected=N`.
+        /// Items of every signal received more than once.
+        public var duplicates: Int { duplicateSpans + duplicateMetricPoints + duplicateLogRecords }
+
+        /// `spans=N metric_points=N log_records=N requests=N rejected=N duplicates=N`.
         public var description: String {
-            "spans=\(spans) metric_points=\(metricPoints) log_records=\(logRecords) requests=\(requests) rejected=\(rejected)"
+            "spans=\(spans) metric_points=\(metricPoints) log_records=\(logRecords) requests=\(requests) rejected=\(rejected) duplicates=\(duplicates)"
+        }
+    }
+
+    /// The identities of the items received, to count duplicates: a batch re-sent after its answer
+    /// was lost (the collector killed after storing it, a connection cut before the response)
+    /// arrives twice, and a count of items alone would hide it. Give one ledger to every collector
+    /// of a test that restarts its collector on the same port, and the second collector counts
+    /// what the first had received as duplicates.
+    ///
+    /// An item's identity is a 64-bit hash (of trace and span id for spans; of the whole record,
+    /// resource and scope for log records and metric points), kept for the life of the ledger:
+    /// about 40 bytes per distinct item.
+    public final class ItemLedger: Sendable {
+        private struct Seen {
+            var spans = Set<Int>()
+            var metricPoints = Set<Int>()
+            var logRecords = Set<Int>()
+        }
+        private let seen = LockedValue(Seen())
+
+        public init() {}
+
+        /// Distinct spans, metric data points and log records seen so far.
+        public var distinctCounts: (spans: Int, metricPoints: Int, logRecords: Int) {
+            seen.withLock { ($0.spans.count, $0.metricPoints.count, $0.logRecords.count) }
+        }
+
+        /// Records the items of `payload`; returns how many of each had been seen before.
+        func record(_ payload: Payload) -> (spans: Int, metricPoints: Int, logRecords: Int) {
+            var spanKeys: [Int] = []
+            var pointKeys: [Int] = []
+            var logKeys: [Int] = []
+            switch payload {
+            case .traces(let export):
+                for resourceSpans in export.resourceSpans {
+                    for scopeSpans in resourceSpans.scopeSpans {
+                        for span in scopeSpans.spans {
+                            var hasher = Hasher()
+                            hasher.combine(span.traceId)
+                            hasher.combine(span.spanId)
+                            spanKeys.append(hasher.finalize())
+                        }
+                    }
+                }
+            case .metrics(let export):
+                for resourceMetrics in export.resourceMetrics {
+                    for scopeMetrics in resourceMetrics.scopeMetrics {
+                        for metric in scopeMetrics.metrics {
+                            for point in metric.flattenedPoints {
+                                var hasher = Hasher()
+                                hasher.combine(resourceMetrics.resource)
+                                hasher.combine(scopeMetrics.scope)
+                                hasher.combine(metric.name)
+                                hasher.combine(point)
+                                pointKeys.append(hasher.finalize())
+                            }
+                        }
+                    }
+                }
+            case .logs(let export):
+                for resourceLogs in export.resourceLogs {
+                    for scopeLogs in resourceLogs.scopeLogs {
+                        for record in scopeLogs.logRecords {
+                            var hasher = Hasher()
+                            hasher.combine(resourceLogs.resource)
+                            hasher.combine(scopeLogs.scope)
+                            hasher.combine(record)
+                            logKeys.append(hasher.finalize())
+                        }
+                    }
+                }
+            }
+            return seen.withLock { seen in
+                var repeated = (spans: 0, metricPoints: 0, logRecords: 0)
+                for key in spanKeys where !seen.spans.insert(key).inserted { repeated.spans += 1 }
+                for key in pointKeys where !seen.metricPoints.insert(key).inserted { repeated.metricPoints += 1 }
+                for key in logKeys where !seen.logRecords.insert(key).inserted { repeated.logRecords += 1 }
+                return repeated
+            }
         }
     }
 }

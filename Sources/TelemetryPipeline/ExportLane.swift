@@ -96,19 +96,35 @@ final class ExportLane<Batch: Sendable>: Sendable {
     let continuation: AsyncStream<Command>.Continuation
     /// Export batches queued or in flight; the worker stops draining this signal's ring at the limit.
     let pendingBatches = ManagedAtomic<Int>(0)
-    let exported = ManagedAtomic<Int>(0)
-    let failed = ManagedAtomic<Int>(0)
     let maxPendingBatches: Int
     private let task: LockedValue<Task<Void, Never>?> = LockedValue(nil)
+    private let exporters: [AnyBatchExporter<Batch>]
+
+    /// Items handed to the lane and their outcomes. Under a lock (taken once per batch, never per
+    /// item) so that abandoning the lane counts every outstanding item exactly once.
+    struct Tally: Sendable {
+        var sent = 0
+        var exported = 0
+        var failed = 0
+        /// Set by ``abandon()``: outstanding items were counted as failed; exports finishing
+        /// afterwards are not counted again.
+        var abandoned = false
+    }
+    private let tally = LockedValue(Tally())
+
+    /// Items in batches every exporter accepted.
+    var exported: Int { tally.withLock { $0.exported } }
+    /// Items in batches an exporter failed, and, once abandoned, every item not exported by then.
+    var failed: Int { tally.withLock { $0.failed } }
 
     init(name: String, exporters: [AnyBatchExporter<Batch>], maxConcurrentExports: Int,
          diagnostics: @escaping @Sendable (String) -> Void, onProgress: @escaping @Sendable () -> Void) {
         let (stream, continuation) = AsyncStream<Command>.makeStream()
         self.continuation = continuation
         self.maxPendingBatches = maxConcurrentExports + 1
+        self.exporters = exporters
         let pendingBatches = self.pendingBatches
-        let exported = self.exported
-        let failed = self.failed
+        let tally = self.tally
         let maxConcurrent = maxConcurrentExports
         // On the library's export threads: exports, their retries and the flush and shutdown
         // commands never wait for a thread of the cooperative pool.
@@ -123,8 +139,10 @@ final class ExportLane<Batch: Sendable>: Sendable {
                         diagnostics("\(name) exporter failed: \(error)")
                     }
                 }
-                // Relaxed: statistics.
-                (ok ? exported : failed).wrappingIncrement(by: items, ordering: .relaxed)
+                tally.withLock { tally in
+                    guard !tally.abandoned else { return }
+                    if ok { tally.exported += items } else { tally.failed += items }
+                }
                 // Releasing: the worker's acquiring read of the pending count sees the lane's progress.
                 pendingBatches.wrappingDecrement(ordering: .releasing)
                 onProgress()
@@ -172,7 +190,32 @@ final class ExportLane<Batch: Sendable>: Sendable {
         // Relaxed: the count is only compared against a limit by this same worker thread and
         // decremented (releasing) by the lane.
         pendingBatches.wrappingIncrement(ordering: .relaxed)
-        continuation.yield(.export(batch, items: items))
+        let abandoned = tally.withLock { tally -> Bool in
+            if tally.abandoned { tally.failed += items } else { tally.sent += items }
+            return tally.abandoned
+        }
+        if !abandoned { continuation.yield(.export(batch, items: items)) }
+    }
+
+    /// Gives up on everything the lane still holds (a shutdown past its deadline): counts every
+    /// item not exported yet as failed, cancels the lane (queued batches are never sent, a retry
+    /// waiting for its back-off ends) and shuts the exporters down from a cancelled task, which
+    /// tells the OTLP exporters to close their connections at once instead of letting requests
+    /// in flight finish. Idempotent.
+    func abandon() {
+        let first = tally.withLock { tally -> Bool in
+            guard !tally.abandoned else { return false }
+            tally.abandoned = true
+            tally.failed += tally.sent - tally.exported - tally.failed
+            return true
+        }
+        guard first else { return }
+        task.withLock { $0 }?.cancel()
+        let exporters = self.exporters
+        Task.detached(executorPreference: ExportExecutor.shared) {
+            withUnsafeCurrentTask { $0?.cancel() }
+            for exporter in exporters { await exporter.shutdown() }
+        }
     }
 }
 

@@ -95,7 +95,9 @@ public protocol SpanExporter: Sendable {
     func export(_ batch: SpanBatch) async throws
     /// Completes when everything handed to ``export(_:)`` so far is delivered. Default: nothing to do.
     func forceFlush() async throws
-    /// Releases resources; no export follows. Default: nothing to do.
+    /// Releases resources; no export follows. Default: nothing to do. The pipeline calls it from
+    /// a cancelled task when a shutdown passed its deadline: the exports still running are then
+    /// abandoned (their items already counted as failed) and should end as soon as they can.
     func shutdown() async
 }
 

@@ -58,6 +58,8 @@ public final class Pipeline: @unchecked Sendable {
     }
     private let commands = LockedValue<[Command]>([])
     private let shutdownTicket = LockedValue<FlushTicket?>(nil)
+    /// Shutdown calls still waiting, and whether one gave up and abandoned the exports.
+    private let shutdownWaiters = LockedValue((waiting: 0, abandoned: false))
 
     /// Instruments registered so far, and their attribute-free accumulators.
     let instruments = InstrumentRegistry()
@@ -188,10 +190,21 @@ public final class Pipeline: @unchecked Sendable {
 
     /// Exports everything recorded so far, shuts the exporters down and stops the worker.
     /// Idempotent: later calls wait for the first shutdown. Recording afterwards is a counted no-op.
-    /// Throws ``TelemetryError/Code/timedOut`` past `deadline`.
+    /// Throws ``TelemetryError/Code/timedOut`` past `deadline`. When the last shutdown still
+    /// waiting passes its deadline, every item not exported yet is counted as failed in
+    /// ``statistics(_:)`` and the exports still queued, in flight or waiting to retry are
+    /// abandoned: the exporters are shut down from a cancelled task (the OTLP exporters close
+    /// their connections at once), so nothing is sent afterwards. A shutdown called after that
+    /// throws at once unless the first one had completed.
     public func shutdown(deadline: ContinuousClock.Instant) async throws {
         let ticket = queueShutdown()
-        guard await ticket.wait(until: deadline) else {
+        let done: Bool
+        if enterShutdownWait() {
+            done = await ticket.wait(until: .now)
+        } else {
+            done = leaveShutdownWait(done: await ticket.wait(until: deadline))
+        }
+        guard done else {
             throw TelemetryError(code: .timedOut, message: "shutdown did not complete before its deadline")
         }
     }
@@ -200,9 +213,44 @@ public final class Pipeline: @unchecked Sendable {
     /// done or `timeout` has passed. Do not call it from a task; use the async variant there.
     public func shutdownSynchronously(timeout: Duration) throws {
         let deadline = ContinuousClock.now + timeout
-        guard queueShutdown().waitBlocking(until: deadline) else {
+        let ticket = queueShutdown()
+        let done: Bool
+        if enterShutdownWait() {
+            done = ticket.waitBlocking(until: .now)
+        } else {
+            done = leaveShutdownWait(done: ticket.waitBlocking(until: deadline))
+        }
+        guard done else {
             throw TelemetryError(code: .timedOut, message: "shutdown did not complete before its deadline")
         }
+    }
+
+    /// Counts a shutdown waiter in; `true` when the exports were abandoned already (the caller
+    /// then only looks whether the shutdown had completed).
+    private func enterShutdownWait() -> Bool {
+        shutdownWaiters.withLock { waiters in
+            if waiters.abandoned { return true }
+            waiters.waiting += 1
+            return false
+        }
+    }
+
+    /// Counts a shutdown waiter out and passes `done` through; the last one to give up at its
+    /// deadline abandons the exports (a waiter with a later deadline keeps them going).
+    private func leaveShutdownWait(done: Bool) -> Bool {
+        let abandon = shutdownWaiters.withLock { waiters -> Bool in
+            waiters.waiting -= 1
+            guard !done, waiters.waiting == 0, !waiters.abandoned else { return false }
+            waiters.abandoned = true
+            return true
+        }
+        if abandon {
+            // What the lanes still hold is counted as failed and dropped.
+            spanLane.abandon()
+            metricLane.abandon()
+            logLane.abandon()
+        }
+        return done
     }
 
     private func queueFlush() -> FlushTicket {
@@ -255,17 +303,17 @@ public final class Pipeline: @unchecked Sendable {
             return SignalStatistics(
                 accepted: spanRing.acceptedCount, dropped: spanRing.droppedCount,
                 droppedAfterShutdown: droppedAfterShutdown[0].load(ordering: .relaxed),
-                exported: spanLane.exported.load(ordering: .relaxed), failed: spanLane.failed.load(ordering: .relaxed))
+                exported: spanLane.exported, failed: spanLane.failed)
         case .metrics:
             return SignalStatistics(
                 accepted: measurementRing.acceptedCount + instruments.accumulatedMeasurementCount, dropped: measurementRing.droppedCount,
                 droppedAfterShutdown: droppedAfterShutdown[1].load(ordering: .relaxed),
-                exported: metricLane.exported.load(ordering: .relaxed), failed: metricLane.failed.load(ordering: .relaxed))
+                exported: metricLane.exported, failed: metricLane.failed)
         case .logs:
             return SignalStatistics(
                 accepted: logRing.acceptedCount, dropped: logRing.droppedCount,
                 droppedAfterShutdown: droppedAfterShutdown[2].load(ordering: .relaxed),
-                exported: logLane.exported.load(ordering: .relaxed), failed: logLane.failed.load(ordering: .relaxed))
+                exported: logLane.exported, failed: logLane.failed)
         }
     }
 }

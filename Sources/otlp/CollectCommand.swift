@@ -14,7 +14,7 @@ import Glibc
 /// The first stdout line is `listening grpc=HOST:PORT http=HOST:PORT` (`-` for a receiver not
 /// started); with `--print json` each accepted request follows as one line of OTLP/JSON, with
 /// `--print waterfall` each trace as a tree of spans with time bars; on
-/// SIGINT or SIGTERM the last line is `spans=N metric_points=N log_records=N requests=N rejected=N`
+/// SIGINT or SIGTERM the last line is `spans=N metric_points=N log_records=N requests=N rejected=N duplicates=N`
 /// and the exit status 0.
 struct CollectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -143,6 +143,9 @@ struct CollectCommand: AsyncParsableCommand {
                 sum.spans += counters.spans
                 sum.metricPoints += counters.metricPoints
                 sum.logRecords += counters.logRecords
+                sum.duplicateSpans += counters.duplicateSpans
+                sum.duplicateMetricPoints += counters.duplicateMetricPoints
+                sum.duplicateLogRecords += counters.duplicateLogRecords
             }
             return sum
         }

@@ -101,6 +101,13 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-retry-seconds"), help: "Give up retrying an export after this many seconds.")
     var maxRetrySeconds: Double = 30
 
+    @Option(name: .customLong("report-every"), help: """
+        Print a sample line to stderr every this many seconds: `sample t=SECONDS created=N \
+        accepted=N dropped=N exported=N failed=N pooled_blocks=N idle_blocks=N` (pooled blocks: \
+        span records allocated and not freed, in use or idle in the pool).
+        """)
+    var reportEvery: Double?
+
     private func usage(_ message: String) -> ExitCode {
         FileHandle.standardError.write(Data("otlp load: \(message)\n".utf8))
         return ExitCode(2)
@@ -138,6 +145,7 @@ struct LoadCommand: AsyncParsableCommand {
         guard workers >= 1 && workers <= 1024 else { throw usage("--workers must be in 1...1024") }
         guard timeout > 0 && timeout.isFinite else { throw usage("--timeout must be positive") }
         guard queueSize >= 1, batchSize >= 1, concurrency >= 1 else { throw usage("sizes must be ≥ 1") }
+        if let reportEvery, !(reportEvery > 0 && reportEvery.isFinite) { throw usage("--report-every must be a positive number") }
         if let shutdownTimeout, !(shutdownTimeout > 0 && shutdownTimeout.isFinite) {
             throw usage("--shutdown-timeout must be a positive number")
         }
@@ -222,6 +230,7 @@ struct LoadCommand: AsyncParsableCommand {
         let perWorkerRate = rate.map { $0 / Double(workers) }
         let interactive = isatty(1) == 1
         let progress = interactive ? ProgressLine(signal: signal, generator: generator, exporter: exporter, provider: provider) : nil
+        let sampleReporter = reportEvery.map { SampleReporter(every: $0, signal: signal, generator: generator, provider: provider) }
 
         // Workers are threads: a worker that paces itself or waits for room blocks only itself,
         // never a thread of the cooperative pool.
@@ -231,6 +240,7 @@ struct LoadCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("otlp load: shutdown: \(error)\n".utf8))
         }
         progress?.stop()
+        sampleReporter?.stop()
         let elapsed = (ContinuousClock.now - start).seconds
 
         let created = generator.created
@@ -365,6 +375,42 @@ final class LoadGenerator: Sendable {
             made += 1
             unreported += 1
         }
+    }
+}
+
+/// `--report-every`: a thread of its own writes one `sample` line to stderr per interval, for
+/// scripts that watch a run (tools/outage.sh samples the pool next to the process's RSS).
+final class SampleReporter: Sendable {
+    private let stopped = OneShotSignal()
+    private let finished = OneShotSignal()
+
+    init(every seconds: Double, signal: OTLPSignal, generator: LoadGenerator, provider: TelemetryProvider) {
+        let stopped = self.stopped
+        let finished = self.finished
+        let interval = UInt64(seconds * 1e9)
+        let start = monotonicNanos()
+        let thread = Thread {
+            var next = start &+ interval
+            while !stopped.wait(untilMonotonic: next) {
+                let statistics = provider.statistics(signal.telemetrySignal)
+                let pool = provider.pipeline.spanRecords
+                let line = String(format: "sample t=%.1f", Double(monotonicNanos() &- start) / 1e9)
+                    + " created=\(generator.created) accepted=\(statistics.accepted) dropped=\(statistics.dropped)"
+                    + " exported=\(statistics.exported) failed=\(statistics.failed)"
+                    + " pooled_blocks=\(pool.allocatedCount - pool.freedCount) idle_blocks=\(pool.idleCount)\n"
+                FileHandle.standardError.write(Data(line.utf8))
+                next &+= interval
+            }
+            finished.signal()
+        }
+        thread.name = "otlp-load-sample"
+        thread.start()
+    }
+
+    /// Stops sampling.
+    func stop() {
+        stopped.signal()
+        _ = finished.wait(untilMonotonic: monotonicNanos() &+ 2_000_000_000)
     }
 }
 

@@ -63,7 +63,7 @@ struct CollectCommandTests {
         let requests = lines.dropFirst().dropLast()
         #expect(requests.contains { $0.hasPrefix(#"{"resourceSpans":"#) && $0.contains("from-grpc") })
         #expect(requests.contains { $0 == json })
-        #expect(lines.last == "spans=1 metric_points=0 log_records=1 requests=3 rejected=1")
+        #expect(lines.last == "spans=1 metric_points=0 log_records=1 requests=3 rejected=1 duplicates=0")
     }
 
     @Test func waterfallDrawsEachTraceAsATreeWithTimeBars() async throws {
@@ -99,6 +99,6 @@ struct CollectCommandTests {
         #expect(lines[2].hasPrefix("  request ") && lines[2].hasSuffix("100.0 ms |" + String(repeating: "█", count: 40)))
         #expect(lines[3].hasPrefix("    db.query ") && lines[3].hasSuffix("50.0 ms |" + String(repeating: "█", count: 20)))
         #expect(lines[4].hasPrefix("    render ") && lines[4].hasSuffix("40.0 ms |" + String(repeating: " ", count: 24) + String(repeating: "█", count: 16)))
-        #expect(lines[5] == "spans=3 metric_points=0 log_records=0 requests=1 rejected=0")
+        #expect(lines[5] == "spans=3 metric_points=0 log_records=0 requests=1 rejected=0 duplicates=0")
     }
 }

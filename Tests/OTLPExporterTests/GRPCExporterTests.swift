@@ -230,12 +230,19 @@ func grpcExporter(_ signal: OTLPSignal, _ endpoint: String, retry: OTLPRetryPoli
         defer { collector.stop() }
         await producer.value
         await collector.wait(timeout: 5) { Set(beforeKill + $0.acceptedKeys("traces")).count >= requests * 10 }
-        let delivered = Set(beforeKill + collector.acceptedKeys("traces"))
+        let afterRestart = collector.acceptedKeys("traces")
+        let delivered = Set(beforeKill + afterRestart)
         let counts = exporter.counts
         // Big enough retry budget: zero losses, and the exporter's count matches what arrived.
         #expect(counts.exported + counts.failed + counts.dropped == requests * 10)
         #expect(counts.failed == 0 && counts.dropped == 0)
         #expect(delivered.count == requests * 10)
         #expect(counts.retries > 0)
+        // Arrivals are counted, not only distinct items: each collector saw every item at most
+        // once, and an item both saw (stored by the killed one, its answer lost, sent again) is a
+        // duplicate, at most the four requests in flight at the kill.
+        #expect(Set(beforeKill).count == beforeKill.count && Set(afterRestart).count == afterRestart.count)
+        let duplicates = beforeKill.count + afterRestart.count - delivered.count
+        #expect(duplicates <= 4 * 10, "\(duplicates) items arrived twice")
     }
 }

@@ -113,11 +113,12 @@ public final class OTLPSignalExporter: Sendable {
         return allDelivered
     }
 
-    /// Closes the connection(s).
-    public func shutdown() {
+    /// Closes the connection(s): gracefully (requests in flight finish first), or at once with
+    /// `graceful: false` (requests in flight fail).
+    public func shutdown(graceful: Bool = true) {
         switch backend {
-        case .grpc(let e): e.shutdown()
-        case .http(let e): e.shutdown()
+        case .grpc(let e): e.shutdown(graceful: graceful)
+        case .http(let e): e.shutdown(graceful: graceful)
         }
     }
 }
@@ -151,7 +152,9 @@ public final class OTLPSpanExporter: SpanExporter {
         }
         if !ok { throw OTLPExportFailedError(signal: .traces) }
     }
-    public func shutdown() async { exporter.shutdown() }
+    /// Closes the connection; called from a cancelled task (the pipeline abandoning its exports
+    /// at a shutdown deadline) it closes at once and fails the requests in flight.
+    public func shutdown() async { exporter.shutdown(graceful: !Task.isCancelled) }
 }
 
 /// A ``LogExporter`` sending OTLP.
@@ -174,7 +177,9 @@ public final class OTLPLogExporter: LogExporter {
         }
         if !ok { throw OTLPExportFailedError(signal: .logs) }
     }
-    public func shutdown() async { exporter.shutdown() }
+    /// Closes the connection; called from a cancelled task (the pipeline abandoning its exports
+    /// at a shutdown deadline) it closes at once and fails the requests in flight.
+    public func shutdown() async { exporter.shutdown(graceful: !Task.isCancelled) }
 }
 
 /// A ``MetricExporter`` sending OTLP (items counted are data points).
@@ -192,5 +197,7 @@ public final class OTLPMetricExporter: MetricExporter {
         }
         if !ok { throw OTLPExportFailedError(signal: .metrics) }
     }
-    public func shutdown() async { exporter.shutdown() }
+    /// Closes the connection; called from a cancelled task (the pipeline abandoning its exports
+    /// at a shutdown deadline) it closes at once and fails the requests in flight.
+    public func shutdown() async { exporter.shutdown(graceful: !Task.isCancelled) }
 }
