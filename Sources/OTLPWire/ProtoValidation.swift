@@ -55,6 +55,19 @@ extension ProtoReader {
         end = outerEnd
     }
 
+    /// Skips the value after `tag` as ``skip(tag:)`` does, with the common wire types inline (a
+    /// validation skips most fields: every scalar, `bytes` and enum).
+    @inlinable @inline(__always)
+    public mutating func skipValue(tag: UInt32) throws(ProtoDecodingError) {
+        switch tag & 7 {
+        case ProtoWireType.varint: _ = try readVarint()
+        case ProtoWireType.fixed64: _ = try readFixed64()
+        case ProtoWireType.fixed32: _ = try readFixed32()
+        case ProtoWireType.lengthDelimited: _ = try readLengthDelimited()
+        default: try skip(tag: tag)
+        }
+    }
+
     /// Checks a packed run of varints: every element is a complete varint inside the run.
     @inlinable
     public mutating func validatePackedVarints() throws(ProtoDecodingError) {

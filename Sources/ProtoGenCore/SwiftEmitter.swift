@@ -633,7 +633,7 @@ public struct SwiftEmitter {
 
     /// `protoValidate`: the merge loop's checks without building anything. Fields whose check is
     /// the same as skipping them (scalars, `bytes`, enums, unpacked repeated scalars) fall through
-    /// to `skip`, which reads the value by the tag's wire type exactly as the decoder does.
+    /// to `skipValue`, which reads the value by the tag's wire type exactly as the decoder does.
     private func emitValidate(_ message: ProtoMessageDecl, _ p: inout CodePrinter) {
         p.block("public static func protoValidate(_ reader: inout ProtoReader) throws(ProtoDecodingError)") { p in
             p.block("while let tag = try reader.nextTag()") { p in
@@ -653,7 +653,7 @@ public struct SwiftEmitter {
                             }
                         }
                     }
-                    p.line("default: try reader.skip(tag: tag)")
+                    p.line("default: try reader.skipValue(tag: tag)")
                 }
             }
         }

@@ -108,3 +108,27 @@ import Testing
         await counting.stop()
     }
 }
+
+/// The server reuses request-body buffers on a connection: bodies of falling and rising sizes
+/// sent one after the other on one connection each arrive exactly as sent.
+@Suite struct BodyBufferReuseTests {
+    @Test func bodiesOfChangingSizesOnOneConnectionArriveExactlyAsSent() async throws {
+        let collector = try await OTLPTestCollector.start(http: false)
+        let client = try GRPCClient(configuration: HTTP2ClientConfiguration(
+            endpoint: Endpoint(host: "127.0.0.1", port: try #require(collector.grpcPort), useTLS: false)))
+        var expected: [String] = []
+        // About 150 KB, 30 KB, 90 KB, 20 KB and 150 KB again: each over the size below which
+        // bodies are not reused, and each later one fitting a spare buffer or not.
+        for (round, count) in [3000, 600, 1800, 400, 3000].enumerated() {
+            let names = (0..<count).map { "r\(round)-span-\($0)" }
+            expected += names
+            let result = try await client.unary(path: OTLPTestCollector.Signal.traces.grpcPath,
+                                                message: Fixtures.traces(names).serializedBytes(), timeout: .seconds(60)).get()
+            #expect(result.code == .ok)
+        }
+        client.shutdown()
+        #expect(collector.spans.map(\.span.name) == expected)
+        #expect(collector.counters.requests == 5)
+        await collector.stop()
+    }
+}

@@ -38,7 +38,7 @@ import Testing
         #expect(body.contains("case 50: try reader.validateString()"))  // oneof string_value = 6
         #expect(body.contains("case 58: try reader.validateMessage(SampleV1Sample.Nested.self)"))  // oneof nested_value = 7
         #expect(!body.contains("case 10:") && !body.contains("case 40:"))  // bytes and enum: skipped as read
-        #expect(body.contains("default: try reader.skip(tag: tag)"))
+        #expect(body.contains("default: try reader.skipValue(tag: tag)"))
     }
 
     @Test func namesFollowTheArchitectureConventions() throws {
