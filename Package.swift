@@ -80,7 +80,7 @@ let package = Package(
         ),
 
         // MARK: Embedded collector for tests (receivers, decoded views, scripted faults)
-        .target(name: "OTLPTesting", dependencies: ["OTLPProto", "HTTP2Transport", "OTLPSync"]),
+        .target(name: "OTLPTesting", dependencies: ["OTLPProto", "OTLPWire", "HTTP2Transport", "OTLPSync"]),
 
         // MARK: Command-line tool
         .executableTarget(

@@ -4,7 +4,9 @@
 //
 // Input: one byte of options (gRPC, OTLP/HTTP protobuf or JSON; the signal; gzip declared or
 // not), then the body. Checked: a request is either accepted (and answered 200, for the signal
-// of its path) or rejected (4xx/5xx for OTLP/HTTP, a non-OK grpc-status for gRPC), never both.
+// of its path) or rejected (4xx/5xx for OTLP/HTTP, a non-OK grpc-status for gRPC), never both;
+// and a collector keeping counts only (validating without decoding) answers the same and counts
+// the decoded request's items.
 @testable import HTTP2Transport
 @testable import OTLPTesting
 
@@ -31,6 +33,13 @@ public func fuzzCollectorReceiver(_ data: UnsafePointer<UInt8>, _ size: Int) -> 
         request = HTTPServerRequest(method: "POST", path: "/v1/\(signal)", headers: headers, body: body, httpProtocol: .http1)
     }
     let outcome = OTLPReceiver.handle(request, fault: nil, maxMessageBytes: maxMessageBytes)
+    let counted = OTLPReceiver.handle(request, fault: nil, maxMessageBytes: maxMessageBytes, countsOnly: true)
+    require(counted.rejected == outcome.rejected && counted.response.status == outcome.response.status,
+            "counting only answers otherwise: \(counted.response.status) vs \(outcome.response.status)")
+    if let accepted = outcome.accepted {
+        require(counted.countedItems ?? counted.accepted?.payload.itemCount == accepted.payload.itemCount,
+                "counting only counts otherwise")
+    }
     require(outcome.signal != nil, "an export path was not recognised: \(request.path)")
     if let accepted = outcome.accepted {
         require(!outcome.rejected, "accepted and rejected")

@@ -8,7 +8,9 @@
 // - a decoded message re-encodes to `serializedSize` bytes, and those bytes decode to a message
 //   that encodes to the same bytes (decode → encode → decode is stable);
 // - its OTLP/JSON decodes back to the same message (but for NaN payloads and signs: JSON has
-//   one NaN).
+//   one NaN);
+// - validating without decoding (`validate(serializedBytes:)`) accepts exactly the inputs that
+//   decode, and fails with the same error code.
 import OTLPProto
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -30,9 +32,16 @@ private func decode<M: ProtoMessage>(_ type: M.Type, _ input: UnsafeRawBufferPoi
     }
 }
 
-private func check<M: JSONMessage>(_ type: M.Type, _ input: UnsafeRawBufferPointer) -> Int {
+private func check<M: JSONMessage & ProtoValidatable>(_ type: M.Type, _ input: UnsafeRawBufferPointer) -> Int {
     let reused = decode(M.self, input, reuse: true)
     let plain = decode(M.self, input, reuse: false)
+    var validation: ProtoDecodingError?
+    do throws(ProtoDecodingError) { try M.validate(serializedBytes: input) } catch { validation = error }
+    switch plain {
+    case .success: require(validation == nil, "\(M.self): validation rejects what decodes: \(validation!)")
+    case .failure(let error):
+        require(validation?.code == error.code, "\(M.self): decode fails with \(error), validation with \(String(describing: validation))")
+    }
     switch (reused, plain) {
     case (.failure(let a), .failure(let b)):
         require(a.code == b.code, "\(M.self): reuse changes the error: \(a) vs \(b)")

@@ -67,6 +67,15 @@ final class HTTPServerConnection {
     private var delayed: [(deadline: UInt64, streamID: Int32, response: HTTPServerResponse)] = []
     /// Reused for building header vectors.
     private var headerBytes: [UInt8] = []
+    /// Request-body buffers of answered HTTP/2 requests, reused for the next bodies (at most
+    /// `maxSpareBodyBytes` of capacity). A fresh buffer of each request's size made the allocator
+    /// hand the memory back to the kernel and fault it in again on every request: at 100 KB
+    /// requests that cost more CPU than validating them.
+    private var spareBodies: [[UInt8]] = []
+    private var spareBodyBytes = 0
+    private static let maxSpareBodyBytes = 8 << 20
+    /// Smaller bodies are allocated as they come.
+    private static let minSpareBodyBytes = 16 << 10
 
     private static let maxBufferedOutput = 1 << 20
     private let timeouts: ServerConnectionTimeouts
@@ -427,7 +436,7 @@ final class HTTPServerConnection {
                 let length = Int(data[1]) << 24 | Int(data[2]) << 16 | Int(data[3]) << 8 | Int(data[4])
                 expected = max(expected, 5 + length)
             }
-            stream.body.reserveCapacity(min(expected, limit))
+            stream.body = takeBodyBuffer(capacity: min(expected, limit))
         }
         stream.body.append(contentsOf: data)
     }
@@ -437,15 +446,42 @@ final class HTTPServerConnection {
         stream.requestComplete = true
         guard !stream.rejected else { return }
         loop.count { $0.requests += 1 }
-        let request = HTTPServerRequest(method: stream.method, path: stream.path, headers: stream.headers, body: stream.body,
-                                        httpProtocol: .http2, connectionID: id)
+        var body = stream.body
         stream.body = []
-        let response = loop.handler(request)
+        let response: HTTPServerResponse = {
+            let request = HTTPServerRequest(method: stream.method, path: stream.path, headers: stream.headers, body: body,
+                                            httpProtocol: .http2, connectionID: id)
+            return loop.handler(request)
+        }()
+        recycleBodyBuffer(&body)
         if let delay = response.delay, delay > .zero {
             delayed.append((monotonicNanos() &+ delay.nanoseconds, streamID, response))
         } else {
             applyHTTP2(stream, response)
         }
+    }
+
+    /// An empty buffer with room for `capacity` bytes: a spare one when one is large enough.
+    private func takeBodyBuffer(capacity: Int) -> [UInt8] {
+        if capacity >= Self.minSpareBodyBytes, let index = spareBodies.lastIndex(where: { $0.capacity >= capacity }) {
+            let buffer = spareBodies.remove(at: index)
+            spareBodyBytes -= buffer.capacity
+            return buffer
+        }
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(capacity)
+        return buffer
+    }
+
+    /// Keeps an answered request's body buffer for a later body, within the spare budget.
+    private func recycleBodyBuffer(_ body: inout [UInt8]) {
+        let capacity = body.capacity
+        guard capacity >= Self.minSpareBodyBytes, spareBodyBytes + capacity <= Self.maxSpareBodyBytes else { return }
+        // Keeps the storage when nothing else holds it (a handler that kept the body gets its own).
+        body.removeAll(keepingCapacity: true)
+        spareBodyBytes += body.capacity
+        spareBodies.append(body)
+        body = []
     }
 
     private func applyHTTP2(_ stream: ServerStream, _ response: HTTPServerResponse) {

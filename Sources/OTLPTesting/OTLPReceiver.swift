@@ -32,6 +32,9 @@ struct OTLPReceiverOutcome {
     var response: HTTPServerResponse
     /// The decoded request when it is accepted (stored and counted).
     var accepted: OTLPTestCollector.ReceivedRequest?
+    /// Items of an accepted request that was validated and counted without being decoded
+    /// (a binary body when the collector keeps counts only); `accepted` is then `nil`.
+    var countedItems: Int? = nil
     /// Whether this was an export request at all (a known path) for `requests` counting.
     var signal: OTLPTestCollector.Signal?
     /// Answered with an error.
@@ -62,9 +65,11 @@ enum OTLPReceiver {
         isGRPC(request) ? signal(forGRPCPath: request.path) : signal(forHTTPPath: request.path)
     }
 
-    static func handle(_ request: HTTPServerRequest, fault: Fault?, maxMessageBytes: Int) -> OTLPReceiverOutcome {
-        isGRPC(request) ? handleGRPC(request, fault: fault, maxMessageBytes: maxMessageBytes)
-                        : handleHTTP(request, fault: fault, maxMessageBytes: maxMessageBytes)
+    /// Answers `request`. With `countsOnly`, a binary body is validated and its items counted
+    /// without building messages (`countedItems`); JSON bodies are decoded either way.
+    static func handle(_ request: HTTPServerRequest, fault: Fault?, maxMessageBytes: Int, countsOnly: Bool = false) -> OTLPReceiverOutcome {
+        isGRPC(request) ? handleGRPC(request, fault: fault, maxMessageBytes: maxMessageBytes, countsOnly: countsOnly)
+                        : handleHTTP(request, fault: fault, maxMessageBytes: maxMessageBytes, countsOnly: countsOnly)
     }
 
     // MARK: gRPC
@@ -76,7 +81,7 @@ enum OTLPReceiver {
         return HTTPServerResponse(status: 200, headers: [HTTPField("content-type", "application/grpc")], trailers: trailers)
     }
 
-    static func handleGRPC(_ request: HTTPServerRequest, fault: Fault?, maxMessageBytes: Int) -> OTLPReceiverOutcome {
+    static func handleGRPC(_ request: HTTPServerRequest, fault: Fault?, maxMessageBytes: Int, countsOnly: Bool = false) -> OTLPReceiverOutcome {
         func reject(_ response: HTTPServerResponse, _ signal: Signal?) -> OTLPReceiverOutcome {
             OTLPReceiverOutcome(response: response, accepted: nil, signal: signal, rejected: true)
         }
@@ -120,11 +125,17 @@ enum OTLPReceiver {
             return reject(grpcError(.internalError, "invalid gRPC message flag \(flag)"), signal)
         }
         let compressed = decompressed != nil
-        let payload: OTLPTestCollector.Payload
+        var payload: OTLPTestCollector.Payload?
+        var countedItems: Int?
         do {
-            // Decoded in place, after the prefix: no copy of the message.
-            payload = try (decompressed ?? body).withUnsafeBytes { raw in
-                try decodeBinary(signal, compressed ? raw : UnsafeRawBufferPointer(rebasing: raw[5...]), maxMessageBytes: maxMessageBytes)
+            // Decoded (or validated) in place, after the prefix: no copy of the message.
+            try (decompressed ?? body).withUnsafeBytes { raw in
+                let message = compressed ? raw : UnsafeRawBufferPointer(rebasing: raw[5...])
+                if countsOnly {
+                    countedItems = try ItemCounting.validateAndCount(signal, message, options: decodingOptions(maxMessageBytes))
+                } else {
+                    payload = try decodeBinary(signal, message, maxMessageBytes: maxMessageBytes)
+                }
             }
         } catch {
             return reject(grpcError(.invalidArgument, "cannot decode \(signal) request: \(error)"), signal)
@@ -139,15 +150,17 @@ enum OTLPReceiver {
         framed += responseMessage
         let response = HTTPServerResponse(status: 200, headers: [HTTPField("content-type", "application/grpc")], body: framed,
                                           trailers: [HTTPField("grpc-status", "0")], delay: delay(of: fault))
-        let received = OTLPTestCollector.ReceivedRequest(payload: payload, encoding: .grpc, compressed: compressed,
-                                                         headers: request.headers, connectionID: request.connectionID,
-                                                         httpProtocol: request.httpProtocol)
-        return OTLPReceiverOutcome(response: response, accepted: received, signal: signal, rejected: false)
+        let received = payload.map {
+            OTLPTestCollector.ReceivedRequest(payload: $0, encoding: .grpc, compressed: compressed,
+                                              headers: request.headers, connectionID: request.connectionID,
+                                              httpProtocol: request.httpProtocol)
+        }
+        return OTLPReceiverOutcome(response: response, accepted: received, countedItems: countedItems, signal: signal, rejected: false)
     }
 
     // MARK: OTLP/HTTP
 
-    static func handleHTTP(_ request: HTTPServerRequest, fault: Fault?, maxMessageBytes: Int) -> OTLPReceiverOutcome {
+    static func handleHTTP(_ request: HTTPServerRequest, fault: Fault?, maxMessageBytes: Int, countsOnly: Bool = false) -> OTLPReceiverOutcome {
         let json = request.value("content-type").map(mediaType) == "application/json"
         func reject(_ status: Int, _ message: String, _ signal: Signal?) -> OTLPReceiverOutcome {
             OTLPReceiverOutcome(response: httpError(status, message, json: json), accepted: nil, signal: signal, rejected: true)
@@ -182,18 +195,27 @@ enum OTLPReceiver {
         case let other:
             return reject(415, "content-encoding \(other) is not supported (gzip is)", signal)
         }
-        let payload: OTLPTestCollector.Payload
+        var payload: OTLPTestCollector.Payload?
+        var countedItems: Int?
         do {
-            payload = try decode(signal, body, json: json, maxMessageBytes: maxMessageBytes)
+            if countsOnly && !json {
+                countedItems = try body.withUnsafeBytes { raw in
+                    try ItemCounting.validateAndCount(signal, raw, options: decodingOptions(maxMessageBytes))
+                }
+            } else {
+                payload = try decode(signal, body, json: json, maxMessageBytes: maxMessageBytes)
+            }
         } catch {
             return reject(400, "cannot decode \(signal) request: \(error)", signal)
         }
         let response = HTTPServerResponse(status: 200, headers: [HTTPField("content-type", json ? "application/json" : "application/x-protobuf")],
                                           body: exportResponse(signal, fault: fault, json: json), delay: delay(of: fault))
-        let received = OTLPTestCollector.ReceivedRequest(payload: payload, encoding: json ? .httpJSON : .httpProtobuf,
-                                                         compressed: compressed, headers: request.headers,
-                                                         connectionID: request.connectionID, httpProtocol: request.httpProtocol)
-        return OTLPReceiverOutcome(response: response, accepted: received, signal: signal, rejected: false)
+        let received = payload.map {
+            OTLPTestCollector.ReceivedRequest(payload: $0, encoding: json ? .httpJSON : .httpProtobuf,
+                                              compressed: compressed, headers: request.headers,
+                                              connectionID: request.connectionID, httpProtocol: request.httpProtocol)
+        }
+        return OTLPReceiverOutcome(response: response, accepted: received, countedItems: countedItems, signal: signal, rejected: false)
     }
 
     /// `application/json; charset=utf-8` → `application/json`.
@@ -281,8 +303,12 @@ enum OTLPReceiver {
 
     // MARK: Codec
 
+    static func decodingOptions(_ maxMessageBytes: Int) -> ProtoDecodingOptions {
+        ProtoDecodingOptions(maxMessageSize: max(maxMessageBytes, 1))
+    }
+
     static func decodeBinary(_ signal: Signal, _ bytes: UnsafeRawBufferPointer, maxMessageBytes: Int) throws -> OTLPTestCollector.Payload {
-        let options = ProtoDecodingOptions(maxMessageSize: max(maxMessageBytes, 1))
+        let options = decodingOptions(maxMessageBytes)
         switch signal {
         case .traces: return .traces(try CollectorTraceV1ExportTraceServiceRequest(serializedBytes: bytes, options: options))
         case .metrics: return .metrics(try CollectorMetricsV1ExportMetricsServiceRequest(serializedBytes: bytes, options: options))

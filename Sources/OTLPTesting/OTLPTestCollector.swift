@@ -291,13 +291,16 @@ public final class OTLPTestCollector: Sendable {
 
     // MARK: Serving (server threads)
 
-    fileprivate func handle(_ request: HTTPServerRequest) -> HTTPServerResponse {
+    func handle(_ request: HTTPServerRequest) -> HTTPServerResponse {
         let signal = OTLPReceiver.signal(of: request)
         let fault: Fault? = signal == nil ? nil : state.withLock { state in
             guard let index = state.faults.firstIndex(where: { $0.signal == nil || $0.signal == signal }) else { return nil }
             return state.faults.remove(at: index).fault
         }
-        let outcome = OTLPReceiver.handle(request, fault: fault, maxMessageBytes: configuration.maxRequestBytes)
+        // Keeping counts only, with nobody to hand requests to, binary bodies are validated and
+        // counted without building messages.
+        let countsOnly = !configuration.keepsRequests && configuration.onRequest == nil
+        let outcome = OTLPReceiver.handle(request, fault: fault, maxMessageBytes: configuration.maxRequestBytes, countsOnly: countsOnly)
         if let accepted = outcome.accepted { configuration.onRequest?(accepted) }
         let repeated = outcome.accepted.map { ledger.record($0.payload) }
         let keeps = configuration.keepsRequests
@@ -314,6 +317,12 @@ public final class OTLPTestCollector: Sendable {
             if outcome.rejected { state.counters.rejectedRequests += 1 }
             if let accepted = outcome.accepted {
                 Self.store(accepted, into: &state, keeps: keeps)
+            } else if let items = outcome.countedItems, let signal = outcome.signal {
+                switch signal {
+                case .traces: state.counters.spans += items
+                case .metrics: state.counters.metricPoints += items
+                case .logs: state.counters.logRecords += items
+                }
             }
             guard !state.waiters.isEmpty else { return [] }
             var ready: [Waiter] = []

@@ -351,7 +351,7 @@ public struct SwiftEmitter {
         let name = swiftName(message.fullName)
         let shortName = name.split(separator: ".").last.map(String.init) ?? name
         p.line("/// `\(message.fullName)`")
-        p.block("public struct \(shortName): ProtoMessage, JSONMessage") { p in
+        p.block("public struct \(shortName): ProtoMessage, JSONMessage, ProtoValidatable") { p in
             // Stored properties have no initial values (each initializer below sets every field
             // once), and an optional field (a singular message, a proto3 `optional` scalar, a
             // oneof) is stored as a `ProtoOptional` behind a property of the `Optional` type.
@@ -424,6 +424,8 @@ public struct SwiftEmitter {
             emitWrite(message, &p)
             p.line()
             emitMerge(message, &p)
+            p.line()
+            emitValidate(message, &p)
             p.line()
             emitJSONWrite(message, &p)
             p.line()
@@ -624,6 +626,34 @@ public struct SwiftEmitter {
                         }
                     }
                     p.line("default: try reader.skip(tag: tag)")
+                }
+            }
+        }
+    }
+
+    /// `protoValidate`: the merge loop's checks without building anything. Fields whose check is
+    /// the same as skipping them (scalars, `bytes`, enums, unpacked repeated scalars) fall through
+    /// to `skipValue`, which reads the value by the tag's wire type exactly as the decoder does.
+    private func emitValidate(_ message: ProtoMessageDecl, _ p: inout CodePrinter) {
+        p.block("public static func protoValidate(_ reader: inout ProtoReader) throws(ProtoDecodingError)") { p in
+            p.block("while let tag = try reader.nextTag()") { p in
+                p.block("switch tag") { p in
+                    for field in message.fields.sorted(by: { $0.number < $1.number }) {
+                        let t = tag(field.number, wire(field.type))
+                        if isMessage(field) {
+                            p.line("case \(t): try reader.validateMessage(\(baseType(field.type)).self)")
+                        } else if case .scalar(.string) = field.type {
+                            p.line("case \(t): try reader.validateString()")
+                        } else if field.label == .repeated, wire(field.type) != .lengthDelimited {
+                            let packed = tag(field.number, .lengthDelimited)
+                            switch wire(field.type) {
+                            case .fixed32: p.line("case \(packed): try reader.validatePackedFixed(width: 4)")
+                            case .fixed64: p.line("case \(packed): try reader.validatePackedFixed(width: 8)")
+                            default: p.line("case \(packed): try reader.validatePackedVarints()")
+                            }
+                        }
+                    }
+                    p.line("default: try reader.skipValue(tag: tag)")
                 }
             }
         }

@@ -48,6 +48,10 @@ struct CollectCommand: AsyncParsableCommand {
     @Option(name: .long, help: "summary (default), json or waterfall.")
     var print: String = "summary"
 
+    @Flag(name: .customLong("decode-all"),
+          help: "Decode every request into messages even when only counting (by default a summary validates and counts binary requests without building messages).")
+    var decodeAll = false
+
     @Option(name: .customLong("max-request-bytes"), help: "Largest request accepted (default 4194304).")
     var maxRequestBytes: Int = 4 << 20
 
@@ -104,7 +108,7 @@ struct CollectCommand: AsyncParsableCommand {
                 }
             }
         case .summary:
-            break
+            if decodeAll { configuration.onRequest = { _ in } }
         }
         // One collector per address: the receivers may listen on different hosts.
         var collectors: [OTLPTestCollector] = []
