@@ -51,9 +51,10 @@ enum OTLPReceiver {
         return Signal.allCases.first { $0.httpPath == withoutQuery }
     }
 
-    /// Whether the request is for the gRPC side (a gRPC service path or a gRPC content type).
+    /// Whether the request is for the gRPC side (a path under one of the collector services, any
+    /// method, or a gRPC content type).
     static func isGRPC(_ request: HTTPServerRequest) -> Bool {
-        if request.path.hasPrefix("/opentelemetry.proto.collector.") { return true }
+        if Signal.allCases.contains(where: { request.path.hasPrefix("/\($0.grpcServiceName)/") }) { return true }
         return request.value("content-type")?.hasPrefix("application/grpc") ?? false
     }
 
