@@ -245,10 +245,13 @@ def describe():
     modules = ["common.v1.common_pb2", "resource.v1.resource_pb2", "trace.v1.trace_pb2", "metrics.v1.metrics_pb2",
                "logs.v1.logs_pb2", "collector.trace.v1.trace_service_pb2",
                "collector.metrics.v1.metrics_service_pb2", "collector.logs.v1.logs_service_pb2"]
+    modules = ["opentelemetry.proto." + m for m in modules]
+    # The well-known types that google.rpc.Status and RetryInfo carry (shipped with protobuf).
+    modules += ["google.protobuf.any_pb2", "google.protobuf.duration_pb2"]
     blocks = {}
     for m in modules:
         fd = descriptor_pb2.FileDescriptorProto()
-        importlib.import_module("opentelemetry.proto." + m).DESCRIPTOR.CopyToProto(fd)
+        importlib.import_module(m).DESCRIPTOR.CopyToProto(fd)
 
         def walk_message(msg, scope):
             full = scope + "." + msg.name

@@ -54,9 +54,10 @@ enum OTLPReceiver {
         return Signal.allCases.first { $0.httpPath == withoutQuery }
     }
 
-    /// Whether the request is for the gRPC side (a gRPC service path or a gRPC content type).
+    /// Whether the request is for the gRPC side (a path under one of the collector services, any
+    /// method, or a gRPC content type).
     static func isGRPC(_ request: HTTPServerRequest) -> Bool {
-        if request.path.hasPrefix("/opentelemetry.proto.collector.") { return true }
+        if Signal.allCases.contains(where: { request.path.hasPrefix("/\($0.grpcServiceName)/") }) { return true }
         return request.value("content-type")?.hasPrefix("application/grpc") ?? false
     }
 
@@ -434,39 +435,19 @@ extension String {
     }
 }
 
-/// `google.rpc.Status` (code 1, message 2, details 3 as `google.protobuf.Any`), with at most one
-/// `google.rpc.RetryInfo` detail (retry_delay 1 as `google.protobuf.Duration`: seconds 1, nanos 2),
-/// written by hand: these types are not part of the OTLP protos.
+/// The `google.rpc.Status` of a scripted error, with a `google.rpc.RetryInfo` detail when the
+/// fault gives a retry delay.
 enum RPCStatus {
+    static let retryInfoTypeURL = "type.googleapis.com/google.rpc.RetryInfo"
+
     static func encode(code: GRPCStatusCode, message: String, retryDelay: Duration?) -> [UInt8] {
-        var status: [UInt8] = []
-        if code.rawValue != 0 { status += [0x08] + varint(UInt64(code.rawValue)) }
-        if !message.isEmpty { status += lengthDelimited(2, Array(message.utf8)) }
+        var status = GoogleRpcStatus(code: Int32(code.rawValue), message: message)
         if let retryDelay {
             let (seconds, attoseconds) = retryDelay.components
-            var duration: [UInt8] = []
-            if seconds != 0 { duration += [0x08] + varint(UInt64(bitPattern: seconds)) }
-            let nanos = attoseconds / 1_000_000_000
-            if nanos != 0 { duration += [0x10] + varint(UInt64(nanos)) }
-            let retryInfo = lengthDelimited(1, duration)
-            let any = lengthDelimited(1, Array("type.googleapis.com/google.rpc.RetryInfo".utf8)) + lengthDelimited(2, retryInfo)
-            status += lengthDelimited(3, any)
+            let delay = GoogleProtobufDuration(seconds: seconds, nanos: Int32(attoseconds / 1_000_000_000))
+            let info = GoogleRpcRetryInfo(retryDelay: delay)
+            status.details.append(GoogleProtobufAny(typeUrl: retryInfoTypeURL, value: info.serializedBytes()))
         }
-        return status
-    }
-
-    static func varint(_ value: UInt64) -> [UInt8] {
-        var value = value
-        var bytes: [UInt8] = []
-        while value >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
-            value >>= 7
-        }
-        bytes.append(UInt8(value))
-        return bytes
-    }
-
-    static func lengthDelimited(_ field: UInt64, _ bytes: [UInt8]) -> [UInt8] {
-        [UInt8(field << 3 | 2)] + varint(UInt64(bytes.count)) + bytes
+        return status.serializedBytes()
     }
 }

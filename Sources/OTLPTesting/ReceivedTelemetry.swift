@@ -11,12 +11,23 @@ extension OTLPTestCollector {
         /// The OTLP/HTTP path (`/v1/traces` ...).
         public var httpPath: String { "/v1/\(rawValue)" }
 
-        /// The gRPC method path of the signal's collector service.
+        /// The gRPC method path of the signal's collector service, from its generated service
+        /// descriptor.
         public var grpcPath: String {
             switch self {
             case .traces: CollectorTraceV1TraceService.export.path
             case .metrics: CollectorMetricsV1MetricsService.export.path
             case .logs: CollectorLogsV1LogsService.export.path
+            }
+        }
+
+        /// The fully qualified name of the signal's collector service
+        /// (`opentelemetry.proto.collector.trace.v1.TraceService` ...).
+        public var grpcServiceName: String {
+            switch self {
+            case .traces: CollectorTraceV1TraceService.name
+            case .metrics: CollectorMetricsV1MetricsService.name
+            case .logs: CollectorLogsV1LogsService.name
             }
         }
     }

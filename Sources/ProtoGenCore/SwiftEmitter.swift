@@ -348,6 +348,7 @@ public struct SwiftEmitter {
         if let map = message.fields.first(where: { if case .map = $0.type { return true }; return false }) {
             throw ProtoGenError(map.location, "map fields are parsed but not yet supported by the Swift emitter")
         }
+        try checkConstantNamespaces(message)
         let name = swiftName(message.fullName)
         let shortName = name.split(separator: ".").last.map(String.init) ?? name
         p.line("/// `\(message.fullName)`")
@@ -410,6 +411,8 @@ public struct SwiftEmitter {
                     }
                 }
             }
+            p.line()
+            emitFieldConstants(message, &p)
             for nested in message.enums {
                 p.line()
                 emitEnum(nested, &p)
@@ -436,6 +439,49 @@ public struct SwiftEmitter {
                 throw ProtoGenError(map.location, "map fields are parsed but not yet supported by the Swift emitter")
             }
         }
+    }
+
+    /// Names of the constant namespaces emitted in every message.
+    static let constantNamespaces: Set<String> = ["FieldNumber", "Tag"]
+
+    /// `FieldNumber` and `Tag`: one constant per field (oneof members included), so that
+    /// hand-written encoders and decoders name fields instead of spelling numbers. A tag is the
+    /// field number shifted left by three with the wire type this codec writes (length-delimited
+    /// for packed repeated scalars). Computed `@inlinable` properties returning a literal: a
+    /// client module folds them to the constant (a `static let` would be a global read through
+    /// its addressor from another module).
+    private func emitFieldConstants(_ message: ProtoMessageDecl, _ p: inout CodePrinter) {
+        let fields = message.fields.sorted(by: { $0.number < $1.number })
+        p.line("/// Field numbers of `\(message.fullName)`.")
+        p.block("public enum FieldNumber") { p in
+            for field in fields {
+                p.line("/// `\(field.name)`")
+                p.line("@inlinable public static var \(propertyName(field)): Int { \(field.number) }")
+            }
+        }
+        p.line()
+        p.line("/// Wire tags of `\(message.fullName)` (field number << 3 | wire type), as this codec writes them.")
+        p.block("public enum Tag") { p in
+            for field in fields {
+                let w = field.label == .repeated && field.isPacked ? .lengthDelimited : wire(field.type)
+                let value = tag(field.number, w)
+                p.line("/// `\(field.name)` = \(field.number), wire type \(wireNumber(w))")
+                p.line("@inlinable public static var \(propertyName(field)): UInt32 { 0x\(hex(value)) }")
+            }
+        }
+    }
+
+    private func checkConstantNamespaces(_ message: ProtoMessageDecl) throws(ProtoGenError) {
+        let nested = message.messages.map(\.name) + message.enums.map(\.name) + message.oneofs.map { oneofTypeName($0) }
+        if let clash = nested.first(where: { Self.constantNamespaces.contains($0) }) {
+            throw ProtoGenError(message.location, "message '\(message.name)' declares '\(clash)', which the Swift emitter reserves for its field constants; rename it")
+        }
+        for inner in message.messages { try checkConstantNamespaces(inner) }
+    }
+
+    private func hex(_ value: Int) -> String {
+        let digits = String(value, radix: 16, uppercase: true)
+        return digits.count % 2 == 1 ? "0" + digits : digits
     }
 
     /// An optional field: the `Optional`-typed property over its `ProtoOptional` storage.

@@ -54,9 +54,9 @@ struct SendCommand: AsyncParsableCommand {
         case traces, metrics, logs
         var path: String {
             switch self {
-            case .traces: "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
-            case .metrics: "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
-            case .logs: "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
+            case .traces: CollectorTraceV1TraceService.export.path
+            case .metrics: CollectorMetricsV1MetricsService.export.path
+            case .logs: CollectorLogsV1LogsService.export.path
             }
         }
     }

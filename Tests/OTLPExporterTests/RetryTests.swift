@@ -1,4 +1,5 @@
 import HTTP2Transport
+import OTLPProto
 import Testing
 @testable import OTLPExporter
 
@@ -73,6 +74,26 @@ enum ProtoBytes {
             let bytes = Array(ProtoBytes.statusWithRetryInfo(code: 8, seconds: 3).prefix(length))
             _ = RetryInfoDecoder.retryDelay(statusDetails: bytes)
         }
+    }
+
+    @Test func partialSuccessOfEverySignalsResponseIsDecodedByTheOneDecoder() {
+        var metrics = CollectorMetricsV1ExportMetricsServiceResponse()
+        metrics.partialSuccess = CollectorMetricsV1ExportMetricsPartialSuccess(rejectedDataPoints: 4, errorMessage: "bad points")
+        var logs = CollectorLogsV1ExportLogsServiceResponse()
+        logs.partialSuccess = CollectorLogsV1ExportLogsPartialSuccess(rejectedLogRecords: -1, errorMessage: "")
+        var traces = CollectorTraceV1ExportTraceServiceResponse()
+        traces.partialSuccess = CollectorTraceV1ExportTracePartialSuccess(rejectedSpans: 0, errorMessage: "warning only")
+        #expect(OTLPPartialSuccess.decode(exportResponse: metrics.serializedBytes()) == OTLPPartialSuccess(rejectedItems: 4, errorMessage: "bad points"))
+        #expect(OTLPPartialSuccess.decode(exportResponse: logs.serializedBytes()) == OTLPPartialSuccess(rejectedItems: -1, errorMessage: ""))
+        #expect(OTLPPartialSuccess.decode(exportResponse: traces.serializedBytes()) == OTLPPartialSuccess(rejectedItems: 0, errorMessage: "warning only"))
+        #expect(OTLPPartialSuccess.decode(exportResponse: [0x0A, 0x05, 0x08]) == nil)  // truncated: treated as success
+    }
+
+    @Test func retryInfoDelayKeepsNanosAndClampsANegativeDelayToZero() {
+        #expect(RetryInfoDecoder.retryDelay(statusDetails: ProtoBytes.statusWithRetryInfo(code: 14, seconds: 1, nanos: 250_000_000))
+                == .milliseconds(1250))
+        #expect(RetryInfoDecoder.retryDelay(statusDetails: ProtoBytes.statusWithRetryInfo(code: 14, seconds: -3)) == .zero)
+        #expect(RetryInfoDecoder.retryDelay(statusDetails: ProtoBytes.statusWithOtherDetail(code: 8)) == nil)
     }
 
     @Test func okWithPartialSuccessIsDecoded() {

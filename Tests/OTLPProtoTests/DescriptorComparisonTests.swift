@@ -4,8 +4,9 @@ import ProtoGenCore
 import Testing
 
 /// Our `Protos/` parsed by our own generator must describe exactly the schema of the pinned
-/// `opentelemetry-proto` Python package: every message, enum, field name, number, type, label,
-/// oneof, `optional`, JSON name and service method.
+/// `opentelemetry-proto` Python package (and `google.protobuf.Any` / `Duration` those of the
+/// `protobuf` package): every message, enum, field name, number, type, label, oneof, `optional`,
+/// JSON name and service method.
 @Suite struct DescriptorComparisonTests {
     static let files = [
         "opentelemetry/proto/common/v1/common.proto",
@@ -16,6 +17,8 @@ import Testing
         "opentelemetry/proto/collector/trace/v1/trace_service.proto",
         "opentelemetry/proto/collector/metrics/v1/metrics_service.proto",
         "opentelemetry/proto/collector/logs/v1/logs_service.proto",
+        "google/protobuf/any.proto",
+        "google/protobuf/duration.proto",
     ]
 
     /// The same canonical text as `tools/reference_peer.py describe`.

@@ -24,7 +24,7 @@ import Testing
         let expected = RPCStatus.encode(code: .unavailable, message: "busy 100%", retryDelay: .milliseconds(1500))
         #expect(details == OTLPReceiver.base64Encode(expected))
         // RetryInfo { retry_delay { seconds: 1, nanos: 500000000 } } inside Any inside Status.details.
-        let duration: [UInt8] = [0x08, 0x01, 0x10] + RPCStatus.varint(500_000_000)
+        let duration: [UInt8] = [0x08, 0x01, 0x10, 0x80, 0xCA, 0xB5, 0xEE, 0x01]  // nanos: a 5-byte varint
         #expect(expected.suffix(duration.count) == duration[...])
     }
 

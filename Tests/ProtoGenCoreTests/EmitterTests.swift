@@ -67,6 +67,33 @@ import Testing
         #expect(swift.contains("writer.hex("))
     }
 
+    @Test func everyFieldGetsAFieldNumberAndATagConstant() throws {
+        let swift = try emit()
+        #expect(swift.contains("public enum FieldNumber {"))
+        #expect(swift.contains("@inlinable public static var traceId: Int { 1 }"))
+        #expect(swift.contains("@inlinable public static var `default`: Int { 8 }"))
+        #expect(swift.contains("public enum Tag {"))
+        // bytes: length-delimited; optional double: fixed64; packed repeated fixed64: length-delimited.
+        #expect(swift.contains("@inlinable public static var traceId: UInt32 { 0x0A }"))
+        #expect(swift.contains("@inlinable public static var ratio: UInt32 { 0x11 }"))
+        #expect(swift.contains("@inlinable public static var counts: UInt32 { 0x1A }"))
+        #expect(swift.contains("@inlinable public static var kind: UInt32 { 0x28 }"))
+        // Oneof members have constants too.
+        #expect(swift.contains("@inlinable public static var stringValue: UInt32 { 0x32 }"))
+        #expect(swift.contains("@inlinable public static var nestedValue: UInt32 { 0x3A }"))
+        #expect(swift.contains("@inlinable public static var leaf: UInt32 { 0x10 }"))
+    }
+
+    @Test func aNestedTypeNamedLikeTheConstantNamespacesIsAnErrorWithItsLocation() throws {
+        let schema = try ProtoSchema(sources: [("t.proto", "syntax = \"proto3\";\nmessage T {\n  message Tag { int32 x = 1; }\n  Tag tag = 1;\n}")])
+        do {
+            _ = try SwiftEmitter(schema: schema).emit(path: "t.proto")
+            Issue.record("no error")
+        } catch {
+            #expect(error.description.hasPrefix("t.proto:2:1: error: message 'T' declares 'Tag', which the Swift emitter reserves"), "\(error)")
+        }
+    }
+
     @Test func recursiveSingularMessageFieldIsAnErrorWithItsLocation() throws {
         let schema = try ProtoSchema(sources: [("r.proto", "syntax = \"proto3\";\nmessage R {\n  R child = 1;\n}")])
         #expect(throws: ProtoGenError.self) { _ = try SwiftEmitter(schema: schema) }

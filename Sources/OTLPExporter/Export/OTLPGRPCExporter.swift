@@ -1,13 +1,15 @@
 // OTLP/gRPC exporter: one HTTP/2 connection, several unary Export calls in flight, retries.
 import HTTP2Transport
+import OTLPProto
 
 extension OTLPSignal {
-    /// The gRPC method path of the signal's collector service.
+    /// The gRPC method path of the signal's collector service, from its generated service
+    /// descriptor (`/opentelemetry.proto.collector.trace.v1.TraceService/Export` ...).
     public var grpcPath: String {
         switch self {
-        case .traces: "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
-        case .metrics: "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export"
-        case .logs: "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
+        case .traces: CollectorTraceV1TraceService.export.path
+        case .metrics: CollectorMetricsV1MetricsService.export.path
+        case .logs: CollectorLogsV1LogsService.export.path
         }
     }
 }
