@@ -14,6 +14,7 @@ tools/setup.sh || exit 1
 export OTLP_TEST_PYTHON="$root/.venv/bin/python"
 quiet() { { grep -vE '^\[[0-9]+/[0-9]+\]' || true; }; }
 failed=()
+crashes=()
 
 echo "== swift build --build-tests (debug)"
 swift build --build-tests 2>&1 | quiet
@@ -30,6 +31,17 @@ run_suite() {
   local status=${PIPESTATUS[0]}
   local reports='WARNING: ThreadSanitizer|ERROR: AddressSanitizer|SUMMARY: UndefinedBehaviorSanitizer'
   local warnings; warnings=$(grep -cE "$reports" "$log" || true)
+  # A process that died before swift-testing's summary line ran only part of the suite: it is
+  # reported as a crash and the whole package runs once more (a second crash fails the run).
+  if [ "$status" -ne 0 ] && ! grep -qaE '(✔|✘) Test run with [0-9]+ test' "$log"; then
+    echo "== $label: CRASHED before its summary (exit $status); running the whole package again"
+    crashes+=("$label")
+    : > "$log"
+    TSAN_OPTIONS="halt_on_error=0 ${TSAN_OPTIONS:-}" swift test --skip-build "$@" 2>&1 | quiet | tee "$log"
+    status=${PIPESTATUS[0]}
+    warnings=$(grep -cE "$reports" "$log" || true)
+    grep -qaE '(✔|✘) Test run with [0-9]+ test' "$log" || { echo "== $label: crashed again"; rm -f "$log"; failed+=("$label: crashed twice"); return; }
+  fi
   if [ "$status" -ne 0 ]; then
     local names
     names=$(grep -aoE '✘ Test [A-Za-z0-9_]+\(' "$log" | sed -E 's/✘ Test ([A-Za-z0-9_]+)\(/\1/' | sort -u | paste -sd'|' -)
@@ -92,6 +104,7 @@ MODE=dead PROTOCOL=grpc tools/outage.sh 20 2>&1 | outagelines
 MODE=blackhole PROTOCOL=http/protobuf tools/outage.sh 20 2>&1 | outagelines
 [ "${PIPESTATUS[0]}" -eq 0 ] || failed+=("outage (blackhole)")
 
+[ ${#crashes[@]} -eq 0 ] || echo "test processes that crashed once and passed when run again: ${crashes[*]}"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED: ${failed[*]}"
   exit 1

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Collector throughput: h2load over one HTTP/2 connection sends pre-encoded gRPC export requests
 # of 4-attribute spans to three sinks, one after the other in the same run:
-#   count    `otlp collect` (release, summary): validates each request and counts its spans
-#            without building messages;
-#   decode   `otlp collect --decode-all`: decodes every request into the generated messages;
+#   count    `otlp collect --no-duplicates` (release, summary): validates each request and counts
+#            its spans without building messages;
+#   decode   `otlp collect` (summary): decodes every request into the generated messages and
+#            records each span's identity to count duplicates;
 #   grpcio   the Python grpcio collector peer (tools/peers/collector.py: opentelemetry-proto's
 #            upb-backed messages, counting spans), when .venv exists.
 # Prints, per sink, requests/s, spans/s and its CPU time (per second of wall clock, and per span:
@@ -75,8 +76,8 @@ measure() {
 }
 
 echo "request: $spans spans, $(stat -c %s "$work/request.bin") bytes; $inflight in flight on one connection; $requests requests per sink"
-measure count "$work/count.log" "$otlp" collect --grpc 127.0.0.1:0 --print summary
-measure decode "$work/decode.log" "$otlp" collect --grpc 127.0.0.1:0 --print summary --decode-all
+measure count "$work/count.log" "$otlp" collect --grpc 127.0.0.1:0 --print summary --no-duplicates
+measure decode "$work/decode.log" "$otlp" collect --grpc 127.0.0.1:0 --print summary
 if [ -x .venv/bin/python ]; then
   measure grpcio "$work/grpcio.log" .venv/bin/python tools/peers/collector.py --port 0
   awk '{ for (i = 2; i <= NF; i++) if ($i ~ /^spans\/s=/) { split($i, kv, "="); rate[$1] = kv[2] } }

@@ -15,29 +15,32 @@ enum ItemCounting {
         }
         var reader = ProtoReader(bytes, options: options)
         switch signal {
-        case .traces, .logs:
-            // resource_spans / resource_logs = 1 → scope_spans / scope_logs = 2 → spans / log_records = 2;
-            // the two requests share the shape.
-            return try count(&reader, field: 1) { reader throws(ProtoDecodingError) in
-                try count(&reader, field: 2) { reader throws(ProtoDecodingError) in
-                    try occurrences(&reader, field: 2)
+        case .traces:
+            return try count(&reader, tag: CollectorTraceV1ExportTraceServiceRequest.Tag.resourceSpans) { reader throws(ProtoDecodingError) in
+                try count(&reader, tag: TraceV1ResourceSpans.Tag.scopeSpans) { reader throws(ProtoDecodingError) in
+                    try occurrences(&reader, tag: TraceV1ScopeSpans.Tag.spans)
+                }
+            }
+        case .logs:
+            return try count(&reader, tag: CollectorLogsV1ExportLogsServiceRequest.Tag.resourceLogs) { reader throws(ProtoDecodingError) in
+                try count(&reader, tag: LogsV1ResourceLogs.Tag.scopeLogs) { reader throws(ProtoDecodingError) in
+                    try occurrences(&reader, tag: LogsV1ScopeLogs.Tag.logRecords)
                 }
             }
         case .metrics:
-            // resource_metrics = 1 → scope_metrics = 2 → metrics = 2 → the data oneof → data_points = 1.
-            return try count(&reader, field: 1) { reader throws(ProtoDecodingError) in
-                try count(&reader, field: 2) { reader throws(ProtoDecodingError) in
-                    try count(&reader, field: 2) { reader throws(ProtoDecodingError) in try metricPoints(&reader) }
+            return try count(&reader, tag: CollectorMetricsV1ExportMetricsServiceRequest.Tag.resourceMetrics) { reader throws(ProtoDecodingError) in
+                try count(&reader, tag: MetricsV1ResourceMetrics.Tag.scopeMetrics) { reader throws(ProtoDecodingError) in
+                    try count(&reader, tag: MetricsV1ScopeMetrics.Tag.metrics) { reader throws(ProtoDecodingError) in try metricPoints(&reader) }
                 }
             }
         }
     }
 
-    /// Adds up `inner` over every occurrence of the length-delimited `field` in the current message.
-    private static func count(_ reader: inout ProtoReader, field: UInt32,
+    /// Adds up `inner` over every occurrence of the message field `wanted` (its tag) in the
+    /// current message.
+    private static func count(_ reader: inout ProtoReader, tag wanted: UInt32,
                               _ inner: (inout ProtoReader) throws(ProtoDecodingError) -> Int) throws(ProtoDecodingError) -> Int {
         var total = 0
-        let wanted = field << 3 | ProtoWireType.lengthDelimited
         while let tag = try reader.nextTag() {
             if tag == wanted {
                 let limit = try reader.pushLimit()
@@ -50,10 +53,9 @@ enum ItemCounting {
         return total
     }
 
-    /// Occurrences of the length-delimited `field` in the current message.
-    private static func occurrences(_ reader: inout ProtoReader, field: UInt32) throws(ProtoDecodingError) -> Int {
+    /// Occurrences of the field `wanted` (its tag) in the current message.
+    private static func occurrences(_ reader: inout ProtoReader, tag wanted: UInt32) throws(ProtoDecodingError) -> Int {
         var total = 0
-        let wanted = field << 3 | ProtoWireType.lengthDelimited
         while let tag = try reader.nextTag() {
             if tag == wanted { total += 1 }
             try reader.skip(tag: tag)
@@ -61,20 +63,22 @@ enum ItemCounting {
         return total
     }
 
-    /// Data points of one `Metric`. Its `data` oneof (gauge = 5, sum = 7, histogram = 9,
-    /// exponential_histogram = 10, summary = 11) keeps the last member set, and occurrences of the
-    /// same member merge (their data_points = 1 concatenate), as the decoder does.
+    /// Data points of one `Metric`. Its `data` oneof (gauge, sum, histogram,
+    /// exponential_histogram, summary) keeps the last member set, and occurrences of the same
+    /// member merge (their data_points concatenate), as the decoder does. Every member keeps its
+    /// points in a `data_points` field of the same number.
     private static func metricPoints(_ reader: inout ProtoReader) throws(ProtoDecodingError) -> Int {
         var member: UInt32 = 0
         var points = 0
         while let tag = try reader.nextTag() {
-            let field = tag >> 3
-            if tag & 7 == ProtoWireType.lengthDelimited, [5, 7, 9, 10, 11].contains(field) {
-                if field != member { member = field; points = 0 }
+            switch tag {
+            case MetricsV1Metric.Tag.gauge, MetricsV1Metric.Tag.sum, MetricsV1Metric.Tag.histogram,
+                 MetricsV1Metric.Tag.exponentialHistogram, MetricsV1Metric.Tag.summary:
+                if tag != member { member = tag; points = 0 }
                 let limit = try reader.pushLimit()
-                points += try occurrences(&reader, field: 1)
+                points += try occurrences(&reader, tag: MetricsV1Gauge.Tag.dataPoints)
                 reader.popLimit(limit)
-            } else {
+            default:
                 try reader.skip(tag: tag)
             }
         }

@@ -47,11 +47,18 @@ public final class OTLPTestCollector: Sendable {
         /// `nil` (default): a ledger of this collector's own. Pass one ledger to the collectors
         /// that replace each other on a port to count re-sent items across a restart.
         public var ledger: ItemLedger?
+        /// Record every accepted item's identity in the ledger and count repeats (default). `false`
+        /// counts no duplicates; with `keepsRequests` off and no `onRequest`, binary requests are
+        /// then validated and counted without being decoded into messages (the fastest way to
+        /// count, as `otlp collect --no-duplicates`).
+        public var countsDuplicates: Bool
 
         public init(host: String = "127.0.0.1", grpcPort: UInt16 = 0, httpPort: UInt16 = 0, maxRequestBytes: Int = 4 << 20,
                     server: HTTPServerConfiguration = HTTPServerConfiguration(), tls: TLSMode = .none, keepsRequests: Bool = true,
-                    onRequest: (@Sendable (ReceivedRequest) -> Void)? = nil, ledger: ItemLedger? = nil) {
+                    onRequest: (@Sendable (ReceivedRequest) -> Void)? = nil, ledger: ItemLedger? = nil,
+                    countsDuplicates: Bool = true) {
             self.ledger = ledger
+            self.countsDuplicates = countsDuplicates
             self.tls = tls
             self.host = host
             self.grpcPort = grpcPort
@@ -297,12 +304,12 @@ public final class OTLPTestCollector: Sendable {
             guard let index = state.faults.firstIndex(where: { $0.signal == nil || $0.signal == signal }) else { return nil }
             return state.faults.remove(at: index).fault
         }
-        // Keeping counts only, with nobody to hand requests to, binary bodies are validated and
-        // counted without building messages.
-        let countsOnly = !configuration.keepsRequests && configuration.onRequest == nil
+        // Keeping counts only, with nobody to hand requests to and no duplicates to count, binary
+        // bodies are validated and counted without building messages.
+        let countsOnly = !configuration.keepsRequests && configuration.onRequest == nil && !configuration.countsDuplicates
         let outcome = OTLPReceiver.handle(request, fault: fault, maxMessageBytes: configuration.maxRequestBytes, countsOnly: countsOnly)
         if let accepted = outcome.accepted { configuration.onRequest?(accepted) }
-        let repeated = outcome.accepted.map { ledger.record($0.payload) }
+        let repeated = configuration.countsDuplicates ? outcome.accepted.map { ledger.record($0.payload) } : nil
         let keeps = configuration.keepsRequests
         let satisfied = state.withLock { state -> [Waiter] in
             if let repeated {

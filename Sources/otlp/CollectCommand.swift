@@ -48,9 +48,9 @@ struct CollectCommand: AsyncParsableCommand {
     @Option(name: .long, help: "summary (default), json or waterfall.")
     var print: String = "summary"
 
-    @Flag(name: .customLong("decode-all"),
-          help: "Decode every request into messages even when only counting (by default a summary validates and counts binary requests without building messages).")
-    var decodeAll = false
+    @Flag(name: .customLong("no-duplicates"),
+          help: "Count no duplicates: items' identities are not recorded, and with --print summary binary requests are validated and counted without being decoded (the fastest way to count).")
+    var noDuplicates = false
 
     @Option(name: .customLong("max-request-bytes"), help: "Largest request accepted (default 4194304).")
     var maxRequestBytes: Int = 4 << 20
@@ -87,6 +87,7 @@ struct CollectCommand: AsyncParsableCommand {
         let output = LineWriter()
         var configuration = OTLPTestCollector.Configuration()
         configuration.keepsRequests = false
+        configuration.countsDuplicates = !noDuplicates
         configuration.maxRequestBytes = maxRequestBytes
         if let tlsCert, let tlsKey {
             configuration.server.tls = HTTPServerTLSConfiguration(certificateFile: tlsCert, privateKeyFile: tlsKey, clientCAFile: clientCA)
@@ -108,7 +109,7 @@ struct CollectCommand: AsyncParsableCommand {
                 }
             }
         case .summary:
-            if decodeAll { configuration.onRequest = { _ in } }
+            break
         }
         // One collector per address: the receivers may listen on different hosts.
         var collectors: [OTLPTestCollector] = []
