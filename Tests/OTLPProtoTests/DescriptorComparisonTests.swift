@@ -6,7 +6,7 @@ import Testing
 /// Our `Protos/` parsed by our own generator must describe exactly the schema of the pinned
 /// `opentelemetry-proto` Python package: every message, enum, field name, number, type, label,
 /// oneof, `optional`, JSON name and service method.
-@Suite struct DescriptorComparisonTests {
+@Suite(PythonPeers.trait) struct DescriptorComparisonTests {
     static let files = [
         "opentelemetry/proto/common/v1/common.proto",
         "opentelemetry/proto/resource/v1/resource.proto",
