@@ -158,3 +158,22 @@ enum RetryInfoDecoder {
         return nil
     }
 }
+
+/// The text of an OTLP/HTTP error response for diagnostics: the `message` of a binary
+/// `google.rpc.Status`, which the specification asks a server to send with
+/// `application/x-protobuf` (<https://opentelemetry.io/docs/specs/otlp/#failures-1>), else the body
+/// as UTF-8 (plain text, or a JSON `Status` that reads as it is), at most 512 bytes of it.
+enum HTTPErrorBody {
+    static func text(_ body: [UInt8], contentType: String?) -> String {
+        if let contentType, contentType.lowercased().hasPrefix("application/x-protobuf") {
+            var status = ProtoFieldScanner(body)
+            var message: String?
+            // google.rpc.Status: 1 code, 2 message, 3 repeated Any details.
+            while let (field, value) = status.next() {
+                if field == 2, case .bytes(let text) = value { message = String(decoding: text.prefix(512), as: UTF8.self) }
+            }
+            if !status.isMalformed, let message { return message }
+        }
+        return String(decoding: body.prefix(512), as: UTF8.self)
+    }
+}
