@@ -11,8 +11,9 @@ enum ReferencePython {
     static var client: String { TestEnvironment.repositoryRoot.appendingPathComponent("tools/peers/otlp_grpc_client.py").path }
 }
 
+/// Interop: the grpcio reference client (opentelemetry-proto) into the embedded collector.
 @Suite(PythonPeers.trait)
-struct GRPCIOReferenceClientTests {
+struct GRPCIOReferenceClientInteropTests {
     @Test(arguments: [false, true])
     func grpcioClientExportsEverySignal(gzip: Bool) async throws {
         let collector = try await OTLPTestCollector.start(http: false)
