@@ -100,7 +100,10 @@ let package = Package(
         .testTarget(name: "OTLPProtoTests", dependencies: ["OTLPProto", "OTLPTestSupport", "ProtoGenCore"], exclude: ["Golden"]),
         .testTarget(name: "HTTP2TransportTests", dependencies: ["HTTP2Transport", "OTLPTestSupport", "OTLPSync"]),
         .testTarget(name: "TelemetryPipelineTests", dependencies: ["TelemetryPipeline", "OTLPTestSupport", "OTLPSync"]),
-        .testTarget(name: "OTLPExporterTests", dependencies: ["OTLPExporter", "Telemetry", "OTLPTestSupport", "OTLPSync"]),
+        .testTarget(
+            name: "OTLPExporterTests",
+            dependencies: ["OTLPExporter", "Telemetry", "OTLPTestSupport", "OTLPSync", "OTLPTesting", "OTLPProto", "HTTP2Transport"]
+        ),
         .testTarget(
             name: "TelemetryTests",
             dependencies: [

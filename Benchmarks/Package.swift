@@ -54,6 +54,20 @@ let package = Package(
             path: "Benchmarks/PipelineBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
+        // gRPC unary calls/s into the embedded collector: our client vs grpc-swift-2's.
+        .executableTarget(
+            name: "CollectorBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "OTLPTesting", package: "swift-otlp"),
+                .product(name: "OTLPProto", package: "swift-otlp"),
+                .product(name: "HTTP2Transport", package: "swift-otlp"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ],
+            path: "Benchmarks/CollectorBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
         // Transport: raw HTTP/2 POSTs vs h2load on nghttpd; gRPC unary calls vs grpc-swift-2.
         .executableTarget(
             name: "TransportBench",

@@ -37,6 +37,12 @@ public enum TestEnvironment {
         }
         return repositoryRoot.appendingPathComponent(".venv/bin/python").path
     }
+
+    /// The interpreter for `tools/peers/guard.py` (standard library only): `/usr/bin/python3` when
+    /// it exists, else ``python``.
+    public static var guardPython: String {
+        FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : python
+    }
 }
 
 /// A child process started by a test, stopped with SIGKILL and always waited for with a timeout.

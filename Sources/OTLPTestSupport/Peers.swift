@@ -6,9 +6,17 @@ import Glibc
 
 /// Starts `executable` under `tools/peers/guard.py`, so it dies with the test process even when
 /// the test never stops it (shared peers) and when the guard is killed with SIGKILL.
+///
+/// The guard needs only Python's standard library: it runs on the system `python3` when there is
+/// one, so peers that are not Python (nghttpd, openssl) need no venv. With no Python at all the
+/// peer runs unguarded (still killed by `stop()` and when its `ChildProcess` is released).
 public func startGuardedPeer(_ executable: String, _ arguments: [String], keepStdinOpen: Bool = false) throws -> ChildProcess {
     let guardScript = TestEnvironment.repositoryRoot.appendingPathComponent("tools/peers/guard.py").path
-    return try ChildProcess(TestEnvironment.python, ["-u", guardScript, executable] + arguments, keepStdinOpen: keepStdinOpen)
+    let python = TestEnvironment.guardPython
+    guard FileManager.default.isExecutableFile(atPath: python) else {
+        return try ChildProcess(executable, arguments, keepStdinOpen: keepStdinOpen)
+    }
+    return try ChildProcess(python, ["-u", guardScript, executable] + arguments, keepStdinOpen: keepStdinOpen)
 }
 
 /// Waits until something accepts TCP connections on `host`:`port` (IPv4 or IPv6 literal).

@@ -11,7 +11,7 @@ import Testing
         try ChildProcess.run(otlp, ["codec"] + arguments, stdin: Data(stdin), timeout: 30)
     }
 
-    @Test(arguments: ReferencePeer.Signal.allCases)
+    @Test(PythonPeers.trait, arguments: ReferencePeer.Signal.allCases)
     func binaryToBinaryReproducesTheReferenceEncoding(signal: ReferencePeer.Signal) async throws {
         for sample in try ReferencePeer.generate(signal, seed: 40, count: 3) {
             let output = try codec(["--signal", signal.rawValue, "--from", "binary", "--to", "binary"], stdin: sample.binary)
@@ -20,7 +20,7 @@ import Testing
         }
     }
 
-    @Test(arguments: ReferencePeer.Signal.allCases)
+    @Test(PythonPeers.trait, arguments: ReferencePeer.Signal.allCases)
     func binaryToJSONMatchesTheReferenceJSON(signal: ReferencePeer.Signal) async throws {
         for sample in try ReferencePeer.generate(signal, seed: 41, count: 3) {
             let output = try codec(["--signal", signal.rawValue, "--from", "binary", "--to", "json"], stdin: sample.binary)
@@ -30,7 +30,7 @@ import Testing
         }
     }
 
-    @Test func jsonToBinaryFromAFileMatchesTheReferenceBytes() async throws {
+    @Test(PythonPeers.trait) func jsonToBinaryFromAFileMatchesTheReferenceBytes() async throws {
         let sample = try ReferencePeer.generate(.metrics, seed: 42, count: 1)[0]
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("codec-\(getpid()).json")
         try Data(sample.json).write(to: path)

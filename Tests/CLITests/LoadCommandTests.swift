@@ -1,7 +1,10 @@
 import Foundation
+import OTLPProto
 import OTLPTestSupport
+import OTLPTesting
 import Testing
 
+/// `otlp load` end to end: the built `otlp` binary into the embedded collector.
 @Suite(.serialized) struct LoadCommandTests {
     var otlp: String { TestEnvironment.productsDirectory.appendingPathComponent("otlp").path }
 
@@ -16,11 +19,48 @@ import Testing
         return Array(fields.keys).sorted() == ["created", "dropped", "elapsed", "exported", "failed", "rate"] ? fields : nil
     }
 
+    /// The attributes of every span or log record received, in arrival order.
+    static func itemAttributes(_ collector: OTLPTestCollector, _ signal: String) -> [[CommonV1KeyValue]] {
+        signal == "traces" ? collector.spans.map(\.span.attributes) : collector.logRecords.map(\.record.attributes)
+    }
+
+    /// Spans or log records received.
+    static func itemCount(_ collector: OTLPTestCollector, _ signal: String) -> Int {
+        signal == "traces" ? collector.counters.spans : collector.counters.logRecords
+    }
+
+    /// A value of the last metrics request's data points, summed over its points.
+    static func lastMetricsTotal(_ collector: OTLPTestCollector) -> Double? {
+        guard let last = collector.requests.last(where: { $0.signal == .metrics }),
+              case .metrics(let request) = last.payload else { return nil }
+        var total = 0.0
+        for resource in request.resourceMetrics {
+            for scope in resource.scopeMetrics {
+                for metric in scope.metrics {
+                    guard case .sum(let sum) = metric.data else { continue }
+                    for point in sum.dataPoints {
+                        switch point.value {
+                        case .asInt(let value): total += Double(value)
+                        case .asDouble(let value): total += value
+                        case nil: break
+                        }
+                    }
+                }
+            }
+        }
+        return total
+    }
+
+    static func collector(grpc: Bool, port: UInt16 = 0, tls: OTLPTestCollector.TLSMode = .none) throws -> OTLPTestCollector {
+        try OTLPTestCollector(grpc: grpc, http: !grpc,
+                              configuration: .init(grpcPort: grpc ? port : 0, httpPort: grpc ? 0 : port, tls: tls))
+    }
+
     @Test(arguments: [("traces", "grpc"), ("logs", "http/protobuf"), ("traces", "http/json"), ("metrics", "grpc")])
     func loadDeliversEveryItemAndExitsZero(signal: String, protocolName: String) async throws {
-        let receiver = try OTLPReceiverPeer(protocolName == "grpc" ? .grpc : .http, detail: true)
-        defer { receiver.stop() }
-        let output = try await ChildProcess.run(otlp, ["load", "--endpoint", receiver.endpoint, "--signal", signal,
+        let collector = try Self.collector(grpc: protocolName == "grpc")
+        let endpoint = try #require(collector.grpcEndpoint ?? collector.httpEndpoint)
+        let output = try await ChildProcess.run(otlp, ["load", "--endpoint", endpoint, "--signal", signal,
                                                  "--protocol", protocolName, "--count", "300", "--workers", "3",
                                                  "--attributes", "run=test", "--batch-size", "64"], timeout: 60)
         #expect(output.status == 0, "\(output.stdoutText) \(output.stderrText)")
@@ -28,44 +68,40 @@ import Testing
         #expect(fields["created"] == "300" && fields["exported"] == "300")
         #expect(fields["dropped"] == "0" && fields["failed"] == "0")
         #expect(fields["rate"]?.hasSuffix("/s") == true && Double(fields["elapsed"] ?? "") != nil)
+        let encoding: OTLPTestCollector.Encoding = protocolName == "grpc" ? .grpc : protocolName == "http/json" ? .httpJSON : .httpProtobuf
+        #expect(collector.requests.allSatisfy { $0.encoding == encoding })
+        #expect(collector.counters.rejected == 0)
         if signal == "metrics" {
-            // 300 measurements of one counter per worker: the last cumulative points sum to 300.
-            await receiver.settle(calls: 1, accepted: 1)
-            let points = receiver.accepted.flatMap(\.items).compactMap { $0 as? [String: Any] }
-            #expect(!points.isEmpty)
+            // 300 measurements of one counter, one stream per worker: the last cumulative points sum to 300.
+            try await collector.waitFor(metricPoints: 1, timeout: .seconds(10))
+            #expect(Self.lastMetricsTotal(collector) == 300)
         } else {
-            #expect(await receiver.wait { $0.accepted.flatMap(\.items).count >= 300 })
-            let items = receiver.accepted.flatMap(\.items).compactMap { $0 as? [String: Any] }
-            #expect(items.count == 300)
-            let attrs = items.first?["attrs"] as? [String: Any]
-            #expect(attrs?["run"] as? String == "test")
-            #expect(attrs?["load.string"] as? String == "value")
-            #expect(attrs?["load.bool"] != nil && attrs?["load.double"] != nil && attrs?["load.int"] != nil)
+            #expect(Self.itemCount(collector, signal) == 300)
+            let attributes = try #require(Self.itemAttributes(collector, signal).first)
+            #expect(attribute("run", in: attributes) == "test")
+            #expect(attribute("load.string", in: attributes) == "value")
+            #expect(attribute("load.bool", in: attributes) != nil && attribute("load.double", in: attributes) != nil
+                    && attribute("load.int", in: attributes) != nil)
             if signal == "traces" {
-                let ids = Set(items.compactMap { $0["span_id"] as? String })
-                #expect(ids.count == 300)
+                #expect(Set(collector.spans.map(\.span.spanId)).count == 300)
             }
         }
+        await collector.stop()
     }
 
-    @Test func collectorKilledAndRestartedMidRunEveryItemIsDeliveredOrCounted() async throws {
-        var collector = try OTLPReceiverPeer(.grpc, detail: true)
-        let port = collector.port
-        let load = try ChildProcess(otlp, ["load", "--endpoint", collector.endpoint, "--count", "3000", "--rate", "1500",
+    @Test func collectorStoppedAndRestartedMidRunEveryItemIsDeliveredOrCounted() async throws {
+        var collector = try Self.collector(grpc: true)
+        let port = try #require(collector.grpcPort)
+        let load = try ChildProcess(otlp, ["load", "--endpoint", try #require(collector.grpcEndpoint), "--count", "3000", "--rate", "1500",
                                            "--batch-size", "100", "--queue-size", "8192"])
         defer { load.kill() }
-        #expect(await collector.wait(timeout: 10) { $0.accepted.count >= 2 })
-        collector.stop()
-        try await Task.sleep(for: .milliseconds(300))  // the dead collector's last output arrives
-        func ids(_ peer: OTLPReceiverPeer) -> [String] {
-            peer.accepted.flatMap(\.items).compactMap { ($0 as? [String: Any])?["span_id"] as? String }
-        }
-        let firstRunIDs = ids(collector)
+        try await collector.waitFor(requests: 2, timeout: .seconds(30))
+        await collector.stop()
+        let firstRunIDs = collector.spans.map(\.span.spanId)
         var spanIDs = Set(firstRunIDs)
         let firstRun = spanIDs.count
         try await Task.sleep(for: .milliseconds(500))  // collector down: the exporter retries, the queue holds spans
-        collector = try OTLPReceiverPeer(.grpc, port: port, detail: true)
-        defer { collector.stop() }
+        collector = try Self.collector(grpc: true, port: port)
         let output = try await load.wait(timeout: 60)
         let fields = try #require(summary(output.stdoutText), "\(output.stdoutText) \(output.stderrText)")
         let created = Int(fields["created"] ?? "") ?? -1
@@ -76,63 +112,63 @@ import Testing
         #expect(created == exported + dropped + failed)
         // The queue (8192) holds everything produced while the collector was down: no losses.
         #expect(dropped == 0 && failed == 0 && output.status == 0, "\(output.stdoutText) \(output.stderrText)")
-        await collector.wait(timeout: 5) { peer in
-            spanIDs.union(peer.accepted.flatMap(\.items).compactMap { ($0 as? [String: Any])?["span_id"] as? String }).count >= exported
-        }
-        let secondRunIDs = ids(collector)
+        let secondRunIDs = collector.spans.map(\.span.spanId)
         spanIDs.formUnion(secondRunIDs)
         #expect(firstRun > 0 && firstRun < 3000)
         #expect(spanIDs.count == exported, "distinct spans delivered to the two collectors")
         // Arrivals are counted, not only distinct spans: neither collector saw a span twice, and
-        // spans both saw (stored by the killed one, answer lost, sent again) are duplicates, at
-        // most the requests in flight at the kill (4 of 100 spans).
+        // spans both saw (stored by the stopped one, answer lost, sent again) are duplicates, at
+        // most the requests in flight at the stop (4 of 100 spans).
         #expect(firstRun == firstRunIDs.count && Set(secondRunIDs).count == secondRunIDs.count)
         let duplicates = firstRunIDs.count + secondRunIDs.count - spanIDs.count
         #expect(duplicates <= 4 * 100, "\(duplicates) spans arrived twice")
+        await collector.stop()
     }
 
     @Test(arguments: ["traces", "logs"])
     func losslessPacesTheGeneratorSoASmallQueueDropsNothing(signal: String) async throws {
-        let receiver = try OTLPReceiverPeer(.grpc)
-        defer { receiver.stop() }
-        let common = ["load", "--endpoint", receiver.endpoint, "--signal", signal, "--count", "20000",
+        let collector = try Self.collector(grpc: true)
+        let common = ["load", "--endpoint", try #require(collector.grpcEndpoint), "--signal", signal, "--count", "20000",
                       "--queue-size", "1024", "--batch-size", "256"]
-        // Without pacing, a tight loop overruns a 1024-item queue in front of the Python collector.
+        // Without pacing, a tight loop overruns a 1024-item queue while the collector holds its
+        // first answers for half a second each.
+        collector.enqueueFaults(Array(repeating: .delay(.milliseconds(500)), count: 8))
         let flooding = try await ChildProcess.run(otlp, common, timeout: 120)
         let flooded = try #require(summary(flooding.stdoutText), "\(flooding.stdoutText) \(flooding.stderrText)")
         #expect(flooding.status == 1 && (Int(flooded["dropped"] ?? "") ?? 0) > 0, "\(flooding.stdoutText)")
-        // Four workers on the same small queue, paced by back-pressure: nothing dropped.
+        let delivered = Int(flooded["exported"] ?? "") ?? 0
+        #expect(Self.itemCount(collector, signal) == delivered)
+        // Four workers on the same small queue, paced by back-pressure: nothing dropped, even with
+        // the same slow first answers.
+        collector.enqueueFaults(Array(repeating: .delay(.milliseconds(500)), count: 8))
         let paced = try await ChildProcess.run(otlp, common + ["--lossless", "--workers", "4"], timeout: 120)
         let fields = try #require(summary(paced.stdoutText), "\(paced.stdoutText) \(paced.stderrText)")
         #expect(paced.status == 0, "\(paced.stdoutText) \(paced.stderrText)")
         #expect(fields["created"] == "20000" && fields["exported"] == "20000")
         #expect(fields["dropped"] == "0" && fields["failed"] == "0")
-        let delivered = Int(flooded["exported"] ?? "") ?? 0
-        #expect(await receiver.wait(timeout: 10) { $0.acceptedKeys(signal).count >= delivered + 20000 })
-        #expect(receiver.acceptedKeys(signal).count == delivered + 20000)
+        #expect(Self.itemCount(collector, signal) == delivered + 20000)
+        await collector.stop()
     }
 
     @Test func losslessMetricsFromManyWorkersAreAllAggregated() async throws {
-        let receiver = try OTLPReceiverPeer(.grpc)
-        defer { receiver.stop() }
-        let output = try await ChildProcess.run(otlp, ["load", "--endpoint", receiver.endpoint, "--signal", "metrics", "--count", "50000",
-                                                 "--queue-size", "1024", "--workers", "4", "--lossless"], timeout: 120)
+        let collector = try Self.collector(grpc: true)
+        let output = try await ChildProcess.run(otlp, ["load", "--endpoint", try #require(collector.grpcEndpoint), "--signal", "metrics",
+                                                 "--count", "50000", "--queue-size", "1024", "--workers", "4", "--lossless"], timeout: 120)
         let fields = try #require(summary(output.stdoutText), "\(output.stdoutText) \(output.stderrText)")
         #expect(output.status == 0 && fields["created"] == "50000" && fields["dropped"] == "0", "\(output.stdoutText)")
         // The last collection's cumulative points (one per worker) add up to every measurement.
-        #expect(await receiver.wait(timeout: 10) { !$0.acceptedKeys("metrics").isEmpty })
-        let last = try #require(receiver.accepted.last { $0.signal == "metrics" })
-        let total = last.keys.compactMap { Double($0.split(separator: ":").last ?? "") }.reduce(0, +)
-        #expect(total == 50000, "\(last.keys)")
+        try await collector.waitFor(metricPoints: 1, timeout: .seconds(10))
+        #expect(Self.lastMetricsTotal(collector) == 50000)
+        await collector.stop()
     }
 
     @Test func shutdownTimeoutBoundsTheFinalFlushAndCountsTheRestAsFailed() async throws {
-        // A collector that never answers (accepts, then silence): the final flush cannot finish,
-        // so the shutdown timeout ends the run and every span is counted, as failed.
-        let collector = try OTLPReceiverPeer(.grpc, script: #"[{"sleep_ms": 30000}]"#)
-        defer { collector.stop() }
+        // A collector that holds its answers for 30 s: the final flush cannot finish, so the
+        // shutdown timeout ends the run and every span is counted, as failed.
+        let collector = try Self.collector(grpc: true)
+        collector.enqueueFaults(Array(repeating: .delay(.seconds(30)), count: 4))
         let start = Date()
-        let output = try await ChildProcess.run(otlp, ["load", "--endpoint", collector.endpoint, "--count", "100",
+        let output = try await ChildProcess.run(otlp, ["load", "--endpoint", try #require(collector.grpcEndpoint), "--count", "100",
                                                  "--timeout", "20", "--shutdown-timeout", "1"], timeout: 60)
         let elapsed = Date().timeIntervalSince(start)
         let fields = try #require(summary(output.stdoutText), "\(output.stdoutText) \(output.stderrText)")
@@ -140,25 +176,30 @@ import Testing
         #expect(fields["created"] == "100" && fields["exported"] == "0" && fields["failed"] == "100", "\(output.stdoutText)")
         #expect(elapsed < 15, "the run took \(elapsed) s; the shutdown timeout is 1 s, the export timeout 20 s")
         #expect(output.stderrText.contains("shutdown"), "\(output.stderrText)")
+        #expect(collector.counters.spans == 100, "the request arrived; only its answer was held")
+        await collector.stop()
     }
 
     @Test func tlsCollectorIsReachedWithCAFileOrInsecureAndRejectedOtherwise() async throws {
-        let certs = try TestCertificates.generate()
-        defer { certs.remove() }
-        let collector = try CollectorPeer(tls: (certs.serverCert, certs.serverKey))
-        defer { collector.stop() }
-        let common = ["load", "--endpoint", "https://localhost:\(collector.port)", "--signal", "traces",
+        let collector = try Self.collector(grpc: true, tls: .generated(requireClientCertificate: false))
+        let ca = try #require(collector.certificates).caCertificateFile
+        let port = try #require(collector.grpcPort)
+        let common = ["load", "--endpoint", "https://localhost:\(port)", "--signal", "traces",
                       "--protocol", "grpc", "--count", "40", "--max-retry-seconds", "1", "--timeout", "3"]
-        for (extra, delivered) in [(["--ca-file", certs.caCert], true), (["--insecure"], true), ([], false)] {
+        for (extra, delivered) in [(["--ca-file", ca], true), (["--insecure"], true), ([], false)] {
+            let before = collector.counters.spans
             let output = try await ChildProcess.run(otlp, common + extra, timeout: 60)
             let fields = try #require(summary(output.stdoutText), "summary line: \(output.stdoutText) \(output.stderrText)")
             if delivered {
                 #expect(output.status == 0 && fields["exported"] == "40", "\(extra): \(output.stdoutText)")
+                #expect(collector.counters.spans == before + 40)
             } else {
                 // The test CA is not in the system store: every span fails, counted, exit 1.
                 #expect(output.status == 1 && fields["exported"] == "0" && fields["failed"] == "40", "\(output.stdoutText)")
+                #expect(collector.counters.spans == before)
             }
         }
+        await collector.stop()
     }
 
     @Test func unreachableCollectorCountsFailuresAndExitsOne() async throws {

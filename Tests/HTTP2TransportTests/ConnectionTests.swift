@@ -42,7 +42,7 @@ struct ConnectionTests {
         }
     }
 
-    @Test func gracefulShutdownLetsInFlightRequestsFinishAndRefusesNewOnes() async throws {
+    @Test(PythonPeers.trait) func gracefulShutdownLetsInFlightRequestsFinishAndRefusesNewOnes() async throws {
         let collector = try await offPool { try CollectorPeer() }
         defer { collector.stop() }
         let transport = try HTTP2Client(configuration: h2cConfiguration(port: collector.port))

@@ -70,7 +70,7 @@ struct DNSDeadlineTests {
         #expect(releases.count.load(ordering: .sequentiallyConsistent) == 1)
     }
 
-    @Test func aLookupWithinTheDeadlineIsUsedToConnect() async throws {
+    @Test(PythonPeers.trait) func aLookupWithinTheDeadlineIsUsedToConnect() async throws {
         let server = try await offPool { try OTLPReceiverPeer(.http) }
         defer { server.stop() }
         let releases = Releases()
@@ -107,7 +107,7 @@ struct DNSDeadlineTests {
         #expect(error?.isRetryable == true)
     }
 
-    @Test func theSystemLookupStillResolvesLoopbackAndRejectsInvalidNames() async throws {
+    @Test(PythonPeers.trait) func theSystemLookupStillResolvesLoopbackAndRejectsInvalidNames() async throws {
         let error = try await offPool { () -> TransportError? in
             do throws(TransportError) {
                 _ = try SocketHandle.connect(host: "no-such-host.invalid", port: 80, deadline: Self.deadline(in: .seconds(5)))

@@ -4,7 +4,7 @@ import OTLPTestSupport
 import Testing
 
 /// gRPC unary calls against the Python grpcio OTLP collector (h2c), one collector per suite.
-@Suite("gRPC against the Python collector")
+@Suite("gRPC against the Python collector", PythonPeers.trait)
 struct GRPCCollectorTests {
     static let collector = Task { try await offPool { try CollectorPeer() } }
     static let client = Task { () async throws -> GRPCClient in
@@ -113,7 +113,7 @@ struct GRPCCollectorTests {
 }
 
 /// A collector limited to one concurrent stream: our client must queue beyond it.
-@Suite("MAX_CONCURRENT_STREAMS 1")
+@Suite("MAX_CONCURRENT_STREAMS 1", PythonPeers.trait)
 struct MaxConcurrentStreamsTests {
     @Test func tenConcurrentCallsAreQueuedAndAllSucceedOneAtATime() async throws {
         let peer = try await offPool { try CollectorPeer(maxConcurrentStreams: 1) }
@@ -141,7 +141,7 @@ struct MaxConcurrentStreamsTests {
 
 /// The collector goes away and comes back on the same port: in-flight calls fail retryably,
 /// the next call reconnects.
-@Suite("server restart")
+@Suite("server restart", PythonPeers.trait)
 struct ServerRestartTests {
     @Test func callAfterServerRestartReconnects() async throws {
         let first = try await offPool { try CollectorPeer() }

@@ -56,7 +56,7 @@ struct HTTP1TLSTests {
         }
     }
 
-    @Test func http1ClientPostsOverTLSAndKeepsTheConnectionAlive() async throws {
+    @Test(PythonPeers.trait) func http1ClientPostsOverTLSAndKeepsTheConnectionAlive() async throws {
         let server = try await receiver()
         defer { server.stop() }
         let client = try HTTP1Client(configuration: try await http1Configuration(port: server.port))
@@ -73,14 +73,14 @@ struct HTTP1TLSTests {
         #expect(peers.count == 1, "three requests on one kept-alive TLS connection, saw client ports \(peers)")
     }
 
-    @Test func http1ClientVerifiesByIPAddressToo() async throws {
+    @Test(PythonPeers.trait) func http1ClientVerifiesByIPAddressToo() async throws {
         let server = try await receiver()
         defer { server.stop() }
         let response = try await post(try await http1Configuration(port: server.port, host: "127.0.0.1")).get()
         #expect(response.status == 200)
     }
 
-    @Test func untrustedCAIsRejectedOverHTTP1UnlessInsecure() async throws {
+    @Test(PythonPeers.trait) func untrustedCAIsRejectedOverHTTP1UnlessInsecure() async throws {
         let server = try await receiver(cert: \.untrustedCert)
         defer { server.stop() }
         expectNonRetryable(await post(try await http1Configuration(port: server.port)), .certificateVerificationFailed)
@@ -90,7 +90,7 @@ struct HTTP1TLSTests {
         #expect(server.calls.count == 1, "only the insecure request reached the server")
     }
 
-    @Test func wrongHostNameAndSystemTrustStoreAreRejectedOverHTTP1() async throws {
+    @Test(PythonPeers.trait) func wrongHostNameAndSystemTrustStoreAreRejectedOverHTTP1() async throws {
         let server = try await receiver(cert: \.wrongNameCert)
         defer { server.stop() }
         expectNonRetryable(await post(try await http1Configuration(port: server.port)), .certificateVerificationFailed)
@@ -100,7 +100,7 @@ struct HTTP1TLSTests {
                            .certificateVerificationFailed)
     }
 
-    @Test func clientCertificateIsSentOverHTTP1WhenRequired() async throws {
+    @Test(PythonPeers.trait) func clientCertificateIsSentOverHTTP1WhenRequired() async throws {
         let certs = try await Self.certificates.value
         let server = try await receiver(clientCA: true)
         defer { server.stop() }
@@ -113,7 +113,7 @@ struct HTTP1TLSTests {
         #expect((try? with.get().status) == 200, "\(with)")
     }
 
-    @Test func serverClosingDuringALargeTLSUploadFailsTheRequestInsteadOfRaisingSIGPIPE() async throws {
+    @Test(PythonPeers.trait) func serverClosingDuringALargeTLSUploadFailsTheRequestInsteadOfRaisingSIGPIPE() async throws {
         // Under TLS 1.3 the client finishes its handshake before the server checks the (missing)
         // client certificate; the server then closes while we write 8 MiB. OpenSSL's write(2)
         // would raise SIGPIPE and kill the test process unless the client suppresses it.
@@ -149,7 +149,7 @@ struct HTTP1TLSTests {
         return try NegotiatingHTTPClient(http1: http1, http2: http2)
     }
 
-    @Test(arguments: [["http/1.1"], []])
+    @Test(PythonPeers.trait, arguments: [["http/1.1"], []])
     func negotiationFallsBackToHTTP1WhenTheServerDoesNotSelectH2(alpn: [String]) async throws {
         let server = try await receiver(alpn: alpn)
         defer { server.stop() }
@@ -182,7 +182,7 @@ struct HTTP1TLSTests {
         #expect(client.negotiatedVersion == "h2")
     }
 
-    @Test func negotiationFailureIsTypedAndTheNextRequestTriesAgain() async throws {
+    @Test(PythonPeers.trait) func negotiationFailureIsTypedAndTheNextRequestTriesAgain() async throws {
         let server = try await receiver(cert: \.untrustedCert)
         defer { server.stop() }
         let client = try await negotiating(port: server.port)
@@ -192,7 +192,7 @@ struct HTTP1TLSTests {
         #expect(client.negotiatedVersion == nil)
     }
 
-    @Test func http2ClientStillRequiresH2FromAnHTTP1OnlyTLSServer() async throws {
+    @Test(PythonPeers.trait) func http2ClientStillRequiresH2FromAnHTTP1OnlyTLSServer() async throws {
         // The gRPC path: HTTP2Client offers only h2 and must refuse a server that does not select it.
         let server = try await receiver(alpn: ["http/1.1"])
         defer { server.stop() }

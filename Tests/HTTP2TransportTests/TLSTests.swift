@@ -121,7 +121,7 @@ struct TLSTests {
         }
     }
 
-    @Test func grpcOverTLSWithMutualAuthenticationAgainstTheCollector() async throws {
+    @Test(PythonPeers.trait) func grpcOverTLSWithMutualAuthenticationAgainstTheCollector() async throws {
         let certs = try await Self.certificates.value
         let collector = try await offPool { try CollectorPeer(tls: (certs.serverCert, certs.serverKey), clientCA: certs.caCert) }
         defer { collector.stop() }

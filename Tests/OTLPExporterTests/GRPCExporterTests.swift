@@ -1,6 +1,8 @@
 import Foundation
 import HTTP2Transport
+import OTLPProto
 import OTLPTestSupport
+import OTLPTesting
 import OTLPSync
 import Testing
 @testable import OTLPExporter
@@ -23,10 +25,10 @@ func grpcExporter(_ signal: OTLPSignal, _ endpoint: String, retry: OTLPRetryPoli
     return try OTLPGRPCExporter(configuration: config, options: options)
 }
 
+/// The gRPC exporter against the embedded collector (`OTLPTesting`); faults are scripted per call.
 @Suite(.serialized) struct GRPCExporterTests {
     @Test func everyItemOfEverySignalArrivesExactlyOnceWithItsContent() async throws {
-        let collector = try OTLPReceiverPeer(.grpc, detail: true)
-        defer { collector.stop() }
+        let collector = try OTLPTestCollector.started(grpc: true)
         let traces = try grpcExporter(.traces, collector.endpoint, options: OTLPExportOptions(maxConcurrentExports: 4))
         let metrics = try grpcExporter(.metrics, collector.endpoint, compression: .gzip)
         let logs = try grpcExporter(.logs, collector.endpoint)
@@ -40,52 +42,61 @@ func grpcExporter(_ signal: OTLPSignal, _ endpoint: String, retry: OTLPRetryPoli
             group.addTask { await metrics.export(encodedRequest: TestRequests.metrics(name: "requests", values: [1, 2, 3]), itemCount: 3) }
             group.addTask { await logs.export(encodedRequest: TestRequests.logs(["hello", "world"]), itemCount: 2) }
         }
-        await collector.settle(calls: 10, accepted: 10)
+        try await collector.waitFor(requests: 10, timeout: .seconds(30))
         #expect(traces.counts.exported == 200 && traces.counts.failed == 0)
         #expect(metrics.counts.exported == 3)
         #expect(logs.counts.exported == 2)
-        #expect(collector.acceptedKeys("traces").sorted() == spanNames.sorted())
-        #expect(collector.acceptedKeys("metrics").sorted() == ["requests:1", "requests:2", "requests:3"])
-        #expect(collector.acceptedKeys("logs") == ["hello", "world"])
-        let record = collector.accepted.first { $0.signal == "traces" }?.items.first as? [String: Any]
-        #expect(record?["kind"] as? Int == 2)
-        #expect((record?["resource"] as? [String: Any])?["service.name"] as? String == "tests")
-        #expect((record?["attrs"] as? [String: Any])?["index"] != nil)
-        #expect(collector.calls.map(\.inflight).max() ?? 0 <= 6)
+        #expect(collector.counters.requests == 10 && collector.counters.rejected == 0)
+        #expect(collector.spanNames.sorted() == spanNames.sorted())
+        #expect(collector.metricKeys.sorted() == ["requests:1", "requests:2", "requests:3"])
+        #expect(collector.logBodies == ["hello", "world"])
+        let span = try #require(collector.spans.first)
+        #expect(span.span.kind == .server)
+        #expect(span.resource.flatMap { attribute("service.name", in: $0.attributes) } == "tests")
+        #expect(attribute("index", in: span.span.attributes) != nil)
+        let requests = collector.requests
+        #expect(requests.filter { $0.signal == .metrics }.allSatisfy { $0.compressed })
+        #expect(requests.filter { $0.signal != .metrics }.allSatisfy { !$0.compressed })
+        // The eight concurrent trace exports share the exporter's one HTTP/2 connection.
+        #expect(Set(requests.filter { $0.signal == .traces }.map(\.connectionID)).count == 1)
+        #expect(requests.allSatisfy { $0.httpProtocol == .http2 })
+        await collector.stop()
     }
 
     @Test func concurrentExportsShareOneConnectionUpToTheLimit() async throws {
-        // Every call sleeps 300 ms, so concurrent calls overlap at the collector.
-        let script = "[" + Array(repeating: "{\"sleep_ms\":300}", count: 8).joined(separator: ",") + "]"
-        let collector = try OTLPReceiverPeer(.grpc, script: script)
-        defer { collector.stop() }
+        // Every call is answered 300 ms after it arrives, so concurrent calls overlap at the collector.
+        let arrivals = Arrivals()
+        let collector = try OTLPTestCollector.started(grpc: true, onRequest: arrivals.hook)
+        collector.enqueueFaults(Array(repeating: .delay(.milliseconds(300)), count: 8))
         let exporter = try grpcExporter(.traces, collector.endpoint, options: OTLPExportOptions(maxConcurrentExports: 3))
         defer { exporter.shutdown() }
         await withTaskGroup(of: Void.self) { group in
             for i in 0..<8 { group.addTask { await exporter.export(encodedRequest: TestRequests.traces(["c\(i)"]), itemCount: 1) } }
         }
-        await collector.settle(calls: 8, accepted: 8)
         #expect(exporter.counts.exported == 8)
-        let inflight = collector.calls.map(\.inflight)
-        #expect(inflight.max() == 3, "in flight at the collector: \(inflight)")
+        #expect(collector.spanNames.sorted() == (0..<8).map { "c\($0)" })
+        #expect(Set(collector.requests.map(\.connectionID)).count == 1)
+        #expect(arrivals.count == 8)
+        #expect(arrivals.mostWithin(.milliseconds(300)) == 3, "answers outstanding at the collector at once")
+        await collector.stop()
     }
 
     @Test func unavailableTwiceThenOKIsDeliveredOnce() async throws {
-        let collector = try OTLPReceiverPeer(.grpc, script: #"[{"status":14},{"status":14}]"#)
-        defer { collector.stop() }
+        let collector = try OTLPTestCollector.started(grpc: true)
+        collector.enqueueFaults([.grpcStatus(.unavailable), .grpcStatus(.unavailable)])
         let exporter = try grpcExporter(.traces, collector.endpoint)
         defer { exporter.shutdown() }
         let result = await exporter.export(encodedRequest: TestRequests.traces(["a", "b"]), itemCount: 2)
         #expect(result.isDelivered && result.attempts == 3)
-        await collector.settle(calls: 3, accepted: 1)
-        #expect(collector.calls.map(\.status) == [14, 14, 0])
-        #expect(collector.acceptedKeys("traces") == ["a", "b"])
+        #expect(collector.counters.requests == 3 && collector.counters.rejectedRequests == 2 && collector.pendingFaults == 0)
+        #expect(collector.spanNames == ["a", "b"])
         #expect(exporter.counts.exported == 2 && exporter.counts.retries == 2)
+        await collector.stop()
     }
 
     @Test func resourceExhaustedWithRetryInfoWaitsTheServerDelay() async throws {
-        let collector = try OTLPReceiverPeer(.grpc, script: #"[{"status":8,"retry_ms":1500}]"#)
-        defer { collector.stop() }
+        let collector = try OTLPTestCollector.started(grpc: true)
+        collector.enqueueFault(.grpcStatus(.resourceExhausted, retryDelay: .milliseconds(1500)))
         let clock = OTLPVirtualClock()
         let exporter = try grpcExporter(.logs, collector.endpoint,
                                         options: OTLPExportOptions(clock: clock, random: OTLPFixedRandom(0.5)))
@@ -93,38 +104,40 @@ func grpcExporter(_ signal: OTLPSignal, _ endpoint: String, retry: OTLPRetryPoli
         let result = await exporter.export(encodedRequest: TestRequests.logs(["x"]), itemCount: 1)
         #expect(result.isDelivered && result.attempts == 2)
         #expect(clock.sleeps == [.milliseconds(1500)])  // RetryInfo (1.5 s) beat the 20 ms backoff
-        await collector.settle(calls: 2, accepted: 1)
-        #expect(collector.acceptedKeys("logs") == ["x"])
+        #expect(collector.counters.requests == 2)
+        #expect(collector.logBodies == ["x"])
+        await collector.stop()
     }
 
     @Test func resourceExhaustedWithoutRetryInfoIsNotRetried() async throws {
-        let collector = try OTLPReceiverPeer(.grpc, script: #"[{"status":8}]"#)
-        defer { collector.stop() }
+        let collector = try OTLPTestCollector.started(grpc: true)
+        collector.enqueueFault(.grpcStatus(.resourceExhausted))
         let messages = Messages()
         let exporter = try grpcExporter(.traces, collector.endpoint, options: OTLPExportOptions(diagnostics: messages.sink))
         defer { exporter.shutdown() }
         let result = await exporter.export(encodedRequest: TestRequests.traces(["x", "y"]), itemCount: 2)
         guard case .rejected(_, 1) = result else { Issue.record("\(result)"); return }
-        await collector.settle(calls: 1, accepted: 0)
-        #expect(collector.calls.count == 1)
+        #expect(collector.counters.requests == 1 && collector.spans.isEmpty)
         #expect(exporter.counts.failed == 2 && exporter.counts.exported == 0)
         #expect(messages.all.count == 1 && messages.all[0].contains("RESOURCE_EXHAUSTED"))
+        await collector.stop()
     }
 
     @Test func invalidArgumentIsNotRetried() async throws {
-        let collector = try OTLPReceiverPeer(.grpc, script: #"[{"status":3,"message":"bad"}]"#)
-        defer { collector.stop() }
+        let collector = try OTLPTestCollector.started(grpc: true)
+        collector.enqueueFault(.grpcStatus(.invalidArgument, message: "bad"))
         let exporter = try grpcExporter(.metrics, collector.endpoint, options: OTLPExportOptions(diagnostics: { _ in }))
         defer { exporter.shutdown() }
         let result = await exporter.export(encodedRequest: TestRequests.metrics(name: "m", values: [5]), itemCount: 1)
         #expect(result == .rejected(reason: "gRPC status INVALID_ARGUMENT: bad", attempts: 1))
-        await collector.settle(calls: 1, accepted: 0)
-        #expect(collector.calls.count == 1 && exporter.counts.failed == 1)
+        #expect(collector.counters.requests == 1 && exporter.counts.failed == 1)
+        await collector.stop()
     }
 
     @Test func partialSuccessIsCountedAsRejectedAndLoggedOncePerInterval() async throws {
-        let collector = try OTLPReceiverPeer(.grpc, script: #"[{"partial":2},{"partial":1}]"#)
-        defer { collector.stop() }
+        let collector = try OTLPTestCollector.started(grpc: true)
+        collector.enqueueFaults([.partialSuccess(rejected: 2, message: "scripted partial success"),
+                                 .partialSuccess(rejected: 1, message: "scripted partial success")])
         let messages = Messages()
         let exporter = try grpcExporter(.traces, collector.endpoint,
                                         options: OTLPExportOptions(diagnostics: messages.sink, diagnosticsInterval: .seconds(3600)))
@@ -133,29 +146,30 @@ func grpcExporter(_ signal: OTLPSignal, _ endpoint: String, retry: OTLPRetryPoli
         let second = await exporter.export(encodedRequest: TestRequests.traces(["d", "e"]), itemCount: 2)
         #expect(first.attempts == 1 && second.attempts == 1)  // never retried
         #expect(exporter.counts.rejected == 3 && exporter.counts.exported == 2)
-        await collector.settle(calls: 2, accepted: 2)
-        #expect(collector.calls.count == 2)
+        #expect(collector.counters.requests == 2 && collector.spanNames == ["a", "b", "c", "d", "e"])
         #expect(messages.all.count == 1)
         #expect(messages.all.first?.contains("2 rejected: scripted partial success") == true)
+        await collector.stop()
     }
 
     @Test func slowResponsePastTheTimeoutIsRetried() async throws {
-        let collector = try OTLPReceiverPeer(.grpc, script: #"[{"sleep_ms":1500}]"#)
-        defer { collector.stop() }
+        let collector = try OTLPTestCollector.started(grpc: true)
+        collector.enqueueFault(.delay(.milliseconds(1500)))
         let exporter = try grpcExporter(.traces, collector.endpoint, timeout: .milliseconds(300))
         defer { exporter.shutdown() }
         let result = await exporter.export(encodedRequest: TestRequests.traces(["slow"]), itemCount: 1)
         #expect(result.isDelivered && result.attempts == 2)
-        // The first call timed out at the client (the collector saw its deadline pass): only the
-        // second one is accepted.
-        #expect(await collector.wait(timeout: 3) { $0.calls.count == 2 })
-        try await Task.sleep(for: .milliseconds(1300))  // let the slow first call finish at the collector
-        #expect(collector.acceptedKeys("traces") == ["slow"])
+        // The first call's answer was still on its way when the client's deadline passed: the
+        // collector saw the same request twice, and the exporter counts it delivered once.
+        #expect(collector.counters.requests == 2)
+        #expect(collector.spanNames == ["slow", "slow"])
+        #expect(exporter.counts.exported == 1 && exporter.counts.retries == 1)
+        await collector.stop()
     }
 
     @Test func headerProviderIsAskedBeforeEveryExport() async throws {
-        let collector = try OTLPReceiverPeer(.grpc, script: #"[{"status":14}]"#)
-        defer { collector.stop() }
+        let collector = try OTLPTestCollector.started(grpc: true)
+        collector.enqueueFault(.grpcStatus(.unavailable))
         let counter = LockedValue(0)
         let options = OTLPExportOptions(headerProvider: {
             let n = counter.withLock { $0 += 1; return $0 }
@@ -167,15 +181,15 @@ func grpcExporter(_ signal: OTLPSignal, _ endpoint: String, retry: OTLPRetryPoli
         await exporter.export(encodedRequest: TestRequests.traces(["one"]), itemCount: 1)  // 2 attempts
         await exporter.export(encodedRequest: TestRequests.traces(["two"]), itemCount: 1)
         #expect(counter.withLock { $0 } == 3)
-        await collector.settle(calls: 3, accepted: 2)
-        let headers = collector.accepted.map(\.headers)
-        #expect(headers == [["authorization": "Bearer token-2", "x-tenant": "acme"],
-                            ["authorization": "Bearer token-3", "x-tenant": "acme"]])
+        #expect(collector.counters.requests == 3)
+        let accepted = collector.requests
+        #expect(accepted.map { $0.headers.filter { $0.name == "authorization" }.map(\.value) } == [["Bearer token-2"], ["Bearer token-3"]])
+        #expect(accepted.map { $0.header("x-tenant") } == ["acme", "acme"])
+        await collector.stop()
     }
 
     @Test func requestOverTheCapIsDroppedAndCountedNeverSent() async throws {
-        let collector = try OTLPReceiverPeer(.grpc)
-        defer { collector.stop() }
+        let collector = try OTLPTestCollector.started(grpc: true)
         let messages = Messages()
         let exporter = try grpcExporter(.traces, collector.endpoint,
                                         options: OTLPExportOptions(maxRequestBytes: 200, diagnostics: messages.sink))
@@ -184,10 +198,10 @@ func grpcExporter(_ signal: OTLPSignal, _ endpoint: String, retry: OTLPRetryPoli
         let result = await exporter.export(encodedRequest: big, itemCount: 20)
         #expect(result.attempts == 0 && !result.isDelivered)
         await exporter.export(encodedRequest: TestRequests.traces(["ok"]), itemCount: 1)
-        await collector.settle(calls: 1, accepted: 1)
         #expect(exporter.counts.dropped == 20 && exporter.counts.exported == 1)
-        #expect(collector.calls.count == 1)
+        #expect(collector.counters.requests == 1 && collector.spanNames == ["ok"])
         #expect(messages.all.count == 1 && messages.all[0].contains("exceed"))
+        await collector.stop()
     }
 
     @Test func collectorDownAtStartIsDeliveredAfterItComesUp() async throws {
@@ -196,17 +210,16 @@ func grpcExporter(_ signal: OTLPSignal, _ endpoint: String, retry: OTLPRetryPoli
         defer { exporter.shutdown() }
         let export = Task { await exporter.export(encodedRequest: TestRequests.traces(["late"]), itemCount: 1) }
         try await Task.sleep(for: .milliseconds(400))
-        let collector = try OTLPReceiverPeer(.grpc, port: port)
-        defer { collector.stop() }
+        let collector = try OTLPTestCollector.started(grpc: true, port: port)
         let result = await export.value
         #expect(result.isDelivered && result.attempts > 1)
-        await collector.settle(calls: 1, accepted: 1)
-        #expect(collector.acceptedKeys("traces") == ["late"])
+        #expect(collector.spanNames == ["late"])
+        await collector.stop()
     }
 
-    @Test func collectorKilledAndRestartedMidRunLosesNothingUncounted() async throws {
-        var collector = try OTLPReceiverPeer(.grpc)
-        let port = collector.port
+    @Test func collectorStoppedAndRestartedMidRunLosesNothingUncounted() async throws {
+        var collector = try OTLPTestCollector.started(grpc: true)
+        let port = try #require(collector.grpcPort)
         let exporter = try grpcExporter(.traces, collector.endpoint, options: OTLPExportOptions(maxConcurrentExports: 4))
         defer { exporter.shutdown() }
         let requests = 60
@@ -222,27 +235,27 @@ func grpcExporter(_ signal: OTLPSignal, _ endpoint: String, retry: OTLPRetryPoli
                 }
             }
         }
-        #expect(await collector.wait(timeout: 10) { $0.calls.count >= 10 })
-        collector.stop()
-        try await Task.sleep(for: .milliseconds(300))  // also lets the dead collector's last output arrive
-        let beforeKill = collector.acceptedKeys("traces")
-        collector = try OTLPReceiverPeer(.grpc, port: port)
-        defer { collector.stop() }
+        try await collector.waitFor(requests: 10, timeout: .seconds(30))
+        await collector.stop()
+        let beforeStop = collector.spanNames
+        try await Task.sleep(for: .milliseconds(300))  // collector down: the exporter retries
+        collector = try OTLPTestCollector.started(grpc: true, port: port)
         await producer.value
-        await collector.wait(timeout: 5) { Set(beforeKill + $0.acceptedKeys("traces")).count >= requests * 10 }
-        let afterRestart = collector.acceptedKeys("traces")
-        let delivered = Set(beforeKill + afterRestart)
+        let afterRestart = collector.spanNames
+        let delivered = Set(beforeStop + afterRestart)
         let counts = exporter.counts
         // Big enough retry budget: zero losses, and the exporter's count matches what arrived.
         #expect(counts.exported + counts.failed + counts.dropped == requests * 10)
         #expect(counts.failed == 0 && counts.dropped == 0)
         #expect(delivered.count == requests * 10)
+        #expect(beforeStop.count >= 100 && beforeStop.count < requests * 10)
         #expect(counts.retries > 0)
         // Arrivals are counted, not only distinct items: each collector saw every item at most
-        // once, and an item both saw (stored by the killed one, its answer lost, sent again) is a
-        // duplicate, at most the four requests in flight at the kill.
-        #expect(Set(beforeKill).count == beforeKill.count && Set(afterRestart).count == afterRestart.count)
-        let duplicates = beforeKill.count + afterRestart.count - delivered.count
+        // once, and an item both saw (stored by the stopped one, its answer lost, sent again) is a
+        // duplicate, at most the four requests in flight at the stop.
+        #expect(Set(beforeStop).count == beforeStop.count && Set(afterRestart).count == afterRestart.count)
+        let duplicates = beforeStop.count + afterRestart.count - delivered.count
         #expect(duplicates <= 4 * 10, "\(duplicates) items arrived twice")
+        await collector.stop()
     }
 }

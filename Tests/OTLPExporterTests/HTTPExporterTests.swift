@@ -1,6 +1,8 @@
 import Foundation
 import HTTP2Transport
+import OTLPProto
 import OTLPTestSupport
+import OTLPTesting
 import OTLPSync
 import Testing
 @testable import OTLPExporter
@@ -36,117 +38,139 @@ enum JSONRequests {
     }
 }
 
+/// The OTLP/HTTP exporter against the embedded collector; faults are scripted per call.
 @Suite(.serialized) struct HTTPExporterTests {
     @Test func protobufExportsOfEverySignalArriveOnceOverOneKeptAliveConnection() async throws {
-        let receiver = try OTLPReceiverPeer(.http, detail: true)
-        defer { receiver.stop() }
-        let traces = try httpExporter(.traces, receiver.endpoint)
-        let metrics = try httpExporter(.metrics, receiver.endpoint)
-        let logs = try httpExporter(.logs, receiver.endpoint)
+        let collector = try OTLPTestCollector.started(grpc: false)
+        let traces = try httpExporter(.traces, collector.endpoint)
+        let metrics = try httpExporter(.metrics, collector.endpoint)
+        let logs = try httpExporter(.logs, collector.endpoint)
         defer { traces.shutdown(); metrics.shutdown(); logs.shutdown() }
         for i in 0..<5 {
             await traces.export(encodedRequest: TestRequests.traces(["s\(i)a", "s\(i)b"]), itemCount: 2)
         }
         await metrics.export(encodedRequest: TestRequests.metrics(name: "m", values: [7, 8]), itemCount: 2)
         await logs.export(encodedRequest: TestRequests.logs(["l1"]), itemCount: 1)
-        await receiver.settle(calls: 7, accepted: 7)
         #expect(traces.counts.exported == 10 && metrics.counts.exported == 2 && logs.counts.exported == 1)
-        #expect(receiver.acceptedKeys("traces") == (0..<5).flatMap { ["s\($0)a", "s\($0)b"] })
-        #expect(receiver.acceptedKeys("metrics") == ["m:7", "m:8"])
-        #expect(receiver.acceptedKeys("logs") == ["l1"])
-        let calls = receiver.calls.filter { $0.signal == "traces" }
-        #expect(calls.allSatisfy { $0.contentType == "application/x-protobuf" })
-        let peers = Set(receiver.lines(key: "peer").compactMap { $0 as? Int })
-        #expect(peers.count == 3, "one kept-alive connection per exporter, saw client ports \(peers)")
+        #expect(collector.counters.requests == 7 && collector.counters.rejected == 0)
+        #expect(collector.spanNames == (0..<5).flatMap { ["s\($0)a", "s\($0)b"] })
+        #expect(collector.metricKeys == ["m:7", "m:8"])
+        #expect(collector.logBodies == ["l1"])
+        let requests = collector.requests
+        #expect(requests.allSatisfy { $0.encoding == .httpProtobuf && $0.header("content-type") == "application/x-protobuf" })
+        let connections = Set(requests.map(\.connectionID))
+        #expect(connections.count == 3, "one kept-alive connection per exporter, saw connections \(connections)")
+        #expect(Set(requests.filter { $0.signal == .traces }.map(\.connectionID)).count == 1)
+        await collector.stop()
     }
 
     @Test func jsonExportsCarryHexIdsAndContent() async throws {
-        let receiver = try OTLPReceiverPeer(.http, detail: true)
-        defer { receiver.stop() }
-        let traces = try httpExporter(.traces, receiver.endpoint, json: true)
-        let logs = try httpExporter(.logs, receiver.endpoint, json: true, compression: .gzip)
-        let metrics = try httpExporter(.metrics, receiver.endpoint, json: true)
+        let collector = try OTLPTestCollector.started(grpc: false)
+        let traces = try httpExporter(.traces, collector.endpoint, json: true)
+        let logs = try httpExporter(.logs, collector.endpoint, json: true, compression: .gzip)
+        let metrics = try httpExporter(.metrics, collector.endpoint, json: true)
         defer { traces.shutdown(); logs.shutdown(); metrics.shutdown() }
         await traces.export(encodedRequest: JSONRequests.traces(["j1", "j2"]), itemCount: 2)
         await logs.export(encodedRequest: JSONRequests.logs(["hello json"]), itemCount: 1)
         await metrics.export(encodedRequest: JSONRequests.metrics(name: "jm", values: [42]), itemCount: 1)
-        await receiver.settle(calls: 3, accepted: 3)
-        #expect(receiver.acceptedKeys("traces") == ["j1", "j2"])
-        #expect(receiver.acceptedKeys("logs") == ["hello json"])
-        #expect(receiver.acceptedKeys("metrics") == ["jm:42"])
-        let first = receiver.accepted.first { $0.signal == "traces" }?.items.first as? [String: Any]
-        #expect(first?["trace_id"] as? String == "0102030405060708090a0b0c0d0e0f10")
-        #expect(receiver.calls.allSatisfy { $0.contentType == "application/json" })
-        #expect(receiver.lines(key: "encoding").contains { ($0 as? String) == "gzip" })
+        #expect(collector.counters.requests == 3 && collector.counters.rejected == 0)
+        #expect(collector.spanNames == ["j1", "j2"])
+        #expect(collector.logBodies == ["hello json"])
+        #expect(collector.metricKeys == ["jm:42"])
+        #expect(collector.spans.first?.span.traceId == Array(1...16))
+        let requests = collector.requests
+        #expect(requests.allSatisfy { $0.encoding == .httpJSON && $0.header("content-type") == "application/json" })
+        #expect(requests.map(\.compressed) == [false, true, false])
+        await collector.stop()
     }
 
     @Test func status429WithRetryAfterSecondsIsRetriedAfterThatDelay() async throws {
-        let receiver = try OTLPReceiverPeer(.http, script: #"[{"status":429,"retry_after":"2"}]"#)
-        defer { receiver.stop() }
+        let collector = try OTLPTestCollector.started(grpc: false)
+        collector.enqueueFault(.httpStatus(429, retryAfter: .seconds(2)))
         let clock = OTLPVirtualClock()
-        let exporter = try httpExporter(.traces, receiver.endpoint, options: OTLPExportOptions(clock: clock, random: OTLPFixedRandom(0.5)))
+        let exporter = try httpExporter(.traces, collector.endpoint, options: OTLPExportOptions(clock: clock, random: OTLPFixedRandom(0.5)))
         defer { exporter.shutdown() }
         let result = await exporter.export(encodedRequest: TestRequests.traces(["t"]), itemCount: 1)
         #expect(result.isDelivered && result.attempts == 2)
         #expect(clock.sleeps == [.seconds(2)])
-        await receiver.settle(calls: 2, accepted: 1)
-        #expect(receiver.calls.map(\.status) == [429, 200])
-        #expect(receiver.acceptedKeys("traces") == ["t"])
+        #expect(collector.counters.requests == 2 && collector.counters.rejectedRequests == 1)
+        #expect(collector.spanNames == ["t"])
+        await collector.stop()
     }
 
     @Test func status503WithRetryAfterHTTPDateIsRetriedAfterThatDelay() async throws {
         // 784111777 = Sun, 06 Nov 1994 08:49:37 GMT; the virtual wall clock is 3 s before it.
-        let receiver = try OTLPReceiverPeer(.http, script: #"[{"status":503,"retry_after":"Sun, 06 Nov 1994 08:49:37 GMT"},{"status":502},{"status":504}]"#)
-        defer { receiver.stop() }
+        // A server of its own: the collector's faults give Retry-After in seconds only.
+        let answers: [HTTPServerResponse] = [
+            HTTPServerResponse(status: 503, headers: [HTTPField("retry-after", "Sun, 06 Nov 1994 08:49:37 GMT")]),
+            HTTPServerResponse(status: 502),
+            HTTPServerResponse(status: 504),
+            HTTPServerResponse(status: 200, headers: [HTTPField("content-type", "application/x-protobuf")]),
+        ]
+        let received = LockedValue<[HTTPServerRequest]>([])
+        let server = try HTTPServer(configuration: HTTPServerConfiguration()) { request in
+            let index = received.withLock { $0.append(request); return $0.count - 1 }
+            return answers[min(index, answers.count - 1)]
+        }
+        defer { server.shutdown() }
         let clock = OTLPVirtualClock(wallClockStart: 784_111_774)
-        let exporter = try httpExporter(.logs, receiver.endpoint, options: OTLPExportOptions(clock: clock, random: OTLPFixedRandom(0.5)))
+        let exporter = try httpExporter(.logs, "http://\(server.authority)", options: OTLPExportOptions(clock: clock, random: OTLPFixedRandom(0.5)))
         defer { exporter.shutdown() }
-        let result = await exporter.export(encodedRequest: TestRequests.logs(["d"]), itemCount: 1)
+        let request = TestRequests.logs(["d"])
+        let result = await exporter.export(encodedRequest: request, itemCount: 1)
         #expect(result.isDelivered && result.attempts == 4)
         #expect(clock.sleeps == [.seconds(3), .milliseconds(30), .milliseconds(45)])
-        await receiver.settle(calls: 4, accepted: 1)
-        #expect(receiver.acceptedKeys("logs") == ["d"])
+        let requests = received.withLock { $0 }
+        #expect(requests.count == 4)
+        #expect(requests.allSatisfy { $0.path == "/v1/logs" && $0.body == request })
     }
 
     @Test func otherErrorStatusesAreNotRetried() async throws {
-        let receiver = try OTLPReceiverPeer(.http, script: #"[{"status":400,"body":"bad data"},{"status":500}]"#)
-        defer { receiver.stop() }
-        let exporter = try httpExporter(.traces, receiver.endpoint, options: OTLPExportOptions(diagnostics: { _ in }))
+        let collector = try OTLPTestCollector.started(grpc: false)
+        collector.enqueueFaults([.grpcStatus(.invalidArgument, message: "bad data"), .httpStatus(500)])
+        let exporter = try httpExporter(.traces, collector.endpoint, options: OTLPExportOptions(diagnostics: { _ in }))
         defer { exporter.shutdown() }
         let first = await exporter.export(encodedRequest: TestRequests.traces(["x"]), itemCount: 1)
         let second = await exporter.export(encodedRequest: TestRequests.traces(["y"]), itemCount: 1)
         #expect(first == .rejected(reason: "HTTP status 400: bad data", attempts: 1))
         #expect(second.attempts == 1 && !second.isDelivered)
-        await receiver.settle(calls: 2, accepted: 0)
-        #expect(exporter.counts.failed == 2 && receiver.calls.count == 2)
+        #expect(exporter.counts.failed == 2)
+        #expect(collector.counters.requests == 2 && collector.counters.rejectedRequests == 2 && collector.spans.isEmpty)
+        await collector.stop()
     }
 
     @Test func partialSuccessIsParsedFromProtobufAndJSONResponses() async throws {
-        let receiver = try OTLPReceiverPeer(.http, script: #"[{"partial":1},{"partial":2}]"#)
-        defer { receiver.stop() }
+        let collector = try OTLPTestCollector.started(grpc: false)
+        collector.enqueueFaults([.partialSuccess(rejected: 1, message: "scripted partial success"),
+                                 .partialSuccess(rejected: 2, message: "scripted partial success")])
         let messages = Messages()
         let options = OTLPExportOptions(diagnostics: messages.sink)
-        let proto = try httpExporter(.traces, receiver.endpoint, options: options)
-        let json = try httpExporter(.traces, receiver.endpoint, json: true, options: options)
+        let proto = try httpExporter(.traces, collector.endpoint, options: options)
+        let json = try httpExporter(.traces, collector.endpoint, json: true, options: options)
         defer { proto.shutdown(); json.shutdown() }
         let a = await proto.export(encodedRequest: TestRequests.traces(["a", "b"]), itemCount: 2)
         let b = await json.export(encodedRequest: JSONRequests.traces(["c", "d", "e"]), itemCount: 3)
-        await receiver.settle(calls: 2, accepted: 2)
         #expect(a == .delivered(partialSuccess: OTLPPartialSuccess(rejectedItems: 1, errorMessage: "scripted partial success"), attempts: 1))
         #expect(b == .delivered(partialSuccess: OTLPPartialSuccess(rejectedItems: 2, errorMessage: "scripted partial success"), attempts: 1))
         #expect(proto.counts.rejected == 1 && proto.counts.exported == 1)
         #expect(json.counts.rejected == 2 && json.counts.exported == 1)
+        #expect(collector.requests.map(\.encoding) == [.httpProtobuf, .httpJSON])
         #expect(messages.all.count == 2)  // once per interval, per exporter
+        await collector.stop()
     }
 
     @Test func slowResponsePastTheTimeoutIsRetriedOnANewConnection() async throws {
-        let receiver = try OTLPReceiverPeer(.http, script: #"[{"sleep_ms":1200}]"#)
-        defer { receiver.stop() }
-        let exporter = try httpExporter(.traces, receiver.endpoint, timeout: .milliseconds(300))
+        let collector = try OTLPTestCollector.started(grpc: false)
+        collector.enqueueFault(.delay(.milliseconds(1200)))
+        let exporter = try httpExporter(.traces, collector.endpoint, timeout: .milliseconds(300))
         defer { exporter.shutdown() }
         let result = await exporter.export(encodedRequest: TestRequests.traces(["slow"]), itemCount: 1)
         #expect(result.isDelivered && result.attempts == 2)
         #expect(exporter.counts.exported == 1 && exporter.counts.retries == 1)
+        let requests = collector.requests
+        #expect(requests.count == 2 && collector.spanNames == ["slow", "slow"])
+        #expect(Set(requests.map(\.connectionID)).count == 2, "the retry opened a new connection")
+        await collector.stop()
     }
 
     @Test func receiverDownAtStartIsDeliveredAfterItComesUp() async throws {
@@ -155,44 +179,43 @@ enum JSONRequests {
         defer { exporter.shutdown() }
         let export = Task { await exporter.export(encodedRequest: TestRequests.metrics(name: "late", values: [1]), itemCount: 1) }
         try await Task.sleep(for: .milliseconds(400))
-        let receiver = try OTLPReceiverPeer(.http, port: port)
-        defer { receiver.stop() }
+        let collector = try OTLPTestCollector.started(grpc: false, port: port)
         let result = await export.value
         #expect(result.isDelivered && result.attempts > 1)
-        await receiver.settle(calls: 1, accepted: 1)
-        #expect(receiver.acceptedKeys("metrics") == ["late:1"])
+        #expect(collector.metricKeys == ["late:1"])
+        await collector.stop()
     }
 
     @Test func receiverRestartBetweenExportsIsSurvivedOnTheKeptAliveConnection() async throws {
-        var receiver = try OTLPReceiverPeer(.http)
-        let port = receiver.port
-        let exporter = try httpExporter(.logs, receiver.endpoint)
+        var collector = try OTLPTestCollector.started(grpc: false)
+        let port = try #require(collector.httpPort)
+        let exporter = try httpExporter(.logs, collector.endpoint)
         defer { exporter.shutdown() }
         await exporter.export(encodedRequest: TestRequests.logs(["before"]), itemCount: 1)
-        receiver.stop()
-        receiver = try OTLPReceiverPeer(.http, port: port)
-        defer { receiver.stop() }
+        #expect(collector.logBodies == ["before"])
+        await collector.stop()
+        collector = try OTLPTestCollector.started(grpc: false, port: port)
         let result = await exporter.export(encodedRequest: TestRequests.logs(["after"]), itemCount: 1)
         #expect(result.isDelivered)
-        await receiver.settle(calls: 1, accepted: 1)
-        #expect(receiver.acceptedKeys("logs") == ["after"])
+        #expect(collector.logBodies == ["after"])
         #expect(exporter.counts.exported == 2 && exporter.counts.failed == 0)
+        await collector.stop()
     }
 
     @Test func headersAndTheHeaderProviderAreSent() async throws {
-        let receiver = try OTLPReceiverPeer(.http)
-        defer { receiver.stop() }
+        let collector = try OTLPTestCollector.started(grpc: false)
         let counter = LockedValue(0)
-        let exporter = try httpExporter(.traces, receiver.endpoint, headers: ["X-Tenant": "acme"],
+        let exporter = try httpExporter(.traces, collector.endpoint, headers: ["X-Tenant": "acme"],
                                         options: OTLPExportOptions(headerProvider: {
                                             ["authorization": "Bearer \(counter.withLock { $0 += 1; return $0 })"]
                                         }))
         defer { exporter.shutdown() }
         await exporter.export(encodedRequest: TestRequests.traces(["h1"]), itemCount: 1)
         await exporter.export(encodedRequest: TestRequests.traces(["h2"]), itemCount: 1)
-        await receiver.settle(calls: 2, accepted: 2)
-        #expect(exporter.counts.exported == 2, "\(exporter.counts) \(receiver.stderr)")
-        #expect(receiver.accepted.map(\.headers) == [["authorization": "Bearer 1", "x-tenant": "acme"],
-                                                     ["authorization": "Bearer 2", "x-tenant": "acme"]])
+        #expect(exporter.counts.exported == 2, "\(exporter.counts)")
+        let requests = collector.requests
+        #expect(requests.map { $0.headers.filter { $0.name == "authorization" }.map(\.value) } == [["Bearer 1"], ["Bearer 2"]])
+        #expect(requests.map { $0.header("x-tenant") } == ["acme", "acme"])
+        await collector.stop()
     }
 }

@@ -1,9 +1,12 @@
+import OTLPProto
 import OTLPTestSupport
+import OTLPTesting
 import Telemetry
 import TelemetryPipeline
 import Testing
 @testable import OTLPExporter
 
+/// A provider's pipeline exporters into the embedded collector.
 @Suite(.serialized) struct PipelineExporterTests {
     func config(_ signal: OTLPSignal, _ proto: OTLPProtocol, _ base: String) -> OTLPExporterConfiguration {
         OTLPExporterConfiguration(signal: signal, protocol: proto,
@@ -12,11 +15,10 @@ import Testing
 
     @Test(arguments: [OTLPProtocol.grpc, .httpProtobuf, .httpJSON])
     func providerSpansLogsAndMetricsArriveOnceWithContent(proto: OTLPProtocol) async throws {
-        let receiver = try OTLPReceiverPeer(proto == .grpc ? .grpc : .http, detail: true)
-        defer { receiver.stop() }
-        let spans = try OTLPSpanExporter(configuration: config(.traces, proto, receiver.endpoint))
-        let logs = try OTLPLogExporter(configuration: config(.logs, proto, receiver.endpoint))
-        let metrics = try OTLPMetricExporter(configuration: config(.metrics, proto, receiver.endpoint))
+        let collector = try OTLPTestCollector.started(grpc: proto == .grpc)
+        let spans = try OTLPSpanExporter(configuration: config(.traces, proto, collector.endpoint))
+        let logs = try OTLPLogExporter(configuration: config(.logs, proto, collector.endpoint))
+        let metrics = try OTLPMetricExporter(configuration: config(.metrics, proto, collector.endpoint))
         let provider = TelemetryProvider(resource: Resource(serviceName: "pipeline-test"), spanExporters: [spans],
                                          metricExporters: [metrics], logExporters: [logs])
         let tracer = provider.tracer("t")
@@ -28,22 +30,31 @@ import Testing
         logger.warn("careful", attributes: [Attribute("k", .string("v"))])
         provider.meter("m").counter("hits", of: Int64.self).add(5)
         try await provider.shutdown(timeout: .seconds(20))
-        #expect(await receiver.wait { $0.acceptedKeys("traces").count >= 50 && !$0.acceptedKeys("logs").isEmpty && !$0.acceptedKeys("metrics").isEmpty })
-        #expect(receiver.acceptedKeys("traces").sorted() == (0..<50).map { "span-\($0)" }.sorted())
-        #expect(receiver.acceptedKeys("logs") == ["careful"])
-        #expect(receiver.acceptedKeys("metrics").contains("hits:5"))
-        let span = receiver.accepted.first { $0.signal == "traces" }?.items.first as? [String: Any]
-        #expect(span?["kind"] as? Int == 3)  // SPAN_KIND_CLIENT
-        #expect((span?["resource"] as? [String: Any])?["service.name"] as? String == "pipeline-test")
+        #expect(collector.spanNames.sorted() == (0..<50).map { "span-\($0)" }.sorted())
+        #expect(collector.logBodies == ["careful"])
+        #expect(collector.metricKeys.contains("hits:5"))
+        let encoding: OTLPTestCollector.Encoding = switch proto {
+        case .grpc: .grpc
+        case .httpJSON: .httpJSON
+        default: .httpProtobuf
+        }
+        #expect(collector.requests.allSatisfy { $0.encoding == encoding })
+        let span = try #require(collector.spans.first { $0.span.name == "span-7" })
+        #expect(span.span.kind == .client)
+        #expect(attribute("i", in: span.span.attributes) == "7")
+        #expect(span.resource.flatMap { attribute("service.name", in: $0.attributes) } == "pipeline-test")
+        #expect(span.scope?.name == "t")
+        let log = try #require(collector.logRecords.first)
+        #expect(attribute("k", in: log.record.attributes) == "v")
         #expect(spans.exporter.counts.exported == 50 && spans.exporter.counts.failed == 0)
         #expect(logs.exporter.counts.exported == 1)
+        await collector.stop()
     }
 
     @Test func batchOverTheSizeCapIsSplitNotDropped() async throws {
-        let receiver = try OTLPReceiverPeer(.grpc)
-        defer { receiver.stop() }
+        let collector = try OTLPTestCollector.started(grpc: true)
         // ~40 bytes per span: a 512-byte cap forces the 64-span batch into several requests.
-        let spans = try OTLPSpanExporter(configuration: config(.traces, .grpc, receiver.endpoint),
+        let spans = try OTLPSpanExporter(configuration: config(.traces, .grpc, collector.endpoint),
                                          options: OTLPExportOptions(maxRequestBytes: 512))
         var resourceSpans: [SpanData] = []
         for i in 0..<64 {
@@ -52,9 +63,9 @@ import Testing
                                           parentSpanID: nil, kind: .internal, startTimeUnixNano: 1, scope: InstrumentationScope(name: "s")))
         }
         try await spans.export(SpanBatch(resource: Resource(serviceName: "split"), spans: resourceSpans))
-        #expect(await receiver.wait { $0.acceptedKeys("traces").count >= 64 })
-        #expect(receiver.acceptedKeys("traces").sorted() == (0..<64).map { "split-\($0)" }.sorted())
-        #expect(receiver.calls.count >= 4)
+        #expect(collector.spanNames.sorted() == (0..<64).map { "split-\($0)" }.sorted())
+        #expect(collector.counters.requests >= 4)
         #expect(spans.exporter.counts.exported == 64 && spans.exporter.counts.dropped == 0)
+        await collector.stop()
     }
 }

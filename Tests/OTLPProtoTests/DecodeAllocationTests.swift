@@ -26,7 +26,7 @@ import Testing
         CommonV1KeyValue(key: key, value: CommonV1AnyValue(value: .stringValue(value)))
     }
 
-    @Test func reusingRepeatedValuesDecodesReferenceSamplesLikeAFreshDecode() throws {
+    @Test(PythonPeers.trait) func reusingRepeatedValuesDecodesReferenceSamplesLikeAFreshDecode() throws {
         // Each batch is the reference's samples twice over (protobuf merge: repeated fields
         // concatenate), so every string and id occurs at least twice in one large input.
         func check<M: ProtoMessage>(_ type: M.Type, _ signal: ReferencePeer.Signal, seed: Int) throws {
@@ -66,7 +66,7 @@ import Testing
         #expect(decoded.resourceSpans[0].resource!.attributes.map(\.key) == resource.attributes.map(\.key))
     }
 
-    @Test func invalidUTF8WithTheHashOfAValidStringIsStillRejected() throws {
+    @Test(PythonPeers.trait) func invalidUTF8WithTheHashOfAValidStringIsStillRejected() throws {
         // A valid 40-byte string, then (same length, same hash words) one with a lone 0xFF.
         var attributes: [UInt8] = []
         for _ in 0..<100 { attributes += ld(1, ld(1, Self.sameHash(UInt8(ascii: "b")))) }
@@ -240,7 +240,7 @@ import Testing
         #expect(split.resourceSpans[0].resource!.droppedAttributesCount == 1)
     }
 
-    @Test func aScanOverMalformedInputLeavesTheErrorToTheDecoder() throws {
+    @Test(PythonPeers.trait) func aScanOverMalformedInputLeavesTheErrorToTheDecoder() throws {
         // Many empty spans, then a span whose length runs past the end: the tag scan that sizes
         // `spans` stops at the bad length; decoding reports it.
         let spans = [UInt8]((0..<5000).lazy.flatMap { _ in [0x12, 0x00] }) + [0x12, 0x7F, 0x00]
@@ -298,7 +298,7 @@ import Testing
         #expect(try Traces(serializedBytes: bytes, options: Self.fresh) == request)
     }
 
-    @Test func mutatedLargeInputsDecodeAlikeWithAndWithoutReuse() throws {
+    @Test(PythonPeers.trait) func mutatedLargeInputsDecodeAlikeWithAndWithoutReuse() throws {
         // Large inputs (samples twice over, so values repeat) with random byte mutations: decoding
         // with reuse gives the same message, or the same error code, as decoding afresh.
         func check<M: ProtoMessage>(_ type: M.Type, _ signal: ReferencePeer.Signal, seed: Int) throws {

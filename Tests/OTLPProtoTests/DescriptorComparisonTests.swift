@@ -7,7 +7,7 @@ import Testing
 /// `opentelemetry-proto` Python package (and `google.protobuf.Any` / `Duration` those of the
 /// `protobuf` package): every message, enum, field name, number, type, label, oneof, `optional`,
 /// JSON name and service method.
-@Suite struct DescriptorComparisonTests {
+@Suite(PythonPeers.trait) struct DescriptorComparisonTests {
     static let files = [
         "opentelemetry/proto/common/v1/common.proto",
         "opentelemetry/proto/resource/v1/resource.proto",

@@ -5,7 +5,7 @@ import Testing
 
 /// Live differential tests against the reference (Python protobuf/upb): 1,000 seeded random
 /// messages per signal, binary and OTLP/JSON, both directions.
-@Suite struct DifferentialTests {
+@Suite(PythonPeers.trait) struct DifferentialTests {
     static let count = Int(ProcessInfo.processInfo.environment["OTLP_DIFF_COUNT"] ?? "") ?? 1000
 
     func run<M: JSONMessage>(_ type: M.Type, _ signal: ReferencePeer.Signal, seed: Int) throws {

@@ -91,7 +91,7 @@ func varint(_ value: UInt64) -> [UInt8] {
         #expect(list.values.map(\.key) == ["k", "k", "k", "k"])
     }
 
-    @Test func theReferenceRejectsTheSameCorpus() throws {
+    @Test(PythonPeers.trait) func theReferenceRejectsTheSameCorpus() throws {
         let traceVerdicts = try ReferencePeer.rejects(.traces, Self.traceCorpus.map(\.bytes))
         for (case_, rejected) in zip(Self.traceCorpus, traceVerdicts) { #expect(rejected, "reference accepts: \(case_.name)") }
         #expect(traceVerdicts.count == Self.traceCorpus.count)
@@ -99,7 +99,7 @@ func varint(_ value: UInt64) -> [UInt8] {
         for (case_, rejected) in zip(Self.metricsCorpus, metricVerdicts) { #expect(rejected, "reference accepts: \(case_.name)") }
     }
 
-    @Test func theDepthLimitBoundaryIsTheReferences() throws {
+    @Test(PythonPeers.trait) func theDepthLimitBoundaryIsTheReferences() throws {
         // Innermost AnyValue at depth 5 + 3 + 2 * levels (the request is depth 0):
         // 46 levels → depth 100 (accepted), 47 → 102 (rejected), as upb does.
         let atLimit = Self.deepTraces(levels: 46, kvlist: true)
@@ -117,7 +117,7 @@ func varint(_ value: UInt64) -> [UInt8] {
         }
     }
 
-    @Test func bitsBeyond64InATenByteVarintAreDroppedLikeTheReference() throws {
+    @Test(PythonPeers.trait) func bitsBeyond64InATenByteVarintAreDroppedLikeTheReference() throws {
         // Span.dropped_attributes_count (uint32 field 10) as a 10-byte varint with a 10th byte of 0x7F.
         let tenBytes: [UInt8] = [0x50] + [UInt8](repeating: 0xFF, count: 9) + [0x7F]
         let input = ld(1, ld(2, ld(2, tenBytes)))
@@ -135,7 +135,7 @@ func varint(_ value: UInt64) -> [UInt8] {
         _ = try Traces(serializedBytes: bytes, options: .init(maxMessageSize: bytes.count))
     }
 
-    @Test func everyTruncationAndRandomMutationOfValidInputIsHandled() throws {
+    @Test(PythonPeers.trait) func everyTruncationAndRandomMutationOfValidInputIsHandled() throws {
         // Never a crash or hang: each input either decodes or throws a typed error; decoded
         // results re-encode without trapping.
         let samples = try ReferencePeer.generate(.traces, seed: 77, count: 20)

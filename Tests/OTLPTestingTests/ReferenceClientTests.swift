@@ -8,13 +8,12 @@ import OTLPTestSupport
 import Testing
 
 enum ReferencePython {
-    static var isAvailable: Bool { FileManager.default.isExecutableFile(atPath: TestEnvironment.python) }
-    static let skipMessage: Comment = "needs the Python venv with grpcio and opentelemetry-proto: run tools/setup.sh or set OTLP_TEST_PYTHON"
     static var client: String { TestEnvironment.repositoryRoot.appendingPathComponent("tools/peers/otlp_grpc_client.py").path }
 }
 
-@Suite(.enabled(if: ReferencePython.isAvailable, ReferencePython.skipMessage))
-struct GRPCIOReferenceClientTests {
+/// Interop: the grpcio reference client (opentelemetry-proto) into the embedded collector.
+@Suite(PythonPeers.trait)
+struct GRPCIOReferenceClientInteropTests {
     @Test(arguments: [false, true])
     func grpcioClientExportsEverySignal(gzip: Bool) async throws {
         let collector = try await OTLPTestCollector.start(http: false)

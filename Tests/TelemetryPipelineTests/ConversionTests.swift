@@ -44,7 +44,7 @@ struct ConversionTests {
         #expect(SpanBatch(resource: Resource(serviceName: "svc"), spans: []).makeRequest().resourceSpans.isEmpty)
     }
 
-    @Test("the reference protobuf decoder reads our converted requests with the expected fields")
+    @Test("the reference protobuf decoder reads our converted requests with the expected fields", PythonPeers.trait)
     func referenceDecodesConversions() throws {
         let spanRequest = SpanBatch(resource: Resource(serviceName: "svc"), spans: [Self.span("op", Self.scopeA)]).makeRequest()
         let text = String(decoding: try ReferencePeer.toJSON(.traces, binary: spanRequest.serializedBytes()), as: UTF8.self)

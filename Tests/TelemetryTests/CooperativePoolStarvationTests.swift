@@ -6,7 +6,7 @@ import Testing
 /// (in a process of its own, `PoolStarvationProbe`, so the other tests keep their pool), spans,
 /// log records and metrics recorded from plain threads reach a live collector, and the async
 /// `forceFlush` and the synchronous shutdown meet their deadlines.
-@Suite struct CooperativePoolStarvationTests {
+@Suite(PythonPeers.trait) struct CooperativePoolStarvationTests {
     @Test func everySignalIsExportedFlushedAndShutDownWhileThePoolIsBlocked() async throws {
         let collector = try OTLPReceiverPeer(.grpc)
         defer { collector.stop() }

@@ -26,7 +26,7 @@ struct EnvironmentSettingsAppliedTests {
         #expect(try TelemetryProvider.make(settings: settings) == nil)
     }
 
-    @Test func serviceNameAndEveryResourceAttributeReachTheCollectorPercentDecoded() async throws {
+    @Test(PythonPeers.trait) func serviceNameAndEveryResourceAttributeReachTheCollectorPercentDecoded() async throws {
         let collector = try RecordingCollectorPeer()
         let loaded = try TelemetrySettings.load(environment: [
             "OTEL_SERVICE_NAME": "checkout",
@@ -145,7 +145,7 @@ struct EnvironmentSettingsAppliedTests {
 
     /// A collector that holds each call 5 s: with an export timeout of 1 s the export fails after
     /// about 1 s instead of the default 10 s attempt (and 5 min retry) budget.
-    @Test(arguments: [("OTEL_BSP_EXPORT_TIMEOUT", "traces"), ("OTEL_BLRP_EXPORT_TIMEOUT", "logs"), ("OTEL_METRIC_EXPORT_TIMEOUT", "metrics")])
+    @Test(PythonPeers.trait, arguments: [("OTEL_BSP_EXPORT_TIMEOUT", "traces"), ("OTEL_BLRP_EXPORT_TIMEOUT", "logs"), ("OTEL_METRIC_EXPORT_TIMEOUT", "metrics")])
     func exportTimeoutBoundsOneExportWithItsRetries(variable: String, signal: String) async throws {
         let collector = try CollectorPeer()
         defer { collector.stop() }

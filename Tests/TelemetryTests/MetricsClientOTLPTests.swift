@@ -50,7 +50,7 @@ struct MetricsClientOTLPTests {
         #expect(counter.dataPoints.first?.value == .asInt(1))
     }
 
-    @Test func referenceProtobufDecodesTheRequest() async throws {
+    @Test(PythonPeers.trait) func referenceProtobufDecodesTheRequest() async throws {
         let python = TestEnvironment.python
         guard FileManager.default.isExecutableFile(atPath: python) else {
             Issue.record("test peer Python not found at \(python): run tools/setup.sh")

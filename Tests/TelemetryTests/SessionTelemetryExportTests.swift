@@ -8,7 +8,7 @@ import Testing
 
 /// The seed's start-up scenario, exported over OTLP/gRPC (our HTTP/2 transport) to a grpcio
 /// collector that decodes with the reference opentelemetry-proto and prints what it received.
-@Suite("SessionTelemetry start-up scenario over OTLP/gRPC")
+@Suite("SessionTelemetry start-up scenario over OTLP/gRPC", PythonPeers.trait)
 struct SessionTelemetryExportTests {
     struct Received {
         var metrics: [String: Any]

@@ -24,7 +24,7 @@ struct StartupPhasesTests {
         return settings
     }
 
-    @Test func preSessionPhasesReachTheCollectorWithTheFirstSessionsMetadata() async throws {
+    @Test(PythonPeers.trait) func preSessionPhasesReachTheCollectorWithTheFirstSessionsMetadata() async throws {
         let collector = try RecordingCollectorPeer()
         defer { collector.stop() }
         let now = MetricsClient.wallClockNanoseconds()

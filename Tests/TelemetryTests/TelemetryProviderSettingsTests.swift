@@ -139,7 +139,7 @@ struct TelemetryProviderSettingsTests {
     /// to the Python collector: a swift-distributed-tracing span with the configured span
     /// attributes and tracestate and the session's trace view as its event, a swift-log record
     /// correlated with it, a swift-metrics counter.
-    @Test func ecosystemBackEndsExportOverOTLPGRPCToThePythonCollector() async throws {
+    @Test(PythonPeers.trait) func ecosystemBackEndsExportOverOTLPGRPCToThePythonCollector() async throws {
         let python = TestEnvironment.python
         guard FileManager.default.isExecutableFile(atPath: python) else {
             Issue.record("test peer Python not found at \(python): run tools/setup.sh")
@@ -215,7 +215,7 @@ struct TelemetryProviderSettingsTests {
         #expect(outgoing["tracestate"] == "example=alpha:one")
     }
 
-    @Test func sessionOverOTLPGRPCArrivesAtThePythonCollector() async throws {
+    @Test(PythonPeers.trait) func sessionOverOTLPGRPCArrivesAtThePythonCollector() async throws {
         let python = TestEnvironment.python
         guard FileManager.default.isExecutableFile(atPath: python) else {
             Issue.record("test peer Python not found at \(python): run tools/setup.sh")

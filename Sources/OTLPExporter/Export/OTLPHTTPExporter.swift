@@ -137,7 +137,7 @@ public final class OTLPHTTPExporter: Sendable {
                 }
                 return OTLPRetryRules.classify(httpStatus: response.status, retryAfter: response.value("retry-after"),
                                                now: clock.secondsSince1970(),
-                                               body: String(decoding: response.body.prefix(512), as: UTF8.self))
+                                               body: HTTPErrorBody.text(response.body, contentType: response.value("content-type")))
             } catch {
                 return OTLPRetryRules.classify(transportError: error)
             }

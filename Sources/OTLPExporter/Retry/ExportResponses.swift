@@ -48,3 +48,17 @@ enum RetryInfoDecoder {
         return total < .zero ? .zero : total
     }
 }
+
+/// The text of an OTLP/HTTP error response for diagnostics: the `message` of a binary
+/// `google.rpc.Status`, which the specification asks a server to send with
+/// `application/x-protobuf` (<https://opentelemetry.io/docs/specs/otlp/#failures-1>), else the body
+/// as UTF-8 (plain text, or a JSON `Status` that reads as it is), at most 512 bytes of it.
+enum HTTPErrorBody {
+    static func text(_ body: [UInt8], contentType: String?) -> String {
+        if let contentType, contentType.lowercased().hasPrefix("application/x-protobuf"),
+           let status = try? GoogleRpcStatus(serializedBytes: body), !status.message.isEmpty {
+            return String(decoding: Array(status.message.utf8.prefix(512)), as: UTF8.self)
+        }
+        return String(decoding: body.prefix(512), as: UTF8.self)
+    }
+}
