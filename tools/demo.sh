@@ -7,4 +7,6 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 tools/setup.sh --build-only
 swift build -c release --product otlp 2>&1 | grep -vE '^\[[0-9]+/[0-9]+\]' || true
-exec .build/release/otlp demo "$@"
+# A child process, not `exec`: the demo reports its process's start-up from the process's own
+# start time, which `exec` would carry over from this script, build included.
+.build/release/otlp demo "$@"
