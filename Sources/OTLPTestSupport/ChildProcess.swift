@@ -47,8 +47,12 @@ public enum TestEnvironment {
 
 /// A child process started by a test, stopped with SIGKILL and always waited for with a timeout.
 ///
-/// Foundation's `Process.terminate()` is not used: children of the test runner inherit a
-/// blocked SIGTERM (see TOOLCHAIN notes), so only SIGKILL stops them reliably.
+/// Started with `posix_spawn`: its stdin, stdout and stderr pipes are made close-on-exec in this
+/// process as soon as they exist, so a child spawned concurrently by another test does not
+/// inherit them (an inherited pipe end would hold back this child's end of file). Its exit is learnt from
+/// `waitpid`, never from a descriptor another child could share. It starts with no signal
+/// blocked and SIGINT, SIGTERM and SIGPIPE at their default actions, whatever the test runner
+/// has blocked or ignored.
 public final class ChildProcess: @unchecked Sendable {
     /// The result of a finished process.
     public struct Output: Sendable {
@@ -70,62 +74,143 @@ public final class ChildProcess: @unchecked Sendable {
         }
     }
 
-    public let process = Process()
-    private let stdoutPipe = Pipe()
-    private let stderrPipe = Pipe()
+    /// The child's process id.
+    public let pid: pid_t
+    /// Guards `reapedStatus` and `stdinWriter`.
     private let lock = NSLock()
-    private var stdoutData = Data()
-    private var stderrData = Data()
+    /// The exit status once `waitpid` has reaped the child (its pid may then be reused).
+    private var reapedStatus: Int32?
+    /// What the reader threads have read; shared with them, so they do not keep `self` alive.
+    private let output = CollectedOutput()
     private let commandLine: String
-    /// Kept open (for `writeToStdin`) when the process was started with `keepStdinOpen`.
-    private let stdinWriter: FileHandle?
+    /// The write end of the child's stdin, kept open (for `writeToStdin`) with `keepStdinOpen`.
+    private var stdinWriter: Int32 = -1
 
     /// Starts `executable` with `arguments`; its output is collected in the background. Its
     /// stdin gets `stdin` and is closed, unless `keepStdinOpen` (then `writeToStdin` feeds it).
     public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
                 currentDirectory: URL? = nil, stdin: Data? = nil, keepStdinOpen: Bool = false) throws {
         commandLine = ([executable] + arguments).joined(separator: " ")
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        var argv = [executable] + arguments
+        var path = executable
+        if let currentDirectory {
+            // coreutils' env changes directory, then executes the program.
+            argv = ["/usr/bin/env", "-C", currentDirectory.path, "--"] + argv
+            path = "/usr/bin/env"
         }
-        if let currentDirectory { process.currentDirectoryURL = currentDirectory }
-        process.standardOutput = stdoutPipe
-        process.standardError = stderrPipe
-        let stdinPipe = Pipe()
-        process.standardInput = stdinPipe
-        stdinWriter = keepStdinOpen ? stdinPipe.fileHandleForWriting : nil
-        stdoutPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let chunk = handle.availableData
-            guard let self else { return }
-            self.lock.lock(); self.stdoutData.append(chunk); self.lock.unlock()
+        let variables = ProcessInfo.processInfo.environment.merging(environment ?? [:]) { $1 }
+        let envp = variables.map { "\($0.key)=\($0.value)" }
+
+        var pipes: [[Int32]] = []
+        func closeAll() { for fd in pipes.joined() { close(fd) } }
+        for _ in 0..<3 {
+            var ends: [Int32] = [-1, -1]
+            // pipe2 is not exported to Swift by Glibc; the flag is set right after creation.
+            guard ends.withUnsafeMutableBufferPointer({ pipe($0.baseAddress!) }) == 0,
+                  fcntl(ends[0], F_SETFD, FD_CLOEXEC) == 0, fcntl(ends[1], F_SETFD, FD_CLOEXEC) == 0 else {
+                let reason = "pipe: \(String(cString: strerror(errno)))"
+                for fd in ends where fd >= 0 { close(fd) }
+                closeAll()
+                throw Failure.couldNotStart(command: commandLine, reason: reason)
+            }
+            pipes.append(ends)
         }
-        stderrPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let chunk = handle.availableData
-            guard let self else { return }
-            self.lock.lock(); self.stderrData.append(chunk); self.lock.unlock()
+        let (stdinPipe, stdoutPipe, stderrPipe) = (pipes[0], pipes[1], pipes[2])
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        // dup2 onto 0, 1 and 2 clears close-on-exec on the copies the child keeps.
+        posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGINT, SIGTERM, SIGPIPE] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        var childPID: pid_t = 0
+        let cArgv = argv.map { strdup($0) } + [nil]
+        let cEnvp = envp.map { strdup($0) } + [nil]
+        defer { cArgv.forEach { free($0) }; cEnvp.forEach { free($0) } }
+        let rc = posix_spawn(&childPID, path, &actions, &attributes, cArgv, cEnvp)
+        guard rc == 0 else {
+            closeAll()
+            throw Failure.couldNotStart(command: commandLine, reason: String(cString: strerror(rc)))
         }
-        do { try process.run() } catch {
-            throw Failure.couldNotStart(command: commandLine, reason: "\(error)")
+        pid = childPID
+        close(stdinPipe[0]); close(stdoutPipe[1]); close(stderrPipe[1])
+
+        output.startReader(stdoutPipe[0], stderr: false)
+        output.startReader(stderrPipe[0], stderr: true)
+
+        if let stdin, !stdin.isEmpty { Self.writeAll(stdinPipe[1], stdin) }
+        if keepStdinOpen { stdinWriter = stdinPipe[1] } else { close(stdinPipe[1]) }
+    }
+
+    @discardableResult
+    private static func writeAll(_ fd: Int32, _ data: Data) -> Bool {
+        // A pipe whose reader has exited raises SIGPIPE, which would end the test process: it is
+        // blocked on this thread for the write, and one it raised is taken before unblocking.
+        var pipeOnly = sigset_t()
+        sigemptyset(&pipeOnly)
+        sigaddset(&pipeOnly, SIGPIPE)
+        var previous = sigset_t()
+        pthread_sigmask(SIG_BLOCK, &pipeOnly, &previous)
+        defer {
+            var pending = sigset_t()
+            sigpending(&pending)
+            if sigismember(&previous, SIGPIPE) == 0 && sigismember(&pending, SIGPIPE) == 1 {
+                var now = timespec()
+                _ = sigtimedwait(&pipeOnly, nil, &now)
+            }
+            pthread_sigmask(SIG_SETMASK, &previous, nil)
         }
-        if let stdin { stdinPipe.fileHandleForWriting.write(stdin) }
-        if !keepStdinOpen { try? stdinPipe.fileHandleForWriting.close() }
+        return data.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 { if errno == EINTR { continue } else { return false } }
+                offset += n
+            }
+            return true
+        }
     }
 
     /// Writes to the process's stdin (started with `keepStdinOpen`).
     public func writeToStdin(_ data: Data) throws {
-        guard let stdinWriter else { throw Failure.couldNotStart(command: commandLine, reason: "stdin was closed at start") }
-        try stdinWriter.write(contentsOf: data)
+        let fd = lock.withLock { stdinWriter }
+        guard fd >= 0 else { throw Failure.couldNotStart(command: commandLine, reason: "stdin was closed at start") }
+        guard Self.writeAll(fd, data) else { throw Failure.couldNotStart(command: commandLine, reason: "stdin write: errno \(errno)") }
     }
 
-    public var pid: Int32 { process.processIdentifier }
-    public var isRunning: Bool { process.isRunning }
+    /// Whether the child has not exited yet (reaps it when it has).
+    public var isRunning: Bool { exitStatus() == nil }
+
+    /// The raw `waitpid` status once the child has exited, reaping it then; nil while it runs.
+    private func exitStatus() -> Int32? {
+        lock.lock(); defer { lock.unlock() }
+        if let reapedStatus { return reapedStatus }
+        var status: Int32 = 0
+        var result: pid_t
+        repeat { result = waitpid(pid, &status, WNOHANG) } while result < 0 && errno == EINTR
+        guard result == pid else { return nil }
+        reapedStatus = status
+        return status
+    }
 
     /// What the process wrote to stdout so far.
-    public var stdoutSoFar: String { lock.lock(); defer { lock.unlock() }; return String(decoding: stdoutData, as: UTF8.self) }
+    public var stdoutSoFar: String { String(decoding: output.read().stdout, as: UTF8.self) }
     /// What the process wrote to stderr so far.
-    public var stderrSoFar: String { lock.lock(); defer { lock.unlock() }; return String(decoding: stderrData, as: UTF8.self) }
+    public var stderrSoFar: String { String(decoding: output.read().stderr, as: UTF8.self) }
 
     /// Waits until stdout contains `marker` (e.g. a "listening on PORT" line); returns stdout so far.
     public func waitForOutput(containing marker: String, timeout: Double = 20) throws -> String {
@@ -133,11 +218,11 @@ public final class ChildProcess: @unchecked Sendable {
         while Date() < deadline {
             let text = stdoutSoFar
             if text.contains(marker) { return text }
-            if !process.isRunning {
-                Thread.sleep(forTimeInterval: 0.05)
+            if let status = exitStatus() {
+                output.waitForEndOfFile(seconds: 1)
                 let text = stdoutSoFar
                 if text.contains(marker) { return text }
-                throw Failure.couldNotStart(command: commandLine, reason: "exited with \(process.terminationStatus): \(stderrSoFar)")
+                throw Failure.couldNotStart(command: commandLine, reason: "exited with \(Self.exitCode(status)): \(stderrSoFar)")
             }
             Thread.sleep(forTimeInterval: 0.01)
         }
@@ -148,54 +233,44 @@ public final class ChildProcess: @unchecked Sendable {
     @discardableResult
     public func wait(timeout: Double = 60) throws -> Output {
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning {
+        while exitStatus() == nil {
             if Date() >= deadline {
                 kill()
                 throw Failure.timedOut(command: commandLine, seconds: timeout)
             }
-            Thread.sleep(forTimeInterval: 0.005)
+            Thread.sleep(forTimeInterval: 0.002)
         }
         return collectOutput()
     }
 
-    /// Stops the process with SIGKILL (idempotent) and waits up to 5 s for it to have died.
-    ///
-    /// Death is read from `/proc/<pid>/stat` (a zombie has released its sockets and ports), not
-    /// only from `Process.isRunning`: Foundation learns of an exit when a socket shared with the
-    /// child closes, and a process spawned concurrently can inherit that socket and keep it open,
-    /// so `isRunning` may stay `true` long after the child died. Such waits, run on the
-    /// cooperative pool by tests' `defer { peer.stop() }`, stalled whole test runs for seconds.
+    /// Stops the process with SIGKILL (idempotent) and waits up to 5 s for it to have been reaped.
     public func kill() {
-        guard process.isRunning else { return }
-        let pid = process.processIdentifier
-        _ = Glibc.kill(pid, SIGKILL)
+        lock.lock()
+        // Signalled only before it is reaped: after that the pid may belong to another process.
+        if reapedStatus == nil { _ = Glibc.kill(pid, SIGKILL) }
+        lock.unlock()
         let deadline = Date().addingTimeInterval(5)
-        while process.isRunning && !Self.hasDied(pid) && Date() < deadline { Thread.sleep(forTimeInterval: 0.002) }
+        while exitStatus() == nil && Date() < deadline { Thread.sleep(forTimeInterval: 0.001) }
     }
 
-    /// Whether `pid` is a zombie or gone, from the state field of `/proc/<pid>/stat`.
-    static func hasDied(_ pid: Int32) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
-        // "pid (comm) S ...": the command may contain spaces and parentheses, so the state is
-        // the first field after the last ')'.
-        guard let close = stat.lastIndex(of: ")") else { return false }
-        let state = stat[stat.index(after: close)...].drop(while: { $0 == " " }).first
-        return state == "Z" || state == "X"
+    /// The exit code of a `waitpid` status, or 128 + the signal that ended the process.
+    static func exitCode(_ status: Int32) -> Int32 {
+        let signal = status & 0x7f
+        return signal == 0 ? (status >> 8) & 0xff : 128 + signal
     }
 
     private func collectOutput() -> Output {
-        // Drain what the pipes still hold after exit.
-        stdoutPipe.fileHandleForReading.readabilityHandler = nil
-        stderrPipe.fileHandleForReading.readabilityHandler = nil
-        let restOut = (try? stdoutPipe.fileHandleForReading.readToEnd()) ?? nil
-        let restErr = (try? stderrPipe.fileHandleForReading.readToEnd()) ?? nil
-        lock.lock(); defer { lock.unlock() }
-        if let restOut { stdoutData.append(restOut) }
-        if let restErr { stderrData.append(restErr) }
-        return Output(status: process.terminationStatus, stdout: stdoutData, stderr: stderrData)
+        // What the pipes still hold after exit. A grandchild that inherited stdout could keep it
+        // open after the child's exit: the wait for end of file is bounded.
+        output.waitForEndOfFile(seconds: 5)
+        let (stdout, stderr) = output.read()
+        return Output(status: Self.exitCode(lock.withLock { reapedStatus } ?? 0), stdout: stdout, stderr: stderr)
     }
 
-    deinit { kill() }
+    deinit {
+        kill()
+        if stdinWriter >= 0 { close(stdinWriter) }
+    }
 
     /// Runs a command to completion (killing it after `timeout`) and returns its output.
     public static func run(_ executable: String, _ arguments: [String], stdin: Data? = nil,
@@ -203,6 +278,37 @@ public final class ChildProcess: @unchecked Sendable {
         let child = try ChildProcess(executable, arguments, environment: environment, stdin: stdin)
         return try child.wait(timeout: timeout)
     }
+}
+
+/// A child's stdout and stderr, read by one thread per pipe until end of file.
+private final class CollectedOutput: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stdout = Data()
+    private var stderr = Data()
+    /// Left by each reader thread when its pipe reaches end of file.
+    private let readers = DispatchGroup()
+
+    func startReader(_ fd: Int32, stderr isStderr: Bool) {
+        readers.enter()
+        let thread = Thread { [self] in
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                let chunk = Data(buffer[0..<n])
+                lock.withLock { if isStderr { stderr.append(chunk) } else { stdout.append(chunk) } }
+            }
+            close(fd)
+            readers.leave()
+        }
+        thread.name = "child-output"
+        thread.start()
+    }
+
+    func read() -> (stdout: Data, stderr: Data) { lock.withLock { (stdout, stderr) } }
+
+    func waitForEndOfFile(seconds: Double) { _ = readers.wait(timeout: .now() + seconds) }
 }
 
 /// Async variants of the blocking waits, for async tests: the blocking work runs on a thread of
