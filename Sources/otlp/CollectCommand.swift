@@ -25,7 +25,8 @@ struct CollectCommand: AsyncParsableCommand {
             with either, only those given. Port 0 picks a free port (printed on the first line). \
             --print json writes each accepted request as one line of OTLP/JSON; waterfall draws each \
             trace's spans as a tree with time bars; summary (default) \
-            prints counts per signal once a second when stdout is a terminal. SIGINT or SIGTERM \
+            prints counts per signal once a second when stdout is a terminal (every --interval \
+            seconds when given, terminal or not). SIGINT or SIGTERM \
             prints the totals and exits 0.
             """
     )
@@ -55,6 +56,9 @@ struct CollectCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-request-bytes"), help: "Largest request accepted (default 4194304).")
     var maxRequestBytes: Int = 4 << 20
 
+    @Option(name: .long, help: "With --print summary: print the counts every SECONDS (default: once a second on a terminal, otherwise only at the end).")
+    var interval: Double?
+
     enum PrintMode: String { case summary, json, waterfall }
 
     /// `HOST:PORT`, `[V6]:PORT` or `PORT`.
@@ -77,6 +81,7 @@ struct CollectCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let mode = PrintMode(rawValue: print) else { throw ValidationError("--print must be summary, json or waterfall") }
+        if let interval, !(interval > 0 && interval <= 3600) { throw ValidationError("--interval must be between 0 and 3600 seconds") }
         if (tlsCert == nil) != (tlsKey == nil) || (clientCA != nil && tlsCert == nil) {
             throw ValidationError("--tls-cert and --tls-key go together; --client-ca needs them")
         }
@@ -155,13 +160,14 @@ struct CollectCommand: AsyncParsableCommand {
             return sum
         }
 
-        let ticker: Task<Void, Never>? = (mode == .summary && isatty(STDOUT_FILENO) == 1) ? Task {
+        let tickSeconds = interval ?? (isatty(STDOUT_FILENO) == 1 ? 1 : nil)
+        let ticker: Task<Void, Never>? = mode == .summary ? tickSeconds.map { seconds in Task {
             while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(1))
+                try? await Task.sleep(for: .seconds(seconds))
                 if Task.isCancelled { break }
                 output.write(Array(totals().description.utf8))
             }
-        } : nil
+        } } : nil
         let signal = await SignalWaiter.waitForTermination()
         ticker?.cancel()
         for collector in collectors { await collector.stop() }

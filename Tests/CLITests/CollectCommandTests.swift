@@ -102,3 +102,28 @@ struct CollectCommandTests {
         #expect(lines[5] == "spans=3 metric_points=0 log_records=0 requests=1 rejected=0 duplicates=0")
     }
 }
+
+extension CollectCommandTests {
+    @Test func intervalPrintsRunningCountsWhenStdoutIsNotATerminal() async throws {
+        let child = try ChildProcess(otlp, ["collect", "--grpc", "127.0.0.1:0", "--no-duplicates", "--interval", "0.05"])
+        defer { child.kill() }
+        let first = try await offPool { try child.waitForOutput(containing: "\n", timeout: 20) }
+        let port = try #require(first.firstMatch(of: /listening grpc=127\.0\.0\.1:([0-9]+) http=-/).flatMap { UInt16($0.1) }, "first line: \(first)")
+        _ = try await offPool { try child.waitForOutput(containing: "spans=0 ", timeout: 10) }
+
+        let grpc = try GRPCClient(configuration: HTTP2ClientConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: port, useTLS: false)))
+        defer { grpc.shutdown() }
+        let status = try await grpc.unary(path: "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+                                          message: traceRequest("counted"), timeout: .seconds(5)).get()
+        #expect(status.code == .ok)
+        // A later periodic line carries the span, while the collector still runs.
+        _ = try await offPool { try child.waitForOutput(containing: "spans=1 ", timeout: 10) }
+        #expect(child.isRunning)
+    }
+
+    @Test func intervalOutsideItsRangeIsAUsageError() async throws {
+        let output = try await ChildProcess.run(otlp, ["collect", "--grpc", "127.0.0.1:0", "--interval", "0"], timeout: 30)
+        #expect(output.status == 2, "\(output.stderrText)")
+        #expect(output.stderrText.contains("--interval"))
+    }
+}

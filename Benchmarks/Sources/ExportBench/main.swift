@@ -6,7 +6,7 @@
 //   swift build -c release --package-path Benchmarks --product ExportBench
 //   swift build -c release --package-path Benchmarks --product BenchPeer
 //   swift build -c release --package-path Benchmarks --product otlp
-//   Benchmarks/.build/release/ExportBench [--count 1000000] [--runs 3] [--sink benchpeer|python]
+//   Benchmarks/.build/release/ExportBench [--count 1000000] [--runs 3] [--sink benchpeer|collect|python]
 //       [--ours-args "--queue-size 1048576 ..."] [--peer-queue N] [--peer-batch N] [--only ours|peer]
 //       [--order grouped|alternating]
 //
@@ -17,6 +17,8 @@
 //
 // The sink (default) is BenchPeer's `sink` mode, its own process: a grpc-swift-2 server that counts
 // the spans of every request exactly by walking its protobuf with OTLPWire's ProtoReader.
+// `--sink collect` uses `otlp collect --no-duplicates` (our embedded collector, validating and
+// counting without decoding: the sink with the least CPU per span).
 // `--sink python` uses tools/peers/fault_collector.py --sink instead (grpcio; ~340k spans/s max).
 // Delivered = spans the sink counted during that exporter's run.
 import Foundation
@@ -123,6 +125,7 @@ final class Sink: @unchecked Sendable {
         while port == 0 && Date() < deadline {
             Thread.sleep(forTimeInterval: 0.05)
             for object in lines() { if let p = object["listening"] as? Int { port = p } }
+            if let p = textLines().first(where: { $0.hasPrefix("listening grpc=") }).flatMap(Self.collectorPort) { port = p }
         }
         guard port != 0 else { throw NSError(domain: "sink did not start", code: 1) }
     }
@@ -132,12 +135,34 @@ final class Sink: @unchecked Sendable {
         return t.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
     }
 
+    func textLines() -> [Substring] {
+        lock.lock(); let t = text; lock.unlock()
+        return t.split(separator: "\n")
+    }
+
+    /// The gRPC port from `otlp collect`'s first line, `listening grpc=127.0.0.1:PORT http=-`.
+    static func collectorPort(_ line: Substring) -> Int? {
+        guard let grpc = line.split(separator: " ").first(where: { $0.hasPrefix("grpc=") }),
+              let colon = grpc.lastIndex(of: ":") else { return nil }
+        return Int(grpc[grpc.index(after: colon)...])
+    }
+
+    /// Spans counted so far: BenchPeer's last `{"sink": {"items": N}}` line, or `otlp collect`'s
+    /// last `spans=N ...` line.
+    func items() -> Int {
+        if let line = textLines().last(where: { $0.hasPrefix("spans=") }),
+           let first = line.split(separator: " ").first, let n = Int(first.dropFirst("spans=".count)) {
+            return n
+        }
+        return (lines().last { $0["sink"] != nil }?["sink"] as? [String: Any])?["items"] as? Int ?? 0
+    }
+
     /// Items counted so far, after the count has been stable for `quiet` seconds.
     func settledItems(quiet: Double = 1.0) -> Int {
         var last = -1
         var stableSince = Date()
         while true {
-            let now = (lines().last { $0["sink"] != nil }?["sink"] as? [String: Any])?["items"] as? Int ?? 0
+            let now = items()
             if now != last { last = now; stableSince = Date() }
             if Date().timeIntervalSince(stableSince) >= quiet { return now }
             Thread.sleep(forTimeInterval: 0.1)
@@ -189,6 +214,10 @@ let sinkKind = argument("--sink", args) ?? "benchpeer"
 let sink: Sink
 if sinkKind == "python" {
     sink = try Sink(executable: python, arguments: [repo.appendingPathComponent("tools/peers/fault_collector.py").path, "--sink"])
+} else if sinkKind == "collect" {
+    // Our embedded collector validating and counting without decoding: about 150 ns of CPU per
+    // span (Collector throughput in README.md), the cheapest sink here.
+    sink = try Sink(executable: otlp, arguments: ["collect", "--grpc", "127.0.0.1:0", "--no-duplicates", "--interval", "0.1"])
 } else {
     let peer = argument("--benchpeer", args)
         ?? URL(fileURLWithPath: selfPath).deletingLastPathComponent().appendingPathComponent("BenchPeer").path
