@@ -59,7 +59,7 @@ let package = Package(
         .target(name: "CPipelineSupport"),
         .target(
             name: "TelemetryPipeline",
-            dependencies: ["OTLPProto", "OTLPSync", "CPipelineSupport", .product(name: "Atomics", package: "swift-atomics")]
+            dependencies: ["OTLPSync", "CPipelineSupport", .product(name: "Atomics", package: "swift-atomics")]
         ),
 
         // MARK: Export

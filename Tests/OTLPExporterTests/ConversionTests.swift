@@ -1,4 +1,5 @@
 import Foundation
+@testable import OTLPExporter
 import OTLPProto
 import OTLPTestSupport
 import OTLPWire

@@ -1,4 +1,5 @@
 import OTLPProto
+import TelemetryPipeline
 
 // Conversion of the pipeline's records into the generated OTLP messages, grouped by resource
 // (one per batch) and instrumentation scope (in order of first appearance). Linear in the batch.
