@@ -53,18 +53,18 @@ public struct Span: ~Copyable, Sendable {
             recorder.pipeline.spanRecords.discard(block)
             return
         }
-        block.data.pointee.endTimeUnixNano = endTimeUnixNano ?? recorder.now()
+        block.endTimeUnixNano = endTimeUnixNano ?? recorder.now()
         recorder.pipeline.submitSpanRecord(block)
     }
 
     @usableFromInline var limits: AttributeLimits { recorder.limits }
 
     /// The span's propagated context (ids, flags, trace state).
-    public var context: SpanContext { block.data.pointee.context }
+    public var context: SpanContext { block.context }
     /// The span's name.
-    public var name: String { block.data.pointee.name }
+    public var name: String { block.name }
     /// The parent's span id (nil for a root span).
-    public var parentSpanID: SpanID? { block.data.pointee.parentSpanID }
+    public var parentSpanID: SpanID? { block.parentSpanID }
     /// The span's attributes so far.
     public var attributes: [Attribute] { record?.attributes ?? [] }
 
@@ -88,7 +88,7 @@ public struct Span: ~Copyable, Sendable {
     @usableFromInline
     mutating func setAttributeChecked(_ key: consuming String, _ value: consuming AttributeValue) {
         if !block.setAttribute(key, value, limits: recorder.limits) {
-            block.data.pointee.droppedAttributesCount &+= 1
+            block.droppedAttributesCount &+= 1
         }
     }
 
@@ -97,7 +97,7 @@ public struct Span: ~Copyable, Sendable {
         guard let record else { return }
         let limits = recorder.limits
         for attribute in attributes where !record.setAttribute(attribute.key, attribute.value, limits: limits) {
-            record.data.pointee.droppedAttributesCount &+= 1
+            record.droppedAttributesCount &+= 1
         }
     }
 
@@ -115,41 +115,41 @@ public struct Span: ~Copyable, Sendable {
 
     /// Adds a timestamped event (now, unless given).
     public mutating func addEvent(_ name: String, attributes: [Attribute] = [], timeUnixNano: UInt64? = nil) {
-        guard let data = record?.data else { return }
-        guard data.pointee.events.count < limits.eventCountLimit else {
-            data.pointee.droppedEventsCount &+= 1
+        guard let record else { return }
+        guard record.events.count < limits.eventCountLimit else {
+            record.droppedEventsCount &+= 1
             return
         }
         var kept: [Attribute] = []
         let dropped = kept.setAttributes(attributes, limits: limits.withAttributeCountLimit(limits.eventAttributeCountLimit))
-        data.pointee.events.append(SpanEvent(
+        record.events.append(SpanEvent(
             name: name, timeUnixNano: timeUnixNano ?? recorder.now(), attributes: kept,
             droppedAttributesCount: UInt32(dropped)))
     }
 
     /// Adds a link to another span.
     public mutating func addLink(_ context: SpanContext, attributes: [Attribute] = []) {
-        guard let data = record?.data else { return }
-        guard data.pointee.links.count < limits.linkCountLimit else {
-            data.pointee.droppedLinksCount &+= 1
+        guard let record else { return }
+        guard record.links.count < limits.linkCountLimit else {
+            record.droppedLinksCount &+= 1
             return
         }
         var kept: [Attribute] = []
         let dropped = kept.setAttributes(attributes, limits: limits.withAttributeCountLimit(limits.linkAttributeCountLimit))
-        data.pointee.links.append(SpanLink(context: context, attributes: kept, droppedAttributesCount: UInt32(dropped)))
+        record.links.append(SpanLink(context: context, attributes: kept, droppedAttributesCount: UInt32(dropped)))
     }
 
     /// Sets the status. Per the spec, `ok` is final and `unset` is ignored.
     public mutating func setStatus(_ status: SpanStatus) {
-        guard let data = record?.data else { return }
-        if case .ok = data.pointee.status { return }
+        guard let record else { return }
+        if case .ok = record.status { return }
         if case .unset = status { return }
-        data.pointee.status = status
+        record.status = status
     }
 
     /// Renames the span.
     public mutating func updateName(_ name: String) {
-        record?.data.pointee.name = name
+        record?.name = name
     }
 
     /// Records an `exception` event (https://opentelemetry.io/docs/specs/semconv/exceptions/exceptions-spans/).

@@ -97,7 +97,7 @@ package struct SpanRecord: @unchecked Sendable, BitwiseCopyable {
     }
 
     /// The span's data (its `attributes` hold only those past the inline ones).
-    @inlinable package var data: UnsafeMutablePointer<SpanData> { base.assumingMemoryBound(to: SpanData.self) }
+    @inlinable var data: UnsafeMutablePointer<SpanData> { base.assumingMemoryBound(to: SpanData.self) }
 
     @inlinable var inlineCount: UnsafeMutablePointer<Int> { (base + Self.countOffset).assumingMemoryBound(to: Int.self) }
     /// 1 when `data.scope` holds a retain of its own, 0 when it is unretained.
@@ -485,7 +485,7 @@ package final class SpanRecordList: @unchecked Sendable {
 
     /// The span at `index`, in place (its `attributes` hold only those past the inline ones:
     /// ``inlineAttributes(at:)`` come first). Valid while the list is alive.
-    package func span(at index: Int) -> UnsafePointer<SpanData> { UnsafePointer(records[index].data) }
+    package func span(at index: Int) -> SpanView { SpanView(unsafeSpan: records[index].data) }
 
     /// The first attributes of the span at `index`, stored in its block. Valid while the list is alive.
     package func inlineAttributes(at index: Int) -> UnsafeBufferPointer<Attribute> {

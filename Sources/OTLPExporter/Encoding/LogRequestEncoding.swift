@@ -16,73 +16,73 @@ extension ScopedRequestEncoding where Record == LogRecordData {
 /// `opentelemetry.proto.logs.v1.LogRecord` from ``LogRecordData``, as ``LogRecordData/otlpLogRecord`` converts it.
 enum LogRecordEncoding {
     /// `record` points into the batch's storage, so that no field access copies the whole record.
-    static func size(_ record: UnsafePointer<LogRecordData>, _ sizer: inout ProtoSizer) -> Int {
+    static func size(_ record: LogRecordView, _ sizer: inout ProtoSizer) -> Int {
         var size = 0
-        if record.pointee.timeUnixNano != 0 { size &+= 9 }  // time_unix_nano = 1
-        if let severity = record.pointee.severity, severity.rawValue != 0 {  // severity_number = 2
+        if record.timeUnixNano != 0 { size &+= 9 }  // time_unix_nano = 1
+        if let severity = record.severity, severity.rawValue != 0 {  // severity_number = 2
             size &+= 1 &+ ProtoSize.int32(severity.rawValue)
         }
-        if let text = record.pointee.severityText, !text.isEmpty { size &+= 1 &+ ProtoSize.string(text) }  // = 3
-        if let body = record.pointee.body {  // body = 5
+        if let text = record.severityText, !text.isEmpty { size &+= 1 &+ ProtoSize.string(text) }  // = 3
+        if let body = record.body {  // body = 5
             let slot = sizer.reserveSlot()
             let bodySize = AttributeEncoding.sizeOfValue(body, &sizer)
             sizer.set(slot, bodySize)
             size &+= 1 &+ ProtoSize.varint(bodySize) &+ bodySize
         }
-        size &+= AttributeEncoding.sizeOfList(record.pointee.attributes, tagSize: 1, &sizer)  // attributes = 6
-        if record.pointee.droppedAttributesCount != 0 { size &+= 1 &+ ProtoSize.uint32(record.pointee.droppedAttributesCount) }
-        if record.pointee.traceFlags.rawValue != 0 { size &+= 5 }  // flags = 8
-        if let traceID = record.pointee.traceID, traceID.isValid { size &+= 18 }  // trace_id = 9
-        if let spanID = record.pointee.spanID, spanID.isValid { size &+= 10 }  // span_id = 10
-        if record.pointee.observedTimeUnixNano != 0 { size &+= 9 }  // observed_time_unix_nano = 11
-        if let name = record.pointee.eventName, !name.isEmpty { size &+= 1 &+ ProtoSize.string(name) }  // = 12
+        size &+= AttributeEncoding.sizeOfList(record.attributes, tagSize: 1, &sizer)  // attributes = 6
+        if record.droppedAttributesCount != 0 { size &+= 1 &+ ProtoSize.uint32(record.droppedAttributesCount) }
+        if record.traceFlags.rawValue != 0 { size &+= 5 }  // flags = 8
+        if let traceID = record.traceID, traceID.isValid { size &+= 18 }  // trace_id = 9
+        if let spanID = record.spanID, spanID.isValid { size &+= 10 }  // span_id = 10
+        if record.observedTimeUnixNano != 0 { size &+= 9 }  // observed_time_unix_nano = 11
+        if let name = record.eventName, !name.isEmpty { size &+= 1 &+ ProtoSize.string(name) }  // = 12
         return size
     }
 
-    static func write(_ record: UnsafePointer<LogRecordData>, _ writer: inout ProtoWriter) {
-        if record.pointee.timeUnixNano != 0 {
-            writer.writeTag(0x09)  // time_unix_nano = 1
-            writer.writeFixed64(record.pointee.timeUnixNano)
+    static func write(_ record: LogRecordView, _ writer: inout ProtoWriter) {
+        if record.timeUnixNano != 0 {
+            writer.writeTag(LogsV1LogRecord.Tag.timeUnixNano)
+            writer.writeFixed64(record.timeUnixNano)
         }
-        if let severity = record.pointee.severity, severity.rawValue != 0 {
-            writer.writeTag(0x10)  // severity_number = 2
+        if let severity = record.severity, severity.rawValue != 0 {
+            writer.writeTag(LogsV1LogRecord.Tag.severityNumber)
             writer.writeInt32(severity.rawValue)
         }
-        if let text = record.pointee.severityText, !text.isEmpty {
-            writer.writeTag(0x1A)  // severity_text = 3
+        if let text = record.severityText, !text.isEmpty {
+            writer.writeTag(LogsV1LogRecord.Tag.severityText)
             writer.writeString(text)
         }
-        if let body = record.pointee.body {
-            writer.writeTag(0x2A)  // body = 5
+        if let body = record.body {
+            writer.writeTag(LogsV1LogRecord.Tag.body)
             writer.writeRecordedLength()
             AttributeEncoding.writeValue(body, &writer)
         }
-        AttributeEncoding.writeList(record.pointee.attributes, tag: 0x32, &writer)  // attributes = 6
-        if record.pointee.droppedAttributesCount != 0 {
-            writer.writeTag(0x38)  // dropped_attributes_count = 7
-            writer.writeUInt32(record.pointee.droppedAttributesCount)
+        AttributeEncoding.writeList(record.attributes, tag: LogsV1LogRecord.Tag.attributes, &writer)
+        if record.droppedAttributesCount != 0 {
+            writer.writeTag(LogsV1LogRecord.Tag.droppedAttributesCount)
+            writer.writeUInt32(record.droppedAttributesCount)
         }
-        if record.pointee.traceFlags.rawValue != 0 {
-            writer.writeTag(0x45)  // flags = 8
-            writer.writeFixed32(UInt32(record.pointee.traceFlags.rawValue))
+        if record.traceFlags.rawValue != 0 {
+            writer.writeTag(LogsV1LogRecord.Tag.flags)
+            writer.writeFixed32(UInt32(record.traceFlags.rawValue))
         }
-        if let traceID = record.pointee.traceID, traceID.isValid {
-            writer.writeTag(0x4A)  // trace_id = 9
+        if let traceID = record.traceID, traceID.isValid {
+            writer.writeTag(LogsV1LogRecord.Tag.traceId)
             writer.writeLength(16)
             writer.writeFixed64(traceID.high.byteSwapped)  // big-endian bytes
             writer.writeFixed64(traceID.low.byteSwapped)
         }
-        if let spanID = record.pointee.spanID, spanID.isValid {
-            writer.writeTag(0x52)  // span_id = 10
+        if let spanID = record.spanID, spanID.isValid {
+            writer.writeTag(LogsV1LogRecord.Tag.spanId)
             writer.writeLength(8)
             writer.writeFixed64(spanID.value.byteSwapped)
         }
-        if record.pointee.observedTimeUnixNano != 0 {
-            writer.writeTag(0x59)  // observed_time_unix_nano = 11
-            writer.writeFixed64(record.pointee.observedTimeUnixNano)
+        if record.observedTimeUnixNano != 0 {
+            writer.writeTag(LogsV1LogRecord.Tag.observedTimeUnixNano)
+            writer.writeFixed64(record.observedTimeUnixNano)
         }
-        if let name = record.pointee.eventName, !name.isEmpty {
-            writer.writeTag(0x62)  // event_name = 12
+        if let name = record.eventName, !name.isEmpty {
+            writer.writeTag(LogsV1LogRecord.Tag.eventName)
             writer.writeString(name)
         }
     }

@@ -68,32 +68,30 @@ extension InstrumentationScope {
 }
 
 /// Groups `items` by scope, keeping the order in which scopes first appear. `scope` and
-/// `convert` read each item in place through a pointer into the array's storage (passing
-/// `items[position]` by value copies every record, retaining each of its fields).
+/// `convert` borrow each item where the array stores it (passing a copy of a record would retain
+/// each of its fields).
 @inline(__always)
 private func groupedByScope<Item, Output>(
-    _ items: [Item], scope: (UnsafePointer<Item>) -> InstrumentationScope, convert: (UnsafePointer<Item>) -> Output
+    _ items: [Item], scope: (borrowing Item) -> InstrumentationScope, convert: (borrowing Item) -> Output
 ) -> [(InstrumentationScope, [Output])] {
     var groups: [(InstrumentationScope, [Output])] = []
     var indexByScope: [InstrumentationScope: Int] = [:]
     var lastIndex = -1
     items.withUnsafeBufferPointer { items in
-        guard let base = items.baseAddress else { return }
         for position in items.indices {
-            let item = base + position
             let index: Int
-            if lastIndex >= 0, groups[lastIndex].0 == scope(item) {
+            if lastIndex >= 0, groups[lastIndex].0 == scope(items[position]) {
                 index = lastIndex  // common case: runs of one scope (identical storage), no hashing
-            } else if let existing = indexByScope[scope(item)] {
+            } else if let existing = indexByScope[scope(items[position])] {
                 index = existing
             } else {
                 index = groups.count
-                indexByScope[scope(item)] = index
-                groups.append((scope(item), []))
+                indexByScope[scope(items[position])] = index
+                groups.append((scope(items[position]), []))
                 if index == 0 { groups[index].1.reserveCapacity(items.count) }  // usually the only scope
             }
             lastIndex = index
-            groups[index].1.append(convert(item))
+            groups[index].1.append(convert(items[position]))
         }
     }
     return groups
@@ -114,31 +112,30 @@ extension SpanKind {
 extension SpanData {
     /// The OTLP span message.
     public var otlpSpan: TraceV1Span {
-        withUnsafePointer(to: self) { Self.otlpSpan(at: $0) }
+        Self.otlpSpan(of: self)
     }
 
-    /// The OTLP span message of the span at `span`, read field by field in place (a getter called
-    /// on `pointer.pointee` first copies the whole span, retaining every field). Built by one
-    /// initializer call, straight into the result.
-    static func otlpSpan(at span: UnsafePointer<SpanData>) -> TraceV1Span {
+    /// The OTLP span message of `span`, borrowed and read field by field where it is stored.
+    /// Built by one initializer call, straight into the result.
+    static func otlpSpan(of span: borrowing SpanData) -> TraceV1Span {
         TraceV1Span(
-            traceId: span.pointee.context.traceID.bytes,
-            spanId: span.pointee.context.spanID.bytes,
-            traceState: span.pointee.context.traceState,
-            parentSpanId: span.pointee.parentSpanID?.bytes ?? [],
-            name: span.pointee.name,
-            kind: span.pointee.kind.otlpKind,
-            startTimeUnixNano: span.pointee.startTimeUnixNano,
-            endTimeUnixNano: span.pointee.endTimeUnixNano,
-            attributes: span.pointee.attributes.otlpKeyValues,
-            droppedAttributesCount: span.pointee.droppedAttributesCount,
-            events: span.pointee.events.isEmpty ? [] : span.pointee.events.map { event in
+            traceId: span.context.traceID.bytes,
+            spanId: span.context.spanID.bytes,
+            traceState: span.context.traceState,
+            parentSpanId: span.parentSpanID?.bytes ?? [],
+            name: span.name,
+            kind: span.kind.otlpKind,
+            startTimeUnixNano: span.startTimeUnixNano,
+            endTimeUnixNano: span.endTimeUnixNano,
+            attributes: span.attributes.otlpKeyValues,
+            droppedAttributesCount: span.droppedAttributesCount,
+            events: span.events.isEmpty ? [] : span.events.map { event in
                 TraceV1Span.Event(
                     timeUnixNano: event.timeUnixNano, name: event.name, attributes: event.attributes.otlpKeyValues,
                     droppedAttributesCount: event.droppedAttributesCount)
             },
-            droppedEventsCount: span.pointee.droppedEventsCount,
-            links: span.pointee.links.isEmpty ? [] : span.pointee.links.map { link in
+            droppedEventsCount: span.droppedEventsCount,
+            links: span.links.isEmpty ? [] : span.links.map { link in
                 TraceV1Span.Link(
                     traceId: link.context.traceID.bytes, spanId: link.context.spanID.bytes,
                     traceState: link.context.traceState, attributes: link.attributes.otlpKeyValues,
@@ -146,10 +143,10 @@ extension SpanData {
                     // SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK (0x100) | IS_REMOTE (0x200) | trace flags.
                     flags: UInt32(link.context.traceFlags.rawValue) | 0x100 | (link.context.isRemote ? 0x200 : 0))
             },
-            droppedLinksCount: span.pointee.droppedLinksCount,
-            status: span.pointee.status.otlpStatus,
+            droppedLinksCount: span.droppedLinksCount,
+            status: span.status.otlpStatus,
             // The W3C trace flags (whether the parent was remote is not tracked, so 0x100 stays clear).
-            flags: UInt32(span.pointee.context.traceFlags.rawValue))
+            flags: UInt32(span.context.traceFlags.rawValue))
     }
 }
 
@@ -170,7 +167,7 @@ extension SpanBatch {
         let spans = self.spans  // copied out of the pipeline's blocks once
         var resourceSpans = TraceV1ResourceSpans()
         resourceSpans.resource = resource.otlpResource
-        resourceSpans.scopeSpans = groupedByScope(spans, scope: { $0.pointee.scope }, convert: { SpanData.otlpSpan(at: $0) }).map { scope, spans in
+        resourceSpans.scopeSpans = groupedByScope(spans, scope: { $0.scope }, convert: { SpanData.otlpSpan(of: $0) }).map { scope, spans in
             var scopeSpans = TraceV1ScopeSpans()
             scopeSpans.scope = scope.otlpScope
             scopeSpans.spans = spans
@@ -206,7 +203,7 @@ extension LogBatch {
     public func makeRequest() -> CollectorLogsV1ExportLogsServiceRequest {
         var resourceLogs = LogsV1ResourceLogs()
         resourceLogs.resource = resource.otlpResource
-        resourceLogs.scopeLogs = groupedByScope(records, scope: { $0.pointee.scope }, convert: { $0.pointee.otlpLogRecord }).map { scope, records in
+        resourceLogs.scopeLogs = groupedByScope(records, scope: { $0.scope }, convert: { $0.otlpLogRecord }).map { scope, records in
             var scopeLogs = LogsV1ScopeLogs()
             scopeLogs.scope = scope.otlpScope
             scopeLogs.logRecords = records
@@ -311,7 +308,7 @@ extension MetricBatch {
     public func makeRequest() -> CollectorMetricsV1ExportMetricsServiceRequest {
         var resourceMetrics = MetricsV1ResourceMetrics()
         resourceMetrics.resource = resource.otlpResource
-        resourceMetrics.scopeMetrics = groupedByScope(metrics, scope: { $0.pointee.scope }, convert: { $0.pointee.otlpMetric }).map { scope, metrics in
+        resourceMetrics.scopeMetrics = groupedByScope(metrics, scope: { $0.scope }, convert: { $0.otlpMetric }).map { scope, metrics in
             var scopeMetrics = MetricsV1ScopeMetrics()
             scopeMetrics.scope = scope.otlpScope
             scopeMetrics.metrics = metrics

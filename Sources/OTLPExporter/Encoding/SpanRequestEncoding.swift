@@ -7,13 +7,38 @@ import OTLPProto
 import OTLPWire
 import TelemetryPipeline
 
-/// A pipeline record that belongs to an instrumentation scope (spans, log records).
+/// A pipeline record that belongs to an instrumentation scope (spans, log records), read in
+/// place through its pipeline view.
 protocol ScopedRecord {
+    associatedtype View: ScopedRecordView
+    /// The view of the record at `record`, valid while its storage is.
+    static func view(at record: UnsafePointer<Self>) -> View
+    /// The tags of the request's nesting: the request's `resource_*` list, the resource, the
+    /// `scope_*` list, the scope and the records.
+    static var requestTags: (resources: UInt32, resource: UInt32, scopes: UInt32, scope: UInt32, records: UInt32) { get }
+}
+
+/// A pipeline view of a record, which knows the record's scope.
+protocol ScopedRecordView {
     var scope: InstrumentationScope { get }
 }
 
-extension SpanData: ScopedRecord {}
-extension LogRecordData: ScopedRecord {}
+extension SpanData: ScopedRecord {
+    @inline(__always) static func view(at record: UnsafePointer<SpanData>) -> SpanView { SpanView(unsafeSpan: record) }
+    static var requestTags: (resources: UInt32, resource: UInt32, scopes: UInt32, scope: UInt32, records: UInt32) {
+        (CollectorTraceV1ExportTraceServiceRequest.Tag.resourceSpans, TraceV1ResourceSpans.Tag.resource,
+         TraceV1ResourceSpans.Tag.scopeSpans, TraceV1ScopeSpans.Tag.scope, TraceV1ScopeSpans.Tag.spans)
+    }
+}
+extension LogRecordData: ScopedRecord {
+    @inline(__always) static func view(at record: UnsafePointer<LogRecordData>) -> LogRecordView { LogRecordView(unsafeRecord: record) }
+    static var requestTags: (resources: UInt32, resource: UInt32, scopes: UInt32, scope: UInt32, records: UInt32) {
+        (CollectorLogsV1ExportLogsServiceRequest.Tag.resourceLogs, LogsV1ResourceLogs.Tag.resource,
+         LogsV1ResourceLogs.Tag.scopeLogs, LogsV1ScopeLogs.Tag.scope, LogsV1ScopeLogs.Tag.logRecords)
+    }
+}
+extension SpanView: ScopedRecordView {}
+extension LogRecordView: ScopedRecordView {}
 
 /// Where the records of an encoding live, read in place: an array slice, or (spans only) the
 /// blocks of a ``SpanRecordList`` with their inline attributes.
@@ -35,16 +60,16 @@ enum RecordSource<Record: ScopedRecord> {
         if case .spanRecords(let list, let range) = self { list.prefetch(at: range.lowerBound &+ position) }
     }
 
-    /// Calls `body` with a function from a position (0 ..< count) to the record there and the
-    /// attributes stored before its own (inline in a span block; none otherwise). The pointers
-    /// are valid inside `body` only.
+    /// Calls `body` with a function from a position (0 ..< count) to a view of the record there
+    /// and the attributes stored before its own (inline in a span block; none otherwise). The
+    /// views are valid inside `body` only.
     func withRecords<Result>(
-        _ body: ((Int) -> (record: UnsafePointer<Record>, leading: UnsafeBufferPointer<Attribute>)) -> Result
+        _ body: ((Int) -> (record: Record.View, leading: UnsafeBufferPointer<Attribute>)) -> Result
     ) -> Result {
         switch self {
         case .array(let records):
             return records.withUnsafeBufferPointer { buffer in
-                body { (buffer.baseAddress! + $0, UnsafeBufferPointer(start: nil, count: 0)) }
+                body { (Record.view(at: buffer.baseAddress! + $0), UnsafeBufferPointer(start: nil, count: 0)) }
             }
         case .spanRecords(let list, let range):
             defer { list.finishedReading() }
@@ -52,8 +77,7 @@ enum RecordSource<Record: ScopedRecord> {
                 body { position in
                     let index = range.lowerBound + position
                     // Only made for Record == SpanData (``ScopedRequestEncoding/init(resource:spanRecords:range:)``).
-                    return (UnsafeRawPointer(list.span(at: index)).assumingMemoryBound(to: Record.self),
-                            list.inlineAttributes(at: index))
+                    return (unsafeBitCast(list.span(at: index), to: Record.View.self), list.inlineAttributes(at: index))
                 }
             }
         }
@@ -74,13 +98,13 @@ func scopeGroups<Record: ScopedRecord>(
             let record = recordAt(position).record
             let index: Int
             // Identity first (records of one tracer share the storage), then field by field.
-            if last >= 0, scopes[last] == record.pointee.scope {
+            if last >= 0, scopes[last] == record.scope {
                 index = last
-            } else if let found = scopes.firstIndex(where: { $0 == record.pointee.scope }) {
+            } else if let found = scopes.firstIndex(where: { $0 == record.scope }) {
                 index = found
             } else {
                 index = scopes.count
-                let recordScope = record.pointee.scope
+                let recordScope = record.scope
                 scopes.append(recordScope)
                 groups.append((recordScope.otlpScope, []))
                 if index == 0 { groups[0].positions.reserveCapacity(count) }
@@ -97,8 +121,8 @@ func scopeGroups<Record: ScopedRecord>(
 /// first appearance, like `makeRequest()`) { `scope = 1`, records `= 2` } }; `recordSize` and
 /// `writeRecord` encode one record's content (given the attributes stored before its own).
 struct ScopedRequestEncoding<Record: ScopedRecord>: ProtoEncodable {
-    typealias RecordSize = (UnsafePointer<Record>, UnsafeBufferPointer<Attribute>, inout ProtoSizer) -> Int
-    typealias RecordWrite = (UnsafePointer<Record>, UnsafeBufferPointer<Attribute>, inout ProtoWriter) -> Void
+    typealias RecordSize = (Record.View, UnsafeBufferPointer<Attribute>, inout ProtoSizer) -> Int
+    typealias RecordWrite = (Record.View, UnsafeBufferPointer<Attribute>, inout ProtoWriter) -> Void
 
     let resource: ResourceV1Resource
     let records: RecordSource<Record>
@@ -142,18 +166,18 @@ struct ScopedRequestEncoding<Record: ScopedRecord>: ProtoEncodable {
 
     func protoWrite(_ writer: inout ProtoWriter) {
         guard records.count > 0 else { return }
-        writer.writeTag(0x0A)  // resource_* = 1
+        writer.writeTag(Record.requestTags.resources)
         writer.writeRecordedLength()
-        writer.writeTag(0x0A)  // resource = 1
+        writer.writeTag(Record.requestTags.resource)
         writer.writeMessage(resource)
         records.withRecords { recordAt in
             for group in groups {
-                writer.writeTag(0x12)  // scope_* = 2
+                writer.writeTag(Record.requestTags.scopes)
                 writer.writeRecordedLength()
-                writer.writeTag(0x0A)  // scope = 1
+                writer.writeTag(Record.requestTags.scope)
                 writer.writeMessage(group.scope)
                 for position in group.positions {
-                    writer.writeTag(0x12)  // records = 2
+                    writer.writeTag(Record.requestTags.records)
                     writer.writeRecordedLength()
                     let (record, leading) = recordAt(position)
                     writeRecord(record, leading, &writer)
@@ -179,18 +203,18 @@ extension ScopedRequestEncoding where Record == SpanData {
 enum SpanEncoding {
     /// `span` points into the batch's storage, so that no field access copies the whole span;
     /// `leading` are attributes stored before the span's own (inline in its block).
-    static func size(_ span: UnsafePointer<SpanData>, leading: UnsafeBufferPointer<Attribute>, _ sizer: inout ProtoSizer) -> Int {
+    static func size(_ span: SpanView, leading: UnsafeBufferPointer<Attribute>, _ sizer: inout ProtoSizer) -> Int {
         var size = 18 &+ 10  // trace_id = 1 (tag, length, 16 bytes); span_id = 2 (tag, length, 8 bytes)
-        if !span.pointee.context.traceState.isEmpty { size &+= 1 &+ ProtoSize.string(span.pointee.context.traceState) }
-        if span.pointee.parentSpanID != nil { size &+= 10 }  // parent_span_id = 4
-        if !span.pointee.name.isEmpty { size &+= 1 &+ ProtoSize.string(span.pointee.name) }
+        if !span.context.traceState.isEmpty { size &+= 1 &+ ProtoSize.string(span.context.traceState) }
+        if span.parentSpanID != nil { size &+= 10 }  // parent_span_id = 4
+        if !span.name.isEmpty { size &+= 1 &+ ProtoSize.string(span.name) }
         size &+= 2  // kind = 6 (never unspecified)
-        if span.pointee.startTimeUnixNano != 0 { size &+= 9 }
-        if span.pointee.endTimeUnixNano != 0 { size &+= 9 }
+        if span.startTimeUnixNano != 0 { size &+= 9 }
+        if span.endTimeUnixNano != 0 { size &+= 9 }
         size &+= AttributeEncoding.sizeOfList(leading, tagSize: 1, &sizer)  // attributes = 9
-        size &+= AttributeEncoding.sizeOfList(span.pointee.attributes, tagSize: 1, &sizer)
-        if span.pointee.droppedAttributesCount != 0 { size &+= 1 &+ ProtoSize.uint32(span.pointee.droppedAttributesCount) }
-        for event in span.pointee.events {  // events = 11
+        size &+= AttributeEncoding.sizeOfList(span.attributes, tagSize: 1, &sizer)
+        if span.droppedAttributesCount != 0 { size &+= 1 &+ ProtoSize.uint32(span.droppedAttributesCount) }
+        for event in span.events {  // events = 11
             let slot = sizer.reserveSlot()
             var eventSize = 0
             if event.timeUnixNano != 0 { eventSize &+= 9 }
@@ -200,8 +224,8 @@ enum SpanEncoding {
             sizer.set(slot, eventSize)
             size &+= 1 &+ ProtoSize.varint(eventSize) &+ eventSize
         }
-        if span.pointee.droppedEventsCount != 0 { size &+= 1 &+ ProtoSize.uint32(span.pointee.droppedEventsCount) }
-        for link in span.pointee.links {  // links = 13
+        if span.droppedEventsCount != 0 { size &+= 1 &+ ProtoSize.uint32(span.droppedEventsCount) }
+        for link in span.links {  // links = 13
             let slot = sizer.reserveSlot()
             var linkSize = 18 &+ 10 &+ 5  // trace_id, span_id, flags (never 0: has-is-remote bit)
             if !link.context.traceState.isEmpty { linkSize &+= 1 &+ ProtoSize.string(link.context.traceState) }
@@ -210,8 +234,8 @@ enum SpanEncoding {
             sizer.set(slot, linkSize)
             size &+= 1 &+ ProtoSize.varint(linkSize) &+ linkSize
         }
-        if span.pointee.droppedLinksCount != 0 { size &+= 1 &+ ProtoSize.uint32(span.pointee.droppedLinksCount) }
-        switch span.pointee.status {  // status = 15
+        if span.droppedLinksCount != 0 { size &+= 1 &+ ProtoSize.uint32(span.droppedLinksCount) }
+        switch span.status {  // status = 15
         case .unset: break
         case .ok:
             let slot = sizer.reserveSlot()
@@ -224,114 +248,114 @@ enum SpanEncoding {
             sizer.set(slot, statusSize)
             size &+= 1 &+ ProtoSize.varint(statusSize) &+ statusSize
         }
-        if span.pointee.context.traceFlags.rawValue != 0 { size &+= 2 &+ 4 }  // flags = 16 (two-byte tag)
+        if span.context.traceFlags.rawValue != 0 { size &+= 2 &+ 4 }  // flags = 16 (two-byte tag)
         return size
     }
 
-    static func write(_ span: UnsafePointer<SpanData>, leading: UnsafeBufferPointer<Attribute>, _ writer: inout ProtoWriter) {
-        writer.writeTag(0x0A)  // trace_id = 1
+    static func write(_ span: SpanView, leading: UnsafeBufferPointer<Attribute>, _ writer: inout ProtoWriter) {
+        writer.writeTag(TraceV1Span.Tag.traceId)
         writer.writeLength(16)
-        writer.writeFixed64(span.pointee.context.traceID.high.byteSwapped)  // big-endian bytes
-        writer.writeFixed64(span.pointee.context.traceID.low.byteSwapped)
-        writer.writeTag(0x12)  // span_id = 2
+        writer.writeFixed64(span.context.traceID.high.byteSwapped)  // big-endian bytes
+        writer.writeFixed64(span.context.traceID.low.byteSwapped)
+        writer.writeTag(TraceV1Span.Tag.spanId)
         writer.writeLength(8)
-        writer.writeFixed64(span.pointee.context.spanID.value.byteSwapped)
-        if !span.pointee.context.traceState.isEmpty {
-            writer.writeTag(0x1A)  // trace_state = 3
-            writer.writeString(span.pointee.context.traceState)
+        writer.writeFixed64(span.context.spanID.value.byteSwapped)
+        if !span.context.traceState.isEmpty {
+            writer.writeTag(TraceV1Span.Tag.traceState)
+            writer.writeString(span.context.traceState)
         }
-        if let parent = span.pointee.parentSpanID {
-            writer.writeTag(0x22)  // parent_span_id = 4
+        if let parent = span.parentSpanID {
+            writer.writeTag(TraceV1Span.Tag.parentSpanId)
             writer.writeLength(8)
             writer.writeFixed64(parent.value.byteSwapped)
         }
-        if !span.pointee.name.isEmpty {
-            writer.writeTag(0x2A)  // name = 5
-            writer.writeString(span.pointee.name)
+        if !span.name.isEmpty {
+            writer.writeTag(TraceV1Span.Tag.name)
+            writer.writeString(span.name)
         }
-        writer.writeTag(0x30)  // kind = 6
-        writer.writeByte(kindNumber(span.pointee.kind))
-        if span.pointee.startTimeUnixNano != 0 {
-            writer.writeTag(0x39)  // start_time_unix_nano = 7
-            writer.writeFixed64(span.pointee.startTimeUnixNano)
+        writer.writeTag(TraceV1Span.Tag.kind)
+        writer.writeByte(kindNumber(span.kind))
+        if span.startTimeUnixNano != 0 {
+            writer.writeTag(TraceV1Span.Tag.startTimeUnixNano)
+            writer.writeFixed64(span.startTimeUnixNano)
         }
-        if span.pointee.endTimeUnixNano != 0 {
-            writer.writeTag(0x41)  // end_time_unix_nano = 8
-            writer.writeFixed64(span.pointee.endTimeUnixNano)
+        if span.endTimeUnixNano != 0 {
+            writer.writeTag(TraceV1Span.Tag.endTimeUnixNano)
+            writer.writeFixed64(span.endTimeUnixNano)
         }
-        AttributeEncoding.writeList(leading, tag: 0x4A, &writer)  // attributes = 9
-        AttributeEncoding.writeList(span.pointee.attributes, tag: 0x4A, &writer)
-        if span.pointee.droppedAttributesCount != 0 {
-            writer.writeTag(0x50)  // dropped_attributes_count = 10
-            writer.writeUInt32(span.pointee.droppedAttributesCount)
+        AttributeEncoding.writeList(leading, tag: TraceV1Span.Tag.attributes, &writer)
+        AttributeEncoding.writeList(span.attributes, tag: TraceV1Span.Tag.attributes, &writer)
+        if span.droppedAttributesCount != 0 {
+            writer.writeTag(TraceV1Span.Tag.droppedAttributesCount)
+            writer.writeUInt32(span.droppedAttributesCount)
         }
-        for event in span.pointee.events {
-            writer.writeTag(0x5A)  // events = 11
+        for event in span.events {
+            writer.writeTag(TraceV1Span.Tag.events)
             writer.writeRecordedLength()
             if event.timeUnixNano != 0 {
-                writer.writeTag(0x09)  // time_unix_nano = 1
+                writer.writeTag(TraceV1Span.Event.Tag.timeUnixNano)
                 writer.writeFixed64(event.timeUnixNano)
             }
             if !event.name.isEmpty {
-                writer.writeTag(0x12)  // name = 2
+                writer.writeTag(TraceV1Span.Event.Tag.name)
                 writer.writeString(event.name)
             }
-            AttributeEncoding.writeList(event.attributes, tag: 0x1A, &writer)  // attributes = 3
+            AttributeEncoding.writeList(event.attributes, tag: TraceV1Span.Event.Tag.attributes, &writer)
             if event.droppedAttributesCount != 0 {
-                writer.writeTag(0x20)  // dropped_attributes_count = 4
+                writer.writeTag(TraceV1Span.Event.Tag.droppedAttributesCount)
                 writer.writeUInt32(event.droppedAttributesCount)
             }
         }
-        if span.pointee.droppedEventsCount != 0 {
-            writer.writeTag(0x60)  // dropped_events_count = 12
-            writer.writeUInt32(span.pointee.droppedEventsCount)
+        if span.droppedEventsCount != 0 {
+            writer.writeTag(TraceV1Span.Tag.droppedEventsCount)
+            writer.writeUInt32(span.droppedEventsCount)
         }
-        for link in span.pointee.links {
-            writer.writeTag(0x6A)  // links = 13
+        for link in span.links {
+            writer.writeTag(TraceV1Span.Tag.links)
             writer.writeRecordedLength()
-            writer.writeTag(0x0A)  // trace_id = 1
+            writer.writeTag(TraceV1Span.Link.Tag.traceId)
             writer.writeLength(16)
             writer.writeFixed64(link.context.traceID.high.byteSwapped)
             writer.writeFixed64(link.context.traceID.low.byteSwapped)
-            writer.writeTag(0x12)  // span_id = 2
+            writer.writeTag(TraceV1Span.Link.Tag.spanId)
             writer.writeLength(8)
             writer.writeFixed64(link.context.spanID.value.byteSwapped)
             if !link.context.traceState.isEmpty {
-                writer.writeTag(0x1A)  // trace_state = 3
+                writer.writeTag(TraceV1Span.Link.Tag.traceState)
                 writer.writeString(link.context.traceState)
             }
-            AttributeEncoding.writeList(link.attributes, tag: 0x22, &writer)  // attributes = 4
+            AttributeEncoding.writeList(link.attributes, tag: TraceV1Span.Link.Tag.attributes, &writer)
             if link.droppedAttributesCount != 0 {
-                writer.writeTag(0x28)  // dropped_attributes_count = 5
+                writer.writeTag(TraceV1Span.Link.Tag.droppedAttributesCount)
                 writer.writeUInt32(link.droppedAttributesCount)
             }
-            writer.writeTag(0x35)  // flags = 6: trace flags | HAS_IS_REMOTE (0x100) | IS_REMOTE (0x200)
+            writer.writeTag(TraceV1Span.Link.Tag.flags)  // trace flags | HAS_IS_REMOTE (0x100) | IS_REMOTE (0x200)
             writer.writeFixed32(UInt32(link.context.traceFlags.rawValue) | 0x100 | (link.context.isRemote ? 0x200 : 0))
         }
-        if span.pointee.droppedLinksCount != 0 {
-            writer.writeTag(0x70)  // dropped_links_count = 14
-            writer.writeUInt32(span.pointee.droppedLinksCount)
+        if span.droppedLinksCount != 0 {
+            writer.writeTag(TraceV1Span.Tag.droppedLinksCount)
+            writer.writeUInt32(span.droppedLinksCount)
         }
-        switch span.pointee.status {
+        switch span.status {
         case .unset: break
         case .ok:
-            writer.writeTag(0x7A)  // status = 15
+            writer.writeTag(TraceV1Span.Tag.status)
             writer.writeRecordedLength()
-            writer.writeTag(0x18)  // code = 3
+            writer.writeTag(TraceV1Status.Tag.code)
             writer.writeByte(1)  // STATUS_CODE_OK
         case .error(let description):
-            writer.writeTag(0x7A)  // status = 15
+            writer.writeTag(TraceV1Span.Tag.status)
             writer.writeRecordedLength()
             if !description.isEmpty {
-                writer.writeTag(0x12)  // message = 2
+                writer.writeTag(TraceV1Status.Tag.message)
                 writer.writeString(description)
             }
-            writer.writeTag(0x18)  // code = 3
+            writer.writeTag(TraceV1Status.Tag.code)
             writer.writeByte(2)  // STATUS_CODE_ERROR
         }
-        if span.pointee.context.traceFlags.rawValue != 0 {
-            writer.writeTag(0x85)  // flags = 16 (fixed32): tag 133 as a two-byte varint
-            writer.writeFixed32(UInt32(span.pointee.context.traceFlags.rawValue))
+        if span.context.traceFlags.rawValue != 0 {
+            writer.writeTag(TraceV1Span.Tag.flags)  // fixed32, behind a two-byte tag
+            writer.writeFixed32(UInt32(span.context.traceFlags.rawValue))
         }
     }
 
@@ -356,19 +380,18 @@ enum AttributeEncoding {
     static func sizeOfList(_ attributes: UnsafeBufferPointer<Attribute>, tagSize: Int, _ sizer: inout ProtoSizer) -> Int {
         var size = 0
         do {
-            guard let first = attributes.baseAddress else { return 0 }
-            for attribute in first..<first + attributes.count {
+            for index in 0..<attributes.count {
                 let slot = sizer.reserveSlot()
-                let keyLength = attribute.pointee.key.utf8.count
+                let keyLength = attributes[index].key.utf8.count
                 var keyValueSize = keyLength == 0 ? 0 : 1 &+ ProtoSize.varint(keyLength) &+ keyLength  // key = 1
                 let valueSlot = sizer.reserveSlot()
                 let valueSize: Int
-                switch attribute.pointee.value {  // scalars and strings in place; the rest below
+                switch attributes[index].value {  // scalars and strings in place; the rest below
                 case .string(let text): valueSize = 1 &+ ProtoSize.string(text)
                 case .bool: valueSize = 2
                 case .int(let number): valueSize = 1 &+ ProtoSize.int64(number)
                 case .double: valueSize = 9
-                default: valueSize = sizeOfValue(attribute.pointee.value, &sizer)
+                default: valueSize = sizeOfValue(attributes[index].value, &sizer)
                 }
                 sizer.set(valueSlot, valueSize)
                 keyValueSize &+= 1 &+ ProtoSize.varint(valueSize) &+ valueSize  // value = 2 (always set)
@@ -385,22 +408,21 @@ enum AttributeEncoding {
 
     static func writeList(_ attributes: UnsafeBufferPointer<Attribute>, tag: UInt32, _ writer: inout ProtoWriter) {
         do {
-            guard let first = attributes.baseAddress else { return }
-            for attribute in first..<first + attributes.count {
+            for index in 0..<attributes.count {
                 writer.writeTag(tag)
                 writer.writeRecordedLength()
-                if !attribute.pointee.key.isEmpty {
-                    writer.writeTag(0x0A)  // key = 1
-                    writer.writeString(attribute.pointee.key)
+                if !attributes[index].key.isEmpty {
+                    writer.writeTag(CommonV1KeyValue.Tag.key)
+                    writer.writeString(attributes[index].key)
                 }
-                writer.writeTag(0x12)  // value = 2
+                writer.writeTag(CommonV1KeyValue.Tag.value)
                 writer.writeRecordedLength()
-                switch attribute.pointee.value {  // scalars and strings in place; the rest below
-                case .string(let text): writer.writeTag(0x0A); writer.writeString(text)
-                case .bool(let flag): writer.writeTag(0x10); writer.writeBool(flag)
-                case .int(let number): writer.writeTag(0x18); writer.writeInt64(number)
-                case .double(let number): writer.writeTag(0x21); writer.writeDouble(number)
-                default: writeValue(attribute.pointee.value, &writer)
+                switch attributes[index].value {  // scalars and strings in place; the rest below
+                case .string(let text): writer.writeTag(CommonV1AnyValue.Tag.stringValue); writer.writeString(text)
+                case .bool(let flag): writer.writeTag(CommonV1AnyValue.Tag.boolValue); writer.writeBool(flag)
+                case .int(let number): writer.writeTag(CommonV1AnyValue.Tag.intValue); writer.writeInt64(number)
+                case .double(let number): writer.writeTag(CommonV1AnyValue.Tag.doubleValue); writer.writeDouble(number)
+                default: writeValue(attributes[index].value, &writer)
                 }
             }
         }
@@ -441,27 +463,27 @@ enum AttributeEncoding {
 
     static func writeValue(_ value: borrowing AttributeValue, _ writer: inout ProtoWriter) {
         switch value {
-        case .string(let text): writer.writeTag(0x0A); writer.writeString(text)
-        case .bool(let flag): writer.writeTag(0x10); writer.writeBool(flag)
-        case .int(let number): writer.writeTag(0x18); writer.writeInt64(number)
-        case .double(let number): writer.writeTag(0x21); writer.writeDouble(number)
-        case .bytes(let bytes): writer.writeTag(0x3A); writer.writeBytes(bytes)
+        case .string(let text): writer.writeTag(CommonV1AnyValue.Tag.stringValue); writer.writeString(text)
+        case .bool(let flag): writer.writeTag(CommonV1AnyValue.Tag.boolValue); writer.writeBool(flag)
+        case .int(let number): writer.writeTag(CommonV1AnyValue.Tag.intValue); writer.writeInt64(number)
+        case .double(let number): writer.writeTag(CommonV1AnyValue.Tag.doubleValue); writer.writeDouble(number)
+        case .bytes(let bytes): writer.writeTag(CommonV1AnyValue.Tag.bytesValue); writer.writeBytes(bytes)
         case .stringArray(let texts):
-            writeArray(texts.count, &writer) { $1.writeTag(0x0A); $1.writeString(texts[$0]) }
+            writeArray(texts.count, &writer) { $1.writeTag(CommonV1AnyValue.Tag.stringValue); $1.writeString(texts[$0]) }
         case .boolArray(let flags):
-            writeArray(flags.count, &writer) { $1.writeTag(0x10); $1.writeBool(flags[$0]) }
+            writeArray(flags.count, &writer) { $1.writeTag(CommonV1AnyValue.Tag.boolValue); $1.writeBool(flags[$0]) }
         case .intArray(let numbers):
-            writeArray(numbers.count, &writer) { $1.writeTag(0x18); $1.writeInt64(numbers[$0]) }
+            writeArray(numbers.count, &writer) { $1.writeTag(CommonV1AnyValue.Tag.intValue); $1.writeInt64(numbers[$0]) }
         case .doubleArray(let numbers):
-            writeArray(numbers.count, &writer) { $1.writeTag(0x21); $1.writeDouble(numbers[$0]) }
+            writeArray(numbers.count, &writer) { $1.writeTag(CommonV1AnyValue.Tag.doubleValue); $1.writeDouble(numbers[$0]) }
         }
     }
 
     private static func writeArray(_ count: Int, _ writer: inout ProtoWriter, element: (Int, inout ProtoWriter) -> Void) {
-        writer.writeTag(0x2A)  // array_value = 5
+        writer.writeTag(CommonV1AnyValue.Tag.arrayValue)
         writer.writeRecordedLength()
         for index in 0..<count {
-            writer.writeTag(0x0A)  // values = 1
+            writer.writeTag(CommonV1ArrayValue.Tag.values)
             writer.writeRecordedLength()
             element(index, &writer)
         }
