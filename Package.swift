@@ -86,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "otlp",
             dependencies: [
-                "Telemetry", "OTLPExporter", "OTLPProto", "OTLPWire", "HTTP2Transport", "OTLPSync", "OTLPTesting",
+                "Telemetry", "TelemetryPipeline", "OTLPExporter", "OTLPProto", "OTLPWire", "HTTP2Transport", "OTLPSync", "OTLPTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

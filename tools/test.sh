@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Runs every swift-otlp test on a fresh machine: set-up (apt packages, the Python venv of the
-# reference peers), then the whole package as one `swift test` process (all suites in parallel,
-# as every contributor runs it), then the whole package again as one process under
-# ThreadSanitizer (its own scratch path, so the two builds do not thrash; TSan warnings fail
-# the run even when every test passed), then once more under AddressSanitizer, with
-# UndefinedBehaviorSanitizer on the C code (scratch path .build-asan; any report fails the run), then
-# every fuzz target for a bounded time, a short soak against a collector that is killed and
+# reference peers), then tools/check-layering.sh, then the whole package as one `swift test`
+# process (all suites in parallel, as every contributor runs it), then the whole package again as
+# one process under ThreadSanitizer (its own scratch path, so the two builds do not thrash; TSan
+# warnings fail the run even when every test passed), then once more under AddressSanitizer, with
+# UndefinedBehaviorSanitizer on the C code (scratch path .build-asan; any report fails the run),
+# then every fuzz target for a bounded time, a short soak against a collector that is killed and
 # restarted, and short outages (dead and blackholed collector, every signal at once).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,6 +18,9 @@ export OTLP_REQUIRE_PEERS=1
 quiet() { { grep -vE '^\[[0-9]+/[0-9]+\]' || true; }; }
 failed=()
 crashes=()
+
+echo "== tools/check-layering.sh (ARCHITECTURE.md's module table against Package.swift and the imports)"
+tools/check-layering.sh || failed+=("check-layering")
 
 echo "== swift build --build-tests (debug)"
 swift build --build-tests 2>&1 | quiet
