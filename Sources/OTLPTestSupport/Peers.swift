@@ -31,13 +31,25 @@ public func waitForTCPPort(_ port: UInt16, host: String = "127.0.0.1", timeout: 
     }
     defer { freeaddrinfo(info) }
     while Date() < deadline {
-        let fd = socket(address.pointee.ai_family, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(address.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         let rc = connect(fd, address.pointee.ai_addr, address.pointee.ai_addrlen)
         close(fd)
         if rc == 0 { return }
         Thread.sleep(forTimeInterval: 0.02)
     }
     throw ChildProcess.Failure.timedOut(command: "wait for port \(port)", seconds: timeout)
+}
+
+/// Waits until `port` accepts connections and `peer` still runs a moment later. The port came
+/// from ``freeLoopbackPort()``, which releases it: another process may bind it first, and then
+/// the peer exits at once (address in use) while the probe reached that other process.
+public func waitForPeerListening(_ peer: ChildProcess, port: UInt16, host: String = "127.0.0.1", timeout: Double) throws {
+    try waitForTCPPort(port, host: host, timeout: timeout)
+    // The guard polls its peer every 0.2 s and exits with it.
+    Thread.sleep(forTimeInterval: 0.5)
+    guard peer.isRunning else {
+        throw ChildProcess.Failure.couldNotStart(command: "peer on port \(port)", reason: "exited: \(peer.stderrSoFar)")
+    }
 }
 
 /// The Python OTLP/gRPC collector peer (`tools/peers/collector.py`). Behaviour per call is
@@ -95,7 +107,7 @@ public final class NghttpdPeer: @unchecked Sendable {
             if let tls { arguments += [String(port), tls.key, tls.cert] } else { arguments += ["--no-tls", String(port)] }
             let child = try startGuardedPeer("/usr/sbin/nghttpd", arguments)
             do {
-                try waitForTCPPort(port, host: address, timeout: 5)
+                try waitForPeerListening(child, port: port, host: address, timeout: 5)
                 process = child
                 self.port = port
                 return
@@ -126,7 +138,7 @@ public final class OpenSSLServerPeer: @unchecked Sendable {
             let child = try startGuardedPeer("/usr/bin/openssl",
                                          ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", cert, "-key", key, "-www", "-quiet"])
             do {
-                try waitForTCPPort(port, timeout: 5)
+                try waitForPeerListening(child, port: port, timeout: 5)
                 process = child
                 self.port = port
                 return

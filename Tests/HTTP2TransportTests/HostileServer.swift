@@ -136,7 +136,7 @@ final class HostileServer: @unchecked Sendable {
                  receiveBuffer: Int? = nil) throws {
         self.greeting = greeting
         self.respond = respond
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         if let receiveBuffer {
@@ -160,6 +160,7 @@ final class HostileServer: @unchecked Sendable {
             while let server = box.value {
                 let client = accept(fd, nil, nil)
                 if client < 0 { return }
+                _ = fcntl(client, F_SETFD, FD_CLOEXEC)  // not inherited by children other tests spawn
                 let (stopped, number) = server.state.withLock { state -> (Bool, Int) in
                     if !state.stopped { state.fds.append(client); state.accepted += 1 }
                     return (state.stopped, state.accepted)

@@ -117,7 +117,7 @@ final class ByteAtATimeRelay: @unchecked Sendable {
     var singleByteSends: Int { state.withLock { $0.singleByteSends } }
 
     init(to target: UInt16) throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var address = Self.loopback(port: 0)
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
@@ -130,7 +130,8 @@ final class ByteAtATimeRelay: @unchecked Sendable {
             while let relay = box.value {
                 let client = accept(fd, nil, nil)
                 if client < 0 { box.value = nil; return }
-                let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                _ = fcntl(client, F_SETFD, FD_CLOEXEC)  // not inherited by children other tests spawn
+                let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
                 var target = Self.loopback(port: target)
                 let connected = withUnsafePointer(to: &target) {
                     $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }

@@ -55,6 +55,7 @@ final class Blackhole: @unchecked Sendable {
             guard poll(&pfd, 1, 50) > 0 else { continue }
             let fd = accept(listener, nil, nil)
             guard fd >= 0 else { continue }
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)  // not inherited by children other tests spawn
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             accepted.withLock { $0.append(fd) }
         }

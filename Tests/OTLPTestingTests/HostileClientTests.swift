@@ -304,7 +304,13 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         #expect(try await refused.closedByServer())
         #expect(collector.transportStatistics.http?.connectionsRefused == 1)
         clients.removeAll()
-        try await Task.sleep(for: .milliseconds(100))
+        // The closed connections free their places once the server's I/O thread has seen them
+        // close: wait for that (bounded), then a new connection is served.
+        let deadline = ContinuousClock.now + .seconds(20)
+        while collector.transportStatistics.http?.openConnections ?? 0 > 0 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(collector.transportStatistics.http?.openConnections == 0)
         #expect(try await healthyHTTPExport(collector) == 200)
         await collector.stop()
     }
