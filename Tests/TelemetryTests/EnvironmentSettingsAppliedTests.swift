@@ -222,6 +222,24 @@ struct EnvironmentSettingsAppliedTests {
         #expect(settings.logRecordLimits.attributeCountLimit == 5 && settings.logRecordLimits.attributeValueLengthLimit == 9)
     }
 
+    @Test func spanAttributeValueLengthLimitWinsOverTheGeneralOneForSpansOnly() async throws {
+        let settings = try inMemorySettings([
+            "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "6", "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT": "2",
+        ])
+        #expect(settings.spanLimits.attributeValueLengthLimit == 2)
+        #expect(settings.logRecordLimits.attributeValueLengthLimit == 6)
+        let telemetry = try #require(try TelemetryProvider.make(settings: settings))
+        var span = telemetry.provider.tracer("t").startSpan("cut")
+        span.setAttribute("a", .string("abcdefgh"))
+        span.end()
+        telemetry.provider.logger("l").info("line", attributes: ["p": .string("abcdefgh")])
+        try await telemetry.shutdown(timeout: .seconds(10))
+        let data = try #require(telemetry.inMemorySpans?.spans.first)
+        #expect(data.attributes.first { $0.key == "a" }?.value == .string("ab"))
+        let record = try #require(telemetry.inMemoryLogs?.records.first)
+        #expect(record.attributes.first?.value == .string("abcdef"))
+    }
+
     struct Headers: Injector, Extractor {
         func inject(_ value: String, forKey key: String, into carrier: inout [String: String]) { carrier[key] = value }
         func extract(key: String, from carrier: [String: String]) -> String? { carrier[key] }
