@@ -11,9 +11,15 @@ public enum InstrumentKind: Sendable, Hashable {
     }
 }
 
-/// https://opentelemetry.io/docs/specs/otel/metrics/data-model/#temporality
-public enum AggregationTemporality: Sendable, Hashable {
-    case delta, cumulative
+/// Aggregation temporality of exported sums and histograms
+/// (https://opentelemetry.io/docs/specs/otel/metrics/data-model/#temporality). The raw values are
+/// the names settings use (`metrics_temporality` in TOML, `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE`).
+public enum AggregationTemporality: String, Sendable, Hashable, CaseIterable {
+    /// Each export carries the change since the previous export (codex-otel's choice; the
+    /// default of `TelemetrySettings`).
+    case delta
+    /// Each export carries the total since the start.
+    case cumulative
 }
 
 /// A measured value: integer or floating point, as the instrument was declared.

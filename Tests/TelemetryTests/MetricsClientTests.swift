@@ -12,7 +12,7 @@ final class ManualNanoClock: Sendable {
 @Suite("MetricsClient")
 struct MetricsClientTests {
     func makeClient(
-        temporality: MetricsTemporality = .delta, defaultTags: [String: String] = [:], clock: ManualNanoClock = ManualNanoClock()
+        temporality: AggregationTemporality = .delta, defaultTags: [String: String] = [:], clock: ManualNanoClock = ManualNanoClock()
     ) throws -> (MetricsClient, MetricsClient.InMemoryExporter) {
         let exporter = MetricsClient.InMemoryExporter()
         let client = try MetricsClient(.inMemory(

@@ -33,7 +33,7 @@ extension MetricsClient.Snapshot {
         }
     }
 
-    static func temporality(_ t: MetricsTemporality) -> MetricsV1AggregationTemporality {
+    static func temporality(_ t: AggregationTemporality) -> MetricsV1AggregationTemporality {
         t == .delta ? .delta : .cumulative
     }
 

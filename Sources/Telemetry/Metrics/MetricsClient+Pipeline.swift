@@ -10,17 +10,16 @@ extension MetricsClient.Snapshot {
         func attributes(_ tags: [String: String]) -> [Attribute] {
             tags.keys.sorted().map { Attribute($0, .string(tags[$0] ?? "")) }
         }
-        func temporality(_ t: MetricsTemporality) -> AggregationTemporality { t == .delta ? .delta : .cumulative }
         let converted: [MetricData] = metrics.map { metric in
             let points: MetricPoints
             switch metric.data {
             case .sum(let sums, let t):
-                points = .sum(isMonotonic: true, temporality: temporality(t), points: sums.map {
+                points = .sum(isMonotonic: true, temporality: t, points: sums.map {
                     NumberDataPoint.make(attributes: attributes($0.attributes), startTimeUnixNano: $0.startTimeUnixNano,
                                     timeUnixNano: $0.timeUnixNano, value: .int($0.value))
                 })
             case .histogram(let histograms, let t):
-                points = .histogram(temporality: temporality(t), points: histograms.map {
+                points = .histogram(temporality: t, points: histograms.map {
                     HistogramDataPoint.make(attributes: attributes($0.attributes), startTimeUnixNano: $0.startTimeUnixNano,
                                        timeUnixNano: $0.timeUnixNano, count: $0.count, sum: $0.sum, min: $0.min,
                                        max: $0.max, explicitBounds: $0.explicitBounds, bucketCounts: $0.bucketCounts)

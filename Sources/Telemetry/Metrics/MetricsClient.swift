@@ -1,8 +1,9 @@
 // MetricsClient: codex-otel's low-level metrics API in Swift.
 
-import OTLPSync
 import Foundation
+import OTLPSync
 import Synchronization
+import TelemetryPipeline
 
 /// A small, validated metrics API: counters, histograms, gauges, observable gauges and
 /// durations with fixed buckets, aggregated in process and exported periodically, on
@@ -29,7 +30,7 @@ public final class MetricsClient: Sendable {
         /// Tags added to every point (a point's own tags win on conflict).
         public var defaultTags: [String: String]
         /// Delta (default) or cumulative.
-        public var temporality: MetricsTemporality
+        public var temporality: AggregationTemporality
         /// Period of automatic exports; `nil` exports only on ``MetricsClient/flush()`` and
         /// ``MetricsClient/shutdown()``.
         public var exportInterval: Duration?
@@ -43,7 +44,7 @@ public final class MetricsClient: Sendable {
             serviceName: String,
             serviceVersion: String = "0.0.0",
             defaultTags: [String: String] = [:],
-            temporality: MetricsTemporality = .delta,
+            temporality: AggregationTemporality = .delta,
             exportInterval: Duration? = .seconds(60),
             exporter: any MetricsClientExporter,
             now: @escaping @Sendable () -> UInt64 = MetricsClient.wallClockNanoseconds
@@ -62,7 +63,7 @@ public final class MetricsClient: Sendable {
         /// ``MetricsClient/shutdown()``), results in `exporter`.
         public static func inMemory(
             environment: String = "test", serviceName: String, serviceVersion: String = "0.0.0",
-            defaultTags: [String: String] = [:], temporality: MetricsTemporality = .delta,
+            defaultTags: [String: String] = [:], temporality: AggregationTemporality = .delta,
             exporter: InMemoryExporter, now: @escaping @Sendable () -> UInt64 = MetricsClient.wallClockNanoseconds
         ) -> Configuration {
             Configuration(
@@ -616,7 +617,7 @@ struct ClientAggregationState: Sendable {
     }
 
     mutating func collect(
-        now: UInt64, temporality: MetricsTemporality, reset: Bool, observed: [(ClientSeriesKey, Double)]
+        now: UInt64, temporality: AggregationTemporality, reset: Bool, observed: [(ClientSeriesKey, Double)]
     ) -> [MetricsClient.Metric] {
         let deltaStart = lastCollect
         var sums: [String: [MetricsClient.SumPoint]] = [:]

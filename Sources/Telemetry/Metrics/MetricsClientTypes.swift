@@ -93,9 +93,9 @@ extension MetricsClient {
     /// A metric's points.
     public enum MetricData: Sendable, Hashable {
         /// A monotonic sum (counter).
-        case sum([SumPoint], temporality: MetricsTemporality)
+        case sum([SumPoint], temporality: AggregationTemporality)
         /// An explicit-bucket histogram.
-        case histogram([HistogramPoint], temporality: MetricsTemporality)
+        case histogram([HistogramPoint], temporality: AggregationTemporality)
         /// A gauge (last value).
         case gauge([GaugePoint])
     }

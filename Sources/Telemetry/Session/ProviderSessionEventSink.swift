@@ -1,20 +1,8 @@
 // SessionTelemetry wired onto the SDK: log view → TelemetryLogger, trace view → span event.
 
-extension SessionAttributeValue {
-    /// The SDK attribute value.
-    public var attributeValue: AttributeValue {
-        switch self {
-        case .string(let s): .string(s)
-        case .int(let i): .int(i)
-        case .double(let d): .double(d)
-        case .bool(let b): .bool(b)
-        }
-    }
-}
-
 extension SessionEventRecord {
     /// The attributes as SDK attributes, in order.
-    public var sdkAttributes: [Attribute] { attributes.map { Attribute($0.key, $0.value.attributeValue) } }
+    public var sdkAttributes: [Attribute] { attributes.map { Attribute($0.key, $0.value) } }
 }
 
 /// Sends SessionTelemetry's events into a ``TelemetryProvider``:
@@ -46,7 +34,7 @@ public struct ProviderSessionEventSink: SessionEventSink {
     /// Records the phase span with its own id, times, status and event (sampled as a child of the
     /// span its trace continues, else as a root of its trace).
     public func emitSpan(_ record: SessionSpanRecord) {
-        let attributes = record.attributes.map { Attribute($0.key, $0.value.attributeValue) }
+        let attributes = record.attributes.map { Attribute($0.key, $0.value) }
         var span = tracer.startSpan(
             record.name, traceID: record.traceID, spanID: record.spanID, parentSpanID: record.parentSpanID,
             sampledLike: record.continuedSpan, attributes: attributes, startTimeUnixNano: record.startUnixNano)

@@ -1,20 +1,7 @@
 // Session events as OTLP values: log records (the log view) and span events (the trace view).
 
+import OTLPExporter
 import OTLPProto
-
-extension SessionAttributeValue {
-    /// The OTLP `AnyValue` of this attribute.
-    public var otlpValue: CommonV1AnyValue {
-        var value = CommonV1AnyValue()
-        switch self {
-        case .string(let s): value.value = .stringValue(s)
-        case .int(let i): value.value = .intValue(i)
-        case .double(let d): value.value = .doubleValue(d)
-        case .bool(let b): value.value = .boolValue(b)
-        }
-        return value
-    }
-}
 
 extension SessionEventRecord {
     var otlpAttributes: [CommonV1KeyValue] {

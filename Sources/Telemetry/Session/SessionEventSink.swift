@@ -5,23 +5,6 @@
 import OTLPSync
 import Synchronization
 
-/// An attribute value of a session event.
-public enum SessionAttributeValue: Sendable, Hashable, CustomStringConvertible {
-    case string(String)
-    case int(Int64)
-    case double(Double)
-    case bool(Bool)
-
-    public var description: String {
-        switch self {
-        case .string(let s): s
-        case .int(let i): String(i)
-        case .double(let d): String(d)
-        case .bool(let b): String(b)
-        }
-    }
-}
-
 /// One emitted session event (as a log record or as a span event).
 public struct SessionEventRecord: Sendable, Hashable {
     /// `event.name`, e.g. `codex.startup_phase`.
@@ -29,16 +12,16 @@ public struct SessionEventRecord: Sendable, Hashable {
     /// When the event happened, Unix nanoseconds.
     public var timeUnixNano: UInt64
     /// Attributes in emission order (event fields first, then the session metadata).
-    public var attributes: [(key: String, value: SessionAttributeValue)]
+    public var attributes: [(key: String, value: AttributeValue)]
 
-    public init(name: String, timeUnixNano: UInt64, attributes: [(key: String, value: SessionAttributeValue)]) {
+    public init(name: String, timeUnixNano: UInt64, attributes: [(key: String, value: AttributeValue)]) {
         self.name = name
         self.timeUnixNano = timeUnixNano
         self.attributes = attributes
     }
 
     /// The value of attribute `key`, if present.
-    public subscript(key: String) -> SessionAttributeValue? {
+    public subscript(key: String) -> AttributeValue? {
         attributes.first { $0.key == key }?.value
     }
 
@@ -79,7 +62,7 @@ public struct SessionSpanRecord: Sendable {
     /// The phase's end, Unix nanoseconds.
     public var endUnixNano: UInt64
     /// Trace-safe attributes (no personal data).
-    public var attributes: [(key: String, value: SessionAttributeValue)]
+    public var attributes: [(key: String, value: AttributeValue)]
     /// An error status with this description (a failed or cancelled phase); nil: unset.
     public var errorDescription: String?
     /// The trace view of the phase's event, carried as the span's event.
@@ -88,7 +71,7 @@ public struct SessionSpanRecord: Sendable {
     public init(
         name: String, traceID: TraceID, spanID: SpanID, parentSpanID: SpanID?, continuedSpan: SpanContext? = nil,
         startUnixNano: UInt64, endUnixNano: UInt64,
-        attributes: [(key: String, value: SessionAttributeValue)], errorDescription: String? = nil,
+        attributes: [(key: String, value: AttributeValue)], errorDescription: String? = nil,
         event: SessionEventRecord? = nil
     ) {
         self.name = name

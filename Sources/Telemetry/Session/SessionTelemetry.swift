@@ -219,7 +219,7 @@ public final class SessionTelemetry: Sendable {
         sandboxPolicy: String, mcpServers: [String] = [], activeProfile: String? = nil
     ) {
         if activeProfile != nil { counter("profile.usage", tags: [:]) }
-        var common: [(String, SessionAttributeValue?)] = [
+        var common: [(String, AttributeValue?)] = [
             ("provider_name", .string(providerName)),
             ("reasoning_effort", reasoningEffort.map { .string($0) }),
             ("reasoning_summary", reasoningSummary.map { .string($0) }),
@@ -253,7 +253,7 @@ public final class SessionTelemetry: Sendable {
             case .localImage: localImages += 1
             }
         }
-        let length: SessionAttributeValue = .int(Int64(prompt.count))
+        let length: AttributeValue = .int(Int64(prompt.count))
         emit(
             "user_prompt",
             log: [("prompt_length", length), ("prompt", .string(metadata.logUserPrompts ? prompt : "[REDACTED]"))],
@@ -270,7 +270,7 @@ public final class SessionTelemetry: Sendable {
         let tags = ["status": status.map(String.init) ?? "none", "success": String(success)]
         counter("api_request", tags: tags)
         recordDuration("api_request.duration_ms", duration, tags: tags)
-        let fields: [(String, SessionAttributeValue?)] = [
+        let fields: [(String, AttributeValue?)] = [
             ("duration_ms", .int(Self.ms(duration))), ("http.response.status_code", status.map { .int(Int64($0)) }),
             ("error.message", error.map { .string($0) }), ("attempt", .int(Int64(attempt))),
             ("endpoint", .string(endpoint)),
@@ -283,7 +283,7 @@ public final class SessionTelemetry: Sendable {
         duration: Duration, status: Int? = nil, error: String? = nil, endpoint: String = "unknown", connectionReused: Bool = false
     ) {
         let success = error == nil && (status.map { (200...299).contains($0) } ?? true)
-        let fields: [(String, SessionAttributeValue?)] = [
+        let fields: [(String, AttributeValue?)] = [
             ("duration_ms", .int(Self.ms(duration))), ("http.response.status_code", status.map { .int(Int64($0)) }),
             ("success", .string(String(success))), ("error.message", error.map { .string($0) }),
             ("endpoint", .string(endpoint)), ("auth.connection_reused", .bool(connectionReused)),
@@ -297,7 +297,7 @@ public final class SessionTelemetry: Sendable {
         let tags = ["success": String(error == nil)]
         counter("websocket.request", tags: tags)
         recordDuration("websocket.request.duration_ms", duration, tags: tags)
-        let fields: [(String, SessionAttributeValue?)] = [
+        let fields: [(String, AttributeValue?)] = [
             ("duration_ms", .int(Self.ms(duration))), ("success", .string(String(error == nil))),
             ("error.message", error.map { .string($0) }), ("auth.connection_reused", .bool(connectionReused)),
         ]
@@ -311,7 +311,7 @@ public final class SessionTelemetry: Sendable {
         let tags = ["kind": kindValue, "success": String(error == nil)]
         counter("websocket.event", tags: tags)
         recordDuration("websocket.event.duration_ms", duration, tags: tags)
-        let fields: [(String, SessionAttributeValue?)] = [
+        let fields: [(String, AttributeValue?)] = [
             ("event.kind", .string(kind ?? "unknown")), ("duration_ms", .int(Self.ms(duration))),
             ("success", .string(String(error == nil))), ("error.message", error.map { .string($0) }),
         ]
@@ -324,7 +324,7 @@ public final class SessionTelemetry: Sendable {
         let tags = ["kind": Self.tagSafe(kind ?? "unknown"), "success": String(error == nil)]
         counter("sse_event", tags: tags)
         recordDuration("sse_event.duration_ms", duration, tags: tags)
-        let fields: [(String, SessionAttributeValue?)] = [
+        let fields: [(String, AttributeValue?)] = [
             ("event.kind", kind.map { .string($0) } ?? (error == nil ? nil : .string("unknown"))),
             ("duration_ms", .int(Self.ms(duration))), ("error.message", error.map { .string($0) }),
         ]
@@ -339,7 +339,7 @@ public final class SessionTelemetry: Sendable {
         inputTokens: Int64, outputTokens: Int64, cachedTokens: Int64? = nil, reasoningTokens: Int64? = nil,
         toolTokens: Int64 = 0, timeToFirstToken: Duration? = nil
     ) {
-        let fields: [(String, SessionAttributeValue?)] = [
+        let fields: [(String, AttributeValue?)] = [
             ("event.kind", .string("response.completed")), ("input_token_count", .int(inputTokens)),
             ("output_token_count", .int(outputTokens)), ("cached_token_count", cachedTokens.map { .int($0) }),
             ("reasoning_token_count", reasoningTokens.map { .int($0) }), ("tool_token_count", .int(toolTokens)),
@@ -350,7 +350,7 @@ public final class SessionTelemetry: Sendable {
 
     /// `<ns>.tool_decision` (approval of a tool call).
     public func toolDecision(toolName: String, callID: String, decision: String, source: String) {
-        let fields: [(String, SessionAttributeValue?)] = [
+        let fields: [(String, AttributeValue?)] = [
             ("tool_name", .string(toolName)), ("call_id", .string(callID)),
             ("decision", .string(decision.lowercased())), ("source", .string(source)),
         ]
@@ -370,7 +370,7 @@ public final class SessionTelemetry: Sendable {
         counter("tool.call", tags: tags)
         recordDuration("tool.call.duration_ms", duration, tags: tags)
         let server = mcpServer ?? ""
-        let common: [(String, SessionAttributeValue?)] = [
+        let common: [(String, AttributeValue?)] = [
             ("tool_name", .string(toolName)), ("call_id", .string(callID)), ("duration_ms", .int(Self.ms(duration))),
             ("success", .string(String(success))),
         ]
@@ -433,12 +433,12 @@ public final class SessionTelemetry: Sendable {
     }
 
     private func emitStartupPhase(
-        _ recorded: RecordedStartupPhase, spanID: SpanID, parent: SpanID?, extra: [(String, SessionAttributeValue?)]
+        _ recorded: RecordedStartupPhase, spanID: SpanID, parent: SpanID?, extra: [(String, AttributeValue?)]
     ) {
         let startupTrace = startupTrace
         let duration = recorded.duration
         recordDuration("startup.phase.duration_ms", duration, tags: ["phase": recorded.phase.name, "status": recorded.status.name])
-        let fields: [(String, SessionAttributeValue?)] = [
+        let fields: [(String, AttributeValue?)] = [
             ("startup.phase", .string(recorded.phase.name)), ("startup.status", .string(recorded.status.name)),
             ("duration_ms", .int(Self.ms(duration))),
         ] + extra
@@ -460,7 +460,7 @@ public final class SessionTelemetry: Sendable {
         guard recorder.wasUsed else { return }
         let (phases, first) = recorder.takeOver()
         emitPreSessionPhases(phases, processStart: recorder.processStartUnixNano)
-        let fields: [(String, SessionAttributeValue?)] = [
+        let fields: [(String, AttributeValue?)] = [
             ("process.age_ms", .int(Self.ms(recorder.processAge))), ("startup.first_session", .bool(first)),
             ("startup.pre_session_phases", .int(Int64(phases.count))),
         ]
@@ -486,7 +486,7 @@ public final class SessionTelemetry: Sendable {
     /// `<ns>.turn_ttft` (time to first token) and histogram `<ns>.turn.ttft.duration_ms`.
     public func turnTTFT(_ duration: Duration, turnID: String? = nil) {
         recordDuration("turn.ttft.duration_ms", duration, tags: [:])
-        let fields: [(String, SessionAttributeValue?)] = [
+        let fields: [(String, AttributeValue?)] = [
             ("duration_ms", .int(Self.ms(duration))), ("turn.id", turnID.map { .string($0) }),
         ]
         emit("turn_ttft", log: fields, trace: fields)
@@ -495,7 +495,7 @@ public final class SessionTelemetry: Sendable {
     /// `<ns>.turn_ttfm` (time to first message) and histogram `<ns>.turn.ttfm.duration_ms`.
     public func turnTTFM(_ duration: Duration, turnID: String? = nil) {
         recordDuration("turn.ttfm.duration_ms", duration, tags: [:])
-        let fields: [(String, SessionAttributeValue?)] = [
+        let fields: [(String, AttributeValue?)] = [
             ("duration_ms", .int(Self.ms(duration))), ("turn.id", turnID.map { .string($0) }),
         ]
         emit("turn_ttfm", log: fields, trace: fields)
@@ -526,7 +526,7 @@ public final class SessionTelemetry: Sendable {
             guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return nil }
             let elapsed = ContinuousClock.now - start
             telemetry.recordDuration("turn.e2e.duration_ms", elapsed, tags: [:])
-            let fields: [(String, SessionAttributeValue?)] = [
+            let fields: [(String, AttributeValue?)] = [
                 ("duration_ms", .int(SessionTelemetry.ms(elapsed))), ("turn.id", turnID.map { .string($0) }),
             ]
             telemetry.emit("turn_e2e", log: fields, trace: fields)
@@ -595,7 +595,7 @@ public final class SessionTelemetry: Sendable {
 
     /// Emits `<ns>.<event>` as a log record (fields + full metadata) and a span event (fields +
     /// trace-safe metadata). `nil` fields are left out.
-    func emit(_ event: String, log: [(String, SessionAttributeValue?)], trace: [(String, SessionAttributeValue?)]) {
+    func emit(_ event: String, log: [(String, AttributeValue?)], trace: [(String, AttributeValue?)]) {
         let (logRecord, traceRecord) = records(event, log: log, trace: trace, time: now())
         sink.emitLog(logRecord)
         sink.emitSpanEvent(traceRecord)
@@ -603,10 +603,10 @@ public final class SessionTelemetry: Sendable {
 
     /// The log and trace views of one event at `time`.
     func records(
-        _ event: String, log: [(String, SessionAttributeValue?)], trace: [(String, SessionAttributeValue?)], time: UInt64
+        _ event: String, log: [(String, AttributeValue?)], trace: [(String, AttributeValue?)], time: UInt64
     ) -> (log: SessionEventRecord, trace: SessionEventRecord) {
         let name = "\(namespace).\(event)"
-        let header: [(key: String, value: SessionAttributeValue)] = [
+        let header: [(key: String, value: AttributeValue)] = [
             ("event.name", .string(name)), ("event.timestamp", .string(Self.rfc3339(time))),
         ]
         let logAttributes = header + Self.compact(log) + metadataAttributes(personal: true)
@@ -620,8 +620,8 @@ public final class SessionTelemetry: Sendable {
     /// Attribute keys that may carry personal data and so never appear in span events.
     public static let personalDataKeys: Set<String> = ["user.account_id", "user.email", "prompt", "arguments", "output", "mcp_servers"]
 
-    private func metadataAttributes(personal: Bool) -> [(key: String, value: SessionAttributeValue)] {
-        var out: [(key: String, value: SessionAttributeValue)] = [
+    private func metadataAttributes(personal: Bool) -> [(key: String, value: AttributeValue)] {
+        var out: [(key: String, value: AttributeValue)] = [
             ("conversation.id", .string(metadata.sessionID)), ("app.version", .string(metadata.appVersion)),
         ]
         if let auth = metadata.authMode { out.append(("auth_mode", .string(auth))) }
@@ -637,7 +637,7 @@ public final class SessionTelemetry: Sendable {
         return out
     }
 
-    private static func compact(_ fields: [(String, SessionAttributeValue?)]) -> [(key: String, value: SessionAttributeValue)] {
+    private static func compact(_ fields: [(String, AttributeValue?)]) -> [(key: String, value: AttributeValue)] {
         fields.compactMap { key, value in value.map { (key, $0) } }
     }
 

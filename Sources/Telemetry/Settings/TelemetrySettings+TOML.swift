@@ -158,7 +158,7 @@ struct TOMLSettingsReader {
             }
         }
         if let v = try string(otel, "metrics_temporality", problems: &problems) {
-            if let t = MetricsTemporality(rawValue: v) {
+            if let t = AggregationTemporality(rawValue: v) {
                 settings.metricsTemporality = t
             } else {
                 try problems.report(.invalidValue, "otel.metrics_temporality", "expected delta or cumulative, found \"\(v)\"")

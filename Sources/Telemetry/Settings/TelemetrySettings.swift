@@ -43,15 +43,6 @@ public enum TelemetryExporter: Sendable, Hashable {
     public var isEnabled: Bool { self != .none }
 }
 
-/// Aggregation temporality of exported sums and histograms.
-public enum MetricsTemporality: String, Sendable, Hashable, CaseIterable {
-    /// Each export carries the change since the previous export (codex-otel's choice; the
-    /// default of ``TelemetrySettings``).
-    case delta
-    /// Each export carries the total since the start.
-    case cumulative
-}
-
 /// Settings of a telemetry provider and its session telemetry.
 ///
 /// Defaults: environment `dev`, service `unknown_service`, version `0.0.0`, namespace `codex`
@@ -93,7 +84,7 @@ public struct TelemetrySettings: Sendable, Hashable {
     /// Metric export interval. Default 60 s (`OTEL_METRIC_EXPORT_INTERVAL`'s default).
     public var metricExportInterval: Duration
     /// Temporality of exported metrics. Default delta.
-    public var metricsTemporality: MetricsTemporality
+    public var metricsTemporality: AggregationTemporality
     /// Whether sessions keep runtime metrics (codex-otel's `runtime_metrics`): a per-session
     /// summary of tool calls, API requests, streaming and WebSocket events — counts and total
     /// durations — read with ``SessionTelemetry/runtimeMetricsSummary()``. Default `false`.
@@ -138,7 +129,7 @@ public struct TelemetrySettings: Sendable, Hashable {
         tracestate: ConfiguredTraceState = ConfiguredTraceState(),
         logUserPrompts: Bool = false,
         metricExportInterval: Duration = .seconds(60),
-        metricsTemporality: MetricsTemporality = .delta,
+        metricsTemporality: AggregationTemporality = .delta,
         runtimeMetrics: Bool = false,
         sdkDisabled: Bool = false,
         resourceAttributes: [String: String] = [:],
