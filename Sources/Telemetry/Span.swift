@@ -116,40 +116,49 @@ public struct Span: ~Copyable, Sendable {
     /// Adds a timestamped event (now, unless given).
     public mutating func addEvent(_ name: String, attributes: [Attribute] = [], timeUnixNano: UInt64? = nil) {
         guard let record else { return }
-        guard record.events.count < limits.eventCountLimit else {
-            record.droppedEventsCount &+= 1
-            return
+        let limits = self.limits
+        let recorder = self.recorder
+        record.updateSpan { span in
+            guard span.events.count < limits.eventCountLimit else {
+                span.droppedEventsCount &+= 1
+                return
+            }
+            var kept: [Attribute] = []
+            let dropped = kept.setAttributes(attributes, limits: limits.withAttributeCountLimit(limits.eventAttributeCountLimit))
+            span.events.append(SpanEvent(
+                name: name, timeUnixNano: timeUnixNano ?? recorder.now(), attributes: kept,
+                droppedAttributesCount: UInt32(dropped)))
         }
-        var kept: [Attribute] = []
-        let dropped = kept.setAttributes(attributes, limits: limits.withAttributeCountLimit(limits.eventAttributeCountLimit))
-        record.events.append(SpanEvent(
-            name: name, timeUnixNano: timeUnixNano ?? recorder.now(), attributes: kept,
-            droppedAttributesCount: UInt32(dropped)))
     }
 
     /// Adds a link to another span.
     public mutating func addLink(_ context: SpanContext, attributes: [Attribute] = []) {
         guard let record else { return }
-        guard record.links.count < limits.linkCountLimit else {
-            record.droppedLinksCount &+= 1
-            return
+        let limits = self.limits
+        record.updateSpan { span in
+            guard span.links.count < limits.linkCountLimit else {
+                span.droppedLinksCount &+= 1
+                return
+            }
+            var kept: [Attribute] = []
+            let dropped = kept.setAttributes(attributes, limits: limits.withAttributeCountLimit(limits.linkAttributeCountLimit))
+            span.links.append(SpanLink(context: context, attributes: kept, droppedAttributesCount: UInt32(dropped)))
         }
-        var kept: [Attribute] = []
-        let dropped = kept.setAttributes(attributes, limits: limits.withAttributeCountLimit(limits.linkAttributeCountLimit))
-        record.links.append(SpanLink(context: context, attributes: kept, droppedAttributesCount: UInt32(dropped)))
     }
 
     /// Sets the status. Per the spec, `ok` is final and `unset` is ignored.
     public mutating func setStatus(_ status: SpanStatus) {
         guard let record else { return }
-        if case .ok = record.status { return }
         if case .unset = status { return }
-        record.status = status
+        record.updateSpan { span in
+            if case .ok = span.status { return }
+            span.status = status
+        }
     }
 
     /// Renames the span.
     public mutating func updateName(_ name: String) {
-        record?.name = name
+        record?.updateSpan { $0.name = name }
     }
 
     /// Records an `exception` event (https://opentelemetry.io/docs/specs/semconv/exceptions/exceptions-spans/).

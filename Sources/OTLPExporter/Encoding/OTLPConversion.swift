@@ -68,8 +68,8 @@ extension InstrumentationScope {
 }
 
 /// Groups `items` by scope, keeping the order in which scopes first appear. `scope` and
-/// `convert` borrow each item where the array stores it (passing a copy of a record would retain
-/// each of its fields).
+/// `convert` borrow each item where the array stores it (a copy of a record would retain each
+/// of its fields). Nothing is written to the items.
 @inline(__always)
 private func groupedByScope<Item, Output>(
     _ items: [Item], scope: (borrowing Item) -> InstrumentationScope, convert: (borrowing Item) -> Output
@@ -77,21 +77,24 @@ private func groupedByScope<Item, Output>(
     var groups: [(InstrumentationScope, [Output])] = []
     var indexByScope: [InstrumentationScope: Int] = [:]
     var lastIndex = -1
-    items.withUnsafeBufferPointer { items in
+    items.withUnsafeBufferPointer { buffer in
+        // Lent in place (`lendInPlace`): passing `buffer[position]` to a closure copies the item.
+        let items = UnsafeMutableBufferPointer(mutating: buffer)
         for position in items.indices {
+            let itemScope = lendInPlace(&items[position], to: scope)
             let index: Int
-            if lastIndex >= 0, groups[lastIndex].0 == scope(items[position]) {
+            if lastIndex >= 0, groups[lastIndex].0 == itemScope {
                 index = lastIndex  // common case: runs of one scope (identical storage), no hashing
-            } else if let existing = indexByScope[scope(items[position])] {
+            } else if let existing = indexByScope[itemScope] {
                 index = existing
             } else {
                 index = groups.count
-                indexByScope[scope(items[position])] = index
-                groups.append((scope(items[position]), []))
+                indexByScope[itemScope] = index
+                groups.append((itemScope, []))
                 if index == 0 { groups[index].1.reserveCapacity(items.count) }  // usually the only scope
             }
             lastIndex = index
-            groups[index].1.append(convert(items[position]))
+            groups[index].1.append(lendInPlace(&items[position], to: convert))
         }
     }
     return groups

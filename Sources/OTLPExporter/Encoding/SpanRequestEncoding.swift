@@ -10,7 +10,8 @@ import TelemetryPipeline
 /// A pipeline record that belongs to an instrumentation scope (spans, log records), read in
 /// place through its pipeline view.
 protocol ScopedRecord {
-    associatedtype View: ScopedRecordView
+    associatedtype View: ScopedRecordView where View.Record == Self
+    var scope: InstrumentationScope { get }
     /// The view of the record at `record`, valid while its storage is.
     static func view(at record: UnsafePointer<Self>) -> View
     /// The tags of the request's nesting: the request's `resource_*` list, the resource, the
@@ -18,9 +19,10 @@ protocol ScopedRecord {
     static var requestTags: (resources: UInt32, resource: UInt32, scopes: UInt32, scope: UInt32, records: UInt32) { get }
 }
 
-/// A pipeline view of a record, which knows the record's scope.
+/// A pipeline view of a record, which lends the record to a closure.
 protocol ScopedRecordView {
-    var scope: InstrumentationScope { get }
+    associatedtype Record
+    func withBorrowedRecord<Result>(_ body: (borrowing Record) -> Result) -> Result
 }
 
 extension SpanData: ScopedRecord {
@@ -37,8 +39,12 @@ extension LogRecordData: ScopedRecord {
          LogsV1ResourceLogs.Tag.scopeLogs, LogsV1ScopeLogs.Tag.scope, LogsV1ScopeLogs.Tag.logRecords)
     }
 }
-extension SpanView: ScopedRecordView {}
-extension LogRecordView: ScopedRecordView {}
+extension SpanView: ScopedRecordView {
+    @inline(__always) func withBorrowedRecord<Result>(_ body: (borrowing SpanData) -> Result) -> Result { withSpan(body) }
+}
+extension LogRecordView: ScopedRecordView {
+    @inline(__always) func withBorrowedRecord<Result>(_ body: (borrowing LogRecordData) -> Result) -> Result { withRecord(body) }
+}
 
 /// Where the records of an encoding live, read in place: an array slice, or (spans only) the
 /// blocks of a ``SpanRecordList`` with their inline attributes.
@@ -98,13 +104,13 @@ func scopeGroups<Record: ScopedRecord>(
             let record = recordAt(position).record
             let index: Int
             // Identity first (records of one tracer share the storage), then field by field.
-            if last >= 0, scopes[last] == record.scope {
+            if last >= 0, record.withBorrowedRecord({ scopes[last] == $0.scope }) {
                 index = last
-            } else if let found = scopes.firstIndex(where: { $0 == record.scope }) {
+            } else if let found = record.withBorrowedRecord({ record in scopes.firstIndex { $0 == record.scope } }) {
                 index = found
             } else {
                 index = scopes.count
-                let recordScope = record.scope
+                let recordScope = record.withBorrowedRecord { $0.scope }
                 scopes.append(recordScope)
                 groups.append((recordScope.otlpScope, []))
                 if index == 0 { groups[0].positions.reserveCapacity(count) }
@@ -201,161 +207,165 @@ extension ScopedRequestEncoding where Record == SpanData {
 
 /// `opentelemetry.proto.trace.v1.Span` and its parts, from ``SpanData`` as ``SpanData/otlpSpan`` converts it.
 enum SpanEncoding {
-    /// `span` points into the batch's storage, so that no field access copies the whole span;
+    /// `span` lends the span where the batch stores it: no field access copies the whole span;
     /// `leading` are attributes stored before the span's own (inline in its block).
     static func size(_ span: SpanView, leading: UnsafeBufferPointer<Attribute>, _ sizer: inout ProtoSizer) -> Int {
-        var size = 18 &+ 10  // trace_id = 1 (tag, length, 16 bytes); span_id = 2 (tag, length, 8 bytes)
-        if !span.context.traceState.isEmpty { size &+= 1 &+ ProtoSize.string(span.context.traceState) }
-        if span.parentSpanID != nil { size &+= 10 }  // parent_span_id = 4
-        if !span.name.isEmpty { size &+= 1 &+ ProtoSize.string(span.name) }
-        size &+= 2  // kind = 6 (never unspecified)
-        if span.startTimeUnixNano != 0 { size &+= 9 }
-        if span.endTimeUnixNano != 0 { size &+= 9 }
-        size &+= AttributeEncoding.sizeOfList(leading, tagSize: 1, &sizer)  // attributes = 9
-        size &+= AttributeEncoding.sizeOfList(span.attributes, tagSize: 1, &sizer)
-        if span.droppedAttributesCount != 0 { size &+= 1 &+ ProtoSize.uint32(span.droppedAttributesCount) }
-        for event in span.events {  // events = 11
-            let slot = sizer.reserveSlot()
-            var eventSize = 0
-            if event.timeUnixNano != 0 { eventSize &+= 9 }
-            if !event.name.isEmpty { eventSize &+= 1 &+ ProtoSize.string(event.name) }
-            eventSize &+= AttributeEncoding.sizeOfList(event.attributes, tagSize: 1, &sizer)
-            if event.droppedAttributesCount != 0 { eventSize &+= 1 &+ ProtoSize.uint32(event.droppedAttributesCount) }
-            sizer.set(slot, eventSize)
-            size &+= 1 &+ ProtoSize.varint(eventSize) &+ eventSize
+        span.withSpan { span in
+            var size = 18 &+ 10  // trace_id = 1 (tag, length, 16 bytes); span_id = 2 (tag, length, 8 bytes)
+            if !span.context.traceState.isEmpty { size &+= 1 &+ ProtoSize.string(span.context.traceState) }
+            if span.parentSpanID != nil { size &+= 10 }  // parent_span_id = 4
+            if !span.name.isEmpty { size &+= 1 &+ ProtoSize.string(span.name) }
+            size &+= 2  // kind = 6 (never unspecified)
+            if span.startTimeUnixNano != 0 { size &+= 9 }
+            if span.endTimeUnixNano != 0 { size &+= 9 }
+            size &+= AttributeEncoding.sizeOfList(leading, tagSize: 1, &sizer)  // attributes = 9
+            size &+= AttributeEncoding.sizeOfList(span.attributes, tagSize: 1, &sizer)
+            if span.droppedAttributesCount != 0 { size &+= 1 &+ ProtoSize.uint32(span.droppedAttributesCount) }
+            for event in span.events {  // events = 11
+                let slot = sizer.reserveSlot()
+                var eventSize = 0
+                if event.timeUnixNano != 0 { eventSize &+= 9 }
+                if !event.name.isEmpty { eventSize &+= 1 &+ ProtoSize.string(event.name) }
+                eventSize &+= AttributeEncoding.sizeOfList(event.attributes, tagSize: 1, &sizer)
+                if event.droppedAttributesCount != 0 { eventSize &+= 1 &+ ProtoSize.uint32(event.droppedAttributesCount) }
+                sizer.set(slot, eventSize)
+                size &+= 1 &+ ProtoSize.varint(eventSize) &+ eventSize
+            }
+            if span.droppedEventsCount != 0 { size &+= 1 &+ ProtoSize.uint32(span.droppedEventsCount) }
+            for link in span.links {  // links = 13
+                let slot = sizer.reserveSlot()
+                var linkSize = 18 &+ 10 &+ 5  // trace_id, span_id, flags (never 0: has-is-remote bit)
+                if !link.context.traceState.isEmpty { linkSize &+= 1 &+ ProtoSize.string(link.context.traceState) }
+                linkSize &+= AttributeEncoding.sizeOfList(link.attributes, tagSize: 1, &sizer)
+                if link.droppedAttributesCount != 0 { linkSize &+= 1 &+ ProtoSize.uint32(link.droppedAttributesCount) }
+                sizer.set(slot, linkSize)
+                size &+= 1 &+ ProtoSize.varint(linkSize) &+ linkSize
+            }
+            if span.droppedLinksCount != 0 { size &+= 1 &+ ProtoSize.uint32(span.droppedLinksCount) }
+            switch span.status {  // status = 15
+            case .unset: break
+            case .ok:
+                let slot = sizer.reserveSlot()
+                sizer.set(slot, 2)
+                size &+= 1 &+ 1 &+ 2  // code = 3 (OK)
+            case .error(let description):
+                let slot = sizer.reserveSlot()
+                var statusSize = 2  // code = 3 (ERROR)
+                if !description.isEmpty { statusSize &+= 1 &+ ProtoSize.string(description) }
+                sizer.set(slot, statusSize)
+                size &+= 1 &+ ProtoSize.varint(statusSize) &+ statusSize
+            }
+            if span.context.traceFlags.rawValue != 0 { size &+= 2 &+ 4 }  // flags = 16 (two-byte tag)
+            return size
         }
-        if span.droppedEventsCount != 0 { size &+= 1 &+ ProtoSize.uint32(span.droppedEventsCount) }
-        for link in span.links {  // links = 13
-            let slot = sizer.reserveSlot()
-            var linkSize = 18 &+ 10 &+ 5  // trace_id, span_id, flags (never 0: has-is-remote bit)
-            if !link.context.traceState.isEmpty { linkSize &+= 1 &+ ProtoSize.string(link.context.traceState) }
-            linkSize &+= AttributeEncoding.sizeOfList(link.attributes, tagSize: 1, &sizer)
-            if link.droppedAttributesCount != 0 { linkSize &+= 1 &+ ProtoSize.uint32(link.droppedAttributesCount) }
-            sizer.set(slot, linkSize)
-            size &+= 1 &+ ProtoSize.varint(linkSize) &+ linkSize
-        }
-        if span.droppedLinksCount != 0 { size &+= 1 &+ ProtoSize.uint32(span.droppedLinksCount) }
-        switch span.status {  // status = 15
-        case .unset: break
-        case .ok:
-            let slot = sizer.reserveSlot()
-            sizer.set(slot, 2)
-            size &+= 1 &+ 1 &+ 2  // code = 3 (OK)
-        case .error(let description):
-            let slot = sizer.reserveSlot()
-            var statusSize = 2  // code = 3 (ERROR)
-            if !description.isEmpty { statusSize &+= 1 &+ ProtoSize.string(description) }
-            sizer.set(slot, statusSize)
-            size &+= 1 &+ ProtoSize.varint(statusSize) &+ statusSize
-        }
-        if span.context.traceFlags.rawValue != 0 { size &+= 2 &+ 4 }  // flags = 16 (two-byte tag)
-        return size
     }
 
     static func write(_ span: SpanView, leading: UnsafeBufferPointer<Attribute>, _ writer: inout ProtoWriter) {
-        writer.writeTag(TraceV1Span.Tag.traceId)
-        writer.writeLength(16)
-        writer.writeFixed64(span.context.traceID.high.byteSwapped)  // big-endian bytes
-        writer.writeFixed64(span.context.traceID.low.byteSwapped)
-        writer.writeTag(TraceV1Span.Tag.spanId)
-        writer.writeLength(8)
-        writer.writeFixed64(span.context.spanID.value.byteSwapped)
-        if !span.context.traceState.isEmpty {
-            writer.writeTag(TraceV1Span.Tag.traceState)
-            writer.writeString(span.context.traceState)
-        }
-        if let parent = span.parentSpanID {
-            writer.writeTag(TraceV1Span.Tag.parentSpanId)
-            writer.writeLength(8)
-            writer.writeFixed64(parent.value.byteSwapped)
-        }
-        if !span.name.isEmpty {
-            writer.writeTag(TraceV1Span.Tag.name)
-            writer.writeString(span.name)
-        }
-        writer.writeTag(TraceV1Span.Tag.kind)
-        writer.writeByte(kindNumber(span.kind))
-        if span.startTimeUnixNano != 0 {
-            writer.writeTag(TraceV1Span.Tag.startTimeUnixNano)
-            writer.writeFixed64(span.startTimeUnixNano)
-        }
-        if span.endTimeUnixNano != 0 {
-            writer.writeTag(TraceV1Span.Tag.endTimeUnixNano)
-            writer.writeFixed64(span.endTimeUnixNano)
-        }
-        AttributeEncoding.writeList(leading, tag: TraceV1Span.Tag.attributes, &writer)
-        AttributeEncoding.writeList(span.attributes, tag: TraceV1Span.Tag.attributes, &writer)
-        if span.droppedAttributesCount != 0 {
-            writer.writeTag(TraceV1Span.Tag.droppedAttributesCount)
-            writer.writeUInt32(span.droppedAttributesCount)
-        }
-        for event in span.events {
-            writer.writeTag(TraceV1Span.Tag.events)
-            writer.writeRecordedLength()
-            if event.timeUnixNano != 0 {
-                writer.writeTag(TraceV1Span.Event.Tag.timeUnixNano)
-                writer.writeFixed64(event.timeUnixNano)
-            }
-            if !event.name.isEmpty {
-                writer.writeTag(TraceV1Span.Event.Tag.name)
-                writer.writeString(event.name)
-            }
-            AttributeEncoding.writeList(event.attributes, tag: TraceV1Span.Event.Tag.attributes, &writer)
-            if event.droppedAttributesCount != 0 {
-                writer.writeTag(TraceV1Span.Event.Tag.droppedAttributesCount)
-                writer.writeUInt32(event.droppedAttributesCount)
-            }
-        }
-        if span.droppedEventsCount != 0 {
-            writer.writeTag(TraceV1Span.Tag.droppedEventsCount)
-            writer.writeUInt32(span.droppedEventsCount)
-        }
-        for link in span.links {
-            writer.writeTag(TraceV1Span.Tag.links)
-            writer.writeRecordedLength()
-            writer.writeTag(TraceV1Span.Link.Tag.traceId)
+        span.withSpan { span in
+            writer.writeTag(TraceV1Span.Tag.traceId)
             writer.writeLength(16)
-            writer.writeFixed64(link.context.traceID.high.byteSwapped)
-            writer.writeFixed64(link.context.traceID.low.byteSwapped)
-            writer.writeTag(TraceV1Span.Link.Tag.spanId)
+            writer.writeFixed64(span.context.traceID.high.byteSwapped)  // big-endian bytes
+            writer.writeFixed64(span.context.traceID.low.byteSwapped)
+            writer.writeTag(TraceV1Span.Tag.spanId)
             writer.writeLength(8)
-            writer.writeFixed64(link.context.spanID.value.byteSwapped)
-            if !link.context.traceState.isEmpty {
-                writer.writeTag(TraceV1Span.Link.Tag.traceState)
-                writer.writeString(link.context.traceState)
+            writer.writeFixed64(span.context.spanID.value.byteSwapped)
+            if !span.context.traceState.isEmpty {
+                writer.writeTag(TraceV1Span.Tag.traceState)
+                writer.writeString(span.context.traceState)
             }
-            AttributeEncoding.writeList(link.attributes, tag: TraceV1Span.Link.Tag.attributes, &writer)
-            if link.droppedAttributesCount != 0 {
-                writer.writeTag(TraceV1Span.Link.Tag.droppedAttributesCount)
-                writer.writeUInt32(link.droppedAttributesCount)
+            if let parent = span.parentSpanID {
+                writer.writeTag(TraceV1Span.Tag.parentSpanId)
+                writer.writeLength(8)
+                writer.writeFixed64(parent.value.byteSwapped)
             }
-            writer.writeTag(TraceV1Span.Link.Tag.flags)  // trace flags | HAS_IS_REMOTE (0x100) | IS_REMOTE (0x200)
-            writer.writeFixed32(UInt32(link.context.traceFlags.rawValue) | 0x100 | (link.context.isRemote ? 0x200 : 0))
-        }
-        if span.droppedLinksCount != 0 {
-            writer.writeTag(TraceV1Span.Tag.droppedLinksCount)
-            writer.writeUInt32(span.droppedLinksCount)
-        }
-        switch span.status {
-        case .unset: break
-        case .ok:
-            writer.writeTag(TraceV1Span.Tag.status)
-            writer.writeRecordedLength()
-            writer.writeTag(TraceV1Status.Tag.code)
-            writer.writeByte(1)  // STATUS_CODE_OK
-        case .error(let description):
-            writer.writeTag(TraceV1Span.Tag.status)
-            writer.writeRecordedLength()
-            if !description.isEmpty {
-                writer.writeTag(TraceV1Status.Tag.message)
-                writer.writeString(description)
+            if !span.name.isEmpty {
+                writer.writeTag(TraceV1Span.Tag.name)
+                writer.writeString(span.name)
             }
-            writer.writeTag(TraceV1Status.Tag.code)
-            writer.writeByte(2)  // STATUS_CODE_ERROR
-        }
-        if span.context.traceFlags.rawValue != 0 {
-            writer.writeTag(TraceV1Span.Tag.flags)  // fixed32, behind a two-byte tag
-            writer.writeFixed32(UInt32(span.context.traceFlags.rawValue))
+            writer.writeTag(TraceV1Span.Tag.kind)
+            writer.writeByte(kindNumber(span.kind))
+            if span.startTimeUnixNano != 0 {
+                writer.writeTag(TraceV1Span.Tag.startTimeUnixNano)
+                writer.writeFixed64(span.startTimeUnixNano)
+            }
+            if span.endTimeUnixNano != 0 {
+                writer.writeTag(TraceV1Span.Tag.endTimeUnixNano)
+                writer.writeFixed64(span.endTimeUnixNano)
+            }
+            AttributeEncoding.writeList(leading, tag: TraceV1Span.Tag.attributes, &writer)
+            AttributeEncoding.writeList(span.attributes, tag: TraceV1Span.Tag.attributes, &writer)
+            if span.droppedAttributesCount != 0 {
+                writer.writeTag(TraceV1Span.Tag.droppedAttributesCount)
+                writer.writeUInt32(span.droppedAttributesCount)
+            }
+            for event in span.events {
+                writer.writeTag(TraceV1Span.Tag.events)
+                writer.writeRecordedLength()
+                if event.timeUnixNano != 0 {
+                    writer.writeTag(TraceV1Span.Event.Tag.timeUnixNano)
+                    writer.writeFixed64(event.timeUnixNano)
+                }
+                if !event.name.isEmpty {
+                    writer.writeTag(TraceV1Span.Event.Tag.name)
+                    writer.writeString(event.name)
+                }
+                AttributeEncoding.writeList(event.attributes, tag: TraceV1Span.Event.Tag.attributes, &writer)
+                if event.droppedAttributesCount != 0 {
+                    writer.writeTag(TraceV1Span.Event.Tag.droppedAttributesCount)
+                    writer.writeUInt32(event.droppedAttributesCount)
+                }
+            }
+            if span.droppedEventsCount != 0 {
+                writer.writeTag(TraceV1Span.Tag.droppedEventsCount)
+                writer.writeUInt32(span.droppedEventsCount)
+            }
+            for link in span.links {
+                writer.writeTag(TraceV1Span.Tag.links)
+                writer.writeRecordedLength()
+                writer.writeTag(TraceV1Span.Link.Tag.traceId)
+                writer.writeLength(16)
+                writer.writeFixed64(link.context.traceID.high.byteSwapped)
+                writer.writeFixed64(link.context.traceID.low.byteSwapped)
+                writer.writeTag(TraceV1Span.Link.Tag.spanId)
+                writer.writeLength(8)
+                writer.writeFixed64(link.context.spanID.value.byteSwapped)
+                if !link.context.traceState.isEmpty {
+                    writer.writeTag(TraceV1Span.Link.Tag.traceState)
+                    writer.writeString(link.context.traceState)
+                }
+                AttributeEncoding.writeList(link.attributes, tag: TraceV1Span.Link.Tag.attributes, &writer)
+                if link.droppedAttributesCount != 0 {
+                    writer.writeTag(TraceV1Span.Link.Tag.droppedAttributesCount)
+                    writer.writeUInt32(link.droppedAttributesCount)
+                }
+                writer.writeTag(TraceV1Span.Link.Tag.flags)  // trace flags | HAS_IS_REMOTE (0x100) | IS_REMOTE (0x200)
+                writer.writeFixed32(UInt32(link.context.traceFlags.rawValue) | 0x100 | (link.context.isRemote ? 0x200 : 0))
+            }
+            if span.droppedLinksCount != 0 {
+                writer.writeTag(TraceV1Span.Tag.droppedLinksCount)
+                writer.writeUInt32(span.droppedLinksCount)
+            }
+            switch span.status {
+            case .unset: break
+            case .ok:
+                writer.writeTag(TraceV1Span.Tag.status)
+                writer.writeRecordedLength()
+                writer.writeTag(TraceV1Status.Tag.code)
+                writer.writeByte(1)  // STATUS_CODE_OK
+            case .error(let description):
+                writer.writeTag(TraceV1Span.Tag.status)
+                writer.writeRecordedLength()
+                if !description.isEmpty {
+                    writer.writeTag(TraceV1Status.Tag.message)
+                    writer.writeString(description)
+                }
+                writer.writeTag(TraceV1Status.Tag.code)
+                writer.writeByte(2)  // STATUS_CODE_ERROR
+            }
+            if span.context.traceFlags.rawValue != 0 {
+                writer.writeTag(TraceV1Span.Tag.flags)  // fixed32, behind a two-byte tag
+                writer.writeFixed32(UInt32(span.context.traceFlags.rawValue))
+            }
         }
     }
 
