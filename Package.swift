@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(name: "TelemetryPipelineTests", dependencies: ["TelemetryPipeline", "OTLPTestSupport", "OTLPSync"]),
         .testTarget(
             name: "OTLPExporterTests",
-            dependencies: ["OTLPExporter", "Telemetry", "OTLPTestSupport", "OTLPSync", "OTLPTesting", "OTLPProto", "HTTP2Transport"]
+            dependencies: ["OTLPExporter", "Telemetry", "TelemetryPipeline", "OTLPTestSupport", "OTLPSync", "OTLPTesting", "OTLPProto", "HTTP2Transport"]
         ),
         .testTarget(
             name: "TelemetryTests",
@@ -115,7 +115,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OTLPTestingTests",
-            dependencies: ["OTLPTesting", "OTLPExporter", "Telemetry", "HTTP2Transport", "OTLPProto", "OTLPTestSupport", "OTLPSync"]
+            dependencies: ["OTLPTesting", "OTLPExporter", "Telemetry", "TelemetryPipeline", "HTTP2Transport", "OTLPProto", "OTLPTestSupport", "OTLPSync"]
         ),
         .testTarget(name: "CLITests", dependencies: ["OTLPTestSupport", "OTLPProto", "HTTP2Transport", "OTLPTesting"]),
         // Run by TelemetryTests in a process of its own: it blocks the whole cooperative pool.

@@ -4,10 +4,15 @@ import Glibc
 import Darwin
 #endif
 
-/// The telemetry signals.
-public enum TelemetrySignal: Sendable, Hashable, CaseIterable, CustomStringConvertible {
+/// The telemetry signals. The raw values are OTLP's names (`traces`, `metrics`, `logs`), as in
+/// HTTP paths and environment variables.
+public enum TelemetrySignal: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     case traces, metrics, logs
-    public var description: String {
+
+    public var description: String { rawValue }
+
+    /// What the pipeline queues for the signal: `spans`, `measurements`, `log records`.
+    public var itemsName: String {
         switch self {
         case .traces: return "spans"
         case .metrics: return "measurements"

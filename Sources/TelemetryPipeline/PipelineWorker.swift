@@ -363,7 +363,7 @@ final class PipelineWorker: @unchecked Sendable {
             let dropped = statistics.dropped
             if dropped > reportedDrops[index] {
                 configuration.diagnostics(
-                    "dropped \(dropped - reportedDrops[index]) \(signal) because the buffer was full "
+                    "dropped \(dropped - reportedDrops[index]) \(signal.itemsName) because the buffer was full "
                         + "(accepted \(statistics.accepted), dropped \(dropped), exported \(statistics.exported), failed \(statistics.failed) in total)")
                 reportedDrops[index] = dropped
             }

@@ -73,7 +73,7 @@ struct DemoCommand: AsyncParsableCommand {
     /// Plays the session and shuts the provider down; returns what was sent, from the local
     /// measurements and the exporters' counts.
     func play(base: String, protocol proto: OTLPProtocol) async throws -> DemoSummary {
-        func exporter(_ signal: OTLPSignal) -> TelemetryExporter {
+        func exporter(_ signal: TelemetrySignal) -> TelemetryExporter {
             var url = base
             if proto.isHTTP, let parsed = try? OTLPEndpoint(parsing: url), parsed.path == "/" {
                 url = (url.hasSuffix("/") ? url : url + "/") + signal.httpPath

@@ -114,7 +114,7 @@ struct LoadCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard let signal = OTLPSignal(rawValue: signal) else { throw usage("--signal must be traces, metrics or logs") }
+        guard let signal = TelemetrySignal(rawValue: signal) else { throw usage("--signal must be traces, metrics or logs") }
         // The standard variables first; every flag given wins over them.
         let environment = ProcessInfo.processInfo.environment
         let otel = OTLPEnvironmentConfiguration(environment: environment)
@@ -244,7 +244,7 @@ struct LoadCommand: AsyncParsableCommand {
         let elapsed = (ContinuousClock.now - start).seconds
 
         let created = generator.created
-        let stats = provider.statistics(signal.telemetrySignal)
+        let stats = provider.statistics(signal)
         let counts = exporter.counts
         var dropped = stats.dropped + stats.droppedAfterShutdown
         // Spans the sampler left out never reach the queue: neither lost nor exported.
@@ -269,15 +269,6 @@ struct LoadCommand: AsyncParsableCommand {
     }
 }
 
-extension OTLPSignal {
-    var telemetrySignal: TelemetrySignal {
-        switch self {
-        case .traces: .traces
-        case .metrics: .metrics
-        case .logs: .logs
-        }
-    }
-}
 
 extension Duration {
     var seconds: Double {
@@ -289,14 +280,14 @@ extension Duration {
 /// Creates items on threads of its own (one per worker) through the public API.
 final class LoadGenerator: Sendable {
     let provider: TelemetryProvider
-    let signal: OTLPSignal
+    let signal: TelemetrySignal
     let extra: [Attribute]
     private let createdCounters: LockedValue<Int>
 
     /// Items between two looks at the deadline and two updates of the shared created count.
     static let checkInterval = 256
 
-    init(provider: TelemetryProvider, signal: OTLPSignal, extra: [Attribute]) {
+    init(provider: TelemetryProvider, signal: TelemetrySignal, extra: [Attribute]) {
         self.provider = provider
         self.signal = signal
         self.extra = extra
@@ -384,7 +375,7 @@ final class SampleReporter: Sendable {
     private let stopped = OneShotSignal()
     private let finished = OneShotSignal()
 
-    init(every seconds: Double, signal: OTLPSignal, generator: LoadGenerator, provider: TelemetryProvider) {
+    init(every seconds: Double, signal: TelemetrySignal, generator: LoadGenerator, provider: TelemetryProvider) {
         let stopped = self.stopped
         let finished = self.finished
         let interval = UInt64(seconds * 1e9)
@@ -392,7 +383,7 @@ final class SampleReporter: Sendable {
         let thread = Thread {
             var next = start &+ interval
             while !stopped.wait(untilMonotonic: next) {
-                let statistics = provider.statistics(signal.telemetrySignal)
+                let statistics = provider.statistics(signal)
                 let pool = provider.pipeline.spanRecords
                 let line = String(format: "sample t=%.1f", Double(monotonicNanos() &- start) / 1e9)
                     + " created=\(generator.created) accepted=\(statistics.accepted) dropped=\(statistics.dropped)"
@@ -420,13 +411,13 @@ final class ProgressLine: Sendable {
     private let stopped = OneShotSignal()
     private let finished = OneShotSignal()
 
-    init(signal: OTLPSignal, generator: LoadGenerator, exporter: OTLPSignalExporter, provider: TelemetryProvider) {
+    init(signal: TelemetrySignal, generator: LoadGenerator, exporter: OTLPSignalExporter, provider: TelemetryProvider) {
         let stopped = self.stopped
         let finished = self.finished
         let thread = Thread {
             var last = (created: 0, delivered: 0, dropped: 0)
             while !stopped.wait(untilMonotonic: monotonicNanos() &+ 1_000_000_000) {
-                let statistics = provider.statistics(signal.telemetrySignal)
+                let statistics = provider.statistics(signal)
                 let now = (created: generator.created, delivered: exporter.counts.exported,
                            dropped: statistics.dropped + exporter.counts.dropped)
                 let line = "\r\u{1B}[K\(signal): created=\(now.created) delivered=\(now.delivered) dropped=\(now.dropped)"

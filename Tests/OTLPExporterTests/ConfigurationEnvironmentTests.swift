@@ -1,5 +1,6 @@
-import Testing
 @testable import OTLPExporter
+import TelemetryPipeline
+import Testing
 
 @Suite("OTLP configuration from the environment")
 struct ConfigurationEnvironmentTests {
@@ -35,7 +36,7 @@ struct ConfigurationEnvironmentTests {
 
     @Test func grpcDefaultEndpointIsPort4317WithoutPath() {
         let c = load(["OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"])
-        for signal in OTLPSignal.allCases {
+        for signal in TelemetrySignal.allCases {
             #expect(c.exporter(for: signal).endpoint == "http://localhost:4317")
             #expect(c.exporter(for: signal).protocol == .grpc)
         }

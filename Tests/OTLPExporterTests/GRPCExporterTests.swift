@@ -1,11 +1,12 @@
 import Foundation
 import HTTP2Transport
+@testable import OTLPExporter
 import OTLPProto
+import OTLPSync
 import OTLPTestSupport
 import OTLPTesting
-import OTLPSync
+import TelemetryPipeline
 import Testing
-@testable import OTLPExporter
 
 /// Fast retries for tests against real peers (the real clock; backoff in milliseconds).
 let fastRetry = OTLPRetryPolicy(initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(200), multiplier: 1.5,
@@ -17,7 +18,7 @@ final class Messages: Sendable {
     var sink: @Sendable (String) -> Void { { [self] line in lines.withLock { $0.append(line) } } }
 }
 
-func grpcExporter(_ signal: OTLPSignal, _ endpoint: String, retry: OTLPRetryPolicy = fastRetry,
+func grpcExporter(_ signal: TelemetrySignal, _ endpoint: String, retry: OTLPRetryPolicy = fastRetry,
                   timeout: Duration = .seconds(5), compression: OTLPCompression = .none,
                   headers: [String: String] = [:], options: OTLPExportOptions = OTLPExportOptions()) throws -> OTLPGRPCExporter {
     let config = OTLPExporterConfiguration(signal: signal, protocol: .grpc, endpoint: endpoint, headers: headers,

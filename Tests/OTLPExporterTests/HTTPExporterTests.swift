@@ -1,13 +1,14 @@
 import Foundation
 import HTTP2Transport
+@testable import OTLPExporter
 import OTLPProto
+import OTLPSync
 import OTLPTestSupport
 import OTLPTesting
-import OTLPSync
+import TelemetryPipeline
 import Testing
-@testable import OTLPExporter
 
-func httpExporter(_ signal: OTLPSignal, _ base: String, json: Bool = false, retry: OTLPRetryPolicy = fastRetry,
+func httpExporter(_ signal: TelemetrySignal, _ base: String, json: Bool = false, retry: OTLPRetryPolicy = fastRetry,
                   timeout: Duration = .seconds(5), compression: OTLPCompression = .none,
                   headers: [String: String] = [:], options: OTLPExportOptions = OTLPExportOptions()) throws -> OTLPHTTPExporter {
     let config = OTLPExporterConfiguration(signal: signal, protocol: json ? .httpJSON : .httpProtobuf,

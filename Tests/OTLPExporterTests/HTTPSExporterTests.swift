@@ -1,14 +1,15 @@
 import Foundation
 import HTTP2Transport
+@testable import OTLPExporter
 import OTLPTestSupport
 import OTLPTesting
+import TelemetryPipeline
 import Testing
-@testable import OTLPExporter
 
 /// OTLP/HTTP over https into the embedded collector (its in-process test CA; ALPN selects h2),
 /// and the exporters' refusals: an untrusted server certificate, a TLS server without h2.
 @Suite(.serialized) struct HTTPSExporterTests {
-    func exporter(_ signal: OTLPSignal, _ endpoint: String, json: Bool = false, compression: OTLPCompression = .none,
+    func exporter(_ signal: TelemetrySignal, _ endpoint: String, json: Bool = false, compression: OTLPCompression = .none,
                   caFile: String) throws -> OTLPHTTPExporter {
         let config = OTLPExporterConfiguration(signal: signal, protocol: json ? .httpJSON : .httpProtobuf,
                                                endpoint: "\(endpoint)/\(signal.httpPath)", timeout: .seconds(5),
@@ -95,7 +96,7 @@ import Testing
 @Suite(.serialized, PythonPeers.trait) struct HTTPSInteropTests {
     static let certificates = Task { try TestCertificates.generate() }
 
-    func exporter(_ signal: OTLPSignal, _ receiver: OTLPReceiverPeer, json: Bool = false,
+    func exporter(_ signal: TelemetrySignal, _ receiver: OTLPReceiverPeer, json: Bool = false,
                   compression: OTLPCompression = .none, caFile: String? = nil) async throws -> OTLPHTTPExporter {
         let ca = try await Self.certificates.value.caCert
         let config = OTLPExporterConfiguration(signal: signal, protocol: json ? .httpJSON : .httpProtobuf,

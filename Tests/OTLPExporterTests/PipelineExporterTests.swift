@@ -8,7 +8,7 @@ import Testing
 
 /// A provider's pipeline exporters into the embedded collector.
 @Suite(.serialized) struct PipelineExporterTests {
-    func config(_ signal: OTLPSignal, _ proto: OTLPProtocol, _ base: String) -> OTLPExporterConfiguration {
+    func config(_ signal: TelemetrySignal, _ proto: OTLPProtocol, _ base: String) -> OTLPExporterConfiguration {
         OTLPExporterConfiguration(signal: signal, protocol: proto,
                                   endpoint: proto == .grpc ? base : "\(base)/\(signal.httpPath)", retry: fastRetry)
     }

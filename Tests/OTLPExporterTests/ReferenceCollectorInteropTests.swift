@@ -8,7 +8,7 @@ import Testing
 /// receivers, which decode with the reference implementation (`opentelemetry-proto` on grpcio and
 /// protobuf's `json_format`). Every other exporter test uses the embedded collector.
 @Suite(.serialized, PythonPeers.trait) struct ReferenceCollectorInteropTests {
-    func config(_ signal: OTLPSignal, _ proto: OTLPProtocol, _ base: String) -> OTLPExporterConfiguration {
+    func config(_ signal: TelemetrySignal, _ proto: OTLPProtocol, _ base: String) -> OTLPExporterConfiguration {
         OTLPExporterConfiguration(signal: signal, protocol: proto,
                                   endpoint: proto == .grpc ? base : "\(base)/\(signal.httpPath)", retry: fastRetry)
     }

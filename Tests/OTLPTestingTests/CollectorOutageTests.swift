@@ -124,7 +124,7 @@ func eventually(timeout: Duration = .seconds(30), _ condition: () -> Bool) async
     static let patientRetry = OTLPRetryPolicy(initialBackoff: .milliseconds(100), maxBackoff: .seconds(1), multiplier: 2,
                                               jitter: 0.2, maxElapsedTime: .seconds(120))
 
-    static func configuration(_ signal: OTLPSignal, _ proto: OTLPProtocol, port: UInt16,
+    static func configuration(_ signal: TelemetrySignal, _ proto: OTLPProtocol, port: UInt16,
                               retry: OTLPRetryPolicy = patientRetry) -> OTLPExporterConfiguration {
         let endpoint = proto == .grpc ? "http://127.0.0.1:\(port)" : "http://127.0.0.1:\(port)/\(signal.httpPath)"
         return OTLPExporterConfiguration(signal: signal, protocol: proto, endpoint: endpoint, timeout: .seconds(60), retry: retry)

@@ -5,6 +5,7 @@ import HTTP2Transport
 import OTLPExporter
 import OTLPProto
 import OTLPTesting
+import TelemetryPipeline
 import Testing
 
 // Generous deadlines: the whole package runs in one process (under ThreadSanitizer too), where a
@@ -12,14 +13,14 @@ import Testing
 let fastRetry = OTLPRetryPolicy(initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(200), multiplier: 1.5,
                                 jitter: 0.2, maxElapsedTime: .seconds(120))
 
-func grpcExporter(_ signal: OTLPSignal, _ endpoint: String, compression: OTLPCompression = .none,
+func grpcExporter(_ signal: TelemetrySignal, _ endpoint: String, compression: OTLPCompression = .none,
                   headers: [String: String] = [:]) throws -> OTLPGRPCExporter {
     try OTLPGRPCExporter(configuration: OTLPExporterConfiguration(
         signal: signal, protocol: .grpc, endpoint: endpoint, headers: headers, timeout: .seconds(30),
         compression: compression, retry: fastRetry))
 }
 
-func httpExporter(_ signal: OTLPSignal, _ url: String, json: Bool = false, compression: OTLPCompression = .none) throws -> OTLPHTTPExporter {
+func httpExporter(_ signal: TelemetrySignal, _ url: String, json: Bool = false, compression: OTLPCompression = .none) throws -> OTLPHTTPExporter {
     try OTLPHTTPExporter(configuration: OTLPExporterConfiguration(
         signal: signal, protocol: json ? .httpJSON : .httpProtobuf, endpoint: url, timeout: .seconds(30),
         compression: compression, retry: fastRetry))

@@ -2,8 +2,9 @@
 // http/1.1), mutual TLS, and clients that fail the handshake.
 import Foundation
 import OTLPExporter
-import OTLPTesting
 import OTLPTestSupport
+import OTLPTesting
+import TelemetryPipeline
 import Testing
 
 @Suite(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"), "needs the openssl command to make test certificates"))
@@ -15,7 +16,7 @@ struct TLSCollectorTests {
         return try await OTLPTestCollector.start(configuration: configuration)
     }
 
-    func exporterConfiguration(_ signal: OTLPSignal, _ proto: OTLPProtocol, _ endpoint: String, _ certificates: TestCertificates,
+    func exporterConfiguration(_ signal: TelemetrySignal, _ proto: OTLPProtocol, _ endpoint: String, _ certificates: TestCertificates,
                                clientCertificate: Bool) -> OTLPExporterConfiguration {
         let identity = clientCertificate ? OTLPTLSConfiguration.ClientIdentity(certificateFile: certificates.clientCert, privateKeyFile: certificates.clientKey) : nil
         return OTLPExporterConfiguration(signal: signal, protocol: proto, endpoint: endpoint, timeout: .seconds(60),
@@ -88,7 +89,7 @@ struct TLSCollectorTests {
 
 /// TLS with the certificate authority the collector generates itself (no openssl command needed).
 @Suite struct GeneratedCertificateTests {
-    func configuration(_ signal: OTLPSignal, _ proto: OTLPProtocol, _ endpoint: String, _ authority: TestCertificateAuthority,
+    func configuration(_ signal: TelemetrySignal, _ proto: OTLPProtocol, _ endpoint: String, _ authority: TestCertificateAuthority,
                        clientCertificate: Bool) -> OTLPExporterConfiguration {
         let identity = clientCertificate ? OTLPTLSConfiguration.ClientIdentity(certificateFile: authority.clientCertificateFile,
                                                                                privateKeyFile: authority.clientKeyFile) : nil

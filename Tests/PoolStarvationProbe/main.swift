@@ -42,7 +42,7 @@ let blocked = started.withLock { $0 } == blockers && !probeRan.withLock { $0 }
 say("pool-blocked=\(blocked ? "yes" : "no")")
 
 // 2. A provider exporting all three signals over OTLP/gRPC.
-func configuration(_ signal: OTLPSignal) -> OTLPExporterConfiguration {
+func configuration(_ signal: TelemetrySignal) -> OTLPExporterConfiguration {
     OTLPExporterConfiguration(signal: signal, protocol: .grpc, endpoint: endpoint, timeout: .seconds(5),
                               retry: OTLPRetryPolicy(initialBackoff: .milliseconds(50), maxBackoff: .milliseconds(500),
                                                      maxElapsedTime: .seconds(10)))

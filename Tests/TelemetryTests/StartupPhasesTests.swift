@@ -33,7 +33,7 @@ struct StartupPhasesTests {
         recorder.record(RecordedStartupPhase(
             phase: .authentication, status: .failed, startUnixNano: now - 300 * Self.ms, endUnixNano: now - 100 * Self.ms))
         var settings = TelemetrySettings(serviceName: "startup")
-        for signal in [OTLPSignal.traces, .metrics, .logs] {
+        for signal in [TelemetrySignal.traces, .metrics, .logs] {
             let exporter = TelemetryExporter.otlpGRPC(signal: signal, endpoint: collector.endpoint)
             switch signal {
             case .traces: settings.traceExporter = exporter

@@ -229,7 +229,7 @@ struct TelemetryProviderSettingsTests {
         let port = try #require(try JSONSerialization.jsonObject(with: Data(portLine.utf8)) as? [String: Any])["listening"] as? Int
 
         var settings = TelemetrySettings(serviceName: "grpc-agent")
-        for signal in OTLPSignal.allCases {
+        for signal in TelemetrySignal.allCases {
             let exporter = TelemetryExporter.otlpGRPC(signal: signal, endpoint: "http://127.0.0.1:\(try #require(port))")
             switch signal {
             case .traces: settings.traceExporter = exporter

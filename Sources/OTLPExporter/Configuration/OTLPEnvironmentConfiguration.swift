@@ -125,7 +125,7 @@ public struct OTLPEnvironmentConfiguration: Sendable, Hashable {
     }
 
     /// The exporter configuration of `signal`.
-    public func exporter(for signal: OTLPSignal) -> OTLPExporterConfiguration {
+    public func exporter(for signal: TelemetrySignal) -> OTLPExporterConfiguration {
         switch signal {
         case .traces: traces
         case .metrics: metrics
@@ -138,7 +138,7 @@ extension OTLPExporterConfiguration {
     /// Reads one signal's exporter configuration from `environment`; the warnings go to `warnings`
     /// (one per rejected variable).
     public static func fromEnvironment(
-        signal: OTLPSignal,
+        signal: TelemetrySignal,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         warnings: inout [OTLPConfigurationWarning]
     ) -> OTLPExporterConfiguration {
@@ -222,7 +222,7 @@ struct EnvironmentReader {
 
     // MARK: Exporter
 
-    mutating func exporter(for signal: OTLPSignal) -> OTLPExporterConfiguration {
+    mutating func exporter(for signal: TelemetrySignal) -> OTLPExporterConfiguration {
         let shared = "OTEL_EXPORTER_OTLP_"
         let specific = "OTEL_EXPORTER_OTLP_\(signal.environmentInfix)_"
 
@@ -278,7 +278,7 @@ struct EnvironmentReader {
 
     /// Endpoint resolution ("Endpoint URLs for OTLP/HTTP"): a per-signal endpoint is used as is;
     /// the shared endpoint gets `v1/<signal>` appended for OTLP/HTTP; else the default.
-    mutating func endpoint(signal: OTLPSignal, protocol proto: OTLPProtocol, shared: String, specific: String) -> String {
+    mutating func endpoint(signal: TelemetrySignal, protocol proto: OTLPProtocol, shared: String, specific: String) -> String {
         let defaultEndpoint = OTLPExporterConfiguration.defaultEndpoint(for: proto, signal: signal)
 
         func problem(_ value: String) -> String? {
@@ -315,7 +315,7 @@ struct EnvironmentReader {
     }
 
     /// `base` + `v1/<signal>`, with exactly one `/` between them; a query string is dropped.
-    static func appendSignalPath(base: String, signal: OTLPSignal) -> String {
+    static func appendSignalPath(base: String, signal: TelemetrySignal) -> String {
         var url = base
         if let query = url.firstIndex(of: "?") { url = String(url[..<query]) }
         if !url.hasSuffix("/") { url += "/" }

@@ -4,12 +4,10 @@
 // (specification/protocol/exporter.md, section "Configuration Options"); the retry backoff
 // parameters are the SDK's own (the specification leaves them to the SDK).
 
-/// The three OTLP signals. Each has its own exporter configuration and HTTP path.
-public enum OTLPSignal: String, Sendable, Hashable, CaseIterable {
-    case traces
-    case metrics
-    case logs
+import TelemetryPipeline
 
+/// Each signal has its own exporter configuration and HTTP path.
+extension TelemetrySignal {
     /// The path appended to a shared HTTP base endpoint: `v1/traces`, `v1/metrics`, `v1/logs`
     /// (OTLP exporter spec, "Endpoint URLs for OTLP/HTTP").
     public var httpPath: String { "v1/\(rawValue)" }
@@ -209,7 +207,7 @@ extension Duration {
 /// no headers, timeout 10 s, no compression, system trust store; retries per ``OTLPRetryPolicy``.
 public struct OTLPExporterConfiguration: Sendable, Hashable {
     /// The signal this exporter sends.
-    public var signal: OTLPSignal
+    public var signal: TelemetrySignal
     /// The full endpoint URL. For OTLP/HTTP it includes the path the request is POSTed to
     /// (`/v1/traces` etc.); for OTLP/gRPC only scheme, host and port matter.
     public var endpoint: String
@@ -236,13 +234,13 @@ public struct OTLPExporterConfiguration: Sendable, Hashable {
 
     /// The spec's default endpoint for `protocol` and `signal`:
     /// `http://localhost:4317` (gRPC) or `http://localhost:4318/v1/<signal>` (HTTP).
-    public static func defaultEndpoint(for protocol: OTLPProtocol, signal: OTLPSignal) -> String {
+    public static func defaultEndpoint(for protocol: OTLPProtocol, signal: TelemetrySignal) -> String {
         `protocol` == .grpc ? "http://localhost:4317" : "http://localhost:4318/\(signal.httpPath)"
     }
 
     /// A configuration with the spec's defaults; `endpoint` defaults per `protocol` and `signal`.
     public init(
-        signal: OTLPSignal,
+        signal: TelemetrySignal,
         protocol: OTLPProtocol = OTLPExporterConfiguration.defaultProtocol,
         endpoint: String? = nil,
         headers: [String: String] = [:],

@@ -1,8 +1,9 @@
 // Pieces shared by the OTLP/gRPC and OTLP/HTTP exporters: options, counters, a concurrency
 // limit, rate-limited diagnostics and the retrying export core.
-import OTLPSync
 import HTTP2Transport
+import OTLPSync
 import Synchronization
+import TelemetryPipeline
 
 /// Asked before every export attempt for extra headers (e.g. a freshly refreshed bearer token).
 /// Returned names are lower-cased; they override static headers of the same name.
@@ -152,7 +153,7 @@ final class RateLimitedReporter: Sendable {
 
 /// The retrying, counting, concurrency-limited core under both exporters.
 final class OTLPExportCore: Sendable {
-    let signal: OTLPSignal
+    let signal: TelemetrySignal
     let options: OTLPExportOptions
     let staticHeaders: [String: String]
     private let limiter: AsyncLimiter
@@ -160,7 +161,7 @@ final class OTLPExportCore: Sendable {
     private let reporter: RateLimitedReporter
     private let loop: OTLPRetryLoop
 
-    init(signal: OTLPSignal, retry: OTLPRetryPolicy, headers: [String: String], options: OTLPExportOptions) {
+    init(signal: TelemetrySignal, retry: OTLPRetryPolicy, headers: [String: String], options: OTLPExportOptions) {
         self.signal = signal
         self.options = options
         self.staticHeaders = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { $1 })

@@ -1,8 +1,9 @@
 // OTLP/gRPC exporter: one HTTP/2 connection, several unary Export calls in flight, retries.
 import HTTP2Transport
 import OTLPProto
+import TelemetryPipeline
 
-extension OTLPSignal {
+extension TelemetrySignal {
     /// The gRPC method path of the signal's collector service, from its generated service
     /// descriptor (`/opentelemetry.proto.collector.trace.v1.TraceService/Export` ...).
     public var grpcPath: String {
@@ -133,7 +134,7 @@ public final class OTLPGRPCExporter: Sendable {
     }
 
     /// The signal this exporter sends.
-    public var signal: OTLPSignal { configuration.signal }
+    public var signal: TelemetrySignal { configuration.signal }
 
     /// Item counts so far.
     public var counts: OTLPExportCounts { core.snapshot }

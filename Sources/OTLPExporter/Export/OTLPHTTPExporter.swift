@@ -4,6 +4,7 @@
 // connection loss, honouring Retry-After.
 import Foundation
 import HTTP2Transport
+import TelemetryPipeline
 
 extension OTLPPartialSuccess {
     /// Reads `partialSuccess` from an OTLP/JSON export response
@@ -92,7 +93,7 @@ public final class OTLPHTTPExporter: Sendable {
     }
 
     /// The signal this exporter sends.
-    public var signal: OTLPSignal { configuration.signal }
+    public var signal: TelemetrySignal { configuration.signal }
 
     /// Item counts so far.
     public var counts: OTLPExportCounts { core.snapshot }

@@ -126,7 +126,7 @@ public final class OTLPSignalExporter: Sendable {
 /// Thrown by the pipeline exporters when (part of) a batch was not delivered; the exact
 /// item counts are in ``OTLPSignalExporter/counts``.
 public struct OTLPExportFailedError: Error, Sendable, CustomStringConvertible {
-    public var signal: OTLPSignal
+    public var signal: TelemetrySignal
     public var description: String { "OTLP \(signal) export failed (see the exporter's counts)" }
 }
 

@@ -76,7 +76,7 @@ extension TelemetrySettings {
         }
         if isSet("OTEL_PROPAGATORS") { settings.propagators = otlp.propagators }
 
-        for (variable, signal) in [("OTEL_LOGS_EXPORTER", OTLPSignal.logs), ("OTEL_TRACES_EXPORTER", .traces), ("OTEL_METRICS_EXPORTER", .metrics)] {
+        for (variable, signal) in [("OTEL_LOGS_EXPORTER", TelemetrySignal.logs), ("OTEL_TRACES_EXPORTER", .traces), ("OTEL_METRICS_EXPORTER", .metrics)] {
             var exporter: TelemetryExporter = .otlp(otlp.exporter(for: signal))
             if let raw = environment[variable]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty {
                 let names = raw.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }

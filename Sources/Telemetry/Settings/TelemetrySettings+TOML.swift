@@ -167,7 +167,7 @@ struct TOMLSettingsReader {
 
         try readSDKSettings(otel, into: &settings, problems: &problems)
 
-        for (key, signal) in [("exporter", OTLPSignal.logs), ("trace_exporter", .traces), ("metrics_exporter", .metrics)] {
+        for (key, signal) in [("exporter", TelemetrySignal.logs), ("trace_exporter", .traces), ("metrics_exporter", .metrics)] {
             guard let value = otel[key] else { continue }
             if let exporter = try exporter(value, path: "otel.\(key)", signal: signal, problems: &problems) {
                 switch signal {
@@ -377,7 +377,7 @@ struct TOMLSettingsReader {
     /// `"none" | "otlp-grpc" | "otlp-http" | "in-memory"` or a one-key table `{ otlp-grpc = {…} }` /
     /// `{ otlp-http = {…} }`. Returns nil (keeping the previous exporter) when invalid.
     func exporter(
-        _ value: TOMLValueConvertible, path: String, signal: OTLPSignal, problems: inout SettingsProblems
+        _ value: TOMLValueConvertible, path: String, signal: TelemetrySignal, problems: inout SettingsProblems
     ) throws(TelemetrySettingsError) -> TelemetryExporter? {
         if let name = value.string {
             switch name {

@@ -23,7 +23,7 @@ public enum TelemetryExporter: Sendable, Hashable {
 
     /// OTLP/gRPC to `endpoint` (e.g. `http://localhost:4317`).
     public static func otlpGRPC(
-        signal: OTLPSignal, endpoint: String, headers: [String: String] = [:],
+        signal: TelemetrySignal, endpoint: String, headers: [String: String] = [:],
         tls: OTLPTLSConfiguration = OTLPTLSConfiguration()
     ) -> TelemetryExporter {
         .otlp(OTLPExporterConfiguration(signal: signal, protocol: .grpc, endpoint: endpoint, headers: headers, tls: tls))
@@ -31,7 +31,7 @@ public enum TelemetryExporter: Sendable, Hashable {
 
     /// OTLP/HTTP to `endpoint`, the full URL requests are POSTed to (e.g. `http://localhost:4318/v1/traces`).
     public static func otlpHTTP(
-        signal: OTLPSignal, endpoint: String, headers: [String: String] = [:], encoding: HTTPEncoding = .binary,
+        signal: TelemetrySignal, endpoint: String, headers: [String: String] = [:], encoding: HTTPEncoding = .binary,
         tls: OTLPTLSConfiguration = OTLPTLSConfiguration()
     ) -> TelemetryExporter {
         .otlp(OTLPExporterConfiguration(
