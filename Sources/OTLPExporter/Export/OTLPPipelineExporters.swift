@@ -5,14 +5,46 @@ import OTLPProto
 import OTLPWire
 import TelemetryPipeline
 
+/// What ``OTLPSignalExporter`` needs of the exporter of one OTLP protocol: ``OTLPGRPCExporter``
+/// (OTLP/gRPC) and ``OTLPHTTPExporter`` (OTLP/HTTP, protobuf or JSON).
+protocol OTLPProtocolExporter: Sendable {
+    var counts: OTLPExportCounts { get }
+    /// Requests larger than this are dropped and counted, never sent.
+    var maxRequestBytes: Int { get }
+    /// Zero bytes wanted in front of each encoded request: room for a frame prefix written in
+    /// place, so the request is framed without a copy.
+    var requestHeadroom: Int { get }
+    /// Exports a request encoded after `headroom` zero bytes. `encoded` is consumed, so a frame
+    /// prefix can be written into it in place (a shared array would be copied first).
+    func export(encoded: consuming [UInt8], headroom: Int, itemCount: Int) async -> OTLPExportResult
+    func shutdown(graceful: Bool)
+}
+
+extension OTLPGRPCExporter: OTLPProtocolExporter {
+    var maxRequestBytes: Int { core.options.maxRequestBytes }
+    var requestHeadroom: Int { GRPCFramedMessage.prefixLength }
+
+    func export(encoded: consuming [UInt8], headroom: Int, itemCount: Int) async -> OTLPExportResult {
+        if headroom == GRPCFramedMessage.prefixLength {
+            return await export(framedRequest: GRPCFramedMessage(headroomAndMessage: consume encoded)!, itemCount: itemCount)
+        }
+        return await export(encodedRequest: headroom == 0 ? encoded : Array(encoded[headroom...]), itemCount: itemCount)
+    }
+}
+
+extension OTLPHTTPExporter: OTLPProtocolExporter {
+    var maxRequestBytes: Int { core.options.maxRequestBytes }
+    var requestHeadroom: Int { 0 }
+
+    func export(encoded: consuming [UInt8], headroom: Int, itemCount: Int) async -> OTLPExportResult {
+        await export(encodedRequest: headroom == 0 ? encoded : Array(encoded[headroom...]), itemCount: itemCount)
+    }
+}
+
 /// One signal's OTLP exporter over the protocol its configuration names (gRPC, HTTP/protobuf
 /// or HTTP/JSON).
 public final class OTLPSignalExporter: Sendable {
-    enum Backend: Sendable {
-        case grpc(OTLPGRPCExporter)
-        case http(OTLPHTTPExporter)
-    }
-    let backend: Backend
+    let exporter: any OTLPProtocolExporter
     /// The configuration in use.
     public let configuration: OTLPExporterConfiguration
 
@@ -22,26 +54,16 @@ public final class OTLPSignalExporter: Sendable {
                 options: OTLPExportOptions = OTLPExportOptions()) throws(OTLPExporterError) {
         self.configuration = configuration
         if configuration.protocol == .grpc {
-            backend = .grpc(try OTLPGRPCExporter(configuration: configuration, options: options))
+            exporter = try OTLPGRPCExporter(configuration: configuration, options: options)
         } else {
-            backend = .http(try OTLPHTTPExporter(configuration: configuration, options: options))
+            exporter = try OTLPHTTPExporter(configuration: configuration, options: options)
         }
     }
 
     /// Item counts so far.
-    public var counts: OTLPExportCounts {
-        switch backend {
-        case .grpc(let e): e.counts
-        case .http(let e): e.counts
-        }
-    }
+    public var counts: OTLPExportCounts { exporter.counts }
 
-    var maxRequestBytes: Int {
-        switch backend {
-        case .grpc(let e): e.core.options.maxRequestBytes
-        case .http(let e): e.core.options.maxRequestBytes
-        }
-    }
+    var maxRequestBytes: Int { exporter.maxRequestBytes }
 
     /// Encodes `request` once in the configured encoding and exports it.
     @discardableResult
@@ -54,32 +76,16 @@ public final class OTLPSignalExporter: Sendable {
         return headroom == 0 ? request.jsonBytes() : [UInt8](repeating: 0, count: headroom) + request.jsonBytes()
     }
 
-    /// Zero bytes the exporter wants in front of each encoded request: room for the gRPC frame
-    /// prefix, so the request is framed in place instead of copied.
-    var requestHeadroom: Int {
-        switch backend {
-        case .grpc: GRPCFramedMessage.prefixLength
-        case .http: 0
-        }
-    }
+    /// Zero bytes the exporter wants in front of each encoded request.
+    var requestHeadroom: Int { exporter.requestHeadroom }
 
     func export(encoded: [UInt8], itemCount: Int) async -> OTLPExportResult {
-        switch backend {
-        case .grpc(let e): await e.export(encodedRequest: encoded, itemCount: itemCount)
-        case .http(let e): await e.export(encodedRequest: encoded, itemCount: itemCount)
-        }
+        await exporter.export(encoded: encoded, headroom: 0, itemCount: itemCount)
     }
 
     /// Exports a request encoded after ``requestHeadroom`` bytes.
-    /// `encoded` is consumed so that the frame prefix is written into it in place (a shared
-    /// array would be copied first).
     func export(encoded: consuming [UInt8], headroom: Int, itemCount: Int) async -> OTLPExportResult {
-        switch backend {
-        case .grpc(let e) where headroom == GRPCFramedMessage.prefixLength:
-            await e.export(framedRequest: GRPCFramedMessage(headroomAndMessage: consume encoded)!, itemCount: itemCount)
-        case .grpc, .http:
-            await export(encoded: headroom == 0 ? encoded : Array(encoded[headroom...]), itemCount: itemCount)
-        }
+        await exporter.export(encoded: encoded, headroom: headroom, itemCount: itemCount)
     }
 
     /// Exports items `0..<count` as requests made by `make`, halving ranges whose encoding is
@@ -116,10 +122,7 @@ public final class OTLPSignalExporter: Sendable {
     /// Closes the connection(s): gracefully (requests in flight finish first), or at once with
     /// `graceful: false` (requests in flight fail).
     public func shutdown(graceful: Bool = true) {
-        switch backend {
-        case .grpc(let e): e.shutdown(graceful: graceful)
-        case .http(let e): e.shutdown(graceful: graceful)
-        }
+        exporter.shutdown(graceful: graceful)
     }
 }
 
