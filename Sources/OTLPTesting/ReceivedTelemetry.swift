@@ -292,3 +292,17 @@ extension MetricsV1Metric {
         }
     }
 }
+
+extension Array where Element == CommonV1KeyValue {
+    /// The value of attribute `key` as text (a string as itself; an integer, bool or double as
+    /// Swift prints it); nil when the key is absent or holds bytes, an array or a key/value list.
+    public func text(of key: String) -> String? {
+        switch first(where: { $0.key == key })?.value?.value {
+        case .stringValue(let value): value
+        case .intValue(let value): String(value)
+        case .boolValue(let value): String(value)
+        case .doubleValue(let value): String(value)
+        default: nil
+        }
+    }
+}

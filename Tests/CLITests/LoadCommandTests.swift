@@ -78,10 +78,10 @@ import Testing
         } else {
             #expect(Self.itemCount(collector, signal) == 300)
             let attributes = try #require(Self.itemAttributes(collector, signal).first)
-            #expect(attribute("run", in: attributes) == "test")
-            #expect(attribute("load.string", in: attributes) == "value")
-            #expect(attribute("load.bool", in: attributes) != nil && attribute("load.double", in: attributes) != nil
-                    && attribute("load.int", in: attributes) != nil)
+            #expect(attributes.text(of: "run") == "test")
+            #expect(attributes.text(of: "load.string") == "value")
+            #expect(attributes.text(of: "load.bool") != nil && attributes.text(of: "load.double") != nil
+                    && attributes.text(of: "load.int") != nil)
             if signal == "traces" {
                 #expect(Set(collector.spans.map(\.span.spanId)).count == 300)
             }

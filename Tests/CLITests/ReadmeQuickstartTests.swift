@@ -52,7 +52,7 @@ struct ReadmeQuickstartTests {
         }
         #expect(bodies.contains("turn started"), "log bodies: \(bodies)")
         let resource = collector.spans.first?.resource?.attributes ?? []
-        #expect(attribute("service.name", in: resource) == "my-agent")
+        #expect(resource.text(of: "service.name") == "my-agent")
         await collector.stop()
     }
 }

@@ -41,17 +41,6 @@ extension OTLPTestCollector {
     var endpoint: String { grpcEndpoint ?? httpEndpoint! }
 }
 
-/// The attribute `key` of a list as a string (string, integer, bool or double value).
-func attribute(_ key: String, in attributes: [CommonV1KeyValue]) -> String? {
-    switch attributes.first(where: { $0.key == key })?.value?.value {
-    case .stringValue(let value): value
-    case .intValue(let value): String(value)
-    case .boolValue(let value): String(value)
-    case .doubleValue(let value): String(value)
-    default: nil
-    }
-}
-
 /// Arrival times of requests at the collector (its `onRequest` hook), to tell how many were
 /// being answered at once when every answer is delayed by the same scripted `.delay`.
 final class Arrivals: Sendable {

@@ -53,8 +53,8 @@ func grpcExporter(_ signal: TelemetrySignal, _ endpoint: String, retry: OTLPRetr
         #expect(collector.logBodies == ["hello", "world"])
         let span = try #require(collector.spans.first)
         #expect(span.span.kind == .server)
-        #expect(span.resource.flatMap { attribute("service.name", in: $0.attributes) } == "tests")
-        #expect(attribute("index", in: span.span.attributes) != nil)
+        #expect(span.resource.flatMap { $0.attributes.text(of: "service.name") } == "tests")
+        #expect(span.span.attributes.text(of: "index") != nil)
         let requests = collector.requests
         #expect(requests.filter { $0.signal == .metrics }.allSatisfy { $0.compressed })
         #expect(requests.filter { $0.signal != .metrics }.allSatisfy { !$0.compressed })
