@@ -185,7 +185,12 @@ final class TLSConnection {
             fatal = true
             let saved = errno
             if ERR_peek_error() == 0 && saved == 0 { return .closed }
-            if ERR_peek_error() == 0 { throw POSIXErrors.error(.ioError, what, errno: saved) }
+            if ERR_peek_error() == 0 {
+                // A reset or a broken pipe is the peer going away without close_notify: the same
+                // `connectionClosed` as on a cleartext socket.
+                let code: TransportError.Code = saved == ECONNRESET || saved == EPIPE ? .connectionClosed : .ioError
+                throw POSIXErrors.error(code, what, errno: saved)
+            }
             throw OpenSSLErrors.error(.ioError, what)
         default:
             // OpenSSL 3 reports a close without close_notify as SSL_ERROR_SSL ("unexpected eof").
