@@ -53,23 +53,29 @@ let package = Package(
         // MARK: Transport
         .target(name: "HTTP2Transport", dependencies: ["CNGHTTP2", "COpenSSL", "CZlib", "OTLPSync"]),
 
-        // MARK: Pipeline
-        // C for the pipeline: the cycle counter behind its clock (an inline read, a CPUID check) and
-        // cache prefetches for span blocks.
+        // MARK: SDK core (data model, ids, clocks, exporter protocols, configuration; no wire format)
+        // C for the core and the pipeline: the cycle counter behind the clock (an inline read, a
+        // CPUID check), the per-thread id counter, and cache prefetches for span blocks.
         .target(name: "CPipelineSupport"),
         .target(
-            name: "TelemetryPipeline",
+            name: "TelemetryCore",
             dependencies: ["OTLPSync", "CPipelineSupport", .product(name: "Atomics", package: "swift-atomics")]
         ),
 
+        // MARK: Pipeline
+        .target(
+            name: "TelemetryPipeline",
+            dependencies: ["TelemetryCore", "OTLPSync", "CPipelineSupport", .product(name: "Atomics", package: "swift-atomics")]
+        ),
+
         // MARK: Export
-        .target(name: "OTLPExporter", dependencies: ["OTLPProto", "OTLPWire", "HTTP2Transport", "TelemetryPipeline", "OTLPSync"]),
+        .target(name: "OTLPExporter", dependencies: ["OTLPProto", "OTLPWire", "HTTP2Transport", "TelemetryCore", "TelemetryPipeline", "OTLPSync"]),
 
         // MARK: Public API (named Telemetry: swift-otel already owns the module name OTel)
         .target(
             name: "Telemetry",
             dependencies: [
-                "OTLPProto", "TelemetryPipeline", "OTLPExporter", "OTLPSync",
+                "OTLPProto", "TelemetryCore", "TelemetryPipeline", "OTLPExporter", "OTLPSync",
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -86,7 +92,7 @@ let package = Package(
         .executableTarget(
             name: "otlp",
             dependencies: [
-                "Telemetry", "TelemetryPipeline", "OTLPExporter", "OTLPProto", "OTLPWire", "HTTP2Transport", "OTLPSync", "OTLPTesting",
+                "Telemetry", "TelemetryCore", "TelemetryPipeline", "OTLPExporter", "OTLPProto", "OTLPWire", "HTTP2Transport", "OTLPSync", "OTLPTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -99,10 +105,11 @@ let package = Package(
         .testTarget(name: "OTLPWireTests", dependencies: ["OTLPWire"]),
         .testTarget(name: "OTLPProtoTests", dependencies: ["OTLPProto", "OTLPTestSupport", "ProtoGenCore"], exclude: ["Golden"]),
         .testTarget(name: "HTTP2TransportTests", dependencies: ["HTTP2Transport", "OTLPTestSupport", "OTLPSync"]),
-        .testTarget(name: "TelemetryPipelineTests", dependencies: ["TelemetryPipeline", "OTLPTestSupport", "OTLPSync"]),
+        .testTarget(name: "TelemetryCoreTests", dependencies: ["TelemetryCore", "OTLPSync"]),
+        .testTarget(name: "TelemetryPipelineTests", dependencies: ["TelemetryCore", "TelemetryPipeline", "OTLPTestSupport", "OTLPSync"]),
         .testTarget(
             name: "OTLPExporterTests",
-            dependencies: ["OTLPExporter", "Telemetry", "TelemetryPipeline", "OTLPTestSupport", "OTLPSync", "OTLPTesting", "OTLPProto", "HTTP2Transport"]
+            dependencies: ["OTLPExporter", "Telemetry", "TelemetryCore", "TelemetryPipeline", "OTLPTestSupport", "OTLPSync", "OTLPTesting", "OTLPProto", "HTTP2Transport"]
         ),
         .testTarget(
             name: "TelemetryTests",
@@ -115,13 +122,13 @@ let package = Package(
         ),
         .testTarget(
             name: "OTLPTestingTests",
-            dependencies: ["OTLPTesting", "OTLPExporter", "Telemetry", "TelemetryPipeline", "HTTP2Transport", "OTLPProto", "OTLPTestSupport", "OTLPSync"]
+            dependencies: ["OTLPTesting", "OTLPExporter", "Telemetry", "TelemetryCore", "TelemetryPipeline", "HTTP2Transport", "OTLPProto", "OTLPTestSupport", "OTLPSync"]
         ),
         .testTarget(name: "CLITests", dependencies: ["OTLPTestSupport", "OTLPProto", "HTTP2Transport", "OTLPTesting"]),
         // Run by TelemetryTests in a process of its own: it blocks the whole cooperative pool.
         .executableTarget(
             name: "PoolStarvationProbe",
-            dependencies: ["Telemetry", "OTLPExporter", "OTLPSync", "TelemetryPipeline"],
+            dependencies: ["Telemetry", "TelemetryCore", "OTLPExporter", "OTLPSync", "TelemetryPipeline"],
             path: "Tests/PoolStarvationProbe"
         ),
 

@@ -16,7 +16,7 @@ TOOLCHAIN = {"Foundation", "FoundationEssentials", "Glibc", "Musl", "Darwin", "D
              "Synchronization", "_Concurrency", "PackagePlugin", "Testing", "XCTest"}
 # Modules that may dereference unsafe pointers: the sync primitives, the codec runtime, the
 # transport and the pipeline (which owns span and log record memory); test support.
-POINTEE_ALLOWED = {"OTLPSync", "OTLPWire", "HTTP2Transport", "TelemetryPipeline", "OTLPTestSupport"}
+POINTEE_ALLOWED = {"OTLPSync", "OTLPWire", "HTTP2Transport", "TelemetryCore", "TelemetryPipeline", "OTLPTestSupport"}
 
 package = json.load(open(sys.argv[1]))
 targets = {}

@@ -12,6 +12,7 @@ import Glibc
 #endif
 import ServiceContextModule
 import Synchronization
+import TelemetryCore
 import TelemetryPipeline
 
 /// Collects events for a recording SDK span from code that cannot reach the span value (it is

@@ -1,4 +1,5 @@
 import Foundation
+import TelemetryCore
 import TelemetryPipeline
 
 /// Keeps exported spans in memory, for tests.

@@ -1,3 +1,4 @@
+import TelemetryCore
 import TelemetryPipeline
 
 /// A number type instruments can record: `Int64` or `Double`.
@@ -233,5 +234,3 @@ public struct Meter: Sendable {
     }
 }
 
-public typealias InstrumentDescriptor = TelemetryPipeline.InstrumentDescriptor
-public typealias InstrumentKind = TelemetryPipeline.InstrumentKind

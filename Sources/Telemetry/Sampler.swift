@@ -1,3 +1,4 @@
+import TelemetryCore
 import TelemetryPipeline
 
 /// The outcome of a sampling decision.

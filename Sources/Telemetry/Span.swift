@@ -1,3 +1,4 @@
+import TelemetryCore
 import TelemetryPipeline
 
 /// Where a new span's parent comes from.

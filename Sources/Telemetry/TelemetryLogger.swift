@@ -1,3 +1,4 @@
+import TelemetryCore
 import TelemetryPipeline
 
 /// Emits log records for one instrumentation scope. Get one from

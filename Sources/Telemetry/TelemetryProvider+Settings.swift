@@ -7,6 +7,7 @@ import Logging
 import OTLPSync
 import OTLPExporter
 import Synchronization
+import TelemetryCore
 import TelemetryPipeline
 import Tracing
 

@@ -1,5 +1,6 @@
 import Dispatch
 import OTLPSync
+import TelemetryCore
 import TelemetryPipeline
 
 /// Owns the resource, the one batching pipeline and the exporters of every signal, and hands out

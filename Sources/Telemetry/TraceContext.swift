@@ -1,4 +1,5 @@
 import Synchronization
+import TelemetryCore
 import TelemetryPipeline
 
 /// The current span context, carried in a task-local value (which also works on plain threads

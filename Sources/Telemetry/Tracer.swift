@@ -1,3 +1,4 @@
+import TelemetryCore
 import TelemetryPipeline
 
 /// What every span of one tracer shares, behind one reference: a span holds this (one retain)

@@ -1,3 +1,5 @@
+import TelemetryCore
+
 /// Explicit-bucket histogram state of one stream.
 struct ExplicitHistogramState {
     var bounds: [Double]

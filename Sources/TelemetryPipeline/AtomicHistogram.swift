@@ -1,3 +1,4 @@
+import TelemetryCore
 import Atomics
 
 #if canImport(Glibc)

@@ -1,5 +1,6 @@
 import Atomics
 import OTLPSync
+import TelemetryCore
 
 /// Waits for a flush or shutdown to pass through every export lane. Several callers may wait on
 /// one ticket (a `forceFlush` or a second `shutdown` during a shutdown waits on the shutdown's),

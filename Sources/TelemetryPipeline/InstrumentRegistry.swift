@@ -1,4 +1,5 @@
 import OTLPSync
+import TelemetryCore
 
 /// The pipeline's instruments: descriptors and callbacks in registration order (an instrument's
 /// id is its index; the worker picks up new ones each loop), and the lock-free attribute-free

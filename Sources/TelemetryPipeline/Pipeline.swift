@@ -1,3 +1,4 @@
+import TelemetryCore
 import Atomics
 import OTLPSync
 import Dispatch

@@ -1,6 +1,7 @@
 import OTLPSync
 import Atomics
 import Dispatch
+import TelemetryCore
 
 /// The pipeline's single consumer. All its state is touched only on the worker thread.
 final class PipelineWorker: @unchecked Sendable {
@@ -258,7 +259,7 @@ final class PipelineWorker: @unchecked Sendable {
         pendingSpans = []
         pendingSpans.reserveCapacity(min(configuration.traces.maxExportBatchSize, 1024))
         let list = SpanRecordList(records: records, pool: pipeline.spanRecords)
-        pipeline.spanLane.send(SpanBatch(resource: pipeline.resource, records: list), items: records.count)
+        pipeline.spanLane.send(SpanBatch(resource: pipeline.resource, pooled: list), items: records.count)
     }
 
     /// ``drainSpans(flushing:everything:)`` for log records.

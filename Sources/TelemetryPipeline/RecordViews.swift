@@ -3,6 +3,7 @@
 // finished records for encoders. The scoped accessors hand the record itself to a non-escaping
 // closure, borrowed or `inout` where it is stored: after inlining, the same field accesses as
 // through the pointer, with no copy of the record and no coroutine frame to allocate.
+import TelemetryCore
 
 // MARK: The span being recorded
 
@@ -78,4 +79,10 @@ package struct LogRecordView {
 @inlinable @inline(__always)
 package func lendInPlace<Value, Result>(_ value: inout Value, to body: (borrowing Value) throws -> Result) rethrows -> Result {
     try body(value)
+}
+
+extension SpanBatch {
+    /// The pipeline's span blocks, when the batch was cut by the pipeline (nil for a batch of
+    /// ``SpanBatch/spans``).
+    package var recordList: SpanRecordList? { pooledSpans as? SpanRecordList }
 }

@@ -1,3 +1,4 @@
+import TelemetryCore
 import Atomics
 import CPipelineSupport
 #if canImport(Glibc)
@@ -435,7 +436,7 @@ package final class SpanRecordPool: @unchecked Sendable {
 ///
 /// Read-only once made, so concurrent exporters may read it. The pool keeps the scopes the
 /// records borrow alive.
-package final class SpanRecordList: @unchecked Sendable {
+package final class SpanRecordList: PooledSpans, @unchecked Sendable {
     private let records: [SpanRecord]
     private let pool: SpanRecordPool
     /// Read passes finished (``finishedReading()``). Reference counting already orders every

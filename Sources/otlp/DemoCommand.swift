@@ -5,6 +5,7 @@ import OTLPExporter
 import OTLPProto
 import OTLPTesting
 import Telemetry
+import TelemetryCore
 import TelemetryPipeline
 
 #if canImport(Glibc)

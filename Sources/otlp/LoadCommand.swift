@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import OTLPExporter
 import Telemetry
+import TelemetryCore
 import TelemetryPipeline
 import Synchronization
 

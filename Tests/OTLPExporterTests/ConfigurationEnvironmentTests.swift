@@ -1,4 +1,5 @@
 @testable import OTLPExporter
+import TelemetryCore
 import TelemetryPipeline
 import Testing
 

@@ -4,6 +4,7 @@ import OTLPProto
 import OTLPTestSupport
 import OTLPWire
 import Testing
+import TelemetryCore
 @testable import TelemetryPipeline
 
 @Suite("OTLPConversion")

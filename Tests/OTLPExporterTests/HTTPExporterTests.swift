@@ -5,6 +5,7 @@ import OTLPProto
 import OTLPSync
 import OTLPTestSupport
 import OTLPTesting
+import TelemetryCore
 import TelemetryPipeline
 import Testing
 

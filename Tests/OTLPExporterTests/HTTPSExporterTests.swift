@@ -3,6 +3,7 @@ import HTTP2Transport
 @testable import OTLPExporter
 import OTLPTestSupport
 import OTLPTesting
+import TelemetryCore
 import TelemetryPipeline
 import Testing
 

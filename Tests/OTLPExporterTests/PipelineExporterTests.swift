@@ -2,6 +2,7 @@ import OTLPProto
 import OTLPTestSupport
 import OTLPTesting
 import Telemetry
+import TelemetryCore
 import TelemetryPipeline
 import Testing
 @testable import OTLPExporter

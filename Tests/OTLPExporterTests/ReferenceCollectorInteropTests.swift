@@ -1,5 +1,6 @@
 import OTLPTestSupport
 import Telemetry
+import TelemetryCore
 import TelemetryPipeline
 import Testing
 @testable import OTLPExporter

@@ -1,6 +1,7 @@
 @testable import OTLPExporter
 import OTLPProto
 import Testing
+import TelemetryCore
 @testable import TelemetryPipeline
 
 /// The exporter's direct span encoding must be byte-for-byte the generated encoding of
@@ -131,7 +132,7 @@ struct SpanRequestEncodingTests {
             return record
         }
         #expect(records.contains { $0.attributeCount > SpanRecord.inlineAttributeCapacity } || spans.allSatisfy { $0.attributes.count <= 8 })
-        let batch = SpanBatch(resource: resource, records: SpanRecordList(records: records, pool: pool))
+        let batch = SpanBatch(resource: resource, pooled: SpanRecordList(records: records, pool: pool))
         #expect(batch.count == spans.count)
         let expected = SpanBatch(resource: resource, spans: spans).makeRequest().serializedBytes()
         // Copied out of the blocks (compared through their encoding: NaN values are not equal).

@@ -5,6 +5,7 @@ import HTTP2Transport
 import OTLPExporter
 import OTLPProto
 import OTLPTesting
+import TelemetryCore
 import TelemetryPipeline
 import Testing
 

@@ -4,6 +4,7 @@ import Foundation
 import OTLPExporter
 import OTLPTestSupport
 import OTLPTesting
+import TelemetryCore
 import TelemetryPipeline
 import Testing
 

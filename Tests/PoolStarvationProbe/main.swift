@@ -11,6 +11,7 @@ import Foundation
 import OTLPExporter
 import OTLPSync
 import Telemetry
+import TelemetryCore
 import TelemetryPipeline
 
 /// Writes a line to standard output at once (the test reads it while this process runs).

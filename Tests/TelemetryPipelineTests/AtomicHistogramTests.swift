@@ -2,6 +2,7 @@ import Atomics
 import Foundation
 import OTLPSync
 import Testing
+import TelemetryCore
 @testable import TelemetryPipeline
 
 /// The lock-free histogram behind attribute-free explicit-bucket histogram records, driven

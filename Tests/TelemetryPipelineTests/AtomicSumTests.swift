@@ -1,6 +1,7 @@
 import Atomics
 import Foundation
 import Testing
+import TelemetryCore
 @testable import TelemetryPipeline
 
 /// The striped running sum behind attribute-free counter adds, driven directly. Serialized: each

@@ -2,6 +2,7 @@ import Atomics
 import Foundation
 import OTLPSync
 import Testing
+import TelemetryCore
 @testable import TelemetryPipeline
 
 private let scope = InstrumentationScope(name: "backpressure")

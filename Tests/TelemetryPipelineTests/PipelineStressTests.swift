@@ -1,6 +1,7 @@
 import Atomics
 import Foundation
 import Testing
+import TelemetryCore
 @testable import TelemetryPipeline
 
 /// Collects exported spans' tags (producer << 32 | sequence, carried in startTimeUnixNano).

@@ -1,6 +1,7 @@
 import Atomics
 import Foundation
 import Testing
+import TelemetryCore
 @testable import TelemetryPipeline
 
 @Suite("MPSCRingBuffer")

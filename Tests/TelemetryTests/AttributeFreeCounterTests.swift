@@ -1,6 +1,7 @@
 import Foundation
 import Telemetry
 import Testing
+import TelemetryCore
 import TelemetryPipeline
 
 private func sums(_ exporter: InMemoryMetricExporter, _ name: String) -> [NumberDataPoint] {

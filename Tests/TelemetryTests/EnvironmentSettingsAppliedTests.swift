@@ -3,6 +3,7 @@ import OTLPExporter
 import OTLPTestSupport
 import Testing
 import Telemetry
+import TelemetryCore
 import TelemetryPipeline
 import Tracing
 

@@ -1,5 +1,6 @@
 @testable import Telemetry
 import Testing
+import TelemetryCore
 import TelemetryPipeline
 
 /// The tracer decides with a flattened copy of its sampler; it must agree with ``Sampler`` itself.

@@ -1,6 +1,7 @@
 import Foundation
 import Telemetry
 import Testing
+import TelemetryCore
 import TelemetryPipeline
 
 private func points(_ metric: MetricData?) -> [NumberDataPoint] {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TelemetryCore
 import TelemetryPipeline
 @testable import Telemetry
 

@@ -1,5 +1,6 @@
 import Foundation
 @testable import Telemetry
+import TelemetryCore
 @testable import TelemetryPipeline
 import Testing
 

@@ -4,6 +4,7 @@ import OTLPExporter
 import OTLPTestSupport
 import Testing
 import Telemetry
+import TelemetryCore
 import TelemetryPipeline
 
 /// `ConfiguredTelemetry.metrics` (a `MetricsClient` on the provider's meter) behaves as its

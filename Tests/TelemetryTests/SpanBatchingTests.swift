@@ -1,6 +1,7 @@
 import Foundation
 import OTLPSync
 @testable import Telemetry
+import TelemetryCore
 @testable import TelemetryPipeline
 import Testing
 

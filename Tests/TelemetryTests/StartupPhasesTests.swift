@@ -4,6 +4,7 @@ import OTLPProto
 import OTLPTestSupport
 import Testing
 import Telemetry
+import TelemetryCore
 import TelemetryPipeline
 
 /// Pre-session start-up phases (`StartupRecorder`), start-up phases as nested spans with real

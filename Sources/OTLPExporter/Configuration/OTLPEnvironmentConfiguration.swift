@@ -11,6 +11,7 @@
 // - header values are percent-decoded ("Specifying headers via environment variables").
 
 import Foundation
+import TelemetryCore
 import TelemetryPipeline
 
 /// A problem with one environment variable (or configuration key), reported instead of failing:

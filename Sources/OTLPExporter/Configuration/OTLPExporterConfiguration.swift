@@ -4,6 +4,7 @@
 // (specification/protocol/exporter.md, section "Configuration Options"); the retry backoff
 // parameters are the SDK's own (the specification leaves them to the SDK).
 
+import TelemetryCore
 import TelemetryPipeline
 
 /// Each signal has its own exporter configuration and HTTP path.

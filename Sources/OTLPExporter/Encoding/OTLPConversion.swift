@@ -1,4 +1,5 @@
 import OTLPProto
+import TelemetryCore
 import TelemetryPipeline
 
 // Conversion of the pipeline's records into the generated OTLP messages, grouped by resource

@@ -3,6 +3,7 @@
 import HTTP2Transport
 import OTLPSync
 import Synchronization
+import TelemetryCore
 import TelemetryPipeline
 
 /// Asked before every export attempt for extra headers (e.g. a freshly refreshed bearer token).

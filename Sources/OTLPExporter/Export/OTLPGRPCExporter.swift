@@ -1,6 +1,7 @@
 // OTLP/gRPC exporter: one HTTP/2 connection, several unary Export calls in flight, retries.
 import HTTP2Transport
 import OTLPProto
+import TelemetryCore
 import TelemetryPipeline
 
 extension TelemetrySignal {

@@ -4,6 +4,7 @@
 // connection loss, honouring Retry-After.
 import Foundation
 import HTTP2Transport
+import TelemetryCore
 import TelemetryPipeline
 
 extension OTLPPartialSuccess {

@@ -3,6 +3,7 @@
 import HTTP2Transport
 import OTLPProto
 import OTLPWire
+import TelemetryCore
 import TelemetryPipeline
 
 /// What ``OTLPSignalExporter`` needs of the exporter of one OTLP protocol: ``OTLPGRPCExporter``

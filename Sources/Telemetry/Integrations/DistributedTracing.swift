@@ -8,6 +8,7 @@ import Foundation
 import OTLPExporter
 import ServiceContextModule
 import Tracing
+import TelemetryCore
 import TelemetryPipeline
 
 /// A swift-distributed-tracing `Tracer` over a ``TelemetryProvider``.
@@ -93,7 +94,7 @@ public struct DistributedTracer: Tracing.Tracer {
             return DistributedSpan(nonRecording: operationName, parent: parent, baseContext: base, nativeAtStart: nativeNow)
         }
         let span = tracer.startSpan(
-            operationName, kind: SpanKind(kind), parent: parent.map { .context($0) } ?? .root,
+            operationName, kind: TelemetryCore.SpanKind(kind), parent: parent.map { .context($0) } ?? .root,
             startTimeUnixNano: instant().nanosecondsSinceEpoch)
         return DistributedSpan(span, baseContext: base, nativeAtStart: nativeNow)
     }
@@ -218,7 +219,7 @@ public final class DistributedSpan: Tracing.Span, @unchecked Sendable {
     }
 
     public func setStatus(_ status: Tracing.SpanStatus) {
-        let mapped: SpanStatus = status.code == .ok ? .ok : .error(description: status.message ?? "")
+        let mapped: TelemetryCore.SpanStatus = status.code == .ok ? .ok : .error(description: status.message ?? "")
         _ = withSpan { $0.setStatus(mapped) }
     }
 
@@ -265,7 +266,7 @@ public final class DistributedSpan: Tracing.Span, @unchecked Sendable {
 
 // MARK: Attribute and kind mapping
 
-extension SpanKind {
+extension TelemetryCore.SpanKind {
     init(_ kind: Tracing.SpanKind) {
         switch kind {
         case .server: self = .server

@@ -1,6 +1,7 @@
 // swift-log back-end: a `LogHandler` that emits OTLP log records through `TelemetryLogger`.
 
 import Logging
+import TelemetryCore
 import TelemetryPipeline
 
 /// A swift-log `LogHandler` emitting each message as a log record of a ``TelemetryProvider``.

@@ -3,6 +3,7 @@
 
 import CoreMetrics
 import OTLPSync
+import TelemetryCore
 import TelemetryPipeline
 
 /// A swift-metrics `MetricsFactory` recording through a ``Meter``.

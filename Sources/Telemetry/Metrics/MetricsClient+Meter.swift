@@ -6,6 +6,7 @@
 import Atomics
 import OTLPSync
 import Synchronization
+import TelemetryCore
 import TelemetryPipeline
 
 /// The instruments of a Meter-backed client, by name. Recording takes no lock: the lookup reads

@@ -15,22 +15,22 @@ extension MetricsClient.Snapshot {
             switch metric.data {
             case .sum(let sums, let t):
                 points = .sum(isMonotonic: true, temporality: t, points: sums.map {
-                    NumberDataPoint.make(attributes: attributes($0.attributes), startTimeUnixNano: $0.startTimeUnixNano,
+                    NumberDataPoint(attributes: attributes($0.attributes), startTimeUnixNano: $0.startTimeUnixNano,
                                     timeUnixNano: $0.timeUnixNano, value: .int($0.value))
                 })
             case .histogram(let histograms, let t):
                 points = .histogram(temporality: t, points: histograms.map {
-                    HistogramDataPoint.make(attributes: attributes($0.attributes), startTimeUnixNano: $0.startTimeUnixNano,
+                    HistogramDataPoint(attributes: attributes($0.attributes), startTimeUnixNano: $0.startTimeUnixNano,
                                        timeUnixNano: $0.timeUnixNano, count: $0.count, sum: $0.sum, min: $0.min,
                                        max: $0.max, explicitBounds: $0.explicitBounds, bucketCounts: $0.bucketCounts)
                 })
             case .gauge(let gauges):
                 points = .gauge(points: gauges.map {
-                    NumberDataPoint.make(attributes: attributes($0.attributes), startTimeUnixNano: 0,
+                    NumberDataPoint(attributes: attributes($0.attributes), startTimeUnixNano: 0,
                                     timeUnixNano: $0.timeUnixNano, value: .double($0.value))
                 })
             }
-            return MetricData.make(name: metric.name, description: metric.description, unit: metric.unit, scope: scope, points: points)
+            return MetricData(name: metric.name, description: metric.description, unit: metric.unit, scope: scope, points: points)
         }
         let resourceAttributes = resource.keys.sorted().map { Attribute($0, .string(resource[$0] ?? "")) }
         return MetricBatch(resource: Resource(attributes: resourceAttributes), metrics: converted)

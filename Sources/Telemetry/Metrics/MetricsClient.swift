@@ -3,6 +3,7 @@
 import Foundation
 import OTLPSync
 import Synchronization
+import TelemetryCore
 import TelemetryPipeline
 
 /// A small, validated metrics API: counters, histograms, gauges, observable gauges and

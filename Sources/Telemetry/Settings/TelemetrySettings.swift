@@ -2,6 +2,7 @@
 // codex-otel's `OtelSettings`, loadable from code, the OTEL_* environment and a TOML `[otel]` table.
 
 import OTLPExporter
+import TelemetryCore
 import TelemetryPipeline
 
 /// Where one signal goes.

@@ -4,6 +4,7 @@
 // upserted) tracestate unchanged. The propagated traceparent/tracestate of any of these spans
 // therefore carries the configured members without further work at injection time.
 
+import TelemetryCore
 import TelemetryPipeline
 
 /// What a tracer puts into a new span's `traceState`, given its parent. Pre-computed once per

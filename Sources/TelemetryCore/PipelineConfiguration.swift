@@ -33,6 +33,14 @@ public struct SignalStatistics: Sendable, Hashable {
     public var exported: Int
     /// Items in batches an exporter failed (for metrics: data points).
     public var failed: Int
+
+    public init(accepted: Int, dropped: Int, droppedAfterShutdown: Int, exported: Int, failed: Int) {
+        self.accepted = accepted
+        self.dropped = dropped
+        self.droppedAfterShutdown = droppedAfterShutdown
+        self.exported = exported
+        self.failed = failed
+    }
 }
 
 /// Pipeline settings. Defaults follow the OpenTelemetry specification's batch processors

@@ -1,17 +1,27 @@
+/// Spans kept where the pipeline recorded them (its pooled span blocks), as a batch cut by the
+/// pipeline carries them. The pipeline's own type conforms; exporters that encode in place ask
+/// ``SpanBatch/pooledSpans`` for it.
+package protocol PooledSpans: Sendable {
+    /// How many spans the storage holds.
+    var count: Int { get }
+    /// Copies of the spans at `range`.
+    func spans(in range: Range<Int>) -> [SpanData]
+}
+
 /// A batch of finished spans for one resource, as handed to ``SpanExporter``s.
 ///
-/// A batch cut by the pipeline keeps its spans where they were recorded, in their pooled blocks
-/// (``SpanRecordList``): the pipeline's worker moves only a handle per span, the OTLP exporters
-/// encode the spans in place, and the blocks go back to the pool when the batch is released.
-/// Reading ``spans`` copies them out of the blocks into an array (read ``count`` for how many).
-/// An exporter that keeps a batch past its export keeps its blocks out of the pool: keep a copy
-/// of ``spans`` instead (as ``InMemorySpanExporter`` does).
+/// A batch cut by the pipeline keeps its spans where they were recorded, in their pooled blocks:
+/// the pipeline's worker moves only a handle per span, the OTLP exporters encode the spans in
+/// place, and the blocks go back to the pool when the batch is released. Reading ``spans`` copies
+/// them out of the blocks into an array (read ``count`` for how many). An exporter that keeps a
+/// batch past its export keeps its blocks out of the pool: keep a copy of ``spans`` instead (as
+/// `InMemorySpanExporter` does).
 public struct SpanBatch: Sendable {
     public var resource: Resource
 
     enum Storage: Sendable {
         case spans([SpanData])
-        case records(SpanRecordList)
+        case pooled(any PooledSpans)
     }
     var storage: Storage
 
@@ -21,7 +31,7 @@ public struct SpanBatch: Sendable {
         get {
             switch storage {
             case .spans(let spans): return spans
-            case .records(let records): return records.spans(in: 0..<records.count)
+            case .pooled(let pooled): return pooled.spans(in: 0..<pooled.count)
             }
         }
         set { storage = .spans(newValue) }
@@ -31,7 +41,7 @@ public struct SpanBatch: Sendable {
     public var count: Int {
         switch storage {
         case .spans(let spans): return spans.count
-        case .records(let records): return records.count
+        case .pooled(let pooled): return pooled.count
         }
     }
 
@@ -40,15 +50,15 @@ public struct SpanBatch: Sendable {
         self.storage = .spans(spans)
     }
 
-    /// A batch of the pipeline's span records, read in place.
-    package init(resource: Resource, records: SpanRecordList) {
+    /// A batch of spans read in place from the pipeline's storage.
+    package init(resource: Resource, pooled: any PooledSpans) {
         self.resource = resource
-        self.storage = .records(records)
+        self.storage = .pooled(pooled)
     }
 
-    /// The span records, when the batch holds them in their blocks (nil for a batch of ``spans``).
-    package var recordList: SpanRecordList? {
-        if case .records(let records) = storage { return records }
+    /// The pipeline's storage of the spans (nil for a batch of ``spans``).
+    package var pooledSpans: (any PooledSpans)? {
+        if case .pooled(let pooled) = storage { return pooled }
         return nil
     }
 }
@@ -128,31 +138,6 @@ extension MetricExporter {
 extension LogExporter {
     public func forceFlush() async throws {}
     public func shutdown() async {}
-}
-
-/// Type-erased exporter of one signal's batches.
-struct AnyBatchExporter<Batch: Sendable>: Sendable {
-    let export: @Sendable (Batch) async throws -> Void
-    let forceFlush: @Sendable () async throws -> Void
-    let shutdown: @Sendable () async -> Void
-}
-
-extension AnyBatchExporter where Batch == SpanBatch {
-    init(_ exporter: any SpanExporter) {
-        self.init(export: { try await exporter.export($0) }, forceFlush: { try await exporter.forceFlush() }, shutdown: { await exporter.shutdown() })
-    }
-}
-
-extension AnyBatchExporter where Batch == MetricBatch {
-    init(_ exporter: any MetricExporter) {
-        self.init(export: { try await exporter.export($0) }, forceFlush: { try await exporter.forceFlush() }, shutdown: { await exporter.shutdown() })
-    }
-}
-
-extension AnyBatchExporter where Batch == LogBatch {
-    init(_ exporter: any LogExporter) {
-        self.init(export: { try await exporter.export($0) }, forceFlush: { try await exporter.forceFlush() }, shutdown: { await exporter.shutdown() })
-    }
 }
 
 /// An error from the telemetry SDK.

@@ -1,5 +1,5 @@
 import Testing
-import TelemetryPipeline
+import TelemetryCore
 
 @Suite("InstrumentationScope")
 struct InstrumentationScopeTests {

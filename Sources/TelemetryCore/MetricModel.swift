@@ -37,21 +37,21 @@ public enum MetricNumber: Sendable, Hashable {
     }
 
     @inlinable
-    static func + (lhs: MetricNumber, rhs: MetricNumber) -> MetricNumber {
+    package static func + (lhs: MetricNumber, rhs: MetricNumber) -> MetricNumber {
         switch (lhs, rhs) {
         case (.int(let a), .int(let b)): return .int(a &+ b)
         default: return .double(lhs.doubleValue + rhs.doubleValue)
         }
     }
 
-    static func - (lhs: MetricNumber, rhs: MetricNumber) -> MetricNumber {
+    package static func - (lhs: MetricNumber, rhs: MetricNumber) -> MetricNumber {
         switch (lhs, rhs) {
         case (.int(let a), .int(let b)): return .int(a &- b)
         default: return .double(lhs.doubleValue - rhs.doubleValue)
         }
     }
 
-    var isZeroInt: MetricNumber {
+    package var isZeroInt: MetricNumber {
         switch self {
         case .int: return .int(0)
         case .double: return .double(0)
@@ -104,25 +104,11 @@ public struct InstrumentDescriptor: Sendable, Hashable {
     }
 }
 
-/// One synchronous measurement on its way through the ring to the aggregator.
-public struct Measurement: Sendable {
-    public var instrument: UInt32
-    public var value: MetricNumber
-    public var attributes: [Attribute]
-
-    @inlinable
-    public init(instrument: UInt32, value: MetricNumber, attributes: [Attribute]) {
-        self.instrument = instrument
-        self.value = value
-        self.attributes = attributes
-    }
-}
-
 /// Receives observations from an observable instrument's callback during a collection.
 public final class ObservationRecorder: @unchecked Sendable {
     // Only used on the pipeline worker during one callback invocation.
-    var observations: [(attributes: [Attribute], value: MetricNumber)] = []
-    init() {}
+    package var observations: [(attributes: [Attribute], value: MetricNumber)] = []
+    package init() {}
 
     /// Records an observation for an integer instrument.
     public func observe(_ value: Int64, attributes: [Attribute] = []) {
@@ -141,6 +127,13 @@ public struct NumberDataPoint: Sendable, Hashable {
     public var startTimeUnixNano: UInt64
     public var timeUnixNano: UInt64
     public var value: MetricNumber
+
+    public init(attributes: [Attribute], startTimeUnixNano: UInt64, timeUnixNano: UInt64, value: MetricNumber) {
+        self.attributes = attributes
+        self.startTimeUnixNano = startTimeUnixNano
+        self.timeUnixNano = timeUnixNano
+        self.value = value
+    }
 }
 
 /// A point of an explicit-bucket histogram.
@@ -155,6 +148,18 @@ public struct HistogramDataPoint: Sendable, Hashable {
     public var explicitBounds: [Double]
     /// `explicitBounds.count + 1` counts; bucket i counts values in (bounds[i-1], bounds[i]].
     public var bucketCounts: [UInt64]
+
+    public init(attributes: [Attribute], startTimeUnixNano: UInt64, timeUnixNano: UInt64, count: UInt64, sum: Double, min: Double?, max: Double?, explicitBounds: [Double], bucketCounts: [UInt64]) {
+        self.attributes = attributes
+        self.startTimeUnixNano = startTimeUnixNano
+        self.timeUnixNano = timeUnixNano
+        self.count = count
+        self.sum = sum
+        self.min = min
+        self.max = max
+        self.explicitBounds = explicitBounds
+        self.bucketCounts = bucketCounts
+    }
 }
 
 /// A point of a base-2 exponential histogram.
@@ -172,6 +177,22 @@ public struct ExponentialHistogramDataPoint: Sendable, Hashable {
     public var positiveBucketCounts: [UInt64]
     public var negativeOffset: Int32
     public var negativeBucketCounts: [UInt64]
+
+    public init(attributes: [Attribute], startTimeUnixNano: UInt64, timeUnixNano: UInt64, count: UInt64, sum: Double, min: Double?, max: Double?, scale: Int32, zeroCount: UInt64, positiveOffset: Int32, positiveBucketCounts: [UInt64], negativeOffset: Int32, negativeBucketCounts: [UInt64]) {
+        self.attributes = attributes
+        self.startTimeUnixNano = startTimeUnixNano
+        self.timeUnixNano = timeUnixNano
+        self.count = count
+        self.sum = sum
+        self.min = min
+        self.max = max
+        self.scale = scale
+        self.zeroCount = zeroCount
+        self.positiveOffset = positiveOffset
+        self.positiveBucketCounts = positiveBucketCounts
+        self.negativeOffset = negativeOffset
+        self.negativeBucketCounts = negativeBucketCounts
+    }
 }
 
 /// The points of one metric.
@@ -189,4 +210,12 @@ public struct MetricData: Sendable, Hashable {
     public var unit: String
     public var scope: InstrumentationScope
     public var points: MetricPoints
+
+    public init(name: String, description: String, unit: String, scope: InstrumentationScope, points: MetricPoints) {
+        self.name = name
+        self.description = description
+        self.unit = unit
+        self.scope = scope
+        self.points = points
+    }
 }

@@ -14,7 +14,7 @@ public enum AttributeValue: Sendable, Hashable {
     /// The value with strings (and strings inside arrays) cut to at most `limit` characters.
     /// Returns `nil` when nothing had to be cut.
     @usableFromInline
-    func truncated(to limit: Int) -> AttributeValue? {
+    package func truncated(to limit: Int) -> AttributeValue? {
         switch self {
         case .string(let text) where text.count > limit:
             return .string(String(text.prefix(limit)))
@@ -123,7 +123,7 @@ extension Array where Element == Attribute {
     /// Sets `key` to `value` (replacing an existing value of the same key), or drops it when the
     /// array already holds `countLimit` attributes. Compares keys in place (no element copies).
     @inlinable
-    mutating func setAttribute(_ key: String, _ value: AttributeValue, countLimit: Int) -> Bool {
+    package mutating func setAttribute(_ key: String, _ value: AttributeValue, countLimit: Int) -> Bool {
         // Keys of different UTF-8 length cannot be equal; the length is O(1) for native strings,
         // so most comparisons stop there without comparing characters.
         let keyLength = key.utf8.count
@@ -154,7 +154,7 @@ extension Array where Element == Attribute {
     }
 
     /// A canonical form for use as a metric stream key: sorted by key, last value per key wins.
-    func canonicalized() -> [Attribute] {
+    package func canonicalized() -> [Attribute] {
         if count <= 1 { return self }
         var result: [Attribute] = []
         result.reserveCapacity(count)

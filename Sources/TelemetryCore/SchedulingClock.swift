@@ -41,7 +41,7 @@ public final class ManualSchedulingClock: SchedulingClock {
     }
 
     /// Calls `observer` after every ``advance(by:)`` (a pipeline wakes its worker).
-    func onAdvance(_ observer: @escaping @Sendable () -> Void) {
+    package func onAdvance(_ observer: @escaping @Sendable () -> Void) {
         state.withLock { $0.observers.append(observer) }
     }
 }

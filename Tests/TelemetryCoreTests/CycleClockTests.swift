@@ -1,7 +1,7 @@
 import Foundation
 import OTLPSync
 import Testing
-@testable import TelemetryPipeline
+@testable import TelemetryCore
 
 /// The cycle-counter clock must read like the system real-time clock: calibrated, anchored again
 /// and again, following the system clock when it is stepped, and never torn between threads.

@@ -41,19 +41,19 @@ public struct Resource: Sendable, Hashable {
 /// and records of the same tracer compare equal by identity before any string is compared.
 public struct InstrumentationScope: Sendable, Hashable {
     @usableFromInline
-    final class Storage: Sendable {
+    package final class Storage: Sendable {
         let name: String
         let version: String?
         let attributes: [Attribute]
 
-        init(name: String, version: String?, attributes: [Attribute]) {
+        package init(name: String, version: String?, attributes: [Attribute]) {
             self.name = name
             self.version = version
             self.attributes = attributes
         }
     }
 
-    @usableFromInline var storage: Storage
+    @usableFromInline package var storage: Storage
 
     public var name: String {
         get { storage.name }
@@ -76,7 +76,7 @@ public struct InstrumentationScope: Sendable, Hashable {
 
     /// A scope sharing `storage`.
     @usableFromInline
-    init(storage: Storage) {
+    package init(storage: Storage) {
         self.storage = storage
     }
 
