@@ -82,6 +82,27 @@ public final class CollectorPeer: @unchecked Sendable {
     deinit { process.kill() }
 }
 
+/// Starts a peer on a free loopback port, trying up to five ports: another process may take the
+/// port between `freeLoopbackPort()` and the peer's bind. `start` launches the peer on a port;
+/// `ready` throws when it does not come up there (the peer is then killed and another port tried).
+func startPeerOnFreePort(
+    _ command: String, start: (UInt16) throws -> ChildProcess, ready: (ChildProcess, UInt16) throws -> Void
+) throws -> (ChildProcess, UInt16) {
+    var lastError: Error?
+    for _ in 0..<5 {
+        let port = freeLoopbackPort()
+        let child = try start(port)
+        do {
+            try ready(child, port)
+            return (child, port)
+        } catch {
+            lastError = error
+            child.kill()
+        }
+    }
+    throw lastError ?? ChildProcess.Failure.couldNotStart(command: command, reason: "no port")
+}
+
 /// `nghttpd` (Debian nghttp2-server): h2c or TLS, serving files from a temporary folder and
 /// echoing POST bodies (`--echo-upload`).
 public final class NghttpdPeer: @unchecked Sendable {
@@ -99,24 +120,13 @@ public final class NghttpdPeer: @unchecked Sendable {
         htdocs = FileManager.default.temporaryDirectory.appendingPathComponent("nghttpd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: htdocs, withIntermediateDirectories: true)
         try Data("hello from nghttpd\n".utf8).write(to: htdocs.appendingPathComponent("hello.txt"))
-        var lastError: Error?
-        for _ in 0..<5 {
-            let port = freeLoopbackPort()
-            var arguments = ["-a", address, "-d", htdocs.path, "--echo-upload"] + extraArguments
+        let folder = htdocs.path
+        (process, port) = try startPeerOnFreePort("nghttpd", start: { port in
+            var arguments = ["-a", address, "-d", folder, "--echo-upload"] + extraArguments
             if requireClientCertificate { arguments.append("-V") }
             if let tls { arguments += [String(port), tls.key, tls.cert] } else { arguments += ["--no-tls", String(port)] }
-            let child = try startGuardedPeer("/usr/sbin/nghttpd", arguments)
-            do {
-                try waitForPeerListening(child, port: port, host: address, timeout: 5)
-                process = child
-                self.port = port
-                return
-            } catch {
-                lastError = error
-                child.kill()
-            }
-        }
-        throw lastError ?? ChildProcess.Failure.couldNotStart(command: "nghttpd", reason: "no port")
+            return try startGuardedPeer("/usr/sbin/nghttpd", arguments)
+        }, ready: { child, port in try waitForPeerListening(child, port: port, host: address, timeout: 5) })
     }
 
     public func stop() {
@@ -132,22 +142,10 @@ public final class OpenSSLServerPeer: @unchecked Sendable {
     public let port: UInt16
 
     public init(cert: String, key: String) throws {
-        var lastError: Error?
-        for _ in 0..<5 {
-            let port = freeLoopbackPort()
-            let child = try startGuardedPeer("/usr/bin/openssl",
-                                         ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", cert, "-key", key, "-www", "-quiet"])
-            do {
-                try waitForPeerListening(child, port: port, timeout: 5)
-                process = child
-                self.port = port
-                return
-            } catch {
-                lastError = error
-                child.kill()
-            }
-        }
-        throw lastError ?? ChildProcess.Failure.couldNotStart(command: "openssl s_server", reason: "no port")
+        (process, port) = try startPeerOnFreePort("openssl s_server", start: { port in
+            try startGuardedPeer("/usr/bin/openssl",
+                                 ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", cert, "-key", key, "-www", "-quiet"])
+        }, ready: { child, port in try waitForPeerListening(child, port: port, timeout: 5) })
     }
 
     public func stop() { process.kill() }
@@ -164,25 +162,15 @@ public final class OpenSSLScriptedServerPeer: @unchecked Sendable {
 
     /// - Parameter arguments: more `s_server` options (`-tls1_3`, `-tls1_1` ...).
     public init(cert: String, key: String, arguments: [String] = []) throws {
-        var lastError: Error?
-        for _ in 0..<5 {
-            let port = freeLoopbackPort()
+        (process, port) = try startPeerOnFreePort("openssl s_server", start: { port in
             // stdbuf -o0: s_server's own messages (printf) reach the pipe at once, not at exit.
-            let child = try startGuardedPeer("/usr/bin/stdbuf",
-                                             ["-o0", "/usr/bin/openssl", "s_server", "-accept", "127.0.0.1:\(port)",
-                                              "-cert", cert, "-key", key, "-alpn", "h2"] + arguments, keepStdinOpen: true)
-            do {
-                // Not probed with a connection: s_server would take it for the client.
-                _ = try child.waitForOutput(containing: "ACCEPT", timeout: 10)
-                process = child
-                self.port = port
-                return
-            } catch {
-                lastError = error
-                child.kill()
-            }
-        }
-        throw lastError ?? ChildProcess.Failure.couldNotStart(command: "openssl s_server", reason: "no port")
+            try startGuardedPeer("/usr/bin/stdbuf",
+                                 ["-o0", "/usr/bin/openssl", "s_server", "-accept", "127.0.0.1:\(port)",
+                                  "-cert", cert, "-key", key, "-alpn", "h2"] + arguments, keepStdinOpen: true)
+        }, ready: { child, _ in
+            // Not probed with a connection: s_server would take it for the client.
+            _ = try child.waitForOutput(containing: "ACCEPT", timeout: 10)
+        })
     }
 
     /// Sends `bytes` to the client (or, `K\n` alone, a KeyUpdate).

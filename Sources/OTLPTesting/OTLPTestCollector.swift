@@ -309,8 +309,9 @@ public final class OTLPTestCollector: Sendable {
         let countsOnly = !configuration.keepsRequests && configuration.onRequest == nil && !configuration.countsDuplicates
         let outcome = OTLPReceiver.handle(request, fault: fault, maxMessageBytes: configuration.maxRequestBytes, countsOnly: countsOnly)
         if let accepted = outcome.accepted { configuration.onRequest?(accepted) }
-        let repeated = configuration.countsDuplicates ? outcome.accepted.map { ledger.record($0.payload) } : nil
         let keeps = configuration.keepsRequests
+        let items = keeps || configuration.countsDuplicates ? outcome.accepted?.payload.receivedItems : nil
+        let repeated = configuration.countsDuplicates ? items.map { ledger.record($0) } : nil
         let satisfied = state.withLock { state -> [Waiter] in
             if let repeated {
                 state.counters.duplicateSpans += repeated.spans
@@ -323,13 +324,15 @@ public final class OTLPTestCollector: Sendable {
             }
             if outcome.rejected { state.counters.rejectedRequests += 1 }
             if let accepted = outcome.accepted {
-                Self.store(accepted, into: &state, keeps: keeps)
-            } else if let items = outcome.countedItems, let signal = outcome.signal {
-                switch signal {
-                case .traces: state.counters.spans += items
-                case .metrics: state.counters.metricPoints += items
-                case .logs: state.counters.logRecords += items
+                Self.count(accepted.payload.itemCount, of: accepted.payload.signal, into: &state.counters)
+                if keeps, let items {
+                    state.spans += items.spans
+                    state.metricPoints += items.metricPoints
+                    state.logRecords += items.logRecords
+                    state.requests.append(accepted)
                 }
+            } else if let items = outcome.countedItems, let signal = outcome.signal {
+                Self.count(items, of: signal, into: &state.counters)
             }
             guard !state.waiters.isEmpty else { return [] }
             var ready: [Waiter] = []
@@ -344,44 +347,12 @@ public final class OTLPTestCollector: Sendable {
         return outcome.response
     }
 
-    private static func store(_ request: ReceivedRequest, into state: inout State, keeps: Bool) {
-        switch request.payload {
-        case .traces(let export):
-            for resourceSpans in export.resourceSpans {
-                for scopeSpans in resourceSpans.scopeSpans {
-                    state.counters.spans += scopeSpans.spans.count
-                    guard keeps else { continue }
-                    for span in scopeSpans.spans {
-                        state.spans.append(ReceivedSpan(resource: resourceSpans.resource, scope: scopeSpans.scope, span: span))
-                    }
-                }
-            }
-        case .metrics(let export):
-            for resourceMetrics in export.resourceMetrics {
-                for scopeMetrics in resourceMetrics.scopeMetrics {
-                    for metric in scopeMetrics.metrics {
-                        state.counters.metricPoints += metric.pointCount
-                        guard keeps else { continue }
-                        for point in metric.flattenedPoints {
-                            state.metricPoints.append(ReceivedMetricPoint(
-                                resource: resourceMetrics.resource, scope: scopeMetrics.scope, metricName: metric.name,
-                                metricDescription: metric.description, unit: metric.unit, point: point))
-                        }
-                    }
-                }
-            }
-        case .logs(let export):
-            for resourceLogs in export.resourceLogs {
-                for scopeLogs in resourceLogs.scopeLogs {
-                    state.counters.logRecords += scopeLogs.logRecords.count
-                    guard keeps else { continue }
-                    for record in scopeLogs.logRecords {
-                        state.logRecords.append(ReceivedLogRecord(resource: resourceLogs.resource, scope: scopeLogs.scope, record: record))
-                    }
-                }
-            }
+    private static func count(_ items: Int, of signal: Signal, into counters: inout Counters) {
+        switch signal {
+        case .traces: counters.spans += items
+        case .metrics: counters.metricPoints += items
+        case .logs: counters.logRecords += items
         }
-        if keeps { state.requests.append(request) }
     }
 }
 

@@ -198,63 +198,81 @@ extension OTLPTestCollector {
             seen.withLock { ($0.spans.count, $0.metricPoints.count, $0.logRecords.count) }
         }
 
-        /// Records the items of `payload`; returns how many of each had been seen before.
-        func record(_ payload: Payload) -> (spans: Int, metricPoints: Int, logRecords: Int) {
-            var spanKeys: [Int] = []
-            var pointKeys: [Int] = []
-            var logKeys: [Int] = []
-            switch payload {
-            case .traces(let export):
-                for resourceSpans in export.resourceSpans {
-                    for scopeSpans in resourceSpans.scopeSpans {
-                        for span in scopeSpans.spans {
-                            var hasher = Hasher()
-                            hasher.combine(span.traceId)
-                            hasher.combine(span.spanId)
-                            spanKeys.append(hasher.finalize())
-                        }
-                    }
-                }
-            case .metrics(let export):
-                for resourceMetrics in export.resourceMetrics {
-                    for scopeMetrics in resourceMetrics.scopeMetrics {
-                        for metric in scopeMetrics.metrics {
-                            for point in metric.flattenedPoints {
-                                var hasher = Hasher()
-                                hasher.combine(resourceMetrics.resource)
-                                hasher.combine(scopeMetrics.scope)
-                                hasher.combine(metric.name)
-                                hasher.combine(point)
-                                pointKeys.append(hasher.finalize())
-                            }
-                        }
-                    }
-                }
-            case .logs(let export):
-                for resourceLogs in export.resourceLogs {
-                    for scopeLogs in resourceLogs.scopeLogs {
-                        for record in scopeLogs.logRecords {
-                            var hasher = Hasher()
-                            hasher.combine(resourceLogs.resource)
-                            hasher.combine(scopeLogs.scope)
-                            hasher.combine(record)
-                            logKeys.append(hasher.finalize())
-                        }
-                    }
-                }
+        /// Records `items`; returns how many of each had been seen before.
+        func record(_ items: ReceivedItems) -> (spans: Int, metricPoints: Int, logRecords: Int) {
+            let spanKeys = items.spans.map { received in
+                var hasher = Hasher()
+                hasher.combine(received.span.traceId)
+                hasher.combine(received.span.spanId)
+                return hasher.finalize()
             }
+            let pointKeys = items.metricPoints.map { received in
+                var hasher = Hasher()
+                hasher.combine(received.resource)
+                hasher.combine(received.scope)
+                hasher.combine(received.metricName)
+                hasher.combine(received.point)
+                return hasher.finalize()
+            }
+            let logKeys = items.logRecords.map(\.hashValue)
             return seen.withLock { seen in
-                var repeated = (spans: 0, metricPoints: 0, logRecords: 0)
-                for key in spanKeys where !seen.spans.insert(key).inserted { repeated.spans += 1 }
-                for key in pointKeys where !seen.metricPoints.insert(key).inserted { repeated.metricPoints += 1 }
-                for key in logKeys where !seen.logRecords.insert(key).inserted { repeated.logRecords += 1 }
-                return repeated
+                (Self.insert(spanKeys, into: &seen.spans), Self.insert(pointKeys, into: &seen.metricPoints),
+                 Self.insert(logKeys, into: &seen.logRecords))
             }
         }
+
+        /// Inserts `keys` into `seen`; returns how many were there already.
+        private static func insert(_ keys: [Int], into seen: inout Set<Int>) -> Int {
+            keys.reduce(0) { repeated, key in seen.insert(key).inserted ? repeated : repeated + 1 }
+        }
+    }
+
+    /// The items of one request, each with its resource and scope: what the collector keeps and
+    /// what its ledger identifies.
+    struct ReceivedItems {
+        var spans: [ReceivedSpan] = []
+        var metricPoints: [ReceivedMetricPoint] = []
+        var logRecords: [ReceivedLogRecord] = []
     }
 }
 
 extension OTLPTestCollector.Payload {
+    /// The request's items, flattened with their resource and scope.
+    var receivedItems: OTLPTestCollector.ReceivedItems {
+        var items = OTLPTestCollector.ReceivedItems()
+        switch self {
+        case .traces(let export):
+            for resourceSpans in export.resourceSpans {
+                for scopeSpans in resourceSpans.scopeSpans {
+                    for span in scopeSpans.spans {
+                        items.spans.append(.init(resource: resourceSpans.resource, scope: scopeSpans.scope, span: span))
+                    }
+                }
+            }
+        case .metrics(let export):
+            for resourceMetrics in export.resourceMetrics {
+                for scopeMetrics in resourceMetrics.scopeMetrics {
+                    for metric in scopeMetrics.metrics {
+                        for point in metric.flattenedPoints {
+                            items.metricPoints.append(.init(
+                                resource: resourceMetrics.resource, scope: scopeMetrics.scope, metricName: metric.name,
+                                metricDescription: metric.description, unit: metric.unit, point: point))
+                        }
+                    }
+                }
+            }
+        case .logs(let export):
+            for resourceLogs in export.resourceLogs {
+                for scopeLogs in resourceLogs.scopeLogs {
+                    for record in scopeLogs.logRecords {
+                        items.logRecords.append(.init(resource: resourceLogs.resource, scope: scopeLogs.scope, record: record))
+                    }
+                }
+            }
+        }
+        return items
+    }
+
     /// Number of spans, metric data points or log records in the request.
     var itemCount: Int {
         switch self {
