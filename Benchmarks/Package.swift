@@ -28,6 +28,11 @@ let package = Package(
             name: "SwiftProtobufPeer",
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
+        // Raw-byte messages and the closed loop of unary calls, for grpc-swift-2 as the peer.
+        .target(
+            name: "GRPCSwiftPeerSupport",
+            dependencies: [.product(name: "GRPCCore", package: "grpc-swift-2")]
+        ),
         // Codec: our generated OTLP types vs swift-protobuf's.
         .executableTarget(
             name: "CodecBenchmarks",
@@ -63,6 +68,7 @@ let package = Package(
                 .product(name: "OTLPProto", package: "swift-otlp"),
                 .product(name: "HTTP2Transport", package: "swift-otlp"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
+                "GRPCSwiftPeerSupport",
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ],
             path: "Benchmarks/CollectorBenchmarks",
@@ -74,6 +80,7 @@ let package = Package(
             dependencies: [
                 .product(name: "HTTP2Transport", package: "swift-otlp"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
+                "GRPCSwiftPeerSupport",
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ]
         ),
@@ -84,6 +91,7 @@ let package = Package(
             dependencies: [
                 .product(name: "OTLPWire", package: "swift-otlp"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
+                "GRPCSwiftPeerSupport",
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ]
         ),

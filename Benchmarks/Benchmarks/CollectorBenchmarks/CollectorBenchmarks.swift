@@ -11,6 +11,7 @@
 import Benchmark
 import Foundation
 import GRPCCore
+import GRPCSwiftPeerSupport
 import GRPCNIOTransportHTTP2
 import HTTP2Transport
 import OTLPProto
@@ -99,13 +100,6 @@ final class ClosedLoop: @unchecked Sendable {
     }
 }
 
-struct RawSerializer: MessageSerializer, MessageDeserializer {
-    func serialize<Bytes: GRPCContiguousBytes>(_ message: [UInt8]) throws -> Bytes { Bytes(message) }
-    func deserialize<Bytes: GRPCContiguousBytes>(_ bytes: Bytes) throws -> [UInt8] {
-        bytes.withUnsafeBytes { Array($0) }
-    }
-}
-
 /// The collector every benchmark calls, started once: gRPC only, counting without keeping requests.
 let collector: OTLPTestCollector = {
     do {
@@ -156,31 +150,12 @@ final class PeerClient: Sendable {
     }
 
     func call() async -> Bool {
-        var options = CallOptions.defaults
-        options.timeout = .seconds(30)
-        do {
-            return try await client.unary(request: ClientRequest(message: message), descriptor: method,
-                                          serializer: RawSerializer(), deserializer: RawSerializer(), options: options) { response in
-                (try? response.message) != nil
-            }
-        } catch {
-            return false
-        }
+        await client.rawUnaryCall(method, message: message, timeout: .seconds(30))
     }
 
     /// `count` calls from `inFlight` tasks, each making its share one after the other; the failures.
     func run(_ count: Int) async -> Int {
-        await withTaskGroup(of: Int.self) { group in
-            for worker in 0..<inFlight {
-                let share = count / inFlight + (worker < count % inFlight ? 1 : 0)
-                group.addTask {
-                    var failures = 0
-                    for _ in 0..<share where !(await self.call()) { failures += 1 }
-                    return failures
-                }
-            }
-            return await group.reduce(0, +)
-        }
+        await runClosedLoop(count, inFlight: inFlight) { await self.call() }
     }
 
     func stop() async {

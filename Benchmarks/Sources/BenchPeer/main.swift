@@ -16,6 +16,7 @@
 // window and accept requests up to 64 MiB, so no client is bound by the server's window.
 import Foundation
 import GRPCCore
+import GRPCSwiftPeerSupport
 import GRPCNIOTransportHTTP2
 import OTLPWire
 import Synchronization
@@ -32,13 +33,6 @@ func emit(_ line: String) {
         let n = bytes.withUnsafeBytes { write(1, $0.baseAddress! + offset, $0.count - offset) }
         if n <= 0 { return }
         offset += n
-    }
-}
-
-struct RawSerializer: MessageSerializer, MessageDeserializer {
-    func serialize<Bytes: GRPCContiguousBytes>(_ message: [UInt8]) throws -> Bytes { Bytes(message) }
-    func deserialize<Bytes: GRPCContiguousBytes>(_ bytes: Bytes) throws -> [UInt8] {
-        bytes.withUnsafeBytes { Array($0) }
     }
 }
 

@@ -15,6 +15,7 @@
 // Run:   Benchmarks/.build/release/TransportBench [raw] [grpc]
 import Foundation
 import GRPCCore
+import GRPCSwiftPeerSupport
 import GRPCNIOTransportHTTP2
 import HTTP2Transport
 import Synchronization
@@ -181,13 +182,6 @@ func h2load(port: UInt16, bodyFile: String, bodySize: Int, inFlight: Int, total:
 
 // MARK: - (b) gRPC unary: ours vs grpc-swift-2, against a grpc-swift-2 server
 
-struct RawSerializer: MessageSerializer, MessageDeserializer {
-    func serialize<Bytes: GRPCContiguousBytes>(_ message: [UInt8]) throws -> Bytes { Bytes(message) }
-    func deserialize<Bytes: GRPCContiguousBytes>(_ bytes: Bytes) throws -> [UInt8] {
-        bytes.withUnsafeBytes { Array($0) }
-    }
-}
-
 let benchMethod = MethodDescriptor(fullyQualifiedService: "bench.Bench", method: "Call")
 
 /// `BenchPeer bench` in its own process (the grpc-swift-2 server both clients call).
@@ -255,29 +249,9 @@ func grpcSwiftGRPC(port: Int, message: [UInt8], inFlight: Int, total: Int, callT
     try await withGRPCClient(
         transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: port), transportSecurity: .plaintext)
     ) { client in
-        @Sendable func call() async -> Bool {
-            var options = CallOptions.defaults
-            options.timeout = callTimeout
-            do {
-                return try await client.unary(request: ClientRequest(message: message), descriptor: benchMethod,
-                                              serializer: RawSerializer(), deserializer: RawSerializer(), options: options) { response in
-                    (try? response.message) != nil
-                }
-            } catch {
-                return false
-            }
-        }
         func batch(_ count: Int) async -> Int {
-            await withTaskGroup(of: Int.self) { group in
-                for worker in 0..<inFlight {
-                    let share = count / inFlight + (worker < count % inFlight ? 1 : 0)
-                    group.addTask {
-                        var failures = 0
-                        for _ in 0..<share where !(await call()) { failures += 1 }
-                        return failures
-                    }
-                }
-                return await group.reduce(0, +)
+            await runClosedLoop(count, inFlight: inFlight) {
+                await client.rawUnaryCall(benchMethod, message: message, timeout: callTimeout)
             }
         }
         _ = await batch(200)
