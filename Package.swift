@@ -3,6 +3,10 @@
 // Module layering is described in ARCHITECTURE.md; each target imports only those below it.
 import PackageDescription
 
+/// Library modules import internally unless a file says `public import`: what a module's API
+/// exposes of another is stated where it happens.
+let internalImports: [SwiftSetting] = [.enableUpcomingFeature("InternalImportsByDefault")]
+
 let package = Package(
     name: "swift-otlp",
     platforms: [.macOS(.v15)],
@@ -29,16 +33,17 @@ let package = Package(
     ],
     targets: [
         // MARK: Generator (build tool)
-        .target(name: "ProtoGenCore"),
+        .target(name: "ProtoGenCore", swiftSettings: internalImports),
         .executableTarget(name: "protogen", dependencies: ["ProtoGenCore"]),
         .plugin(name: "ProtoGenPlugin", capability: .buildTool(), dependencies: ["protogen"]),
 
         // MARK: Codec
-        .target(name: "OTLPWire", dependencies: ["OTLPSync"]),
+        .target(name: "OTLPWire", dependencies: ["OTLPSync"], swiftSettings: internalImports),
         .target(
             name: "OTLPProto",
             dependencies: ["OTLPWire"],
             exclude: ["Protos/README.md"],
+            swiftSettings: internalImports,
             plugins: [.plugin(name: "ProtoGenPlugin")]
         ),
 
@@ -48,7 +53,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // MARK: Locking visible to ThreadSanitizer (used off the hot path)
-        .target(name: "OTLPSync"),
+        .target(name: "OTLPSync", swiftSettings: internalImports),
 
         // MARK: Transport
         .target(name: "HTTP2Transport", dependencies: ["CNGHTTP2", "COpenSSL", "CZlib", "OTLPSync"]),
@@ -59,7 +64,8 @@ let package = Package(
         .target(name: "CPipelineSupport"),
         .target(
             name: "TelemetryCore",
-            dependencies: ["OTLPSync", "CPipelineSupport", .product(name: "Atomics", package: "swift-atomics")]
+            dependencies: ["OTLPSync", "CPipelineSupport", .product(name: "Atomics", package: "swift-atomics")],
+            swiftSettings: internalImports
         ),
 
         // MARK: Pipeline

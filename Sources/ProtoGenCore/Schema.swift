@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A set of parsed `.proto` files with every type reference resolved.
 ///

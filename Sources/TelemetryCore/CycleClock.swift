@@ -1,5 +1,5 @@
-import Atomics
-import CPipelineSupport
+public import Atomics
+public import CPipelineSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

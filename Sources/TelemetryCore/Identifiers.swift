@@ -1,4 +1,4 @@
-import CPipelineSupport
+public import CPipelineSupport
 
 /// A 16-byte W3C trace id.
 public struct TraceID: Sendable, Hashable, CustomStringConvertible {
