@@ -29,73 +29,111 @@ extension Double: MetricValue {
     }
 }
 
-/// A (up-down) counter's add: attribute-free values into the instrument's running sum, the rest
-/// through the ring.
-@inlinable
-func recordSum<Value: MetricValue>(
-    _ value: Value, attributes: [Attribute], pipeline: Pipeline, id: UInt32, accumulator: AtomicSum.Stripes?, allowsNegative: Bool
-) {
-    if attributes.isEmpty, let accumulator {
-        guard !pipeline.isShutDown else { return pipeline.countMeasurementAfterShutdown() }
-        value.add(to: accumulator, allowsNegative: allowsNegative)
-        return
+/// Where a synchronous instrument's attribute-free values go instead of the ring: a counter's
+/// running sum, an explicit-bucket histogram's lock-free histogram.
+@usableFromInline
+protocol AttributeFreeAccumulator: Sendable {
+    /// Adds `value`; `allowsNegative` is false for monotonic instruments.
+    func accumulate<Value: MetricValue>(_ value: Value, allowsNegative: Bool)
+}
+
+extension AtomicSum.Stripes: AttributeFreeAccumulator {
+    @inlinable
+    func accumulate<Value: MetricValue>(_ value: Value, allowsNegative: Bool) {
+        value.add(to: self, allowsNegative: allowsNegative)
     }
-    pipeline.recordMeasurement(Measurement(instrument: id, value: value.metricNumber, attributes: attributes))
+}
+
+extension AtomicHistogram.Recorder: AttributeFreeAccumulator {
+    /// Negative, NaN and infinite values are ignored by the recorder, as by the worker.
+    @inlinable
+    func accumulate<Value: MetricValue>(_ value: Value, allowsNegative: Bool) {
+        record(value.metricNumber.doubleValue)
+    }
+}
+
+/// The accumulator of instruments without one (gauges): every record goes through the ring.
+@usableFromInline
+enum RingOnly: AttributeFreeAccumulator {
+    @inlinable
+    func accumulate<Value: MetricValue>(_ value: Value, allowsNegative: Bool) {}
+}
+
+/// What every synchronous instrument holds, and its one recording path: an attribute-free value
+/// into the instrument's accumulator when it has one (atomic updates, never dropped), anything
+/// else as one lock-free ring push, aggregated on the pipeline worker. Generic over the
+/// accumulator, so each instrument's record is specialized: no existential, no closure.
+@usableFromInline
+struct InstrumentCore<Accumulator: AttributeFreeAccumulator>: Sendable {
+    @usableFromInline let pipeline: Pipeline
+    @usableFromInline let id: UInt32
+    /// The attribute-free accumulator as producers use it (the pipeline keeps the state itself).
+    @usableFromInline let accumulator: Accumulator?
+
+    init(pipeline: Pipeline, id: UInt32, accumulator: Accumulator?) {
+        self.pipeline = pipeline
+        self.id = id
+        self.accumulator = accumulator
+    }
+
+    @inlinable
+    func record<Value: MetricValue>(_ value: Value, attributes: [Attribute], allowsNegative: Bool) {
+        if attributes.isEmpty, let accumulator {
+            guard !pipeline.isShutDown else { return pipeline.countMeasurementAfterShutdown() }
+            accumulator.accumulate(value, allowsNegative: allowsNegative)
+            return
+        }
+        pipeline.recordMeasurement(Measurement(instrument: id, value: value.metricNumber, attributes: attributes))
+    }
 }
 
 /// A monotonic sum. `add` without attributes is one atomic update of the instrument's running sum
 /// (never dropped); with attributes it is one lock-free ring push, aggregated on the pipeline worker.
 public struct Counter<Value: MetricValue>: Sendable {
-    @usableFromInline let pipeline: Pipeline
-    @usableFromInline let id: UInt32
-    /// The attribute-free running sum's stripes (the pipeline keeps the sum itself).
-    @usableFromInline let accumulator: AtomicSum.Stripes?
+    @usableFromInline let core: InstrumentCore<AtomicSum.Stripes>
     public let descriptor: InstrumentDescriptor
 
     init(pipeline: Pipeline, id: UInt32, descriptor: InstrumentDescriptor) {
-        self.pipeline = pipeline
-        self.id = id
+        core = InstrumentCore(pipeline: pipeline, id: id, accumulator: pipeline.sumAccumulator(for: id)?.stripes)
         self.descriptor = descriptor
-        accumulator = pipeline.sumAccumulator(for: id)?.stripes
     }
 
     /// Adds `value` (negative values are ignored, per the spec) to the stream of `attributes`.
     @inlinable
     public func add(_ value: Value, attributes: [Attribute] = []) {
-        recordSum(value, attributes: attributes, pipeline: pipeline, id: id, accumulator: accumulator, allowsNegative: false)
+        core.record(value, attributes: attributes, allowsNegative: false)
     }
 }
 
 /// A sum that can go up and down. Attribute-free adds are atomic updates, as for ``Counter``.
 public struct UpDownCounter<Value: MetricValue>: Sendable {
-    @usableFromInline let pipeline: Pipeline
-    @usableFromInline let id: UInt32
-    /// The attribute-free running sum's stripes (the pipeline keeps the sum itself).
-    @usableFromInline let accumulator: AtomicSum.Stripes?
+    @usableFromInline let core: InstrumentCore<AtomicSum.Stripes>
     public let descriptor: InstrumentDescriptor
 
     init(pipeline: Pipeline, id: UInt32, descriptor: InstrumentDescriptor) {
-        self.pipeline = pipeline
-        self.id = id
+        core = InstrumentCore(pipeline: pipeline, id: id, accumulator: pipeline.sumAccumulator(for: id)?.stripes)
         self.descriptor = descriptor
-        accumulator = pipeline.sumAccumulator(for: id)?.stripes
     }
 
     @inlinable
     public func add(_ value: Value, attributes: [Attribute] = []) {
-        recordSum(value, attributes: attributes, pipeline: pipeline, id: id, accumulator: accumulator, allowsNegative: true)
+        core.record(value, attributes: attributes, allowsNegative: true)
     }
 }
 
 /// A synchronous gauge: the last recorded value per stream.
 public struct Gauge<Value: MetricValue>: Sendable {
-    @usableFromInline let pipeline: Pipeline
-    @usableFromInline let id: UInt32
+    @usableFromInline let core: InstrumentCore<RingOnly>
     public let descriptor: InstrumentDescriptor
+
+    init(pipeline: Pipeline, id: UInt32, descriptor: InstrumentDescriptor) {
+        core = InstrumentCore(pipeline: pipeline, id: id, accumulator: nil)
+        self.descriptor = descriptor
+    }
 
     @inlinable
     public func record(_ value: Value, attributes: [Attribute] = []) {
-        pipeline.recordMeasurement(Measurement(instrument: id, value: value.metricNumber, attributes: attributes))
+        core.record(value, attributes: attributes, allowsNegative: true)
     }
 }
 
@@ -104,30 +142,19 @@ public struct Gauge<Value: MetricValue>: Sendable {
 /// histogram (never dropped); with attributes, or with base-2 exponential buckets, it is one
 /// lock-free ring push, aggregated on the pipeline worker.
 public struct Histogram<Value: MetricValue>: Sendable {
-    @usableFromInline let pipeline: Pipeline
-    @usableFromInline let id: UInt32
-    /// The attribute-free records' histogram (explicit buckets only), as its producers use it
-    /// (the pipeline keeps the histogram itself).
-    @usableFromInline let accumulator: AtomicHistogram.Recorder?
+    @usableFromInline let core: InstrumentCore<AtomicHistogram.Recorder>
     public let descriptor: InstrumentDescriptor
 
     init(pipeline: Pipeline, id: UInt32, descriptor: InstrumentDescriptor) {
-        self.pipeline = pipeline
-        self.id = id
+        core = InstrumentCore(pipeline: pipeline, id: id, accumulator: pipeline.histogramAccumulator(for: id)?.recorder)
         self.descriptor = descriptor
-        accumulator = pipeline.histogramAccumulator(for: id)?.recorder
     }
 
     /// Records `value` (negative, NaN and infinite values are ignored, per the spec) in the stream
     /// of `attributes`.
     @inlinable
     public func record(_ value: Value, attributes: [Attribute] = []) {
-        if attributes.isEmpty, let accumulator {
-            guard !pipeline.isShutDown else { return pipeline.countMeasurementAfterShutdown() }
-            accumulator.record(value.metricNumber.doubleValue)
-            return
-        }
-        pipeline.recordMeasurement(Measurement(instrument: id, value: value.metricNumber, attributes: attributes))
+        core.record(value, attributes: attributes, allowsNegative: false)
     }
 }
 
