@@ -1,15 +1,26 @@
 import Foundation
+import OTLPExporter
 import OTLPProto
 import OTLPTestSupport
 import OTLPWire
 import Testing
+import TelemetryPipeline
 @testable import Telemetry
 
-@Suite("MetricsClient snapshots as OTLP requests")
+/// Session metrics recorded through a `MetricsClient` leave as OTLP through the pipeline's one
+/// mapping (`MetricBatch.makeRequest()`, what the OTLP metric exporters send).
+@Suite("MetricsClient metrics as OTLP requests")
 struct MetricsClientOTLPTests {
-    func sessionSnapshot() throws -> MetricsClient.Snapshot {
-        let exporter = MetricsClient.InMemoryExporter()
-        let metrics = try MetricsClient(.inMemory(serviceName: "codex-cli", serviceVersion: "0.9.0", exporter: exporter))
+    func sessionRequest() async throws -> CollectorMetricsV1ExportMetricsServiceRequest {
+        let exporter = InMemoryMetricExporter()
+        var configuration = PipelineConfiguration()
+        configuration.metrics.temporality = .delta
+        // Only the flush collects: a periodic collection would split the points over two batches.
+        configuration.schedulingClock = ManualSchedulingClock()
+        let provider = TelemetryProvider(
+            resource: Resource(serviceName: "codex-cli", serviceVersion: "0.9.0"), metricExporters: [exporter],
+            configuration: configuration)
+        let metrics = try MetricsClient(meter: provider.meter(MetricsClient.scopeName))
         let telemetry = SessionTelemetry(
             metadata: SessionMetadata(sessionID: "c1", model: "gpt-5.1", slug: "s", authMode: "api_key",
                 originator: "cli", sessionSource: "exec", appVersion: "0.9.0"),
@@ -18,22 +29,24 @@ struct MetricsClientOTLPTests {
         telemetry.turnTTFT(.milliseconds(1300))
         telemetry.apiRequest(attempt: 1, status: 200, duration: .milliseconds(90))
         try metrics.gauge("queue.depth", 4)
-        try metrics.flush()
-        return try #require(exporter.snapshots.first)
+        try await provider.shutdown(timeout: .seconds(10))
+        #expect(exporter.batches.count == 1)
+        return try #require(exporter.batches.first).makeRequest()
     }
 
     @Test func conversionKeepsNamesBucketsAndTemporality() async throws {
-        let request = try sessionSnapshot().otlpRequest()
+        let request = try await sessionRequest()
         let decoded = try CollectorMetricsV1ExportMetricsServiceRequest(serializedBytes: request.serializedBytes())
         #expect(decoded == request)
         let scope = try #require(decoded.resourceMetrics.first?.scopeMetrics.first)
         #expect(scope.scope?.name == MetricsClient.scopeName)
-        let resourceKeys = decoded.resourceMetrics.first?.resource?.attributes.map(\.key)
-        #expect(resourceKeys == ["env", "service.name", "service.version"])
-        let names = scope.metrics.map(\.name)
-        #expect(names == ["codex.api_request", "codex.api_request.duration_ms", "codex.startup.phase.duration_ms",
+        let resourceKeys = decoded.resourceMetrics.first?.resource?.attributes.map(\.key) ?? []
+        #expect(resourceKeys.contains("service.name") && resourceKeys.contains("service.version"))
+        let byName = Dictionary(uniqueKeysWithValues: scope.metrics.map { ($0.name, $0) })
+        #expect(byName.keys.sorted() == ["codex.api_request", "codex.api_request.duration_ms", "codex.startup.phase.duration_ms",
             "codex.turn.ttft.duration_ms", "queue.depth"])
-        guard case .histogram(let phases)? = scope.metrics[2].data else {
+        let phaseMetric = try #require(byName["codex.startup.phase.duration_ms"])
+        guard case .histogram(let phases)? = phaseMetric.data else {
             Issue.record("not a histogram")
             return
         }
@@ -41,8 +54,8 @@ struct MetricsClientOTLPTests {
         #expect(phases.dataPoints.count == 7)
         #expect(phases.dataPoints.allSatisfy { $0.explicitBounds == MetricsClient.durationBucketsMilliseconds })
         #expect(phases.dataPoints.allSatisfy { $0.bucketCounts.count == MetricsClient.durationBucketsMilliseconds.count + 1 })
-        #expect(scope.metrics[2].unit == "ms")
-        guard case .sum(let counter)? = scope.metrics[0].data else {
+        #expect(phaseMetric.unit == "ms")
+        guard case .sum(let counter)? = byName["codex.api_request"]?.data else {
             Issue.record("not a sum")
             return
         }
@@ -56,7 +69,7 @@ struct MetricsClientOTLPTests {
             Issue.record("test peer Python not found at \(python): run tools/setup.sh")
             return
         }
-        let bytes = try sessionSnapshot().otlpRequest().serializedBytes()
+        let bytes = try await sessionRequest().serializedBytes()
         let script = TestEnvironment.repositoryRoot.appendingPathComponent("tools/reference_peer.py").path
         let output = try await ChildProcess.run(python, [script, "to-json", "metrics"], stdin: Data(bytes), timeout: 30)
         #expect(output.status == 0, "\(output.stderrText)")
@@ -79,38 +92,35 @@ struct MetricsClientOTLPTests {
     }
 }
 
-@Suite("MetricsClient into SDK metric exporters")
-struct MetricsClientPipelineBridgeTests {
-    @Test func collectionsReachTheExporterInOrderAndShutdownPropagates() async throws {
-        let sdkExporter = InMemoryMetricExporter()
-        let bridge = MetricExporterBridge([sdkExporter])
-        let client = try MetricsClient(.init(serviceName: "svc", exportInterval: nil, exporter: bridge))
+@Suite("A standalone MetricsClient exports through a pipeline of its own")
+struct StandaloneMetricsClientPipelineTests {
+    @Test func collectionsReachTheExporterInOrderAndShutdownPropagates() throws {
+        let exporter = MetricsClient.InMemoryExporter()
+        let client = try MetricsClient(.init(serviceName: "svc", exportInterval: nil, exporter: exporter))
         try client.counter("c", by: 2, tags: ["k": "v"])
         try client.flush()
         try client.recordDuration("d", .milliseconds(30))
         try client.gauge("g", 1.5)
         try client.shutdown()
-        await bridge.finished()
-        #expect(sdkExporter.isShutDown)
-        #expect(bridge.failedExports == 0)
-        let batches = sdkExporter.batches
-        #expect(batches.count == 2)
-        #expect(batches.first?.metrics.map(\.name) == ["c"])
-        #expect(batches.last?.metrics.map(\.name) == ["d", "g"])
-        guard case .sum(let monotonic, let temporality, let points)? = batches.first?.metrics.first?.points else {
+        #expect(exporter.isShutDown)
+        let snapshots = exporter.snapshots
+        #expect(snapshots.count == 2)
+        #expect(snapshots.first?.metrics.map(\.name) == ["c"])
+        #expect(snapshots.last?.metrics.map(\.name) == ["d", "g"])
+        guard case .sum(let points, let temporality)? = snapshots.first?.metrics.first?.data else {
             Issue.record("not a sum")
             return
         }
-        #expect(monotonic)
         #expect(temporality == .delta)
-        #expect(points.first?.value == .int(2))
-        #expect(points.first?.attributes == [Attribute("k", .string("v"))])
-        guard case .histogram(_, let histogram)? = batches.last?.metrics.first?.points else {
+        #expect(points.first?.value == 2)
+        #expect(points.first?.attributes == ["k": "v"])
+        guard case .histogram(let histogram, _)? = snapshots.last?.metrics.first?.data else {
             Issue.record("not a histogram")
             return
         }
         #expect(histogram.first?.explicitBounds == MetricsClient.durationBucketsMilliseconds)
-        #expect(batches.first?.resource.attributes.contains(Attribute("service.name", .string("svc"))) == true)
-        #expect(throws: MetricsError.self) { try bridge.export(client.snapshot()) }
+        #expect(snapshots.first?.resource["service.name"] == "svc")
+        #expect(snapshots.first?.scopeName == MetricsClient.scopeName)
+        #expect(throws: MetricsError.self) { try client.flush() }
     }
 }

@@ -1,9 +1,11 @@
 import Foundation
 import HTTP2Transport
+import OTLPExporter
 import OTLPProto
 import OTLPTestSupport
 import OTLPWire
 import Testing
+import TelemetryPipeline
 @testable import Telemetry
 
 /// The seed's start-up scenario, exported over OTLP/gRPC (our HTTP/2 transport) to a grpcio
@@ -29,34 +31,41 @@ struct SessionTelemetryExportTests {
         let portLine = try #require(banner.split(separator: "\n").first { $0.hasPrefix("listening on ") })
         let port = try #require(UInt16(portLine.dropFirst("listening on ".count).trimmingCharacters(in: .whitespaces)))
 
-        let exporter = MetricsClient.InMemoryExporter()
-        let metrics = try MetricsClient(.inMemory(serviceName: "codex-cli", serviceVersion: "0.9.0", exporter: exporter))
-        let sink = InMemorySessionEventSink()
+        // The session records into a provider (its metric and log exporters keep the batches);
+        // the collector gets them as the OTLP exporters would send them.
+        let metricExporter = InMemoryMetricExporter()
+        let logExporter = InMemoryLogExporter()
+        var configuration = PipelineConfiguration()
+        configuration.metrics.temporality = .delta
+        let provider = TelemetryProvider(
+            resource: Resource(serviceName: "codex-cli", serviceVersion: "0.9.0"), metricExporters: [metricExporter],
+            logExporters: [logExporter], configuration: configuration)
+        let metrics = try MetricsClient(meter: provider.meter(MetricsClient.scopeName))
         let telemetry = SessionTelemetry(
             metadata: SessionMetadata(
                 sessionID: "conv-7", model: "gpt-5.1", slug: "gpt-5.1-codex", accountID: "acct-42",
                 accountEmail: "dev@example.com", authMode: "chatgpt", originator: "codex_exec", terminalType: "xterm",
                 sessionSource: "exec", appVersion: "0.9.0", serviceName: "codex-cli"),
-            sink: sink, metrics: metrics)
+            provider: provider, metrics: metrics)
         let durations = [45, 310, 20, 85, 12, 160, 30]
         for (phase, ms) in zip(StartupPhase.seedPhases, durations) {
             telemetry.startupPhase(phase, duration: .milliseconds(ms))
         }
         telemetry.turnTTFT(.milliseconds(1320), turnID: "turn-1")
-        try metrics.shutdown()
-        let snapshot = try #require(exporter.snapshots.first)
+        try await provider.shutdown(timeout: .seconds(10))
+        let metricBatch = MetricBatch(resource: provider.resource, metrics: metricExporter.metrics)
+        let logBatch = LogBatch(resource: provider.resource, records: logExporter.records)
 
         let client = try GRPCClient(configuration: HTTP2ClientConfiguration(
             endpoint: Endpoint(host: "127.0.0.1", port: port, useTLS: false)))
         defer { client.shutdown(graceful: false) }
         let metricsResult = await client.unary(
             path: "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
-            message: snapshot.otlpRequest().serializedBytes(), timeout: .seconds(10))
+            message: metricBatch.makeRequest().serializedBytes(), timeout: .seconds(10))
         #expect(try metricsResult.get().code == .ok)
-        let logsRequest = SessionEventRecord.otlpLogsRequest(sink.logs, resource: snapshot.resource)
         let logsResult = await client.unary(
             path: "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
-            message: logsRequest.serializedBytes(), timeout: .seconds(10))
+            message: logBatch.makeRequest().serializedBytes(), timeout: .seconds(10))
         #expect(try logsResult.get().code == .ok)
 
         // Wait (bounded) for both requests to be printed. Only whole lines count: the pipe reader

@@ -1,7 +1,7 @@
-// A MetricsClient on a provider's Meter: the same validated API (names, tags, instrument kinds,
-// fixed duration buckets), but every measurement is one lock-free ring push into the provider's
-// pipeline and aggregation happens on its worker, with the provider's temporality, interval,
-// resource and exporters. `ConfiguredTelemetry` builds its `metrics` client this way.
+// A MetricsClient's instruments on its Meter (a provider's, or the standalone client's own
+// pipeline's): every measurement is one lock-free ring push (or atomic update) into the
+// pipeline, and aggregation happens on its worker, with the pipeline's temporality, interval,
+// resource and exporters.
 
 import Atomics
 import OTLPSync
@@ -9,7 +9,7 @@ import Synchronization
 import TelemetryCore
 import TelemetryPipeline
 
-/// The instruments of a Meter-backed client, by name. Recording takes no lock: the lookup reads
+/// The instruments of a client, by name. Recording takes no lock: the lookup reads
 /// an immutable table published through an atomic reference, and the measurement goes through
 /// the ring. Only creating an instrument (first use of a name) takes a lock, to publish a new table.
 final class MeterMetricsPath: Sendable {
@@ -21,8 +21,7 @@ final class MeterMetricsPath: Sendable {
     }
 
     fileprivate struct Entry: Sendable {
-        var kind: ClientInstrumentKind
-        var unit: String
+        var info: ClientInstrumentInfo
         var instrument: Instrument
     }
 
@@ -47,19 +46,30 @@ final class MeterMetricsPath: Sendable {
     init(meter: Meter) { self.meter = meter }
 
     func checkOpen() throws(MetricsError) {
-        // Relaxed: a record racing shutdown may still be accepted, as with the standalone client.
-        if shutDown.load(ordering: .relaxed) { throw MetricsError(code: .shutDown, message: "the metrics client was shut down") }
+        // Relaxed: a record racing shutdown may still be accepted (and exported by the flush the
+        // shutdown waits for, or counted by the pipeline as recorded after its shutdown).
+        if isShutDown { throw MetricsError(code: .shutDown, message: "the metrics client was shut down") }
     }
 
-    /// The instrument `name` of `kind`, created on first use; a different kind or unit is a conflict.
-    func instrument(_ name: String, kind: ClientInstrumentKind, unit: String, description: String) throws(MetricsError) -> Instrument {
+    /// Whether the client was shut down. Relaxed, as in ``checkOpen()``.
+    var isShutDown: Bool { shutDown.load(ordering: .relaxed) }
+
+    /// Marks the client shut down; `false` when it already was. Relaxed: only the exchange
+    /// decides which caller does the shutdown; nothing is published through the flag.
+    func markShutDown() -> Bool { !shutDown.exchange(true, ordering: .relaxed) }
+
+    /// The instrument `name` of `kind` and what the client reports of it, created on first use; a
+    /// different kind or unit is a conflict.
+    func instrument(
+        _ name: String, kind: ClientInstrumentKind, unit: String, description: String
+    ) throws(MetricsError) -> (Instrument, ClientInstrumentInfo) {
         try checkOpen()
         // Acquiring: pairs with the releasing store that published the table, so the entries
         // (and the instruments they hold) are fully visible.
         if let existing = published.load(ordering: .acquiring).entries[name] {
             return try Self.checked(existing, name: name, kind: kind, unit: unit)
         }
-        return try creation.withLock { created throws(MetricsError) -> Instrument in
+        return try creation.withLock { created throws(MetricsError) -> (Instrument, ClientInstrumentInfo) in
             // Re-read under the lock: another thread may have created it meanwhile. Acquiring as above.
             var entries = published.load(ordering: .acquiring).entries
             if let existing = entries[name] { return try Self.checked(existing, name: name, kind: kind, unit: unit) }
@@ -82,24 +92,26 @@ final class MeterMetricsPath: Sendable {
                 }
                 instrument = .observableGauge
             }
-            entries[name] = Entry(kind: kind, unit: unit, instrument: instrument)
+            let info = ClientInstrumentInfo(kind: kind, unit: unit, description: description)
+            entries[name] = Entry(info: info, instrument: instrument)
             // Releasing: publishes the new table after its entries (and the instrument) are complete.
             published.store(Table(entries), ordering: .releasing)
             created += 1
-            return instrument
+            return (instrument, info)
         }
     }
 
     /// `existing` if it is of `kind` and `unit`; otherwise the conflict error.
     private static func checked(
         _ existing: Entry, name: String, kind: ClientInstrumentKind, unit: String
-    ) throws(MetricsError) -> Instrument {
-        guard existing.kind == kind, existing.unit == unit else {
+    ) throws(MetricsError) -> (Instrument, ClientInstrumentInfo) {
+        let info = existing.info
+        guard info.kind == kind, info.unit == unit else {
             throw MetricsError(
                 code: .instrumentConflict,
-                message: "'\(name)' is already a \(existing.kind.label)\(existing.unit.isEmpty ? "" : " in \(existing.unit)"), not a \(kind.label)\(unit.isEmpty ? "" : " in \(unit)")")
+                message: "'\(name)' is already a \(info.kind.label)\(info.unit.isEmpty ? "" : " in \(info.unit)"), not a \(kind.label)\(unit.isEmpty ? "" : " in \(unit)")")
         }
-        return existing.instrument
+        return (existing.instrument, info)
     }
 
     func addObserver(_ name: String, attributes: [Attribute], callback: @escaping @Sendable () -> Double) {
@@ -111,22 +123,9 @@ final class MeterMetricsPath: Sendable {
     }
 }
 
-/// A client exporter that is never called (a Meter-backed client exports through its provider).
+/// The exporter in the configuration of a client on a provider's meter: never called (the
+/// provider's exporters export).
 struct ProviderOwnedExporter: MetricsClientExporter {
     func export(_ snapshot: MetricsClient.Snapshot) throws {}
     func shutdown() {}
-}
-
-extension MetricsClient {
-    /// A client recording through `meter` (a ``TelemetryProvider``'s): the same validation and
-    /// instrument rules as a standalone client, but measurements are lock-free ring pushes into
-    /// the provider's pipeline, aggregated there with its temporality and exported with its
-    /// interval, resource and exporters. ``flush(timeout:)`` and ``shutdown(timeout:)`` have the provider's pipeline collect and export the
-    /// metrics and wait for it (a typed ``MetricsError`` past the deadline), and ``snapshot()``
-    /// holds everything recorded since the client was created.
-    public convenience init(meter: Meter, defaultTags: [String: String] = [:]) throws(MetricsError) {
-        try self.init(
-            Configuration(serviceName: "", defaultTags: defaultTags, exportInterval: nil, exporter: ProviderOwnedExporter()),
-            meterPath: MeterMetricsPath(meter: meter))
-    }
 }

@@ -1,4 +1,5 @@
-// MetricsClient: codex-otel's low-level metrics API in Swift.
+// MetricsClient: codex-otel's low-level metrics API in Swift, always recording through a
+// pipeline's Meter (a provider's, or for a standalone client one it owns).
 
 import Foundation
 import OTLPSync
@@ -7,12 +8,17 @@ import TelemetryCore
 import TelemetryPipeline
 
 /// A small, validated metrics API: counters, histograms, gauges, observable gauges and
-/// durations with fixed buckets, aggregated in process and exported periodically, on
-/// ``flush()`` and on ``shutdown()``.
+/// durations with fixed buckets, aggregated by a telemetry pipeline and exported periodically,
+/// on ``flush()`` and on ``shutdown()``.
 ///
 /// Names must match `[A-Za-z0-9._-]+`; tag keys and values `[A-Za-z0-9._/-]+` (non-empty);
 /// violations throw ``MetricsError`` and record nothing. Temporality is delta by default (each
 /// export carries what changed since the previous one); cumulative is available.
+///
+/// Every measurement is one lock-free ring push (or an atomic update) into a pipeline: a
+/// provider's (``init(meter:defaultTags:)``), or, for a standalone client
+/// (``init(_:)``), a pipeline of its own whose one metric exporter delivers each collection to
+/// ``Configuration/exporter`` as a ``Snapshot``.
 ///
 /// ```swift
 /// let exporter = MetricsClient.InMemoryExporter()
@@ -22,7 +28,7 @@ import TelemetryPipeline
 /// try metrics.shutdown()  // flushes into `exporter`
 /// ```
 public final class MetricsClient: Sendable {
-    /// How a client is set up.
+    /// How a standalone client is set up.
     public struct Configuration: Sendable {
         /// Deployment environment, exported as resource attribute `env`.
         public var environment: String
@@ -84,44 +90,51 @@ public final class MetricsClient: Sendable {
     public static let scopeName = "swift-otlp.metrics-client"
 
     let configuration: Configuration
-    private let state: LockedValue<ClientAggregationState>
-    private let exportTask = LockedValue<Task<Void, Never>?>(nil)
-    /// Set for a client on a provider's ``Meter`` (``init(meter:defaultTags:)``): measurements go
-    /// through the pipeline instead of `state`.
-    let meterPath: MeterMetricsPath?
+    /// The instruments by name, on the meter every measurement goes through.
+    let meterPath: MeterMetricsPath
+    /// What was recorded since the client was created, for ``snapshot()``.
+    private let recorded: LockedValue<RecordedMetrics>
+    /// The pipeline a standalone client owns; `nil` on a provider's meter.
+    private let owned: OwnedPipeline?
 
-    /// Creates a standalone client that aggregates in process and exports to
+    /// Creates a standalone client: a pipeline of its own (its worker aggregates, with
+    /// `configuration`'s temporality, interval, clock and resource) exporting to
     /// `configuration.exporter`.
     /// - Throws: ``MetricsError`` when a default tag is invalid.
     public convenience init(_ configuration: Configuration) throws(MetricsError) {
-        try self.init(configuration, meterPath: nil)
+        try Self.validate(defaultTags: configuration.defaultTags)
+        let owned = OwnedPipeline(configuration)
+        try self.init(configuration, meter: owned.provider.meter(Self.scopeName), owned: owned)
     }
 
-    init(_ configuration: Configuration, meterPath: MeterMetricsPath?) throws(MetricsError) {
-        for (key, value) in configuration.defaultTags {
-            try Self.validateTag(key: key, value: value)
-        }
-        self.configuration = configuration
-        self.meterPath = meterPath
-        self.state = LockedValue(ClientAggregationState(startTime: configuration.now()))
-        if meterPath == nil, let interval = configuration.exportInterval, interval > .zero {
-            let task = Task.detached(executorPreference: ExportExecutor.shared, priority: .utility) { [weak self] in
-                while !Task.isCancelled {
-                    try? await ExportExecutor.shared.sleep(for: interval)
-                    guard !Task.isCancelled, let self else { return }
-                    try? self.flush()
-                }
-            }
-            exportTask.withLock { $0 = task }
-        }
+    /// A client recording through `meter` (a ``TelemetryProvider``'s): measurements are lock-free
+    /// ring pushes into the provider's pipeline, aggregated there with its temporality and
+    /// exported with its interval, resource and exporters. ``flush(timeout:)`` and
+    /// ``shutdown(timeout:)`` have the provider's pipeline collect and export the metrics and wait
+    /// for it (a typed ``MetricsError`` past the deadline).
+    public convenience init(meter: Meter, defaultTags: [String: String] = [:]) throws(MetricsError) {
+        try self.init(
+            Configuration(
+                serviceName: "", defaultTags: defaultTags,
+                temporality: meter.pipeline.configuration.metrics.temporality, exportInterval: nil,
+                exporter: ProviderOwnedExporter()),
+            meter: meter, owned: nil)
     }
+
+    private init(_ configuration: Configuration, meter: Meter, owned: OwnedPipeline?) throws(MetricsError) {
+        try Self.validate(defaultTags: configuration.defaultTags)
+        self.configuration = configuration
+        self.meterPath = MeterMetricsPath(meter: meter)
+        self.recorded = LockedValue(RecordedMetrics(startTime: configuration.now()))
+        self.owned = owned
+    }
+
+    /// How long a standalone client released without ``shutdown()`` waits for its last export.
+    static let releaseFlushTimeout: Duration = .seconds(2)
 
     deinit {
-        // Best-effort: stop the timer and export what is left.
-        exportTask.withLock { $0?.cancel() }
-        if meterPath == nil, !state.withLock({ $0.shutDown }) {
-            try? shutdown()
-        }
+        // Best-effort: a released standalone client exports what is left, as `shutdown()` would.
+        if owned != nil, !meterPath.isShutDown { try? shutdownSynchronously(timeout: Self.releaseFlushTimeout) }
     }
 
     // MARK: Recording
@@ -134,17 +147,11 @@ public final class MetricsClient: Sendable {
             throw MetricsError(code: .negativeCounterIncrement, message: "counter '\(name)' incremented by \(increment)")
         }
         let attributes = try attributes(name: name, tags: tags)
-        if let meterPath {
-            if case .counter(let counter) = try meterPath.instrument(name, kind: .counter, unit: "", description: "") {
-                counter.add(increment, attributes: MeterMetricsPath.attributes(attributes))
-            }
-            // Also kept below, for snapshot().
+        let (instrument, info) = try meterPath.instrument(name, kind: .counter, unit: "", description: "")
+        if case .counter(let counter) = instrument {
+            counter.add(increment, attributes: MeterMetricsPath.attributes(attributes))
         }
-        try state.withLock { state throws(MetricsError) in
-            try state.checkOpen()
-            try state.register(name, kind: .counter, unit: "", description: "")
-            state.counters[ClientSeriesKey(name: name, attributes: attributes), default: SumAccumulator()].add(increment)
-        }
+        recorded.withLock { $0.add(increment, to: ClientSeriesKey(name: name, attributes: attributes), info) }
     }
 
     /// Records `value` in histogram `name` (default OpenTelemetry buckets).
@@ -184,22 +191,16 @@ public final class MetricsClient: Sendable {
         try record(name, value, tags: tags, kind: .gauge, unit: "", description: "")
     }
 
-    /// Registers an observable gauge: `callback` is asked for the value at every collection
-    /// (outside the client's lock, so it may use the client). A NaN or infinite result is skipped.
+    /// Registers an observable gauge: `callback` is asked for the value at every collection (on
+    /// the pipeline's worker) and by ``snapshot()`` (outside the client's lock, so it may use the
+    /// client). A NaN or infinite result is skipped.
     public func observableGauge(
         _ name: String, tags: [String: String] = [:], callback: @escaping @Sendable () -> Double
     ) throws(MetricsError) {
         let attributes = try attributes(name: name, tags: tags)
-        if let meterPath {
-            _ = try meterPath.instrument(name, kind: .observableGauge, unit: "", description: "")
-            meterPath.addObserver(name, attributes: MeterMetricsPath.attributes(attributes), callback: callback)
-            // Also kept below, for snapshot().
-        }
-        try state.withLock { state throws(MetricsError) in
-            try state.checkOpen()
-            try state.register(name, kind: .observableGauge, unit: "", description: "")
-            state.observers.append(ClientObserver(key: ClientSeriesKey(name: name, attributes: attributes), callback: callback))
-        }
+        let (_, info) = try meterPath.instrument(name, kind: .observableGauge, unit: "", description: "")
+        meterPath.addObserver(name, attributes: MeterMetricsPath.attributes(attributes), callback: callback)
+        recorded.withLock { $0.observe(ClientSeriesKey(name: name, attributes: attributes), info, callback) }
     }
 
     /// Starts a timer that records its elapsed time with ``recordDuration(_:_:tags:)`` exactly
@@ -248,85 +249,108 @@ public final class MetricsClient: Sendable {
         }
     }
 
+    private func record(
+        _ name: String, _ value: Double, tags: [String: String], kind: ClientInstrumentKind, unit: String, description: String
+    ) throws(MetricsError) {
+        guard value.isFinite else {
+            throw MetricsError(code: .invalidValue, message: "metric '\(name)' value \(value) is not finite")
+        }
+        let attributes = try attributes(name: name, tags: tags)
+        let (instrument, info) = try meterPath.instrument(name, kind: kind, unit: unit, description: description)
+        switch instrument {
+        case .histogram(let histogram): histogram.record(value, attributes: MeterMetricsPath.attributes(attributes))
+        case .gauge(let gauge): gauge.record(value, attributes: MeterMetricsPath.attributes(attributes))
+        case .counter, .observableGauge: break
+        }
+        recorded.withLock { $0.record(value, to: ClientSeriesKey(name: name, attributes: attributes), info) }
+    }
+
     // MARK: Collection
 
-    /// The current aggregation without consuming it (delta state is not reset, nothing is
-    /// exported). Observable gauges are asked for their values. For a client on a provider's
-    /// ``Meter`` (``init(meter:defaultTags:)``) it holds everything recorded since the client was
-    /// created (that client keeps a running copy of its measurements for this, under its lock)
-    /// and the provider's resource.
+    /// What the client recorded since it was created (nothing is collected or exported; the
+    /// pipeline's delta state is untouched), labelled with the temporality its exports carry.
+    /// Observable gauges are asked for their values. The resource is the pipeline's.
     public func snapshot() -> Snapshot {
-        collect(reset: false)
-    }
-
-    /// Collects (resetting delta state) and exports now.
-    ///
-    /// On a provider's ``Meter``: the provider's pipeline collects and exports the metrics, and
-    /// this waits for it (at most 30 s, see ``flushSynchronously(timeout:)``).
-    /// - Throws: ``MetricsError`` (`.exportFailed`) when the exporter fails; (`.shutDown`) after
-    ///   shutdown; on a provider's meter also (`.timedOut`) and (`.wouldBlock`).
-    public func flush() throws(MetricsError) {
-        if meterPath != nil {
-            try flushSynchronously(timeout: .seconds(30))
-            return
+        let observers = recorded.withLock { $0.observers }
+        var observed: [(ClientSeriesKey, Double)] = []
+        for observer in observers {
+            let value = observer.callback()
+            if value.isFinite { observed.append((observer.key, value)) }
         }
-        try state.withLock { state throws(MetricsError) in try state.checkOpen() }
-        try export(collect(reset: true))
+        let now = configuration.now()
+        let temporality = configuration.temporality
+        let metrics = recorded.withLock { $0.metrics(now: now, temporality: temporality, observed: observed) }
+        var resource: [String: String] = [:]
+        for attribute in meterPath.meter.pipeline.resource.attributes {
+            if case .string(let value) = attribute.value { resource[attribute.key] = value }
+        }
+        return Snapshot(resource: resource, scopeName: Self.scopeName, metrics: metrics)
     }
 
-    /// Collects and exports now, waiting at most `timeout` (a standalone client exports
-    /// synchronously and ignores it).
+    /// Collects (resetting delta state) and exports now, and waits for it (at most 30 s, see
+    /// ``flushSynchronously(timeout:)``).
+    /// - Throws: ``MetricsError``: `.exportFailed` when a standalone client's exporter fails,
+    ///   `.shutDown` after shutdown, `.timedOut`, and on a provider's meter `.wouldBlock`.
+    public func flush() throws(MetricsError) {
+        try flushSynchronously(timeout: .seconds(30))
+    }
+
+    /// Collects and exports now, waiting at most `timeout` on the calling thread.
     ///
-    /// On a provider's ``Meter`` the wait happens on the calling thread; inside a Swift
-    /// concurrency task it never waits (that would block a cooperative thread): the flush is
-    /// started and ``MetricsError/Code/wouldBlock`` thrown. Use ``flush(timeout:)`` with `await`
-    /// there.
+    /// A standalone client waits also inside a Swift concurrency task: its pipeline runs on the
+    /// library's threads only (its worker and the export threads), so the wait cannot hold up the
+    /// work it waits for. On a provider's ``Meter`` it never waits inside a task (the wait would
+    /// take a thread of the cooperative pool from the application): the flush is started and
+    /// ``MetricsError/Code/wouldBlock`` thrown. Use ``flush(timeout:)`` with `await` there.
     /// - Throws: ``MetricsError``: `.timedOut` past the deadline, `.wouldBlock`, `.shutDown`,
     ///   `.exportFailed`.
     public func flushSynchronously(timeout: Duration) throws(MetricsError) {
-        guard let meterPath else { return try flush() }
         try meterPath.checkOpen()
+        if let owned {
+            try owned.waitBlocking("flush", timeout: timeout) { try $0.forceFlushSynchronously(timeout: timeout) }
+            return
+        }
         let pipeline = meterPath.meter.pipeline
         try Self.waitSynchronously(timeout: timeout, what: "flush") { deadline in
             try await pipeline.forceFlush(deadline: deadline)
         }
     }
 
-    /// Collects and exports now, and waits for it: on a provider's ``Meter`` the provider's
-    /// pipeline collects and exports the metrics (with its exporters, ``forceFlush``).
+    /// Collects and exports now, and waits for it: the pipeline (the provider's, on a provider's
+    /// ``Meter``) collects and exports the metrics with its exporters (``Pipeline/forceFlush(deadline:)``).
     /// - Throws: ``MetricsError``: `.timedOut` when `timeout` passes first, `.shutDown` after
     ///   shutdown, `.exportFailed` when a standalone client's exporter fails.
     public func flush(timeout: Duration) async throws(MetricsError) {
-        guard let meterPath else { return try flush() }
         try meterPath.checkOpen()
-        try await Self.mapErrors("flush") { try await meterPath.meter.pipeline.forceFlush(deadline: .now + timeout) }
+        let pipeline = meterPath.meter.pipeline
+        let failuresBefore = owned?.exporter.failures
+        try await Self.mapErrors("flush") { try await pipeline.forceFlush(deadline: .now + timeout) }
+        if let owned, let failuresBefore { try owned.exporter.checkNoFailure(since: failuresBefore, what: "flush") }
     }
 
     /// Exports what is left and shuts the exporter down. Idempotent: later calls do nothing;
-    /// recording afterwards throws ``MetricsError/Code/shutDown``.
+    /// recording afterwards throws ``MetricsError/Code/shutDown``. Waits at most 30 s (see
+    /// ``shutdownSynchronously(timeout:)``).
     ///
-    /// On a provider's ``Meter``: stops recording and waits (at most 30 s) for the provider to
-    /// collect and export the metrics; the provider itself keeps running (its own shutdown ends
-    /// it). See ``shutdown(timeout:)`` for waiting inside a task.
+    /// On a provider's ``Meter``: stops recording and waits for the provider to collect and
+    /// export the metrics; the provider itself keeps running (its own shutdown ends it). See
+    /// ``shutdown(timeout:)`` for waiting inside a task.
     public func shutdown() throws(MetricsError) {
-        if meterPath != nil {
-            try shutdownSynchronously(timeout: .seconds(30))
-            return
-        }
-        exportTask.withLock { $0?.cancel() }
-        guard markShutDown() else { return }
-        defer { configuration.exporter.shutdown() }
-        try export(collect(reset: true))
+        try shutdownSynchronously(timeout: .seconds(30))
     }
 
     /// ``shutdown()`` waiting at most `timeout`, for callers outside async code (codex-otel's
-    /// synchronous `MetricsClient::shutdown()`). Inside a Swift concurrency task a client on a
-    /// provider's meter never waits: it stops recording, starts the flush and throws
-    /// ``MetricsError/Code/wouldBlock``; await ``shutdown(timeout:)`` there.
+    /// synchronous `MetricsClient::shutdown()`). A standalone client shuts its pipeline down and
+    /// waits (also inside a task, as ``flushSynchronously(timeout:)`` explains). Inside a Swift
+    /// concurrency task a client on a provider's meter never waits: it stops recording, starts
+    /// the flush and throws ``MetricsError/Code/wouldBlock``; await ``shutdown(timeout:)`` there.
     /// - Throws: ``MetricsError``: `.timedOut`, `.wouldBlock`, `.exportFailed`.
     public func shutdownSynchronously(timeout: Duration) throws(MetricsError) {
-        guard let meterPath else { return try shutdown() }
         guard markShutDown() else { return }
+        if let owned {
+            try owned.waitBlocking("shutdown", timeout: timeout) { try $0.shutdownSynchronously(timeout: timeout) }
+            return
+        }
         let pipeline = meterPath.meter.pipeline
         try Self.waitSynchronously(timeout: timeout, what: "shutdown") { deadline in
             try await pipeline.forceFlush(deadline: deadline)
@@ -334,35 +358,42 @@ public final class MetricsClient: Sendable {
     }
 
     /// Stops recording, exports what is left and waits for it (at most `timeout`). Idempotent.
+    /// A standalone client also shuts its pipeline and exporter down.
     /// - Throws: ``MetricsError``: `.timedOut` when `timeout` passes first, `.exportFailed` when a
     ///   standalone client's exporter fails.
     public func shutdown(timeout: Duration) async throws(MetricsError) {
-        guard let meterPath else { return try shutdown() }
         guard markShutDown() else { return }
-        try await Self.mapErrors("shutdown") { try await meterPath.meter.pipeline.forceFlush(deadline: .now + timeout) }
+        let pipeline = meterPath.meter.pipeline
+        guard let owned else {
+            try await Self.mapErrors("shutdown") { try await pipeline.forceFlush(deadline: .now + timeout) }
+            return
+        }
+        let failuresBefore = owned.exporter.failures
+        try await Self.mapErrors("shutdown") { try await pipeline.shutdown(deadline: .now + timeout) }
+        try owned.exporter.checkNoFailure(since: failuresBefore, what: "shutdown")
     }
 
     /// Stops recording without exporting (the owner exports, e.g. a provider shutting down).
     /// - Returns: whether this call did it (`false` when already shut down).
     @discardableResult
     func markShutDown() -> Bool {
-        if let meterPath, meterPath.shutDown.exchange(true, ordering: .relaxed) { return false }
-        exportTask.withLock { $0?.cancel() }
-        return state.withLock { state in
-            let open = !state.shutDown
-            state.shutDown = true
-            return open
-        }
+        meterPath.markShutDown()
     }
 
     private static func mapErrors(_ what: String, _ body: () async throws -> Void) async throws(MetricsError) {
         do {
             try await body()
-        } catch let error as TelemetryError where error.code == .timedOut {
-            throw MetricsError(code: .timedOut, message: "metrics \(what) did not complete before its deadline")
         } catch {
-            throw MetricsError(code: .exportFailed, message: "metrics \(what): \(error)")
+            throw metricsError(error, what)
         }
+    }
+
+    /// A pipeline error as the client reports it.
+    static func metricsError(_ error: any Error, _ what: String) -> MetricsError {
+        if let error = error as? TelemetryError, error.code == .timedOut {
+            return MetricsError(code: .timedOut, message: "metrics \(what) did not complete before its deadline")
+        }
+        return MetricsError(code: .exportFailed, message: "metrics \(what): \(error)")
     }
 
     private static func waitSynchronously(
@@ -385,73 +416,7 @@ public final class MetricsClient: Sendable {
         }
     }
 
-    private func export(_ snapshot: Snapshot) throws(MetricsError) {
-        guard !snapshot.metrics.isEmpty else { return }
-        do {
-            try configuration.exporter.export(snapshot)
-        } catch {
-            throw MetricsError(code: .exportFailed, message: "\(error)")
-        }
-    }
-
-    private func collect(reset: Bool) -> Snapshot {
-        let observers = state.withLock { $0.observers }
-        var observed: [(ClientSeriesKey, Double)] = []
-        for observer in observers {
-            let value = observer.callback()
-            if value.isFinite { observed.append((observer.key, value)) }
-        }
-        let now = configuration.now()
-        let temporality = configuration.temporality
-        let metrics = state.withLock { state in
-            state.collect(now: now, temporality: temporality, reset: reset, observed: observed)
-        }
-        if let meterPath {
-            var resource: [String: String] = [:]
-            for attribute in meterPath.meter.pipeline.resource.attributes {
-                if case .string(let value) = attribute.value { resource[attribute.key] = value }
-            }
-            return Snapshot(resource: resource, scopeName: Self.scopeName, metrics: metrics)
-        }
-        return Snapshot(
-            resource: [
-                "service.name": configuration.serviceName, "service.version": configuration.serviceVersion,
-                "env": configuration.environment,
-            ],
-            scopeName: Self.scopeName, metrics: metrics)
-    }
-
     // MARK: Validation
-
-    private func record(
-        _ name: String, _ value: Double, tags: [String: String], kind: ClientInstrumentKind, unit: String, description: String
-    ) throws(MetricsError) {
-        guard value.isFinite else {
-            throw MetricsError(code: .invalidValue, message: "metric '\(name)' value \(value) is not finite")
-        }
-        let attributes = try attributes(name: name, tags: tags)
-        if let meterPath {
-            switch try meterPath.instrument(name, kind: kind, unit: unit, description: description) {
-            case .histogram(let histogram): histogram.record(value, attributes: MeterMetricsPath.attributes(attributes))
-            case .gauge(let gauge): gauge.record(value, attributes: MeterMetricsPath.attributes(attributes))
-            case .counter, .observableGauge: break
-            }
-            // Also kept below, for snapshot().
-        }
-        try state.withLock { state throws(MetricsError) in
-            try state.checkOpen()
-            try state.register(name, kind: kind, unit: unit, description: description)
-            let key = ClientSeriesKey(name: name, attributes: attributes)
-            switch kind {
-            case .histogram(let bounds):
-                state.histograms[key, default: HistogramAccumulator(bounds: bounds)].record(value)
-            case .gauge:
-                state.gauges[key] = GaugeAccumulator(value: value, updated: true)
-            case .counter, .observableGauge:
-                break
-            }
-        }
-    }
 
     /// Validated name and merged default + given tags.
     private func attributes(name: String, tags: [String: String]) throws(MetricsError) -> [String: String] {
@@ -462,6 +427,12 @@ public final class MetricsClient: Sendable {
             merged[key] = value
         }
         return merged
+    }
+
+    private static func validate(defaultTags: [String: String]) throws(MetricsError) {
+        for (key, value) in defaultTags {
+            try validateTag(key: key, value: value)
+        }
     }
 
     /// Checks a metric name against `[A-Za-z0-9._-]+`.
@@ -490,7 +461,7 @@ public final class MetricsClient: Sendable {
     }
 }
 
-// MARK: Aggregation state (guarded by the client's mutex)
+// MARK: What snapshot() reads (guarded by the client's lock)
 
 struct ClientSeriesKey: Hashable, Sendable {
     var name: String
@@ -513,6 +484,7 @@ enum ClientInstrumentKind: Hashable, Sendable {
     }
 }
 
+/// An instrument's kind, unit and description, as the snapshot reports them.
 struct ClientInstrumentInfo: Sendable {
     var kind: ClientInstrumentKind
     var unit: String
@@ -524,150 +496,87 @@ struct ClientObserver: Sendable {
     var callback: @Sendable () -> Double
 }
 
-struct SumAccumulator: Sendable {
-    var total: Int64 = 0
-    var sinceCollect: Int64 = 0
-    var updated = false
-    var deltaStart: UInt64?
-
-    mutating func add(_ value: Int64) {
-        let (t, o1) = total.addingReportingOverflow(value)
-        total = o1 ? .max : t
-        let (d, o2) = sinceCollect.addingReportingOverflow(value)
-        sinceCollect = o2 ? .max : d
-        updated = true
-    }
-}
-
-struct HistogramAccumulator: Sendable {
-    struct Buckets: Sendable {
-        var counts: [UInt64]
-        var count: UInt64 = 0
-        var sum: Double = 0
-        var min: Double = .infinity
-        var max: Double = -.infinity
-
-        init(size: Int) { counts = Array(repeating: 0, count: size) }
-
-        mutating func record(_ value: Double, index: Int) {
-            counts[index] += 1
-            count += 1
-            sum += value
-            min = Swift.min(min, value)
-            max = Swift.max(max, value)
-        }
-    }
-
+/// A histogram's totals for one tag set: bucket i holds `(bounds[i-1], bounds[i]]`.
+struct HistogramTotals: Sendable {
     let bounds: [Double]
-    var cumulative: Buckets
-    var delta: Buckets
+    var counts: [UInt64]
+    var count: UInt64 = 0
+    var sum: Double = 0
+    var min: Double = .infinity
+    var max: Double = -.infinity
 
     init(bounds: [Double]) {
         self.bounds = bounds
-        cumulative = Buckets(size: bounds.count + 1)
-        delta = Buckets(size: bounds.count + 1)
+        counts = Array(repeating: 0, count: bounds.count + 1)
     }
 
     mutating func record(_ value: Double) {
-        // Bucket i holds (bounds[i-1], bounds[i]]: the first bound ≥ value.
+        // The first bound ≥ value.
         var low = 0
         var high = bounds.count
         while low < high {
             let mid = (low + high) / 2
             if bounds[mid] < value { low = mid + 1 } else { high = mid }
         }
-        cumulative.record(value, index: low)
-        delta.record(value, index: low)
+        counts[low] += 1
+        count += 1
+        sum += value
+        min = Swift.min(min, value)
+        max = Swift.max(max, value)
     }
 }
 
-struct GaugeAccumulator: Sendable {
-    var value: Double
-    var updated: Bool
-}
-
-struct ClientAggregationState: Sendable {
+/// Everything a client recorded since it was created: the pipeline aggregates for export, and
+/// this running copy answers ``MetricsClient/snapshot()`` without collecting (session metrics
+/// are per event, not per span, so its lock is off the hot path).
+struct RecordedMetrics: Sendable {
     let startTime: UInt64
-    var lastCollect: UInt64
-    var shutDown = false
     var instruments: [String: ClientInstrumentInfo] = [:]
-    var counters: [ClientSeriesKey: SumAccumulator] = [:]
-    var histograms: [ClientSeriesKey: HistogramAccumulator] = [:]
-    var gauges: [ClientSeriesKey: GaugeAccumulator] = [:]
+    var counters: [ClientSeriesKey: Int64] = [:]
+    var histograms: [ClientSeriesKey: HistogramTotals] = [:]
+    var gauges: [ClientSeriesKey: Double] = [:]
     var observers: [ClientObserver] = []
 
-    init(startTime: UInt64) {
-        self.startTime = startTime
-        self.lastCollect = startTime
+    init(startTime: UInt64) { self.startTime = startTime }
+
+    mutating func add(_ increment: Int64, to key: ClientSeriesKey, _ info: ClientInstrumentInfo) {
+        instruments[key.name] = info
+        let (total, overflow) = counters[key, default: 0].addingReportingOverflow(increment)
+        counters[key] = overflow ? .max : total
     }
 
-    func checkOpen() throws(MetricsError) {
-        if shutDown { throw MetricsError(code: .shutDown, message: "the metrics client was shut down") }
-    }
-
-    mutating func register(_ name: String, kind: ClientInstrumentKind, unit: String, description: String) throws(MetricsError) {
-        if let existing = instruments[name] {
-            guard existing.kind == kind, existing.unit == unit else {
-                throw MetricsError(
-                    code: .instrumentConflict,
-                    message: "'\(name)' is already a \(existing.kind.label)\(existing.unit.isEmpty ? "" : " in \(existing.unit)"), not a \(kind.label)\(unit.isEmpty ? "" : " in \(unit)")")
-            }
-            return
+    mutating func record(_ value: Double, to key: ClientSeriesKey, _ info: ClientInstrumentInfo) {
+        instruments[key.name] = info
+        switch info.kind {
+        case .histogram(let bounds): histograms[key, default: HistogramTotals(bounds: bounds)].record(value)
+        case .gauge: gauges[key] = value
+        case .counter, .observableGauge: break
         }
-        instruments[name] = ClientInstrumentInfo(kind: kind, unit: unit, description: description)
     }
 
-    mutating func collect(
-        now: UInt64, temporality: AggregationTemporality, reset: Bool, observed: [(ClientSeriesKey, Double)]
-    ) -> [MetricsClient.Metric] {
-        let deltaStart = lastCollect
+    mutating func observe(_ key: ClientSeriesKey, _ info: ClientInstrumentInfo, _ callback: @escaping @Sendable () -> Double) {
+        instruments[key.name] = info
+        observers.append(ClientObserver(key: key, callback: callback))
+    }
+
+    func metrics(now: UInt64, temporality: AggregationTemporality, observed: [(ClientSeriesKey, Double)]) -> [MetricsClient.Metric] {
         var sums: [String: [MetricsClient.SumPoint]] = [:]
-        for (key, acc) in counters {
-            switch temporality {
-            case .cumulative:
-                sums[key.name, default: []].append(.init(
-                    attributes: key.attributes, value: acc.total, startTimeUnixNano: startTime, timeUnixNano: now))
-            case .delta:
-                guard acc.updated else { continue }
-                sums[key.name, default: []].append(.init(
-                    attributes: key.attributes, value: acc.sinceCollect, startTimeUnixNano: deltaStart, timeUnixNano: now))
-            }
-            if reset {
-                counters[key]?.sinceCollect = 0
-                counters[key]?.updated = false
-            }
+        for (key, total) in counters {
+            sums[key.name, default: []].append(.init(
+                attributes: key.attributes, value: total, startTimeUnixNano: startTime, timeUnixNano: now))
         }
         var hists: [String: [MetricsClient.HistogramPoint]] = [:]
-        for (key, acc) in histograms {
-            let buckets: HistogramAccumulator.Buckets
-            let start: UInt64
-            switch temporality {
-            case .cumulative:
-                buckets = acc.cumulative
-                start = startTime
-            case .delta:
-                buckets = acc.delta
-                start = deltaStart
-            }
-            if buckets.count > 0 {
-                hists[key.name, default: []].append(.init(
-                    attributes: key.attributes, count: buckets.count, sum: buckets.sum, min: buckets.min, max: buckets.max,
-                    explicitBounds: acc.bounds, bucketCounts: buckets.counts, startTimeUnixNano: start, timeUnixNano: now))
-            }
-            if reset { histograms[key]?.delta = .init(size: acc.bounds.count + 1) }
+        for (key, totals) in histograms {
+            hists[key.name, default: []].append(.init(
+                attributes: key.attributes, count: totals.count, sum: totals.sum, min: totals.min, max: totals.max,
+                explicitBounds: totals.bounds, bucketCounts: totals.counts, startTimeUnixNano: startTime, timeUnixNano: now))
         }
         var gaugePoints: [String: [MetricsClient.GaugePoint]] = [:]
-        for (key, acc) in gauges where temporality == .cumulative || acc.updated {
-            gaugePoints[key.name, default: []].append(.init(attributes: key.attributes, value: acc.value, timeUnixNano: now))
-            if reset { gauges[key]?.updated = false }
+        for (key, value) in gauges {
+            gaugePoints[key.name, default: []].append(.init(attributes: key.attributes, value: value, timeUnixNano: now))
         }
         for (key, value) in observed {
             gaugePoints[key.name, default: []].append(.init(attributes: key.attributes, value: value, timeUnixNano: now))
-        }
-        if reset { lastCollect = now }
-
-        func ordered<P>(_ points: [P], _ attributes: (P) -> [String: String]) -> [P] {
-            points.sorted { attributes($0).sorted(by: <).description < attributes($1).sorted(by: <).description }
         }
         var metrics: [MetricsClient.Metric] = []
         for (name, info) in instruments {
@@ -675,16 +584,23 @@ struct ClientAggregationState: Sendable {
             switch info.kind {
             case .counter:
                 guard let points = sums[name] else { continue }
-                data = .sum(ordered(points, \.attributes), temporality: temporality)
+                data = .sum(MetricsClient.ordered(points, \.attributes), temporality: temporality)
             case .histogram:
                 guard let points = hists[name] else { continue }
-                data = .histogram(ordered(points, \.attributes), temporality: temporality)
+                data = .histogram(MetricsClient.ordered(points, \.attributes), temporality: temporality)
             case .gauge, .observableGauge:
                 guard let points = gaugePoints[name] else { continue }
-                data = .gauge(ordered(points, \.attributes))
+                data = .gauge(MetricsClient.ordered(points, \.attributes))
             }
             metrics.append(MetricsClient.Metric(name: name, unit: info.unit, description: info.description, data: data))
         }
         return metrics.sorted { $0.name < $1.name }
+    }
+}
+
+extension MetricsClient {
+    /// `points` in a stable order: by their sorted tags.
+    static func ordered<P>(_ points: [P], _ attributes: (P) -> [String: String]) -> [P] {
+        points.sorted { attributes($0).sorted(by: <).description < attributes($1).sorted(by: <).description }
     }
 }
