@@ -11,7 +11,7 @@ let package = Package(
     name: "swift-otlp",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "Telemetry", targets: ["Telemetry"]),
+        .library(name: "Telemetry", targets: ["Telemetry", "TelemetrySession"]),
         .library(name: "OTLPExporter", targets: ["OTLPExporter"]),
         .library(name: "OTLPProto", targets: ["OTLPProto"]),
         .library(name: "OTLPWire", targets: ["OTLPWire"]),
@@ -82,12 +82,21 @@ let package = Package(
             name: "Telemetry",
             dependencies: [
                 "OTLPProto", "TelemetryCore", "TelemetryPipeline", "OTLPExporter", "OTLPSync",
-                .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "ServiceContextModule", package: "swift-service-context"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+
+        // MARK: Application layer above the SDK (codex-otel's sessions, metrics client, settings wiring)
+        .target(
+            name: "TelemetrySession",
+            dependencies: [
+                "Telemetry", "TelemetryCore", "TelemetryPipeline", "OTLPExporter", "OTLPSync",
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -98,7 +107,7 @@ let package = Package(
         .executableTarget(
             name: "otlp",
             dependencies: [
-                "Telemetry", "TelemetryCore", "TelemetryPipeline", "OTLPExporter", "OTLPProto", "OTLPWire", "HTTP2Transport", "OTLPSync", "OTLPTesting",
+                "Telemetry", "TelemetrySession", "TelemetryCore", "TelemetryPipeline", "OTLPExporter", "OTLPProto", "OTLPWire", "HTTP2Transport", "OTLPSync", "OTLPTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -120,7 +129,16 @@ let package = Package(
         .testTarget(
             name: "TelemetryTests",
             dependencies: [
-                "Telemetry", "OTLPTestSupport", "HTTP2Transport", "OTLPProto", "OTLPWire",
+                "Telemetry", "TelemetrySession", "OTLPTestSupport", "HTTP2Transport", "OTLPProto", "OTLPWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ]
+        ),
+        .testTarget(
+            name: "TelemetrySessionTests",
+            dependencies: [
+                "TelemetrySession", "Telemetry", "OTLPTestSupport", "HTTP2Transport", "OTLPProto", "OTLPWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
@@ -144,7 +162,7 @@ let package = Package(
         .executableTarget(
             name: "ReadmeQuickstart",
             dependencies: [
-                "Telemetry",
+                "Telemetry", "TelemetrySession",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],

@@ -139,7 +139,7 @@ extension TraceContext {
 
 /// Runs `body` with `span` as the current span: spans started inside are its children, log
 /// records carry its ids, and ``TraceContext/addEventToCurrentSpan(_:attributes:timeUnixNano:)``
-/// (used by ``SessionTelemetry``'s trace view) adds events to it; they are added to `span` when
+/// (used by `SessionTelemetry`'s trace view) adds events to it; they are added to `span` when
 /// `body` returns or throws. ``Tracer/withSpan(_:kind:parent:attributes:_:)`` uses this.
 public func withCurrentSpan<Result>(_ span: inout Span, _ body: (inout Span) throws -> Result) rethrows -> Result {
     guard span.isRecording else {

@@ -165,7 +165,7 @@ public struct ObservableInstrument: Sendable {
 
 /// Creates instruments for one instrumentation scope. Get one from ``TelemetryProvider/meter(_:version:attributes:)``.
 public struct Meter: Sendable {
-    let pipeline: Pipeline
+    package let pipeline: Pipeline
     /// The instrumentation scope of this meter's instruments.
     public let scope: InstrumentationScope
 

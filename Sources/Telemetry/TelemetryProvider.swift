@@ -79,7 +79,7 @@ public final class TelemetryProvider: Sendable {
     /// library's export threads (so it never throws into or crashes the releasing code, and needs
     /// no thread of the cooperative pool) and waits for it at most `timeout` (the task goes on
     /// past that, bounded by the same deadline). Does nothing when `skipIf()` holds.
-    static func bestEffortShutdown(
+    package static func bestEffortShutdown(
         timeout: Duration, _ shutdown: @escaping @Sendable (ContinuousClock.Instant) async throws -> Void,
         skipIf: () -> Bool
     ) {

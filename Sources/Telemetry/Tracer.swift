@@ -162,7 +162,7 @@ public struct Tracer: Sendable {
     /// (nil: a root), sampled as a child of `sampledLike` (the span the trace continues) or, without
     /// one, as a root of that trace. For spans whose children are reported before them (start-up
     /// phases reported when they end: the parent ends last).
-    func startSpan(
+    package func startSpan(
         _ name: String, traceID: TraceID, spanID: SpanID, parentSpanID: SpanID?, sampledLike: SpanContext?,
         attributes: [Attribute], startTimeUnixNano: UInt64
     ) -> Span {

@@ -6,6 +6,7 @@ import OTLPProto
 import OTLPTesting
 import Telemetry
 import TelemetryCore
+import TelemetrySession
 import TelemetryPipeline
 
 #if canImport(Glibc)

@@ -4,6 +4,7 @@ import OTLPTestSupport
 import Testing
 import Telemetry
 import TelemetryCore
+import TelemetrySession
 import TelemetryPipeline
 import Tracing
 

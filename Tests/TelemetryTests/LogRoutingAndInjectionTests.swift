@@ -2,6 +2,7 @@ import Logging
 import Testing
 import Telemetry
 import TelemetryCore
+import TelemetrySession
 import TelemetryPipeline
 
 /// Log-only versus trace-safe routing for any swift-log logger, and W3C injection without a span.

@@ -1,5 +1,6 @@
 import Testing
 @testable import Telemetry
+import TelemetrySession
 
 /// `settings.tracestate` / `TelemetryProvider(tracestate:)` and `settings.spanAttributes` on every span.
 @Suite("Configured tracestate and span attributes on every span")

@@ -14,7 +14,7 @@ import TelemetryPipeline
 /// A swift-distributed-tracing `Tracer` over a ``TelemetryProvider``.
 ///
 /// ```swift
-/// InstrumentationSystem.bootstrap(provider.distributedTracer())   // or ConfiguredTelemetry.installAsDefault()
+/// InstrumentationSystem.bootstrap(provider.distributedTracer())   // or ConfiguredTelemetry.installAsDefault() (TelemetrySession)
 /// try await InstrumentationSystem.tracer.withSpan("handle") { span in
 ///     span.attributes["http.route"] = "/items"
 /// }
@@ -39,9 +39,10 @@ public struct DistributedTracer: Tracing.Tracer {
     public let tracer: Tracer?
 
     /// The headers `inject` and `extract` handle; for ``processDefault``, the current
-    /// provider's ``TelemetrySettings/propagators`` (the defaults while none is installed).
+    /// provider's (`ConfiguredTelemetry.current`'s ``TelemetrySettings/propagators``; the
+    /// defaults while none is installed).
     public var propagators: [OTLPPropagator] {
-        fixedPropagators ?? ConfiguredTelemetry.current?.settings.propagators ?? OTLPPropagator.defaults
+        fixedPropagators ?? ProcessDefaultTelemetry.current?.propagators ?? OTLPPropagator.defaults
     }
     private let fixedPropagators: [OTLPPropagator]?
 
@@ -67,13 +68,14 @@ public struct DistributedTracer: Tracing.Tracer {
     /// check reads it directly instead of instantiating the object's type and static object.)
     @usableFromInline static let everCreated = Atomic<Bool>(false)
 
-    /// A tracer that starts spans with the provider of ``ConfiguredTelemetry/current`` at the time
-    /// of each span (non-recording spans that still propagate context while none is installed).
+    /// A tracer that starts spans with the provider of the process-wide default
+    /// (`ConfiguredTelemetry.current`) at the time of each span (non-recording spans that still
+    /// propagate context while none is installed).
     public static let processDefault = DistributedTracer(processDefault: ())
 
     /// The tracer used now: ``tracer``, or for the process-wide default the current provider's.
     var effectiveTracer: Tracer? {
-        tracer ?? ConfiguredTelemetry.current?.distributedTracingTracer
+        tracer ?? ProcessDefaultTelemetry.current?.distributedTracingTracer
     }
 
     public func startSpan<Instant: TracerInstant>(

@@ -8,7 +8,7 @@ import TelemetryPipeline
 ///
 /// ```swift
 /// LoggingSystem.bootstrap { label in TelemetryLogHandler(label: label, provider: provider) }
-/// // or: ConfiguredTelemetry.installAsDefault() bootstraps a handler that follows the default provider.
+/// // or: ConfiguredTelemetry.installAsDefault() (TelemetrySession) bootstraps a handler that follows the default provider.
 /// Logger(label: "app").info("ready", metadata: ["port": "8080"])
 /// ```
 ///
@@ -26,7 +26,7 @@ import TelemetryPipeline
 ///   ``routeMetadataKey`` (`otel.route`, itself not exported): absent or `log_only`, a log
 ///   record; `trace_safe`, no log record but an event named after the message on the current
 ///   span (a zero-length span of its own when there is none), without the attributes that may
-///   carry personal data (``SessionTelemetry/personalDataKeys``).
+///   carry personal data (``personalDataKeys``).
 ///
 /// ```swift
 /// logger.info("prompt sent", metadata: ["otel.route": "log_only", "prompt": "\(text)"])
@@ -54,7 +54,7 @@ public struct TelemetryLogHandler: LogHandler {
 
     enum Target: Sendable {
         case provider(TelemetryProvider)
-        /// ``ConfiguredTelemetry/current``; without one, messages go to standard error.
+        /// The process-wide default (`ConfiguredTelemetry.current`); without one, messages go to standard error.
         case processDefault
     }
 
@@ -67,7 +67,7 @@ public struct TelemetryLogHandler: LogHandler {
         target = .provider(provider)
     }
 
-    /// A handler emitting into the process-wide default (``ConfiguredTelemetry/current``) at the
+    /// A handler emitting into the process-wide default (`ConfiguredTelemetry.current`) at the
     /// time of each message; while none is installed, messages go to standard error.
     public static func processDefault(
         label: String, logLevel: Logger.Level = .info, metadataProvider: Logger.MetadataProvider? = nil
@@ -93,7 +93,7 @@ public struct TelemetryLogHandler: LogHandler {
         case .provider(let fixed):
             provider = fixed
         case .processDefault:
-            guard let current = ConfiguredTelemetry.current?.provider else {
+            guard let current = ProcessDefaultTelemetry.current?.provider else {
                 var fallback = StreamLogHandler.standardError(label: label, metadataProvider: metadataProvider)
                 fallback.metadata = metadata
                 fallback.logLevel = logLevel
@@ -117,12 +117,16 @@ public struct TelemetryLogHandler: LogHandler {
 
     /// The trace-safe view of a message: an event on the current span, personal-data keys dropped.
     private func emitTraceSafe(_ name: String, attributes: [Attribute], provider: TelemetryProvider) {
-        let safe = attributes.filter { !SessionTelemetry.personalDataKeys.contains($0.key) }
+        let safe = attributes.filter { !Self.personalDataKeys.contains($0.key) }
         if TraceContext.addEventToCurrentSpan(name, attributes: safe) { return }
         var span = provider.tracer(label).startSpan(name, parent: .current, attributes: safe)
         span.addEvent(name, attributes: safe)
         span.end()
     }
+
+    /// Attribute keys that may carry personal data: the trace-safe route drops them (and session
+    /// telemetry keeps them out of its span events).
+    public static let personalDataKeys: Set<String> = ["user.account_id", "user.email", "prompt", "arguments", "output", "mcp_servers"]
 
     /// The OpenTelemetry severity number of a swift-log level.
     public static func severity(_ level: Logger.Level) -> Severity {

@@ -9,7 +9,7 @@ import TelemetryPipeline
 /// A swift-metrics `MetricsFactory` recording through a ``Meter``.
 ///
 /// ```swift
-/// MetricsSystem.bootstrap(provider.metricsFactory())   // or ConfiguredTelemetry.installAsDefault()
+/// MetricsSystem.bootstrap(provider.metricsFactory())   // or ConfiguredTelemetry.installAsDefault() (TelemetrySession)
 /// Counter(label: "requests", dimensions: [("route", "/items")]).increment()
 /// ```
 ///
@@ -20,7 +20,7 @@ import TelemetryPipeline
 /// | `Meter` (set / increment / decrement) | gauge of the handler's current value |
 /// | `Recorder(aggregate: true)` | histogram (the spec's default buckets) |
 /// | `Recorder(aggregate: false)` | gauge (last value) |
-/// | `Timer` | histogram in seconds (unit `s`, ``MetricsClient/durationBucketsSeconds``) |
+/// | `Timer` | histogram in seconds (unit `s`, ``DurationBuckets/seconds``) |
 ///
 /// The label is the instrument name; dimensions are string attributes. `Counter.reset()` has no
 /// OTLP equivalent and is ignored; `destroy…` leaves the stream in place (the pipeline keeps
@@ -34,11 +34,12 @@ public struct TelemetryMetricsFactory: MetricsFactory {
 
     private init(processDefault: Void) { fixedMeter = nil }
 
-    /// A factory whose handlers record through the meter of ``ConfiguredTelemetry/current`` as it
-    /// is when each handler is made (no-op handlers while none is installed).
+    /// A factory whose handlers record through the meter of the process-wide default
+    /// (`ConfiguredTelemetry.current`) as it is when each handler is made (no-op handlers while
+    /// none is installed).
     public static let processDefault = TelemetryMetricsFactory(processDefault: ())
 
-    private var meter: Meter? { fixedMeter ?? ConfiguredTelemetry.current?.swiftMetricsMeter }
+    private var meter: Meter? { fixedMeter ?? ProcessDefaultTelemetry.current?.swiftMetricsMeter }
 
     static func attributes(_ dimensions: [(String, String)]) -> [Attribute] {
         dimensions.map { Attribute($0.0, .string($0.1)) }
@@ -70,7 +71,7 @@ public struct TelemetryMetricsFactory: MetricsFactory {
     public func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
         guard let meter else { return NOOPMetricsHandler.instance }
         return TimerBackend(meter.histogram(
-            label, of: Double.self, unit: "s", aggregation: .explicitBuckets(MetricsClient.durationBucketsSeconds)),
+            label, of: Double.self, unit: "s", aggregation: .explicitBuckets(DurationBuckets.seconds)),
             Self.attributes(dimensions))
     }
 

@@ -103,7 +103,7 @@ extension TelemetrySettings {
 
     /// Resource keys that have settings of their own (``serviceName``, ``serviceVersion``,
     /// ``environment``).
-    static let resourceKeysOfOwnSettings: Set<String> = [
+    package static let resourceKeysOfOwnSettings: Set<String> = [
         "service.name", "service.version", "deployment.environment.name", "deployment.environment",
     ]
 

@@ -44,7 +44,10 @@ public enum TelemetryExporter: Sendable, Hashable {
     public var isEnabled: Bool { self != .none }
 }
 
-/// Settings of a telemetry provider and its session telemetry.
+/// Settings of a telemetry provider and its session telemetry: one value that code, TOML and
+/// the environment fill. `TelemetryProvider.make(settings:)` (module TelemetrySession) builds
+/// from it; ``namespace``, ``logUserPrompts`` and ``runtimeMetrics`` are read only by the
+/// session layer there.
 ///
 /// Defaults: environment `dev`, service `unknown_service`, version `0.0.0`, namespace `codex`
 /// (the seed's names: `codex.startup_phase`, `codex.turn.ttft.duration_ms`, …), every exporter
@@ -88,9 +91,9 @@ public struct TelemetrySettings: Sendable, Hashable {
     public var metricsTemporality: AggregationTemporality
     /// Whether sessions keep runtime metrics (codex-otel's `runtime_metrics`): a per-session
     /// summary of tool calls, API requests, streaming and WebSocket events — counts and total
-    /// durations — read with ``SessionTelemetry/runtimeMetricsSummary()``. Default `false`.
+    /// durations — read with `SessionTelemetry.runtimeMetricsSummary()`. Default `false`.
     public var runtimeMetrics: Bool
-    /// `OTEL_SDK_DISABLED`: when `true`, ``TelemetryProvider/make(settings:pipelineConfiguration:exportOptions:installAsDefault:startupRecorder:)``
+    /// `OTEL_SDK_DISABLED`: when `true`, `TelemetryProvider.make(settings:)`
     /// builds nothing (returns `nil`) whatever the exporters say. Default `false`.
     public var sdkDisabled: Bool
     /// Resource attributes besides `service.name`, `service.version` and the environment
@@ -210,7 +213,7 @@ public struct TelemetrySettings: Sendable, Hashable {
         }
     }
 
-    static func namespaceProblem(_ namespace: String) -> String? {
+    package static func namespaceProblem(_ namespace: String) -> String? {
         if namespace.isEmpty { return "empty namespace" }
         if !namespace.utf8.allSatisfy(MetricNameRules.isNameByte) { return "namespace must match [A-Za-z0-9._-]+" }
         return nil
@@ -281,10 +284,10 @@ public struct LoadedTelemetrySettings: Sendable, Hashable {
 }
 
 /// Metric name and tag grammar shared by settings and the metrics client.
-enum MetricNameRules {
+package enum MetricNameRules {
     /// `[A-Za-z0-9._-]`
     @inline(__always)
-    static func isNameByte(_ b: UInt8) -> Bool {
+    package static func isNameByte(_ b: UInt8) -> Bool {
         (b >= UInt8(ascii: "a") && b <= UInt8(ascii: "z")) || (b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z"))
             || (b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")) || b == UInt8(ascii: ".") || b == UInt8(ascii: "_")
             || b == UInt8(ascii: "-")
@@ -292,5 +295,5 @@ enum MetricNameRules {
 
     /// `[A-Za-z0-9._/-]`
     @inline(__always)
-    static func isTagByte(_ b: UInt8) -> Bool { isNameByte(b) || b == UInt8(ascii: "/") }
+    package static func isTagByte(_ b: UInt8) -> Bool { isNameByte(b) || b == UInt8(ascii: "/") }
 }

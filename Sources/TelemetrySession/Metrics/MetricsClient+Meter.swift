@@ -6,6 +6,7 @@
 import Atomics
 import OTLPSync
 import Synchronization
+import Telemetry
 import TelemetryCore
 import TelemetryPipeline
 

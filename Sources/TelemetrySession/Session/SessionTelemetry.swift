@@ -5,6 +5,7 @@ import OTLPSync
 import Foundation
 import Logging
 import Synchronization
+import Telemetry
 
 /// Who and what a session is: attached to every event, and (the low-cardinality part) to every metric.
 public struct SessionMetadata: Sendable, Hashable {
@@ -617,8 +618,9 @@ public final class SessionTelemetry: Sendable {
         )
     }
 
-    /// Attribute keys that may carry personal data and so never appear in span events.
-    public static let personalDataKeys: Set<String> = ["user.account_id", "user.email", "prompt", "arguments", "output", "mcp_servers"]
+    /// Attribute keys that may carry personal data and so never appear in span events (the set
+    /// swift-log's trace-safe route drops too, ``TelemetryLogHandler/personalDataKeys``).
+    public static let personalDataKeys: Set<String> = TelemetryLogHandler.personalDataKeys
 
     private func metadataAttributes(personal: Bool) -> [(key: String, value: AttributeValue)] {
         var out: [(key: String, value: AttributeValue)] = [

@@ -1,5 +1,6 @@
 import Testing
 @testable import Telemetry
+@testable import TelemetrySession
 
 @Suite("Runtime metrics (per-session summary)")
 struct RuntimeMetricsTests {

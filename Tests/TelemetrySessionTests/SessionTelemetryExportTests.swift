@@ -7,6 +7,7 @@ import OTLPWire
 import Testing
 import TelemetryPipeline
 @testable import Telemetry
+@testable import TelemetrySession
 
 /// The seed's start-up scenario, exported over OTLP/gRPC (our HTTP/2 transport) to a grpcio
 /// collector that decodes with the reference opentelemetry-proto and prints what it received.

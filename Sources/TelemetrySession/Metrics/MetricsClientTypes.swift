@@ -2,6 +2,7 @@
 
 import OTLPSync
 import Synchronization
+import Telemetry
 
 /// A metrics client error: an extensible ``Code`` plus what was wrong.
 public struct MetricsError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -48,20 +49,12 @@ public struct MetricsError: Error, Sendable, Hashable, CustomStringConvertible {
 
 extension MetricsClient {
     /// The fixed histogram bucket boundaries (upper bounds, inclusive) used by
-    /// ``MetricsClient/recordDuration(_:_:tags:)``, in milliseconds.
-    ///
-    /// The seed (codex-otel) fixes `0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 1250 … 120000`;
-    /// its exact list past 1250 is not in our reference, so we continue the same shape — fine
-    /// steps where interactive latencies live, coarser towards the two-minute cap:
-    /// `1250, 1500, 1750, 2000` (250 ms steps), `2500, 3000, 4000, 5000, 7500, 10000, 15000,
-    /// 20000, 30000, 45000, 60000, 90000, 120000`. Values above 120000 fall in the overflow bucket.
-    public static let durationBucketsMilliseconds: [Double] = [
-        0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 1250, 1500, 1750, 2000, 2500, 3000, 4000, 5000,
-        7500, 10000, 15000, 20000, 30000, 45000, 60000, 90000, 120000,
-    ]
+    /// ``MetricsClient/recordDuration(_:_:tags:)``, in milliseconds: ``DurationBuckets/milliseconds``
+    /// (where their layout is explained).
+    public static let durationBucketsMilliseconds: [Double] = DurationBuckets.milliseconds
 
     /// The same boundaries in seconds, for ``MetricsClient/recordDurationSeconds(_:_:tags:)``.
-    public static let durationBucketsSeconds: [Double] = durationBucketsMilliseconds.map { $0 / 1000 }
+    public static let durationBucketsSeconds: [Double] = DurationBuckets.seconds
 
     /// The OpenTelemetry SDK's default explicit histogram boundaries (metrics SDK spec,
     /// "Explicit Bucket Histogram Aggregation"), used by plain ``MetricsClient/histogram(_:_:tags:)``.

@@ -6,6 +6,7 @@ import OTLPTestSupport
 import Testing
 import Telemetry
 import TelemetryCore
+import TelemetrySession
 import TelemetryPipeline
 import Tracing
 

@@ -1,5 +1,7 @@
 // SessionTelemetry wired onto the SDK: log view → TelemetryLogger, trace view → span event.
 
+import Telemetry
+
 extension SessionEventRecord {
     /// The attributes as SDK attributes, in order.
     public var sdkAttributes: [Attribute] { attributes.map { Attribute($0.key, $0.value) } }

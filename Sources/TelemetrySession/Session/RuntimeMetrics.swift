@@ -6,6 +6,7 @@
 // metrics exporter off too.
 
 import OTLPSync
+import Telemetry
 
 /// A count and a total duration.
 public struct RuntimeMetricTotals: Sendable, Hashable {

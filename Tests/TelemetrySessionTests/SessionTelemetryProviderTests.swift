@@ -1,5 +1,6 @@
 import Testing
 @testable import Telemetry
+@testable import TelemetrySession
 
 @Suite("SessionTelemetry through a TelemetryProvider (in-memory exporters)")
 struct SessionTelemetryProviderTests {

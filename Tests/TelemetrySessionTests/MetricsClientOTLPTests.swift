@@ -6,6 +6,7 @@ import OTLPWire
 import Testing
 import TelemetryPipeline
 @testable import Telemetry
+@testable import TelemetrySession
 
 /// Session metrics recorded through a `MetricsClient` leave as OTLP through the pipeline's one
 /// mapping (`MetricBatch.makeRequest()`, what the OTLP metric exporters send).

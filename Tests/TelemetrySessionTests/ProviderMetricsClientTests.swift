@@ -5,6 +5,7 @@ import OTLPTestSupport
 import Testing
 import Telemetry
 import TelemetryCore
+import TelemetrySession
 import TelemetryPipeline
 
 /// `ConfiguredTelemetry.metrics` (a `MetricsClient` on the provider's meter) behaves as its

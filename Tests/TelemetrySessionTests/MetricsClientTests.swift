@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
 @testable import Telemetry
+@testable import TelemetrySession
 
 /// A manual clock in Unix nanoseconds.
 final class ManualNanoClock: Sendable {

@@ -4,6 +4,7 @@
 import Foundation
 import OTLPSync
 import Synchronization
+import Telemetry
 import TelemetryCore
 import TelemetryPipeline
 

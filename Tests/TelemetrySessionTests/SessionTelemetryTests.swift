@@ -1,5 +1,6 @@
 import Testing
 @testable import Telemetry
+@testable import TelemetrySession
 
 @Suite("SessionTelemetry events and metrics (in-memory)")
 struct SessionTelemetryTests {

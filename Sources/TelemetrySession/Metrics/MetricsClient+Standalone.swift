@@ -3,6 +3,7 @@
 // interval, flush and shutdown are the pipeline's.
 
 import OTLPSync
+import Telemetry
 import TelemetryCore
 import TelemetryPipeline
 

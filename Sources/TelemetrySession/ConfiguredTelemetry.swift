@@ -2,14 +2,12 @@
 // OTLP/HTTP protobuf or JSON, in-memory), a MetricsClient for session metrics on the provider's
 // Meter, a process-wide default, and one shutdown that flushes everything.
 
-import CoreMetrics
-import Logging
-import OTLPSync
 import OTLPExporter
+import OTLPSync
 import Synchronization
+import Telemetry
 import TelemetryCore
 import TelemetryPipeline
-import Tracing
 
 /// Everything a ``TelemetrySettings`` value asks for, wired together: a ``TelemetryProvider``
 /// (tracer, meter, logger over the one pipeline), a ``MetricsClient`` for session metrics on the
@@ -47,9 +45,11 @@ public final class ConfiguredTelemetry: Sendable {
     /// the first session takes them over; ``shutdown(deadline:)`` exports any left.
     public let startupRecorder: StartupRecorder
     private let shutDown = LockedValue(false)
-    /// The tracer of ``DistributedTracer/processDefault`` (scope `swift-distributed-tracing`).
+    /// The tracer of `DistributedTracer.processDefault` while this is the default (scope
+    /// `swift-distributed-tracing`).
     let distributedTracingTracer: Tracer
-    /// The meter of ``TelemetryMetricsFactory/processDefault`` (scope `swift-metrics`).
+    /// The meter of `TelemetryMetricsFactory.processDefault` while this is the default (scope
+    /// `swift-metrics`).
     let swiftMetricsMeter: Meter
 
     init(
@@ -180,15 +180,12 @@ public final class ConfiguredTelemetry: Sendable {
 
     // MARK: Process-wide default
 
-    private static let installed = LockedValue<ConfiguredTelemetry?>(nil)
-    private static let bootstrapped = LockedValue<ProcessDefaultBackends>([])
-
     /// The process-wide default set by ``installAsDefault(backends:)``, if any.
-    public static var current: ConfiguredTelemetry? { installed.withLock { $0 } }
+    public static var current: ConfiguredTelemetry? { ProcessDefaultTelemetry.current?.owner as? ConfiguredTelemetry }
 
     /// The ecosystem systems this process has bootstrapped with the forwarding back-ends (each at
     /// most once: `LoggingSystem`, `MetricsSystem` and `InstrumentationSystem` allow one bootstrap).
-    public static var bootstrappedBackends: ProcessDefaultBackends { bootstrapped.withLock { $0 } }
+    public static var bootstrappedBackends: ProcessDefaultBackends { ProcessDefaultTelemetry.bootstrappedBackends }
 
     /// Makes this the process-wide default (``current``), replacing any earlier one, and the
     /// first time each of `backends` is asked for, bootstraps that swift-log / swift-metrics /
@@ -204,22 +201,16 @@ public final class ConfiguredTelemetry: Sendable {
     /// ``TelemetryLogHandler``): bootstrapping one twice is a crash in those libraries.
     /// swift-metrics handlers bind to the provider current when they are made.
     public func installAsDefault(backends: ProcessDefaultBackends = .all) {
-        Self.installed.withLock { $0 = self }
-        let todo = Self.bootstrapped.withLock { done in
-            let todo = backends.subtracting(done)
-            done.formUnion(todo)
-            return todo
-        }
-        if todo.contains(.logging) {
-            LoggingSystem.bootstrap { label in TelemetryLogHandler.processDefault(label: label) }
-        }
-        if todo.contains(.metrics) { MetricsSystem.bootstrap(TelemetryMetricsFactory.processDefault) }
-        if todo.contains(.tracing) { InstrumentationSystem.bootstrap(DistributedTracer.processDefault) }
+        ProcessDefaultTelemetry.install(
+            ProcessDefaultTelemetry(
+                provider: provider, propagators: settings.propagators, distributedTracingTracer: distributedTracingTracer,
+                swiftMetricsMeter: swiftMetricsMeter, owner: self),
+            backends: backends)
     }
 
     /// Clears ``current`` if it is this instance.
     public func uninstallAsDefault() {
-        Self.installed.withLock { if $0 === self { $0 = nil } }
+        ProcessDefaultTelemetry.uninstall(owner: self)
     }
 
     // MARK: Shutdown
@@ -294,34 +285,4 @@ extension TelemetryProvider {
         if let backends = installAsDefault { telemetry.installAsDefault(backends: backends) }
         return telemetry
     }
-
-    /// A swift-log handler emitting into this provider (see ``TelemetryLogHandler``).
-    public func logHandler(label: String, logLevel: Logger.Level = .info) -> TelemetryLogHandler {
-        TelemetryLogHandler(label: label, provider: self, logLevel: logLevel)
-    }
-
-    /// A swift-metrics factory recording through this provider's meter `scope` (see ``TelemetryMetricsFactory``).
-    public func metricsFactory(scope: String = "swift-metrics") -> TelemetryMetricsFactory {
-        TelemetryMetricsFactory(meter: meter(scope))
-    }
-
-    /// A swift-distributed-tracing tracer starting this provider's spans in `scope` (see ``DistributedTracer``).
-    public func distributedTracer(scope: String = "swift-distributed-tracing") -> DistributedTracer {
-        DistributedTracer(tracer(scope))
-    }
-}
-
-/// The swift-log, swift-metrics and swift-distributed-tracing systems that
-/// ``ConfiguredTelemetry/installAsDefault(backends:)`` bootstraps.
-public struct ProcessDefaultBackends: OptionSet, Sendable, Hashable {
-    public let rawValue: UInt8
-    public init(rawValue: UInt8) { self.rawValue = rawValue }
-    /// `LoggingSystem` (swift-log) → ``TelemetryLogHandler``.
-    public static let logging = ProcessDefaultBackends(rawValue: 1)
-    /// `MetricsSystem` (swift-metrics) → ``TelemetryMetricsFactory``.
-    public static let metrics = ProcessDefaultBackends(rawValue: 2)
-    /// `InstrumentationSystem` (swift-distributed-tracing) → ``DistributedTracer``.
-    public static let tracing = ProcessDefaultBackends(rawValue: 4)
-    /// All three.
-    public static let all: ProcessDefaultBackends = [.logging, .metrics, .tracing]
 }

@@ -3,6 +3,7 @@ import Testing
 import TelemetryCore
 import TelemetryPipeline
 @testable import Telemetry
+@testable import TelemetrySession
 
 private func numbers(_ metric: MetricData?) -> [NumberDataPoint] {
     switch metric?.points {

@@ -2,6 +2,7 @@
 
 import Dispatch
 import OTLPSync
+import Telemetry
 
 /// Runs an async flush or shutdown for a synchronous caller: on a plain thread it waits (a
 /// semaphore, at most the timeout); inside a Swift concurrency task it never waits, since that

@@ -1,5 +1,6 @@
 import Testing
 import Telemetry
+import TelemetrySession
 
 /// The README's "instrument a session" snippet, compiled and run (in-memory exporters stand in
 /// for OTLP ones).

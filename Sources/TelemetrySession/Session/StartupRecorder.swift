@@ -5,6 +5,7 @@
 
 import Foundation
 import OTLPSync
+import Telemetry
 
 /// One start-up phase with its real start and end (Unix nanoseconds).
 public struct RecordedStartupPhase: Sendable, Hashable {
