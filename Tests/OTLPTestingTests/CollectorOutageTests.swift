@@ -110,16 +110,6 @@ struct OutageCase: Sendable, CustomTestStringConvertible {
     var testDescription: String { "\(proto.rawValue), \(outage.rawValue), \(synchronous ? "shutdownSynchronously" : "shutdown")" }
 }
 
-/// Polls `condition` every 50 ms until it holds or `timeout` passes.
-func eventually(timeout: Duration = .seconds(30), _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(50))
-    }
-    return condition()
-}
-
 @Suite(.serialized) struct CollectorOutageTests {
     static let patientRetry = OTLPRetryPolicy(initialBackoff: .milliseconds(100), maxBackoff: .seconds(1), multiplier: 2,
                                               jitter: 0.2, maxElapsedTime: .seconds(120))
@@ -176,7 +166,7 @@ func eventually(timeout: Duration = .seconds(30), _ condition: () -> Bool) async
             // Every signal's first export is under way (connecting, retrying, or sent into the hole).
             if let blackhole {
                 // One connection per exporter (gRPC) or per request in flight (HTTP/1.1).
-                let connected = await eventually { blackhole.acceptedCount >= 3 }
+                let connected = await eventually(timeout: .seconds(30)) { blackhole.acceptedCount >= 3 }
                 #expect(connected, "connections accepted: \(blackhole.acceptedCount)")
             } else {
                 try await Task.sleep(for: .seconds(1))
@@ -207,7 +197,7 @@ func eventually(timeout: Duration = .seconds(30), _ condition: () -> Bool) async
         }
         // The pipeline's worker has ended (it holds the pipeline until then) and no export task
         // holds an exporter any more: nothing of the provider is still running.
-        let released = await eventually {
+        let released = await eventually(timeout: .seconds(30)) {
             releasedPipeline == nil && releasedSpanExporter == nil && releasedMetricExporter == nil && releasedLogExporter == nil
         }
         #expect(released, "pipeline \(releasedPipeline == nil ? "released" : "alive"), exporters \(releasedSpanExporter == nil), \(releasedMetricExporter == nil), \(releasedLogExporter == nil)")
@@ -329,7 +319,7 @@ func eventually(timeout: Duration = .seconds(30), _ condition: () -> Bool) async
         let tracer = provider.tracer("budget")
         for i in 0..<50 { tracer.startSpan("during-\(i)").end() }
         // The collector stays down past the 1 s budget: those 50 are failed, exactly.
-        #expect(await eventually { provider.statistics(.traces).failed == 50 }, "\(provider.statistics(.traces))")
+        #expect(await eventually(timeout: .seconds(30)) { provider.statistics(.traces).failed == 50 }, "\(provider.statistics(.traces))")
         let collector = try Self.collector(.httpProtobuf, port: port)
         for i in 0..<70 { tracer.startSpan("after-\(i)").end() }
         try await provider.forceFlush(timeout: .seconds(60))

@@ -1,3 +1,4 @@
+import OTLPTestSupport
 import Atomics
 import Foundation
 import Testing

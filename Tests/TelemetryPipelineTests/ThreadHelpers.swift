@@ -63,12 +63,3 @@ func offPool<Result: Sendable>(_ body: @escaping @Sendable () -> Result) async -
     }
 }
 
-/// Waits (bounded) until `condition` holds: for effects that land when another thread exits.
-func eventually(timeout: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while !condition() {
-        if ContinuousClock.now >= deadline { return false }
-        try? await Task.sleep(for: .milliseconds(5))
-    }
-    return true
-}

@@ -1,3 +1,4 @@
+import OTLPTestSupport
 import Testing
 import Telemetry
 import TelemetrySession

@@ -15,15 +15,6 @@ func makeProvider(
         spanExporters: [spans], metricExporters: [metrics], logExporters: [logs], configuration: configuration)
 }
 
-/// Polls `condition` until it holds or `seconds` pass.
-func eventually(_ seconds: Double = 10, _ condition: () -> Bool) async -> Bool {
-    let end = Date().addingTimeInterval(seconds)
-    while Date() < end {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return condition()
-}
 
 /// Writes propagation headers into a dictionary.
 struct DictionaryInjector: Injector {

@@ -1,3 +1,4 @@
+import OTLPTestSupport
 import Foundation
 import OTLPSync
 import Testing
@@ -20,15 +21,6 @@ final class CountingSpanExporter: SpanExporter, @unchecked Sendable {
     var shutdowns: Int { state.withLock { $0.shutdowns } }
 }
 
-/// Polls `condition` until it holds or `seconds` pass.
-func eventually(_ seconds: Double = 10, _ condition: () -> Bool) async -> Bool {
-    let end = Date().addingTimeInterval(seconds)
-    while Date() < end {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return condition()
-}
 
 @Suite("Best-effort flush when a provider is released without shutdown")
 struct DeinitFlushTests {
@@ -98,7 +90,7 @@ struct DeinitFlushTests {
             exportedWhenDeinitReturned.withLock { $0 = exporter.spans.count }
         }
         thread.start()
-        #expect(await eventually(30) { exportedWhenDeinitReturned.withLock { $0 } != nil })
+        #expect(await eventually(timeout: .seconds(30)) { exportedWhenDeinitReturned.withLock { $0 } != nil })
         #expect(exportedWhenDeinitReturned.withLock { $0 } == 1)
     }
 }

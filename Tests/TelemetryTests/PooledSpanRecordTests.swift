@@ -1,3 +1,4 @@
+import OTLPTestSupport
 import Foundation
 @testable import Telemetry
 import TelemetryCore

@@ -1,3 +1,4 @@
+import OTLPTestSupport
 import Foundation
 import OTLPSync
 @testable import Telemetry
@@ -33,7 +34,7 @@ struct SpanBatchingTests {
             span.setAttribute("index", .int(Int64(index)))
             span.end()
         }
-        #expect(await eventually(5) { exporter.batches.map(\.count) == [8, 8] })
+        #expect(await eventually(timeout: .seconds(5)) { exporter.batches.map(\.count) == [8, 8] })
         // ...while three spans, fewer than a wake interval, stay queued until the delay has passed
         // on the pipeline's clock: not at 699 ms, at 700 ms.
         for _ in 0..<3 { tracer.startSpan("few").end() }
@@ -43,7 +44,7 @@ struct SpanBatchingTests {
         try await Task.sleep(for: .milliseconds(100))
         #expect(exporter.batches.count == 2, "exported before the delay")
         clock.advance(by: .milliseconds(1))
-        #expect(await eventually(10) { exporter.batches.map(\.count) == [8, 8, 3] })
+        #expect(await eventually(timeout: .seconds(10)) { exporter.batches.map(\.count) == [8, 8, 3] })
         #expect(exporter.batches[2].spans.map(\.name) == ["few", "few", "few"])
         try await provider.shutdown(timeout: .seconds(10))
     }
