@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "OTLPExporter", targets: ["OTLPExporter"]),
         .library(name: "OTLPProto", targets: ["OTLPProto"]),
         .library(name: "OTLPWire", targets: ["OTLPWire"]),
+        .library(name: "HTTPTransportCore", targets: ["HTTPTransportCore"]),
         .library(name: "HTTP2Transport", targets: ["HTTP2Transport"]),
         .library(name: "TelemetryPipeline", targets: ["TelemetryPipeline"]),
         .library(name: "OTLPTesting", targets: ["OTLPTesting"]),
@@ -56,7 +57,10 @@ let package = Package(
         .target(name: "OTLPSync", swiftSettings: internalImports),
 
         // MARK: Transport
-        .target(name: "HTTP2Transport", dependencies: ["CNGHTTP2", "COpenSSL", "CZlib", "OTLPSync"]),
+        // The transport boundary in Swift only (protocol, requests, errors, gRPC unary calls); the
+        // implementation on nghttp2, OpenSSL and zlib below it.
+        .target(name: "HTTPTransportCore", swiftSettings: internalImports),
+        .target(name: "HTTP2Transport", dependencies: ["CNGHTTP2", "COpenSSL", "CZlib", "HTTPTransportCore", "OTLPSync"]),
 
         // MARK: SDK core (data model, ids, clocks, exporter protocols, configuration; no wire format)
         // C for the core and the pipeline: the cycle counter behind the clock (an inline read, a
@@ -75,7 +79,7 @@ let package = Package(
         ),
 
         // MARK: Export
-        .target(name: "OTLPExporter", dependencies: ["OTLPProto", "OTLPWire", "HTTP2Transport", "TelemetryCore", "TelemetryPipeline", "OTLPSync"]),
+        .target(name: "OTLPExporter", dependencies: ["OTLPProto", "OTLPWire", "HTTPTransportCore", "HTTP2Transport", "TelemetryCore", "TelemetryPipeline", "OTLPSync"]),
 
         // MARK: Public API (named Telemetry: swift-otel already owns the module name OTel)
         .target(
@@ -101,30 +105,31 @@ let package = Package(
         ),
 
         // MARK: Embedded collector for tests (receivers, decoded views, scripted faults)
-        .target(name: "OTLPTesting", dependencies: ["OTLPProto", "OTLPWire", "HTTP2Transport", "OTLPSync"]),
+        .target(name: "OTLPTesting", dependencies: ["OTLPProto", "OTLPWire", "HTTPTransportCore", "HTTP2Transport", "OTLPSync"]),
 
         // MARK: Command-line tool
         .executableTarget(
             name: "otlp",
             dependencies: [
-                "Telemetry", "TelemetrySession", "TelemetryCore", "TelemetryPipeline", "OTLPExporter", "OTLPProto", "OTLPWire", "HTTP2Transport", "OTLPSync", "OTLPTesting",
+                "Telemetry", "TelemetrySession", "TelemetryCore", "TelemetryPipeline", "OTLPExporter", "OTLPProto", "OTLPWire", "HTTPTransportCore", "HTTP2Transport", "OTLPSync", "OTLPTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         // MARK: Test support (peer launchers, fixtures)
-        .target(name: "OTLPTestSupport", dependencies: ["OTLPProto"]),
+        .target(name: "OTLPTestSupport", dependencies: ["OTLPProto", "HTTPTransportCore", "OTLPSync"]),
 
         // MARK: Tests
         .testTarget(name: "ProtoGenCoreTests", dependencies: ["ProtoGenCore"], exclude: ["Golden"]),
         .testTarget(name: "OTLPWireTests", dependencies: ["OTLPWire"]),
         .testTarget(name: "OTLPProtoTests", dependencies: ["OTLPProto", "OTLPTestSupport", "ProtoGenCore"], exclude: ["Golden"]),
-        .testTarget(name: "HTTP2TransportTests", dependencies: ["HTTP2Transport", "OTLPTestSupport", "OTLPSync"]),
+        .testTarget(name: "HTTPTransportCoreTests", dependencies: ["HTTPTransportCore", "OTLPTestSupport"]),
+        .testTarget(name: "HTTP2TransportTests", dependencies: ["HTTP2Transport", "HTTPTransportCore", "OTLPTestSupport", "OTLPSync"]),
         .testTarget(name: "TelemetryCoreTests", dependencies: ["TelemetryCore", "OTLPSync"]),
         .testTarget(name: "TelemetryPipelineTests", dependencies: ["TelemetryCore", "TelemetryPipeline", "OTLPTestSupport", "OTLPSync"]),
         .testTarget(
             name: "OTLPExporterTests",
-            dependencies: ["OTLPExporter", "Telemetry", "TelemetryCore", "TelemetryPipeline", "OTLPTestSupport", "OTLPSync", "OTLPTesting", "OTLPProto", "HTTP2Transport"]
+            dependencies: ["OTLPExporter", "Telemetry", "TelemetryCore", "TelemetryPipeline", "OTLPTestSupport", "OTLPSync", "OTLPTesting", "OTLPProto", "HTTPTransportCore", "HTTP2Transport"]
         ),
         .testTarget(
             name: "TelemetryTests",
@@ -138,7 +143,7 @@ let package = Package(
         .testTarget(
             name: "TelemetrySessionTests",
             dependencies: [
-                "TelemetrySession", "Telemetry", "OTLPTestSupport", "HTTP2Transport", "OTLPProto", "OTLPWire",
+                "TelemetrySession", "Telemetry", "OTLPTestSupport", "HTTPTransportCore", "OTLPProto", "OTLPWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
@@ -146,9 +151,9 @@ let package = Package(
         ),
         .testTarget(
             name: "OTLPTestingTests",
-            dependencies: ["OTLPTesting", "OTLPExporter", "Telemetry", "TelemetryCore", "TelemetryPipeline", "HTTP2Transport", "OTLPProto", "OTLPTestSupport", "OTLPSync"]
+            dependencies: ["OTLPTesting", "OTLPExporter", "Telemetry", "TelemetryCore", "TelemetryPipeline", "HTTPTransportCore", "HTTP2Transport", "OTLPProto", "OTLPTestSupport", "OTLPSync"]
         ),
-        .testTarget(name: "CLITests", dependencies: ["OTLPTestSupport", "OTLPProto", "HTTP2Transport", "OTLPTesting"]),
+        .testTarget(name: "CLITests", dependencies: ["OTLPTestSupport", "OTLPProto", "HTTPTransportCore", "HTTP2Transport", "OTLPTesting"]),
         // Run by TelemetryTests in a process of its own: it blocks the whole cooperative pool.
         .executableTarget(
             name: "PoolStarvationProbe",

@@ -66,6 +66,7 @@ let package = Package(
                 .product(name: "Benchmark", package: "package-benchmark"),
                 .product(name: "OTLPTesting", package: "swift-otlp"),
                 .product(name: "OTLPProto", package: "swift-otlp"),
+                .product(name: "HTTPTransportCore", package: "swift-otlp"),
                 .product(name: "HTTP2Transport", package: "swift-otlp"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 "GRPCSwiftPeerSupport",
@@ -78,6 +79,7 @@ let package = Package(
         .executableTarget(
             name: "TransportBench",
             dependencies: [
+                .product(name: "HTTPTransportCore", package: "swift-otlp"),
                 .product(name: "HTTP2Transport", package: "swift-otlp"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 "GRPCSwiftPeerSupport",

@@ -8,6 +8,7 @@
 // and a collector keeping counts only (validating without decoding) answers the same and counts
 // the decoded request's items.
 @testable import HTTP2Transport
+import HTTPTransportCore
 @testable import OTLPTesting
 
 let maxMessageBytes = 4096

@@ -1,6 +1,7 @@
 // libFuzzer target for the gRPC client's reading of a unary response (`GRPCFraming.interpret`:
 // status from headers or trailers, the length-prefixed message, gunzip) and for `Gzip` itself.
-// Built by tools/fuzz.sh against the whole HTTP2Transport module (compiled with -enable-testing).
+// Built by tools/fuzz.sh against the whole HTTPTransportCore and HTTP2Transport modules (compiled
+// with -enable-testing); the client inflates with zlib (`ZlibGzip`).
 //
 // Input: one byte of options (HTTP status, where grpc-status is, grpc-encoding, size limit),
 // then the response body. Checked:
@@ -9,7 +10,8 @@
 // - `Gzip.decompress` of the body either fails as corrupt or too large, or gives bytes within the
 //   limit that survive a compress/decompress round trip;
 // - `Gzip.compress` of the body decompresses to the body.
-@testable import HTTP2Transport
+import HTTP2Transport
+@testable import HTTPTransportCore
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzGRPCGzip(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
@@ -28,7 +30,7 @@ public func fuzzGRPCGzip(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     if statusInHeaders { headers += statusFields } else { trailers = statusFields }
 
     let response = GRPCFraming.interpret(HTTP2Response(status: status, headers: headers, trailers: trailers, body: body),
-                                         maxMessageBytes: limit)
+                                         maxMessageBytes: limit, gzip: ZlibGzip())
     if response.code == .ok {
         require(response.payload.count <= limit, "OK payload of \(response.payload.count) bytes over the limit \(limit)")
         require(body.count >= 5 && body.count == 5 + (Int(body[1]) << 24 | Int(body[2]) << 16 | Int(body[3]) << 8 | Int(body[4])),

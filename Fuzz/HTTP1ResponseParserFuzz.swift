@@ -1,10 +1,11 @@
 // libFuzzer target for the HTTP/1.1 client's response parser. Built by tools/fuzz.sh from the
-// parser's own source files (the parser is internal to HTTP2Transport).
+// parser's own source files (the parser is internal to HTTP2Transport) and HTTPTransportCore.
 //
 // The first byte gives the chunk size the rest is fed in and whether the request was a HEAD.
 // Checked: a response respects the limits (status 200-999, body within `maxBodyBytes`); errors
 // have one of the documented codes; and feeding in chunks gives the same outcome (the same
 // response, or an error of the same code) as feeding the whole input at once.
+import HTTPTransportCore
 
 let maxHeaderBytes = 512
 let maxBodyBytes = 1024

@@ -8,6 +8,7 @@
 // a response has a valid status, a body within `maxResponseBodyBytes` and a header list within
 // `maxHeaderListBytes`; a failure has one of the codes a peer can cause.
 @testable import HTTP2Transport
+import HTTPTransportCore
 
 let maxBody = 256
 let maxHeaderList = 512

@@ -20,7 +20,7 @@ cd "$root"
 
 targets=(http1-request-parser http1-response-parser proto-decoder json-decoder grpc-gzip http2-client collector-receiver)
 out=.build-fuzz
-flags=(-parse-as-library -sanitize=fuzzer,address -O -swift-version 6)
+flags=(-parse-as-library -sanitize=fuzzer,address -O -swift-version 6 -package-name swift_otlp)
 cmodules=(-I Sources/CNGHTTP2 -I Sources/COpenSSL -I Sources/CZlib)
 
 usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
@@ -68,8 +68,12 @@ build_proto() {
   generated_sources
   module OTLPProto Sources/OTLPProto/OTLPProto.swift "$out"/generated/*.pb.swift
 }
-build_transport() {
+build_core() {
   build_sync
+  module HTTPTransportCore Sources/HTTPTransportCore/*.swift
+}
+build_transport() {
+  build_core
   module HTTP2Transport Sources/HTTP2Transport/*.swift
 }
 
@@ -91,19 +95,20 @@ target() {
 build() {
   case $1 in
     http1-request-parser)
-      target "$1" "" Fuzz/HTTP1RequestParserFuzz.swift Sources/HTTP2Transport/HTTP1RequestParser.swift \
-        Sources/HTTP2Transport/HTTPTypes.swift Sources/HTTP2Transport/TransportError.swift ;;
+      build_core
+      target "$1" "HTTPTransportCore OTLPSync" Fuzz/HTTP1RequestParserFuzz.swift Sources/HTTP2Transport/HTTP1RequestParser.swift ;;
     http1-response-parser)
-      target "$1" "" Fuzz/HTTP1ResponseParserFuzz.swift Fuzz/FuzzSupport.swift Sources/HTTP2Transport/HTTP1ResponseParser.swift \
-        Sources/HTTP2Transport/HTTPTypes.swift Sources/HTTP2Transport/TransportError.swift ;;
+      build_core
+      target "$1" "HTTPTransportCore OTLPSync" Fuzz/HTTP1ResponseParserFuzz.swift Fuzz/FuzzSupport.swift \
+        Sources/HTTP2Transport/HTTP1ResponseParser.swift ;;
     proto-decoder) build_proto; target "$1" "OTLPProto OTLPWire OTLPSync" Fuzz/ProtoDecoderFuzz.swift Fuzz/FuzzSupport.swift ;;
     json-decoder) build_proto; target "$1" "OTLPProto OTLPWire OTLPSync" Fuzz/JSONDecoderFuzz.swift Fuzz/FuzzSupport.swift ;;
-    grpc-gzip) build_transport; target "$1" "HTTP2Transport OTLPSync" Fuzz/GRPCGzipFuzz.swift Fuzz/FuzzSupport.swift ;;
+    grpc-gzip) build_transport; target "$1" "HTTP2Transport HTTPTransportCore OTLPSync" Fuzz/GRPCGzipFuzz.swift Fuzz/FuzzSupport.swift ;;
     collector-receiver)
       build_proto; build_transport
       module OTLPTesting Sources/OTLPTesting/*.swift
-      target "$1" "OTLPTesting HTTP2Transport OTLPProto OTLPWire OTLPSync" Fuzz/CollectorReceiverFuzz.swift Fuzz/FuzzSupport.swift ;;
-    http2-client) build_transport; target "$1" "HTTP2Transport OTLPSync" Fuzz/HTTP2ClientFuzz.swift Fuzz/FuzzSupport.swift ;;
+      target "$1" "OTLPTesting HTTP2Transport HTTPTransportCore OTLPProto OTLPWire OTLPSync" Fuzz/CollectorReceiverFuzz.swift Fuzz/FuzzSupport.swift ;;
+    http2-client) build_transport; target "$1" "HTTP2Transport HTTPTransportCore OTLPSync" Fuzz/HTTP2ClientFuzz.swift Fuzz/FuzzSupport.swift ;;
     *) echo "fuzz: unknown target '$1' (tools/fuzz.sh list)" >&2; exit 2 ;;
   esac
 }

@@ -1,6 +1,7 @@
 // The one place per C library where its errors become TransportErrors.
 import CNGHTTP2
 import COpenSSL
+import HTTPTransportCore
 #if canImport(Glibc)
 import Glibc
 #endif

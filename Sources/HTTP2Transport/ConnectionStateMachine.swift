@@ -1,3 +1,5 @@
+import HTTPTransportCore
+
 /// Identifies one request on one connection (assigned by the connection when it is submitted).
 public typealias RequestID = UInt64
 

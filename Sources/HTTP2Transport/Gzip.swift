@@ -1,13 +1,6 @@
-// gzip (RFC 1952) compression for gRPC messages via zlib.
+// gzip (RFC 1952) compression for gRPC messages and OTLP/HTTP bodies via zlib.
 import CZlib
-
-/// A gzip failure: corrupt input, or output larger than allowed.
-public struct GzipError: Error, Sendable, Hashable, CustomStringConvertible {
-    public enum Kind: Sendable, Hashable { case corrupt, tooLarge, internalError }
-    public var kind: Kind
-    public var message: String
-    public var description: String { "gzip: \(message)" }
-}
+import HTTPTransportCore
 
 /// Owns one `z_stream` (deflate or inflate) and ends it in `deinit`.
 private final class ZStream {
@@ -89,5 +82,22 @@ public enum Gzip {
             }
         }
         return output
+    }
+}
+
+/// ``Gzip`` as a `GzipCodec` value: what ``GRPCClient`` and the OTLP/HTTP exporter are given, so
+/// the layers above compress without importing zlib.
+public struct ZlibGzip: GzipCodec {
+    /// The deflate level of ``compress(_:)``, 0 (none) to 9 (smallest). Default 6, zlib's default.
+    public var level: Int32
+
+    public init(level: Int32 = 6) { self.level = level }
+
+    public func compress(_ input: [UInt8]) throws(GzipError) -> [UInt8] {
+        try Gzip.compress(input, level: level)
+    }
+
+    public func decompress(_ input: [UInt8], limit: Int) throws(GzipError) -> [UInt8] {
+        try Gzip.decompress(input, limit: limit)
     }
 }

@@ -1,43 +1,13 @@
 // A small HTTP/1.1 client with keep-alive for OTLP/HTTP, cleartext or TLS, on the transport's
 // socket and TLS layers. Each request runs on a Dispatch worker with blocking, deadline-bound
 // poll()/read()/write(); idle connections are kept for reuse.
-import OTLPSync
 import Dispatch
+import HTTPTransportCore
+import OTLPSync
 import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// Configuration of an ``HTTP1Client``.
-public struct HTTP1ClientConfiguration: Sendable, Hashable {
-    /// Where to connect: `http://` (cleartext) or `https://` (TLS, ALPN `http/1.1`).
-    public var endpoint: Endpoint
-    /// TLS options, used when `endpoint.useTLS` is true: the same as ``HTTP2ClientConfiguration/tls``
-    /// (system trust store and host-name verification by default, CA file, mTLS, insecure opt-in).
-    public var tls: TLSOptions
-    /// Deadline for DNS + TCP connect + TLS handshake together. Default 10 s.
-    public var connectTimeout: Duration
-    /// Maximum response body. Default 4 MiB.
-    public var maxResponseBodyBytes: Int
-    /// Maximum response head (status line + header fields). Default 64 KiB.
-    public var maxHeaderBytes: Int
-    /// Idle keep-alive connections kept for reuse. Default 4.
-    public var maxIdleConnections: Int
-    /// `user-agent` header value.
-    public var userAgent: String
-
-    public init(endpoint: Endpoint, tls: TLSOptions = TLSOptions(), connectTimeout: Duration = .seconds(10),
-                maxResponseBodyBytes: Int = 4 << 20, maxHeaderBytes: Int = 64 << 10, maxIdleConnections: Int = 4,
-                userAgent: String = "swift-otlp/0.1") {
-        self.endpoint = endpoint
-        self.tls = tls
-        self.connectTimeout = connectTimeout
-        self.maxResponseBodyBytes = maxResponseBodyBytes
-        self.maxHeaderBytes = maxHeaderBytes
-        self.maxIdleConnections = maxIdleConnections
-        self.userAgent = userAgent
-    }
-}
 
 /// Runs `body` with SIGPIPE blocked on the calling thread, then discards a SIGPIPE it raised and
 /// restores the thread's mask. OpenSSL writes with write(2), which raises SIGPIPE on a socket the

@@ -1,6 +1,7 @@
 // HTTP/1.1 request parsing (RFC 9112) for the server side, as a plain state machine fed with
 // bytes: request line, header fields, then a body framed by Content-Length or chunked transfer
 // coding. Every malformed or oversized input ends in an error naming the status to answer with.
+import HTTPTransportCore
 
 /// The head of an HTTP/1.x request.
 struct HTTP1RequestHead: Sendable, Equatable {

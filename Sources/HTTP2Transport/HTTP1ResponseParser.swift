@@ -1,5 +1,6 @@
 // HTTP/1.1 response parsing (RFC 9112) as a plain state machine fed with bytes: status line,
 // header fields, then a body framed by Content-Length, chunked transfer coding, or the close.
+import HTTPTransportCore
 
 /// Parses one HTTP/1.1 response. Feed bytes with ``feed(_:)`` until it returns a response;
 /// ``finishAtEOF()`` completes a body delimited by the connection's close.

@@ -1,28 +1,7 @@
-// A reconnecting HTTP/2 client and the transport protocol the layers above use.
+// A reconnecting HTTP/2 client.
+import HTTPTransportCore
 import OTLPSync
 import Synchronization
-
-/// Sends HTTP/2 requests. Implemented by `HTTP2Client` (real connections) and
-/// `InMemoryHTTPTransport` (tests of higher layers).
-///
-/// Errors: every failure is a `TransportError`; `isRetryable` says whether sending again may help.
-public protocol HTTPTransport: Sendable {
-    /// Sends `request`; `completion` is called exactly once (possibly on another thread).
-    func execute(_ request: HTTP2Request, completion: @escaping HTTP2Completion)
-    /// Stops the transport. Graceful: in-flight requests finish first. Later requests fail
-    /// with `TransportError.Code.shutdown`. Blocks until connections are closed.
-    func shutdown(graceful: Bool)
-}
-
-extension HTTPTransport {
-    /// Sends `request` and waits for the complete response.
-    public func execute(_ request: HTTP2Request) async throws(TransportError) -> HTTP2Response {
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<HTTP2Response, TransportError>, Never>) in
-            execute(request) { continuation.resume(returning: $0) }
-        }
-        return try result.get()
-    }
-}
 
 /// An HTTP/2 client on one connection at a time (h2c or TLS), reconnecting when the connection
 /// is lost or the server sent GOAWAY. Thread-safe; many requests may be in flight.
@@ -117,30 +96,4 @@ public final class HTTP2Client: HTTPTransport {
         connection.shutdown(graceful: graceful)
         connection.join()
     }
-}
-
-/// An in-memory `HTTPTransport` for tests of higher layers: a handler answers each request.
-public final class InMemoryHTTPTransport: HTTPTransport {
-    public typealias Handler = @Sendable (HTTP2Request) -> Result<HTTP2Response, TransportError>
-    private let handler: Handler
-    private let state = LockedValue<(requests: [HTTP2Request], isShutdown: Bool)>(([], false))
-
-    public init(handler: @escaping Handler) { self.handler = handler }
-
-    /// Every request received so far.
-    public var requests: [HTTP2Request] { state.withLock { $0.requests } }
-
-    public func execute(_ request: HTTP2Request, completion: @escaping HTTP2Completion) {
-        let isShutdown = state.withLock { state -> Bool in
-            if !state.isShutdown { state.requests.append(request) }
-            return state.isShutdown
-        }
-        if isShutdown {
-            completion(.failure(TransportError(.shutdown, "transport is shut down", isRetryable: false)))
-        } else {
-            completion(handler(request))
-        }
-    }
-
-    public func shutdown(graceful: Bool) { state.withLock { $0.isShutdown = true } }
 }

@@ -1,6 +1,7 @@
 // One HTTP/2 connection driven by its own I/O thread (poll on the socket and an eventfd).
-import OTLPSync
 import CNGHTTP2
+import HTTPTransportCore
+import OTLPSync
 import Synchronization
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,7 @@
-// HTTP2Transport: our HTTP/2 + TLS client on libnghttp2, OpenSSL 3 and zlib, speaking gRPC.
+// HTTP2Transport: our HTTP/2 + TLS client on libnghttp2, OpenSSL 3 and zlib, speaking gRPC,
+// and the server side (`HTTPServer`). It implements `HTTPTransportCore`'s `HTTPTransport`; the
+// requests, responses, errors, configuration values and gRPC unary calls it works with are
+// defined there, in Swift only.
 //
 // Layers (bottom up):
 // - CErrors.swift        the one place per C library where errors become `TransportError`s
@@ -8,16 +11,13 @@
 // - NGHTTP2Callbacks.swift  `NGHTTP2Session` (owns nghttp2_session, hardening options) and the C callbacks
 // - ConnectionStateMachine.swift  stream admission, GOAWAY, deadlines, shutdown — no sockets, unit-tested
 // - HTTP2Connection.swift one connection, its own I/O thread (poll on socket + wake-up pipe)
-// - HTTP2Client.swift    `HTTPTransport` protocol, reconnecting `HTTP2Client`, `InMemoryHTTPTransport`
+// - HTTP2Client.swift    reconnecting `HTTP2Client`
 // - HTTP1Client.swift    `HTTP1Client` (keep-alive HTTP/1.1, cleartext or TLS) and `NegotiatingHTTPClient`
 //                        (https: ALPN h2 → HTTP2Client, http/1.1 or none → HTTP1Client)
-// - GRPC.swift, Gzip.swift  gRPC unary calls (`GRPCClient`), framing, status mapping, gzip
+// - Gzip.swift           gzip on zlib (`Gzip`, and `ZlibGzip`, the core's `GzipCodec`)
+// - GRPCClient+HTTP2.swift  `GRPCClient`'s initializers with zlib gzip and on an `HTTP2Client`
 //
 // Threading: callers submit from any thread into a lock-protected queue and wake the I/O thread
 // only when it sleeps; the I/O thread drains the queue, runs nghttp2, writes all frames of one
 // loop turn with one send, and calls completions (keep them short). `async` wrappers resume a
 // continuation from the completion.
-//
-// Errors: every failure is a `TransportError` with a `Code` and `isRetryable`. gRPC statuses —
-// including client-side ones such as INTERNAL for a malformed response or RESOURCE_EXHAUSTED for
-// one over the size cap — come back as `GRPCResponse`, not as errors.

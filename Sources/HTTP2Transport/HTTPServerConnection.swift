@@ -2,6 +2,7 @@
 // detection from the first bytes, then HTTP/1.1 (HTTP1RequestParser) or HTTP/2 (nghttp2 server
 // session). Every method runs on that thread.
 import CNGHTTP2
+import HTTPTransportCore
 #if canImport(Glibc)
 import Glibc
 #endif

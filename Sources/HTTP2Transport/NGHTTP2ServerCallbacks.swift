@@ -1,6 +1,7 @@
 // nghttp2 server-session callbacks: file-level functions that recover the connection from
 // user_data and make one call into Swift. No Swift error crosses into C.
 import CNGHTTP2
+import HTTPTransportCore
 
 /// Owns an `nghttp2_session` (server) and frees it.
 final class NGHTTP2ServerSession {

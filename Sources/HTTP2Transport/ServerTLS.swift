@@ -1,6 +1,7 @@
 // TLS on the server side via OpenSSL: a server SSL_CTX (certificate, key, ALPN h2 or
 // http/1.1, optional client-certificate verification) and one SSL per accepted connection.
 import COpenSSL
+import HTTPTransportCore
 #if canImport(Glibc)
 import Glibc
 #endif

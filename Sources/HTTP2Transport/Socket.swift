@@ -1,6 +1,7 @@
 // TCP sockets: DNS (bounded by the connect deadline), non-blocking connect with a deadline,
 // read/write, poll.
 import Dispatch
+import HTTPTransportCore
 import OTLPSync
 #if canImport(Glibc)
 import Glibc
@@ -12,17 +13,6 @@ func monotonicNanos() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-}
-
-extension Duration {
-    /// Whole nanoseconds, saturating at 0 and at UInt64.max.
-    var nanoseconds: UInt64 {
-        let (seconds, attoseconds) = components
-        if seconds < 0 { return 0 }
-        let (product, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return .max }
-        return product &+ UInt64(attoseconds / 1_000_000_000)
-    }
 }
 
 /// Milliseconds from now until `deadline` for poll(), at least 0, at most `cap`.

@@ -1,5 +1,6 @@
 // TLS on the connection's socket via OpenSSL (SSL_set_fd on the non-blocking socket).
 import COpenSSL
+import HTTPTransportCore
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,7 @@
 // The OTLP receiver logic: a request in, a decoded payload and the answer out. Pure (no
 // sockets, no state), so every status path is tested directly.
 import HTTP2Transport
+import HTTPTransportCore
 import OTLPProto
 
 extension OTLPTestCollector {

@@ -1,6 +1,7 @@
 // An embedded OTLP collector for tests: OTLP/gRPC and OTLP/HTTP receivers on ephemeral ports,
 // decoded requests, flattened views, waits, counters and scripted faults.
 import HTTP2Transport
+import HTTPTransportCore
 import OTLPProto
 import OTLPSync
 

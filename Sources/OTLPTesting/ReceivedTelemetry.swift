@@ -1,5 +1,5 @@
 // What an OTLPTestCollector received: whole requests and flattened views of their items.
-import HTTP2Transport
+import HTTPTransportCore
 import OTLPProto
 import OTLPSync
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HTTP2Transport
+import HTTPTransportCore
 import OTLPProto
 import OTLPWire
 

@@ -1,5 +1,6 @@
 import Foundation
 @testable import HTTP2Transport
+import HTTPTransportCore
 import OTLPTestSupport
 import Synchronization
 import Testing

@@ -1,6 +1,7 @@
 // The server's HTTP/1.1 request parser and protocol detection, without sockets.
 import Testing
 @testable import HTTP2Transport
+import HTTPTransportCore
 
 @Suite struct HTTP1RequestParserTests {
     func parse(_ text: String, maxBody: Int = 1 << 20, chunkSize: Int = .max) -> [Result<HTTP1RequestParser.Event, HTTP1RequestError>] {

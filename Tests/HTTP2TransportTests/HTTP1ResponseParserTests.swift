@@ -1,5 +1,6 @@
 import Testing
 @testable import HTTP2Transport
+import HTTPTransportCore
 
 @Suite struct HTTP1ResponseParserTests {
     func parse(_ text: String, maxBody: Int = 1 << 20, chunkSize: Int = 1) throws(TransportError) -> HTTP2Response? {

@@ -1,5 +1,6 @@
 import Foundation
 import HTTP2Transport
+import HTTPTransportCore
 import OTLPSync
 import OTLPTestSupport
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
 import HTTP2Transport
+import HTTPTransportCore
 import OTLPTestSupport
 import Testing
 

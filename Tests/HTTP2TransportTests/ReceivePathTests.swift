@@ -1,5 +1,6 @@
 import Testing
 @testable import HTTP2Transport
+import HTTPTransportCore
 
 /// The client's receive path driven without a socket (what the `http2-client` fuzz target does):
 /// server bytes go through the connection's own nghttp2 callbacks and state machine.

@@ -1,5 +1,6 @@
 import Foundation
 import HTTP2Transport
+import HTTPTransportCore
 import OTLPTestSupport
 
 /// Minimal protobuf writer for test requests (the codec lives in another module).

@@ -1,5 +1,5 @@
 import Foundation
-import HTTP2Transport
+import HTTPTransportCore
 import OTLPTestSupport
 import Testing
 @testable import OTLPExporter

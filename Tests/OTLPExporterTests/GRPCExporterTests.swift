@@ -1,5 +1,4 @@
 import Foundation
-import HTTP2Transport
 @testable import OTLPExporter
 import OTLPProto
 import OTLPSync

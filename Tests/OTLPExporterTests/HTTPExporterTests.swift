@@ -1,5 +1,6 @@
 import Foundation
 import HTTP2Transport
+import HTTPTransportCore
 @testable import OTLPExporter
 import OTLPProto
 import OTLPSync

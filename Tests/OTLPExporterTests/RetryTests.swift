@@ -1,4 +1,4 @@
-import HTTP2Transport
+import HTTPTransportCore
 import OTLPProto
 import Testing
 @testable import OTLPExporter

@@ -1,6 +1,7 @@
 // A collector that keeps counts only validates binary requests and counts their items without
 // decoding them: it must count and answer exactly as the decoding path does.
 import HTTP2Transport
+import HTTPTransportCore
 import OTLPProto
 import Testing
 @testable import OTLPTesting

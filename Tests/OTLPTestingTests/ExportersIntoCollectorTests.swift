@@ -1,7 +1,6 @@
 // Our exporters (gRPC, HTTP protobuf, HTTP JSON, gzip) into the embedded collector, and its
 // scripted faults as our exporters see them.
 import Foundation
-import HTTP2Transport
 import OTLPExporter
 import OTLPProto
 import OTLPTesting

@@ -2,6 +2,7 @@
 // a closed connection, is counted, and a well-behaved client is still served afterwards.
 import Foundation
 import HTTP2Transport
+import HTTPTransportCore
 import OTLPProto
 import OTLPTesting
 import OTLPTestSupport

@@ -1,5 +1,6 @@
 // The receiver's answers, without sockets.
 import HTTP2Transport
+import HTTPTransportCore
 import OTLPProto
 import Testing
 @testable import OTLPTesting

@@ -1,5 +1,5 @@
 import Foundation
-import HTTP2Transport
+import HTTPTransportCore
 import OTLPExporter
 import OTLPProto
 import OTLPTestSupport

@@ -14,6 +14,7 @@ import GRPCCore
 import GRPCSwiftPeerSupport
 import GRPCNIOTransportHTTP2
 import HTTP2Transport
+import HTTPTransportCore
 import OTLPProto
 import OTLPTesting
 
@@ -111,13 +112,13 @@ let collector: OTLPTestCollector = {
 
 /// Our client: one HTTP/2 connection, up to `inFlight` streams.
 final class OursClient: @unchecked Sendable {
-    let client: HTTP2Transport.GRPCClient
+    let client: HTTPTransportCore.GRPCClient
     let message: [UInt8]
 
     init(port: UInt16, message: [UInt8]) throws {
         var configuration = HTTP2ClientConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: port, useTLS: false))
         configuration.maxConcurrentStreams = inFlight
-        client = try HTTP2Transport.GRPCClient(configuration: configuration)
+        client = try HTTPTransportCore.GRPCClient(configuration: configuration)
         self.message = message
     }
 

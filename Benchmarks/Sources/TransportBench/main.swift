@@ -18,6 +18,7 @@ import GRPCCore
 import GRPCSwiftPeerSupport
 import GRPCNIOTransportHTTP2
 import HTTP2Transport
+import HTTPTransportCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -228,7 +229,7 @@ final class BenchPeerServer {
 func oursGRPC(port: Int, message: [UInt8], inFlight: Int, total: Int) throws -> Measurement {
     var configuration = HTTP2ClientConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: UInt16(port), useTLS: false))
     configuration.maxConcurrentStreams = max(inFlight, 1)
-    let client = try HTTP2Transport.GRPCClient(configuration: configuration)
+    let client = try HTTPTransportCore.GRPCClient(configuration: configuration)
     defer { client.shutdown(graceful: true) }
     let call: @Sendable (@escaping @Sendable (Bool) -> Void) -> Void = { done in
         client.unary(path: "/bench.Bench/Call", message: message, timeout: .seconds(30)) { result in

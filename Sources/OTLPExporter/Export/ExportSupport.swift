@@ -1,6 +1,6 @@
 // Pieces shared by the OTLP/gRPC and OTLP/HTTP exporters: options, counters, a concurrency
 // limit, rate-limited diagnostics and the retrying export core.
-import HTTP2Transport
+import HTTPTransportCore
 import OTLPSync
 import Synchronization
 import TelemetryCore

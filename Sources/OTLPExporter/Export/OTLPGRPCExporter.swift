@@ -1,5 +1,5 @@
 // OTLP/gRPC exporter: one HTTP/2 connection, several unary Export calls in flight, retries.
-import HTTP2Transport
+import HTTPTransportCore
 import OTLPProto
 import TelemetryCore
 import TelemetryPipeline
@@ -104,27 +104,6 @@ public final class OTLPGRPCExporter: Sendable {
     public let configuration: OTLPExporterConfiguration
     let core: OTLPExportCore
     private let client: GRPCClient
-
-    /// An exporter on a new HTTP/2 connection to `configuration.endpoint` (connected lazily).
-    /// - Throws: ``OTLPExporterError``: `.invalidConfiguration` with the ``OTLPConfigurationError``
-    ///   as its cause, or `.transportSetup` with the `TransportError` (TLS files, client identity).
-    public convenience init(configuration: OTLPExporterConfiguration,
-                            options: OTLPExportOptions = OTLPExportOptions()) throws(OTLPExporterError) {
-        let transportConfig: HTTP2ClientConfiguration
-        do throws(OTLPConfigurationError) {
-            try configuration.validate()
-            transportConfig = try configuration.http2ClientConfiguration(maxConcurrentStreams: max(100, options.maxConcurrentExports))
-        } catch {
-            throw .configuration(error)
-        }
-        let client: GRPCClient
-        do throws(TransportError) {
-            client = try GRPCClient(configuration: transportConfig, maxResponseMessageBytes: 4 << 20)
-        } catch {
-            throw .transport(error)
-        }
-        self.init(configuration: configuration, options: options, client: client)
-    }
 
     /// An exporter on an existing gRPC client (e.g. over an in-memory transport in tests).
     public init(configuration: OTLPExporterConfiguration, options: OTLPExportOptions = OTLPExportOptions(), client: GRPCClient) {

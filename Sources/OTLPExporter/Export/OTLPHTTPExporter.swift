@@ -3,7 +3,7 @@
 // selects in ALPN; retries on 429/502/503/504 and
 // connection loss, honouring Retry-After.
 import Foundation
-import HTTP2Transport
+import HTTPTransportCore
 import TelemetryCore
 import TelemetryPipeline
 
@@ -37,57 +37,19 @@ public final class OTLPHTTPExporter: Sendable {
     public let configuration: OTLPExporterConfiguration
     let core: OTLPExportCore
     private let transport: any HTTPTransport
+    private let gzip: any GzipCodec
     private let path: String
 
     /// Largest response body read (OTLP spec: responses are small; a hostile server cannot make us buffer more).
     public static let maxResponseBodyBytes = 4 << 20
 
-    /// An exporter for `configuration` (`http/protobuf` or `http/json`): HTTP/1.1 with
-    /// keep-alive for `http://`; for `https://` ALPN offers `h2` and `http/1.1` and the
-    /// collector's choice is used (HTTP/1.1 with keep-alive when it selects none).
-    /// - Throws: ``OTLPExporterError``: `.invalidConfiguration` with the ``OTLPConfigurationError``
-    ///   as its cause (also for a protocol that is not OTLP/HTTP), or `.transportSetup` with the
-    ///   `TransportError` (TLS files, client identity).
-    public convenience init(configuration: OTLPExporterConfiguration,
-                            options: OTLPExportOptions = OTLPExportOptions()) throws(OTLPExporterError) {
-        let useTLS: Bool
-        let h2: HTTP2ClientConfiguration
-        do throws(OTLPConfigurationError) {
-            guard configuration.protocol.isHTTP else {
-                throw OTLPConfigurationError(code: .invalidValue, message: "protocol \(configuration.protocol) is not OTLP/HTTP")
-            }
-            try configuration.validate()
-            useTLS = try configuration.usesTLS()
-            h2 = try configuration.http2ClientConfiguration(maxConcurrentStreams: useTLS ? max(100, options.maxConcurrentExports) : 100)
-        } catch {
-            throw .configuration(error)
-        }
-        let transport: any HTTPTransport
-        do throws(TransportError) {
-            if useTLS {
-                // ALPN offers h2 and http/1.1: HTTP/2 when the collector selects h2, else HTTP/1.1 over TLS.
-                transport = try NegotiatingHTTPClient(
-                    http1: HTTP1ClientConfiguration(endpoint: h2.endpoint, tls: h2.tls, connectTimeout: configuration.timeout,
-                                                    maxResponseBodyBytes: Self.maxResponseBodyBytes,
-                                                    maxIdleConnections: options.maxConcurrentExports),
-                    http2: h2)
-            } else {
-                transport = try HTTP1Client(configuration: HTTP1ClientConfiguration(
-                    endpoint: h2.endpoint, connectTimeout: configuration.timeout,
-                    maxResponseBodyBytes: Self.maxResponseBodyBytes,
-                    maxIdleConnections: options.maxConcurrentExports))
-            }
-        } catch {
-            throw .transport(error)
-        }
-        self.init(configuration: configuration, options: options, transport: transport)
-    }
-
-    /// An exporter on an existing transport.
+    /// An exporter on an existing transport, compressing request bodies with `gzip` when the
+    /// configuration asks for gzip.
     public init(configuration: OTLPExporterConfiguration, options: OTLPExportOptions = OTLPExportOptions(),
-                transport: any HTTPTransport) {
+                transport: any HTTPTransport, gzip: any GzipCodec) {
         self.configuration = configuration
         self.transport = transport
+        self.gzip = gzip
         self.path = (try? configuration.parsedEndpoint().path) ?? "/\(configuration.signal.httpPath)"
         self.core = OTLPExportCore(signal: configuration.signal, retry: configuration.retry,
                                    headers: configuration.headers, options: options)
@@ -113,7 +75,7 @@ public final class OTLPHTTPExporter: Sendable {
         var fixedHeaders = [HTTPField("content-type", contentType)]
         if configuration.compression == .gzip {
             do {
-                body = try Gzip.compress(encodedRequest)
+                body = try gzip.compress(encodedRequest)
                 fixedHeaders.append(HTTPField("content-encoding", "gzip"))
             } catch {
                 return await core.run(itemCount: itemCount) { _ in .permanent(reason: "gzip failed: \(error)") }

@@ -1,6 +1,6 @@
 // The pipeline's exporter protocols implemented over OTLP: each batch is converted to its
 // Export*ServiceRequest, encoded once (binary or OTLP/JSON) and sent by the signal's exporter.
-import HTTP2Transport
+import HTTPTransportCore
 import OTLPProto
 import OTLPWire
 import TelemetryCore

@@ -75,24 +75,26 @@ public struct GRPCResponse: Sendable, Hashable {
     }
 }
 
-/// gRPC unary calls over an `HTTPTransport` (normally an `HTTP2Client`).
+/// gRPC unary calls over an `HTTPTransport` (normally `HTTP2Transport`'s `HTTP2Client`).
+///
+/// `HTTP2Transport` adds the initializers that use its zlib gzip (`init(transport:)`,
+/// `init(configuration:)`); this one takes the gzip implementation as a value.
 public final class GRPCClient: Sendable {
     /// The transport under this client.
     public let transport: any HTTPTransport
     /// Largest accepted response message, compressed and after decompression. Default 4 MiB.
     public let maxResponseMessageBytes: Int
     private let userAgent: String
+    private let gzip: any GzipCodec
 
-    public init(transport: any HTTPTransport, maxResponseMessageBytes: Int = 4 << 20, userAgent: String = "swift-otlp/0.1") {
+    /// A client on `transport` that compresses requests (when asked) and inflates gzip responses
+    /// with `gzip`.
+    public init(transport: any HTTPTransport, gzip: any GzipCodec, maxResponseMessageBytes: Int = 4 << 20,
+                userAgent: String = "swift-otlp/0.1") {
         self.transport = transport
+        self.gzip = gzip
         self.maxResponseMessageBytes = maxResponseMessageBytes
         self.userAgent = "grpc-swift-otlp \(userAgent)"
-    }
-
-    /// A client on a new `HTTP2Client` made from `configuration`.
-    public convenience init(configuration: HTTP2ClientConfiguration, maxResponseMessageBytes: Int = 4 << 20) throws(TransportError) {
-        self.init(transport: try HTTP2Client(configuration: configuration), maxResponseMessageBytes: maxResponseMessageBytes,
-                  userAgent: configuration.userAgent)
     }
 
     /// Makes a unary call. `path` is `/package.Service/Method`; `metadata` are extra headers
@@ -108,7 +110,7 @@ public final class GRPCClient: Sendable {
         send(path: path, metadata: metadata, timeout: timeout, compression: compression, completion: completion) {
             GRPCFraming.frame(message, compressed: false)
         } compress: { () throws(GzipError) in
-            try Gzip.compress(message)
+            try gzip.compress(message)
         }
     }
 
@@ -120,7 +122,7 @@ public final class GRPCClient: Sendable {
         send(path: path, metadata: metadata, timeout: timeout, compression: compression, completion: completion) {
             framedMessage.bytes
         } compress: { () throws(GzipError) in
-            try Gzip.compress(Array(framedMessage.bytes[GRPCFramedMessage.prefixLength...]))
+            try gzip.compress(Array(framedMessage.bytes[GRPCFramedMessage.prefixLength...]))
         }
     }
 
@@ -148,10 +150,11 @@ public final class GRPCClient: Sendable {
         let request = HTTP2Request(method: "POST", path: path, headers: headers, body: body, timeout: timeout,
                                    maxResponseBodyBytes: maxResponseMessageBytes + 64)
         let limit = maxResponseMessageBytes
+        let gzip = self.gzip
         transport.execute(request) { result in
             switch result {
             case .success(let response):
-                completion(.success(GRPCFraming.interpret(response, maxMessageBytes: limit)))
+                completion(.success(GRPCFraming.interpret(response, maxMessageBytes: limit, gzip: gzip)))
             case .failure(let error) where error.code == .responseTooLarge:
                 completion(.success(GRPCResponse(code: .resourceExhausted, message: "response larger than \(limit) bytes")))
             case .failure(let error):
@@ -293,8 +296,8 @@ enum GRPCFraming {
         return output
     }
 
-    /// Turns an HTTP/2 response into a gRPC outcome.
-    static func interpret(_ response: HTTP2Response, maxMessageBytes: Int) -> GRPCResponse {
+    /// Turns an HTTP/2 response into a gRPC outcome; a gzip-compressed message is inflated with `gzip`.
+    static func interpret(_ response: HTTP2Response, maxMessageBytes: Int, gzip: any GzipCodec) -> GRPCResponse {
         var result = GRPCResponse(code: .unknown, headers: response.headers, trailers: response.trailers)
         guard response.status == 200 else {
             result.code = GRPCStatusCode.fromHTTPStatus(response.status)
@@ -351,7 +354,7 @@ enum GRPCFraming {
                 return result
             }
             do throws(GzipError) {
-                result.payload = try Gzip.decompress(message, limit: maxMessageBytes)
+                result.payload = try gzip.decompress(message, limit: maxMessageBytes)
             } catch {
                 result.code = error.kind == .tooLarge ? .resourceExhausted : .internalError
                 result.message = "\(error)"

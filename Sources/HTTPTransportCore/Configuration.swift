@@ -1,3 +1,6 @@
+// Client configuration values (endpoint, TLS options, HTTP/2 and HTTP/1.1 client settings): plain
+// values, so the layers above build them without the transport implementation.
+
 /// Where to connect: scheme, host and port, parsed from `http://host:port` (h2c with prior
 /// knowledge) or `https://host:port` (TLS with ALPN `h2`).
 public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
@@ -149,5 +152,36 @@ public struct HTTP2ClientConfiguration: Sendable, Hashable {
             // OpenSSL treats an empty name as "no host-name check": refuse it.
             throw TransportError(.invalidConfiguration, "TLS server name must not be empty")
         }
+    }
+}
+
+/// Configuration of an `HTTP1Client` (`HTTP2Transport`).
+public struct HTTP1ClientConfiguration: Sendable, Hashable {
+    /// Where to connect: `http://` (cleartext) or `https://` (TLS, ALPN `http/1.1`).
+    public var endpoint: Endpoint
+    /// TLS options, used when `endpoint.useTLS` is true: the same as ``HTTP2ClientConfiguration/tls``
+    /// (system trust store and host-name verification by default, CA file, mTLS, insecure opt-in).
+    public var tls: TLSOptions
+    /// Deadline for DNS + TCP connect + TLS handshake together. Default 10 s.
+    public var connectTimeout: Duration
+    /// Maximum response body. Default 4 MiB.
+    public var maxResponseBodyBytes: Int
+    /// Maximum response head (status line + header fields). Default 64 KiB.
+    public var maxHeaderBytes: Int
+    /// Idle keep-alive connections kept for reuse. Default 4.
+    public var maxIdleConnections: Int
+    /// `user-agent` header value.
+    public var userAgent: String
+
+    public init(endpoint: Endpoint, tls: TLSOptions = TLSOptions(), connectTimeout: Duration = .seconds(10),
+                maxResponseBodyBytes: Int = 4 << 20, maxHeaderBytes: Int = 64 << 10, maxIdleConnections: Int = 4,
+                userAgent: String = "swift-otlp/0.1") {
+        self.endpoint = endpoint
+        self.tls = tls
+        self.connectTimeout = connectTimeout
+        self.maxResponseBodyBytes = maxResponseBodyBytes
+        self.maxHeaderBytes = maxHeaderBytes
+        self.maxIdleConnections = maxIdleConnections
+        self.userAgent = userAgent
     }
 }
