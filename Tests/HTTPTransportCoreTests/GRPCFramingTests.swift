@@ -13,6 +13,19 @@ struct NoGzip: GzipCodec {
     }
 }
 
+/// A codec whose "compression" puts a marker byte in front, so a test sees that it ran.
+struct MarkerGzip: GzipCodec {
+    static let marker: UInt8 = 0xC0
+
+    func compress(_ input: [UInt8]) throws(GzipError) -> [UInt8] { [Self.marker] + input }
+
+    func decompress(_ input: [UInt8], limit: Int) throws(GzipError) -> [UInt8] {
+        guard input.first == Self.marker else { throw GzipError(kind: .corrupt, message: "no marker") }
+        guard input.count - 1 <= limit else { throw GzipError(kind: .tooLarge, message: "over \(limit)") }
+        return Array(input.dropFirst())
+    }
+}
+
 @Suite("gRPC framing")
 struct GRPCFramingTests {
     func response(status: Int = 200, headers: [HTTPField] = [HTTPField("content-type", "application/grpc")],
@@ -102,5 +115,20 @@ struct GRPCFramingTests {
         #expect(names["grpc-timeout"] == "2000000u")
         #expect(names["authorization"] == "x")
         #expect(names["user-agent"]?.contains("swift-otlp") == true)
+    }
+
+    @Test func gzipMessagesGoThroughTheClientsCodecBothWays() async throws {
+        // The server echoes the compressed frame, marked as gzip.
+        let transport = InMemoryHTTPTransport { request in
+            .success(HTTP2Response(status: 200, headers: [HTTPField("content-type", "application/grpc"), HTTPField("grpc-encoding", "gzip")],
+                                   trailers: [HTTPField("grpc-status", "0")], body: request.body))
+        }
+        let client = GRPCClient(transport: transport, gzip: MarkerGzip())
+        let response = try await client.unary(path: "/s/M", message: [7, 8], compression: .gzip).get()
+        #expect(response.code == .ok)
+        #expect(response.payload == [7, 8])
+        let request = try #require(transport.requests.first)
+        #expect(request.body == [1, 0, 0, 0, 3, MarkerGzip.marker, 7, 8])
+        #expect(request.headers.contains(HTTPField("grpc-encoding", "gzip")))
     }
 }
