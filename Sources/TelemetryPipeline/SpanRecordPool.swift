@@ -261,91 +261,72 @@ package struct KeptAliveScope: @unchecked Sendable {
 
 /// Reused ``SpanRecord`` blocks, shared by all producers and the exporters' threads without locks.
 ///
-/// The free blocks sit in a bounded multi-producer / multi-consumer queue (Dmitry Vyukov's
-/// algorithm, as in ``MPSCRingBuffer`` but with a compare-and-swap on the consumer side too):
-/// producers take blocks; the threads releasing exported batches (and producers discarding a
-/// span) give them back. When the queue is empty a new block is allocated; when it is full a
-/// returned block is freed, so the pool holds at most `capacity` idle blocks and grows only while
-/// more spans are live, queued or in batches being exported.
+/// The free blocks sit in a ``BoundedSequencedQueue`` used from many threads on both sides (the
+/// same queue as ``MPSCRingBuffer``'s, with its compare-and-swap dequeue): producers take blocks;
+/// the threads releasing exported batches (and producers discarding a span) give them back. When
+/// the queue is empty a new block is allocated; when it is full a returned block is freed, so the
+/// pool holds at most `capacity` idle blocks and grows only while more spans are live, queued or
+/// in batches being exported.
 @usableFromInline
 package final class SpanRecordPool: @unchecked Sendable {
-    /// `[enqueue position | dequeue position | blocks allocated | blocks freed]`, each on its own
-    /// padded line.
-    private let header: UnsafeMutableRawPointer
-    private let sequences: UnsafeMutablePointer<AtomicIntStorage>
-    /// The idle blocks' addresses, as atomic words: a take also peeks at the next slot (to
-    /// prefetch its block), which can race with that slot being refilled.
-    private let blocks: UnsafeMutablePointer<AtomicIntStorage>
-    private let mask: Int
-    /// Number of idle blocks the pool keeps (a power of two).
-    package let capacity: Int
+    /// The idle blocks' addresses, as atomic words: a take also peeks at a later slot (to
+    /// prefetch its block), which can race with that slot being refilled. A give-back to a full
+    /// queue counts a drop there: ``freedCount``.
+    private let blocks: BoundedSequencedQueue<AtomicPointerSlots>
+    /// Blocks allocated, on a padded line of its own (it is written only while none is idle).
+    private let allocations: UnsafeMutableRawPointer
     /// Keeps alive the scopes that span records borrow (the pipeline's kept scopes): idle
     /// blocks and exported batches may hold them after the pipeline is gone.
     private let scopeKeeper: AnyObject?
 
-    private static var linePadding: Int { 128 }
-
     package init(minimumCapacity: Int, scopeKeeper: AnyObject? = nil) {
         self.scopeKeeper = scopeKeeper
-        var capacity = 2
-        while capacity < minimumCapacity { capacity <<= 1 }
-        self.capacity = capacity
-        mask = capacity - 1
-        header = UnsafeMutableRawPointer.allocate(byteCount: 4 * Self.linePadding, alignment: Self.linePadding)
-        for index in 0..<4 {
-            (header + index * Self.linePadding).bindMemory(to: AtomicIntStorage.self, capacity: 1)
-                .initialize(to: AtomicIntStorage(0))
-        }
-        sequences = UnsafeMutablePointer<AtomicIntStorage>.allocate(capacity: capacity)
-        for index in 0..<capacity { (sequences + index).initialize(to: AtomicIntStorage(index)) }
-        blocks = UnsafeMutablePointer<AtomicIntStorage>.allocate(capacity: capacity)
-        for index in 0..<capacity { (blocks + index).initialize(to: AtomicIntStorage(0)) }
+        blocks = BoundedSequencedQueue(minimumCapacity: minimumCapacity)
+        let padding = BoundedSequencedQueue<AtomicPointerSlots>.linePadding
+        allocations = UnsafeMutableRawPointer.allocate(byteCount: padding, alignment: padding)
+        allocations.bindMemory(to: AtomicIntStorage.self, capacity: 1).initialize(to: AtomicIntStorage(0))
     }
 
     deinit {
-        while let block = dequeue() { SpanRecord(base: block).deallocateBlock() }
-        sequences.deinitialize(count: capacity)
-        sequences.deallocate()
-        blocks.deinitialize(count: capacity)
+        while let taken = blocks.dequeueMultiConsumer() { SpanRecord(base: taken.element).deallocateBlock() }
         blocks.deallocate()
-        header.deallocate()
+        allocations.deallocate()
     }
 
-    private var enqueuePosition: UnsafeAtomic<Int> { UnsafeAtomic(at: header.assumingMemoryBound(to: AtomicIntStorage.self)) }
-    private var dequeuePosition: UnsafeAtomic<Int> {
-        UnsafeAtomic(at: (header + Self.linePadding).assumingMemoryBound(to: AtomicIntStorage.self))
+    private var allocationCount: UnsafeAtomic<Int> {
+        UnsafeAtomic(at: allocations.assumingMemoryBound(to: AtomicIntStorage.self))
     }
-    private var allocations: UnsafeAtomic<Int> {
-        UnsafeAtomic(at: (header + 2 * Self.linePadding).assumingMemoryBound(to: AtomicIntStorage.self))
-    }
-    private var frees: UnsafeAtomic<Int> {
-        UnsafeAtomic(at: (header + 3 * Self.linePadding).assumingMemoryBound(to: AtomicIntStorage.self))
-    }
-    private func sequence(_ slot: Int) -> UnsafeAtomic<Int> { UnsafeAtomic(at: sequences + slot) }
-    private func block(_ slot: Int) -> UnsafeAtomic<Int> { UnsafeAtomic(at: blocks + slot) }
 
+    /// Number of idle blocks the pool keeps (a power of two).
+    package var capacity: Int { blocks.capacity }
     /// How many blocks were ever allocated (idle, in use and freed ones).
-    package var allocatedCount: Int { allocations.load(ordering: .relaxed) }  // Relaxed: a statistic.
+    package var allocatedCount: Int { allocationCount.load(ordering: .relaxed) }  // Relaxed: a statistic.
     /// How many blocks were freed because the pool already held `capacity` idle ones.
-    package var freedCount: Int { frees.load(ordering: .relaxed) }  // Relaxed: a statistic.
+    package var freedCount: Int { blocks.droppedCount }
     /// How many blocks are idle in the pool (exact when no take or give-back is in progress).
-    package var idleCount: Int {
-        // Relaxed: a statistic read.
-        enqueuePosition.load(ordering: .relaxed) &- dequeuePosition.load(ordering: .relaxed)
-    }
+    package var idleCount: Int { blocks.count }
 
     /// A block with uninitialized data: an idle one, or a new one when none is idle.
     @usableFromInline
     package func take() -> SpanRecord {
-        if let block = dequeue(prefetchingAhead: true) { return SpanRecord(base: block) }
-        allocations.wrappingIncrement(ordering: .relaxed)  // Relaxed: a statistic.
+        if let taken = blocks.dequeueMultiConsumer() {
+            // Asks the cache for the block the take after next will get: a span after this one
+            // writes it, so its lines, last written by the thread that released it, on another
+            // core, arrive while two spans are recorded (one span's time is not always enough
+            // for the transfer).
+            if let upcoming = blocks.peek(at: taken.position &+ 2) {
+                SpanRecord(base: upcoming).prefetchForWriting()
+            }
+            return SpanRecord(base: taken.element)
+        }
+        allocationCount.wrappingIncrement(ordering: .relaxed)  // Relaxed: a statistic.
         return SpanRecord.allocateBlock()
     }
 
     /// Gives back a block whose data is cleared (``SpanRecord/clearData()``).
     package func giveBack(_ record: SpanRecord) {
-        if !enqueue(record.base) {
-            frees.wrappingIncrement(ordering: .relaxed)  // Relaxed: a statistic.
+        // Full: the drop is counted (``freedCount``) and the block freed.
+        if blocks.enqueue(record.base, countingDrop: true) == nil {
             record.deallocateBlock()
         }
     }
@@ -355,76 +336,6 @@ package final class SpanRecordPool: @unchecked Sendable {
     package func discard(_ record: SpanRecord) {
         record.clearData()
         giveBack(record)
-    }
-
-    private func enqueue(_ block: UnsafeMutableRawPointer) -> Bool {
-        // Relaxed: a guess at the next free position; the slot's sequence and the CAS decide.
-        var position = enqueuePosition.load(ordering: .relaxed)
-        while true {
-            let slot = position & mask
-            // Acquiring: pairs with the releasing store of the dequeuer that emptied this slot.
-            let difference = sequence(slot).load(ordering: .acquiring) &- position
-            if difference == 0 {
-                // Relaxed: arbitrates between enqueuers only; the releasing store below publishes.
-                let (claimed, current) = enqueuePosition.weakCompareExchange(
-                    expected: position, desired: position &+ 1, ordering: .relaxed)
-                if claimed {
-                    // Relaxed: published by the releasing sequence store below.
-                    self.block(slot).store(Int(bitPattern: block), ordering: .relaxed)
-                    // Releasing: the block pointer (and every write to the block before it was
-                    // given back) happens-before the dequeuer's acquiring load.
-                    sequence(slot).store(position &+ 1, ordering: .releasing)
-                    return true
-                }
-                position = current
-            } else if difference < 0 {
-                return false  // full
-            } else {
-                position = enqueuePosition.load(ordering: .relaxed)  // Relaxed: as above.
-            }
-        }
-    }
-
-    /// Takes the oldest idle block. With `prefetchingAhead`, also asks the cache for the block
-    /// the take after next will get (a span after this one writes it, so its lines, last written
-    /// by the thread that released it, on another core, arrive while two spans are recorded:
-    /// one span's time is not always enough for the transfer).
-    private func dequeue(prefetchingAhead: Bool = false) -> UnsafeMutableRawPointer? {
-        // Relaxed: a guess; the slot's sequence and the CAS decide.
-        var position = dequeuePosition.load(ordering: .relaxed)
-        while true {
-            let slot = position & mask
-            // Acquiring: pairs with the enqueuer's releasing store, so the block and its contents
-            // as last written by the thread that gave it back are visible.
-            let difference = sequence(slot).load(ordering: .acquiring) &- (position &+ 1)
-            if difference == 0 {
-                // Relaxed: arbitrates between dequeuers; the slot was published by the acquire above.
-                let (claimed, current) = dequeuePosition.weakCompareExchange(
-                    expected: position, desired: position &+ 1, ordering: .relaxed)
-                if claimed {
-                    // Relaxed: the acquiring sequence load above ordered the enqueuer's store.
-                    let block = UnsafeMutableRawPointer(bitPattern: self.block(slot).load(ordering: .relaxed))!
-                    // Releasing: our read of the slot happens-before an enqueuer's next write to it.
-                    sequence(slot).store(position &+ capacity, ordering: .releasing)
-                    if prefetchingAhead {
-                        let ahead = (position &+ 2) & mask
-                        // Acquiring: as above; that slot's block pointer is read only once
-                        // its enqueuer published it.
-                        // (Relaxed: only a hint; the slot may even be refilled meanwhile.)
-                        if sequence(ahead).load(ordering: .acquiring) == position &+ 3,
-                           let upcoming = UnsafeMutableRawPointer(bitPattern: self.block(ahead).load(ordering: .relaxed)) {
-                            SpanRecord(base: upcoming).prefetchForWriting()
-                        }
-                    }
-                    return block
-                }
-                position = current
-            } else if difference < 0 {
-                return nil  // empty
-            } else {
-                position = dequeuePosition.load(ordering: .relaxed)  // Relaxed: as above.
-            }
-        }
     }
 }
 
