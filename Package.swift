@@ -60,7 +60,7 @@ let package = Package(
         // The transport boundary in Swift only (protocol, requests, errors, gRPC unary calls); the
         // implementation on nghttp2, OpenSSL and zlib below it.
         .target(name: "HTTPTransportCore", swiftSettings: internalImports),
-        .target(name: "HTTP2Transport", dependencies: ["CNGHTTP2", "COpenSSL", "CZlib", "HTTPTransportCore", "OTLPSync"]),
+        .target(name: "HTTP2Transport", dependencies: ["CNGHTTP2", "COpenSSL", "CZlib", "HTTPTransportCore", "OTLPSync"], swiftSettings: internalImports),
 
         // MARK: SDK core (data model, ids, clocks, exporter protocols, configuration; no wire format)
         // C for the core and the pipeline: the cycle counter behind the clock (an inline read, a
@@ -75,11 +75,12 @@ let package = Package(
         // MARK: Pipeline
         .target(
             name: "TelemetryPipeline",
-            dependencies: ["TelemetryCore", "OTLPSync", "CPipelineSupport", .product(name: "Atomics", package: "swift-atomics")]
+            dependencies: ["TelemetryCore", "OTLPSync", "CPipelineSupport", .product(name: "Atomics", package: "swift-atomics")],
+            swiftSettings: internalImports
         ),
 
         // MARK: Export
-        .target(name: "OTLPExporter", dependencies: ["OTLPProto", "OTLPWire", "HTTPTransportCore", "HTTP2Transport", "TelemetryCore", "TelemetryPipeline", "OTLPSync"]),
+        .target(name: "OTLPExporter", dependencies: ["OTLPProto", "OTLPWire", "HTTPTransportCore", "HTTP2Transport", "TelemetryCore", "TelemetryPipeline", "OTLPSync"], swiftSettings: internalImports),
 
         // MARK: Public API (named Telemetry: swift-otel already owns the module name OTel)
         .target(
@@ -91,7 +92,8 @@ let package = Package(
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "ServiceContextModule", package: "swift-service-context"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
-            ]
+            ],
+            swiftSettings: internalImports
         ),
 
         // MARK: Application layer above the SDK (codex-otel's sessions, metrics client, settings wiring)
@@ -101,11 +103,12 @@ let package = Package(
                 "Telemetry", "TelemetryCore", "TelemetryPipeline", "OTLPExporter", "OTLPSync",
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: internalImports
         ),
 
         // MARK: Embedded collector for tests (receivers, decoded views, scripted faults)
-        .target(name: "OTLPTesting", dependencies: ["OTLPProto", "OTLPWire", "HTTPTransportCore", "HTTP2Transport", "OTLPSync"]),
+        .target(name: "OTLPTesting", dependencies: ["OTLPProto", "OTLPWire", "HTTPTransportCore", "HTTP2Transport", "OTLPSync"], swiftSettings: internalImports),
 
         // MARK: Command-line tool
         .executableTarget(

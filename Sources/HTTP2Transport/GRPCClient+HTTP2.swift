@@ -1,5 +1,5 @@
 // GRPCClient's initializers on this module's implementations: gzip on zlib, HTTP/2 on nghttp2.
-import HTTPTransportCore
+public import HTTPTransportCore
 
 extension GRPCClient {
     /// A client on `transport` that compresses and inflates gzip messages with zlib (``ZlibGzip``).

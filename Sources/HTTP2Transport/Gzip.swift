@@ -1,6 +1,6 @@
 // gzip (RFC 1952) compression for gRPC messages and OTLP/HTTP bodies via zlib.
 import CZlib
-import HTTPTransportCore
+public import HTTPTransportCore
 
 /// Owns one `z_stream` (deflate or inflate) and ends it in `deinit`.
 private final class ZStream {

@@ -2,7 +2,7 @@
 // socket and TLS layers. Each request runs on a Dispatch worker with blocking, deadline-bound
 // poll()/read()/write(); idle connections are kept for reuse.
 import Dispatch
-import HTTPTransportCore
+public import HTTPTransportCore
 import OTLPSync
 import Synchronization
 #if canImport(Glibc)

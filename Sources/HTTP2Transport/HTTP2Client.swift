@@ -1,5 +1,5 @@
 // A reconnecting HTTP/2 client.
-import HTTPTransportCore
+public import HTTPTransportCore
 import OTLPSync
 import Synchronization
 

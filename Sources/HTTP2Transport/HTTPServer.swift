@@ -1,7 +1,7 @@
 // The server side: a listening socket and one poll-driven I/O thread serving many connections,
 // each HTTP/2 with prior knowledge (nghttp2 server session) or HTTP/1.1, detected from its
 // first bytes. Requests go to one synchronous handler on that thread.
-import HTTPTransportCore
+public import HTTPTransportCore
 import OTLPSync
 #if canImport(Glibc)
 import Glibc

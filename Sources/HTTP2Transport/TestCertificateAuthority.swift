@@ -1,7 +1,7 @@
 // A throw-away certificate authority made in process with OpenSSL, for tests: a CA, a server
 // certificate for localhost / 127.0.0.1 / ::1 and a client certificate, written as PEM files.
 import COpenSSL
-import HTTPTransportCore
+public import HTTPTransportCore
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,5 +1,5 @@
 import TelemetryCore
-import TelemetryPipeline
+public import TelemetryPipeline
 
 /// A number type instruments can record: `Int64` or `Double`.
 public protocol MetricValue: Sendable {

@@ -1,5 +1,5 @@
 import TelemetryCore
-import TelemetryPipeline
+public import TelemetryPipeline
 
 /// Where a new span's parent comes from.
 public enum SpanParent: Sendable, Hashable {

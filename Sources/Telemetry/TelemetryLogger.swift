@@ -1,5 +1,5 @@
 import TelemetryCore
-import TelemetryPipeline
+public import TelemetryPipeline
 
 /// Emits log records for one instrumentation scope. Get one from
 /// ``TelemetryProvider/logger(_:version:attributes:)``. (Named so as not to clash with swift-log's `Logger`.)

@@ -1,7 +1,7 @@
 import Dispatch
 import OTLPSync
 import TelemetryCore
-import TelemetryPipeline
+public import TelemetryPipeline
 
 /// Owns the resource, the one batching pipeline and the exporters of every signal, and hands out
 /// tracers, meters and loggers.

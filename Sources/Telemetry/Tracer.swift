@@ -1,5 +1,5 @@
 import TelemetryCore
-import TelemetryPipeline
+public import TelemetryPipeline
 
 /// What every span of one tracer shares, behind one reference: a span holds this (one retain)
 /// instead of copying the pipeline reference, limits and clock existential each time.

@@ -4,7 +4,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import OTLPProto
+public import OTLPProto
 
 /// One span as the waterfall draws it.
 public struct WaterfallSpan: Sendable, Hashable {

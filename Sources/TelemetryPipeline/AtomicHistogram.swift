@@ -1,5 +1,5 @@
 import TelemetryCore
-import Atomics
+public import Atomics
 
 #if canImport(Glibc)
 import Glibc

@@ -1,8 +1,8 @@
 import TelemetryCore
-import Atomics
+public import Atomics
 
 #if canImport(Glibc)
-import Glibc
+public import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif

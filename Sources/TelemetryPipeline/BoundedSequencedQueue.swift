@@ -1,4 +1,4 @@
-import Atomics
+public import Atomics
 
 /// The storage of one atomic `Int`, spelled through `UnsafeAtomic` so that it is swift-atomics'
 /// representation and not the Synchronization module's.

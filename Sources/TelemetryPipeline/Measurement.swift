@@ -1,4 +1,4 @@
-import TelemetryCore
+public import TelemetryCore
 
 /// One synchronous measurement on its way through the ring to the aggregator.
 public struct Measurement: Sendable {

@@ -1,6 +1,6 @@
-import Atomics
+public import Atomics
 import OTLPSync
-import TelemetryCore
+public import TelemetryCore
 
 // The signal queues' producer side: lock-free pushes into the rings, counted drops, the optional
 // wait for room, and waking the worker.

@@ -1,5 +1,5 @@
-import TelemetryCore
-import Atomics
+public import TelemetryCore
+public import Atomics
 import OTLPSync
 import Dispatch
 import Foundation

@@ -3,7 +3,7 @@
 // finished records for encoders. The scoped accessors hand the record itself to a non-escaping
 // closure, borrowed or `inout` where it is stored: after inlining, the same field accesses as
 // through the pointer, with no copy of the record and no coroutine frame to allocate.
-import TelemetryCore
+public import TelemetryCore
 
 // MARK: The span being recorded
 

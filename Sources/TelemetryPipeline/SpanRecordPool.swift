@@ -1,4 +1,4 @@
-import TelemetryCore
+public import TelemetryCore
 import Atomics
 import CPipelineSupport
 #if canImport(Glibc)

@@ -2,11 +2,11 @@
 // OTLP/HTTP protobuf or JSON, in-memory), a MetricsClient for session metrics on the provider's
 // Meter, a process-wide default, and one shutdown that flushes everything.
 
-import OTLPExporter
+public import OTLPExporter
 import OTLPSync
 import Synchronization
-import Telemetry
-import TelemetryCore
+public import Telemetry
+public import TelemetryCore
 import TelemetryPipeline
 
 /// Everything a ``TelemetrySettings`` value asks for, wired together: a ``TelemetryProvider``

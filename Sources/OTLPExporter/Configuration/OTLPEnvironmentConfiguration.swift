@@ -10,8 +10,8 @@
 //   used as is ("Endpoint URLs for OTLP/HTTP");
 // - header values are percent-decoded ("Specifying headers via environment variables").
 
-import Foundation
-import TelemetryCore
+public import Foundation
+public import TelemetryCore
 import TelemetryPipeline
 
 /// A problem with one environment variable (or configuration key), reported instead of failing:

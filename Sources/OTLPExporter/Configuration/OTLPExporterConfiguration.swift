@@ -4,7 +4,7 @@
 // (specification/protocol/exporter.md, section "Configuration Options"); the retry backoff
 // parameters are the SDK's own (the specification leaves them to the SDK).
 
-import TelemetryCore
+public import TelemetryCore
 import TelemetryPipeline
 
 /// Each signal has its own exporter configuration and HTTP path.

@@ -3,7 +3,7 @@
 // (a test compares the two on randomized batches), without the intermediate messages.
 import OTLPProto
 import OTLPWire
-import TelemetryCore
+public import TelemetryCore
 import TelemetryPipeline
 
 extension ScopedRequestEncoding where Record == LogRecordData {

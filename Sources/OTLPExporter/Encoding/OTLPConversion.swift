@@ -1,5 +1,5 @@
-import OTLPProto
-import TelemetryCore
+public import OTLPProto
+public import TelemetryCore
 import TelemetryPipeline
 
 // Conversion of the pipeline's records into the generated OTLP messages, grouped by resource

@@ -5,7 +5,7 @@
 // compares the two on randomized batches.
 import OTLPProto
 import OTLPWire
-import TelemetryCore
+public import TelemetryCore
 import TelemetryPipeline
 
 /// A pipeline record that belongs to an instrumentation scope (spans, log records), read in

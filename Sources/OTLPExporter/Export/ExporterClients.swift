@@ -2,7 +2,7 @@
 // nghttp2, OpenSSL and zlib. The one file of OTLPExporter that imports HTTP2Transport; what runs
 // at export time sees only HTTPTransportCore (`HTTPTransport`, `GRPCClient`, `GzipCodec`).
 import HTTP2Transport
-import HTTPTransportCore
+public import HTTPTransportCore
 
 extension OTLPGRPCExporter {
     /// An exporter on a new HTTP/2 connection to `configuration.endpoint` (connected lazily).

@@ -1,7 +1,7 @@
 // OTLP/gRPC exporter: one HTTP/2 connection, several unary Export calls in flight, retries.
-import HTTPTransportCore
+public import HTTPTransportCore
 import OTLPProto
-import TelemetryCore
+public import TelemetryCore
 import TelemetryPipeline
 
 extension TelemetrySignal {

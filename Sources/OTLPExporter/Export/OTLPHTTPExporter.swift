@@ -3,8 +3,8 @@
 // selects in ALPN; retries on 429/502/503/504 and
 // connection loss, honouring Retry-After.
 import Foundation
-import HTTPTransportCore
-import TelemetryCore
+public import HTTPTransportCore
+public import TelemetryCore
 import TelemetryPipeline
 
 extension OTLPPartialSuccess {

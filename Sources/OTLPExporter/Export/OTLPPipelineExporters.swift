@@ -2,8 +2,8 @@
 // Export*ServiceRequest, encoded once (binary or OTLP/JSON) and sent by the signal's exporter.
 import HTTPTransportCore
 import OTLPProto
-import OTLPWire
-import TelemetryCore
+public import OTLPWire
+public import TelemetryCore
 import TelemetryPipeline
 
 /// What ``OTLPSignalExporter`` needs of the exporter of one OTLP protocol: ``OTLPGRPCExporter``

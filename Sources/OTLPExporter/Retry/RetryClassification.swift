@@ -3,7 +3,7 @@
 // OTLP specification (specification/protocol/otlp.md): "OTLP/gRPC Response" → "Failures" lists
 // the retryable gRPC codes; RESOURCE_EXHAUSTED is retryable only when the server sent RetryInfo;
 // "OTLP/HTTP Throttling"/"Failures": 429, 502, 503, 504 are retryable, honouring Retry-After.
-import HTTPTransportCore
+public import HTTPTransportCore
 
 /// What one export attempt came to.
 public enum OTLPAttemptOutcome: Sendable, Hashable {

@@ -3,11 +3,11 @@
 // injection and extraction, and the span context carried in `InstrumentationContext`.
 
 import OTLPSync
-import Synchronization
+public import Synchronization
 import Foundation
-import OTLPExporter
-import ServiceContextModule
-import Tracing
+public import OTLPExporter
+public import ServiceContextModule
+public import Tracing
 import TelemetryCore
 import TelemetryPipeline
 

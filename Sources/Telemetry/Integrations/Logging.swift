@@ -1,6 +1,6 @@
 // swift-log back-end: a `LogHandler` that emits OTLP log records through `TelemetryLogger`.
 
-import Logging
+public import Logging
 import TelemetryCore
 import TelemetryPipeline
 

@@ -1,7 +1,7 @@
 // swift-metrics back-end: a `MetricsFactory` whose handlers record through a `Meter` (one
 // lock-free ring push per measurement; aggregation on the pipeline worker).
 
-import CoreMetrics
+public import CoreMetrics
 import OTLPSync
 import TelemetryCore
 import TelemetryPipeline

@@ -3,8 +3,8 @@
 // (`ConfiguredTelemetry.installAsDefault(backends:)` in TelemetrySession) lives above it.
 
 import CoreMetrics
-import Logging
-import OTLPExporter
+public import Logging
+public import OTLPExporter
 import OTLPSync
 import Tracing
 

@@ -1,7 +1,7 @@
 // Loading TelemetrySettings from the standard OTEL_* environment variables.
 
-import Foundation
-import OTLPExporter
+public import Foundation
+public import OTLPExporter
 
 extension TelemetrySettings {
     /// Reads settings from the OpenTelemetry environment variables, starting from `base`:

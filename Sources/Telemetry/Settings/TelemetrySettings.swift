@@ -1,7 +1,7 @@
 // TelemetrySettings: what a session service configures, modelled on
 // codex-otel's `OtelSettings`, loadable from code, the OTEL_* environment and a TOML `[otel]` table.
 
-import OTLPExporter
+public import OTLPExporter
 import TelemetryCore
 import TelemetryPipeline
 

@@ -4,8 +4,8 @@
 import Foundation
 import OTLPSync
 import Synchronization
-import Telemetry
-import TelemetryCore
+public import Telemetry
+public import TelemetryCore
 import TelemetryPipeline
 
 /// A small, validated metrics API: counters, histograms, gauges, observable gauges and

@@ -2,7 +2,7 @@
 
 import OTLPSync
 import Synchronization
-import Telemetry
+public import Telemetry
 
 /// A metrics client error: an extensible ``Code`` plus what was wrong.
 public struct MetricsError: Error, Sendable, Hashable, CustomStringConvertible {

@@ -1,6 +1,6 @@
 // SessionTelemetry wired onto the SDK: log view → TelemetryLogger, trace view → span event.
 
-import Telemetry
+public import Telemetry
 
 extension SessionEventRecord {
     /// The attributes as SDK attributes, in order.

@@ -4,7 +4,7 @@
 
 import OTLPSync
 import Synchronization
-import Telemetry
+public import Telemetry
 
 /// One emitted session event (as a log record or as a span event).
 public struct SessionEventRecord: Sendable, Hashable {
