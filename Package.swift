@@ -11,14 +11,18 @@ let package = Package(
     name: "swift-otlp",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "Telemetry", targets: ["Telemetry", "TelemetrySession"]),
-        .library(name: "OTLPExporter", targets: ["OTLPExporter"]),
-        .library(name: "OTLPProto", targets: ["OTLPProto"]),
-        .library(name: "OTLPWire", targets: ["OTLPWire"]),
-        .library(name: "HTTPTransportCore", targets: ["HTTPTransportCore"]),
-        .library(name: "HTTP2Transport", targets: ["HTTP2Transport"]),
-        .library(name: "TelemetryPipeline", targets: ["TelemetryPipeline"]),
+        // What a service imports: the API and SDK (`Telemetry`, which re-exports the data model of
+        // `TelemetryCore`), sessions and the metrics client (`TelemetrySession`), and the OTLP
+        // exporters' configuration (`OTLPExporter`).
+        .library(name: "Telemetry", targets: ["Telemetry", "TelemetrySession", "OTLPExporter"]),
+        // The embedded OTLP collector for tests.
         .library(name: "OTLPTesting", targets: ["OTLPTesting"]),
+        // Lower layers with a use of their own: the generated OTLP messages and their codec (a
+        // proxy, a collector of your own; `OTLPProto` re-exports `OTLPWire`), and the HTTP/2 +
+        // HTTP/1.1 client and server (`HTTPTransportCore`'s protocol and gRPC framing, the
+        // nghttp2/OpenSSL implementation). `Benchmarks/` measures both against their peers.
+        .library(name: "OTLPProto", targets: ["OTLPProto"]),
+        .library(name: "HTTP2Transport", targets: ["HTTPTransportCore", "HTTP2Transport"]),
         .executable(name: "otlp", targets: ["otlp"]),
         .executable(name: "protogen", targets: ["protogen"]),
         .plugin(name: "ProtoGenPlugin", targets: ["ProtoGenPlugin"]),

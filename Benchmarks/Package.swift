@@ -39,7 +39,6 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "package-benchmark"),
                 .product(name: "OTLPProto", package: "swift-otlp"),
-                .product(name: "OTLPWire", package: "swift-otlp"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 "SwiftProtobufPeer",
             ],
@@ -52,8 +51,6 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "package-benchmark"),
                 .product(name: "Telemetry", package: "swift-otlp"),
-                .product(name: "TelemetryPipeline", package: "swift-otlp"),
-                .product(name: "OTLPExporter", package: "swift-otlp"),
                 .product(name: "OTel", package: "swift-otel"),
             ],
             path: "Benchmarks/PipelineBenchmarks",
@@ -66,7 +63,6 @@ let package = Package(
                 .product(name: "Benchmark", package: "package-benchmark"),
                 .product(name: "OTLPTesting", package: "swift-otlp"),
                 .product(name: "OTLPProto", package: "swift-otlp"),
-                .product(name: "HTTPTransportCore", package: "swift-otlp"),
                 .product(name: "HTTP2Transport", package: "swift-otlp"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 "GRPCSwiftPeerSupport",
@@ -79,7 +75,6 @@ let package = Package(
         .executableTarget(
             name: "TransportBench",
             dependencies: [
-                .product(name: "HTTPTransportCore", package: "swift-otlp"),
                 .product(name: "HTTP2Transport", package: "swift-otlp"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 "GRPCSwiftPeerSupport",
@@ -91,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "BenchPeer",
             dependencies: [
-                .product(name: "OTLPWire", package: "swift-otlp"),
+                .product(name: "OTLPProto", package: "swift-otlp"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 "GRPCSwiftPeerSupport",
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -102,7 +97,6 @@ let package = Package(
             name: "ExportBench",
             dependencies: [
                 .product(name: "Telemetry", package: "swift-otlp"),
-                .product(name: "OTLPExporter", package: "swift-otlp"),
                 .product(name: "OTel", package: "swift-otel"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),

@@ -10,7 +10,6 @@
 import Benchmark
 import Foundation
 import OTLPProto
-import OTLPWire
 import SwiftProtobuf
 
 /// Payload bytes encoded or decoded per second, in MB/s (10^6 bytes), measured around the

@@ -1,6 +1,5 @@
 // The fixture as our generated OTLP messages (OTLPProto, generated from ../Protos at build time).
 import OTLPProto
-import OTLPWire
 
 typealias OursTraceRequest = CollectorTraceV1ExportTraceServiceRequest
 typealias OursMetricsRequest = CollectorMetricsV1ExportMetricsServiceRequest

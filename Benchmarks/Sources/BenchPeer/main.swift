@@ -18,7 +18,7 @@ import Foundation
 import GRPCCore
 import GRPCSwiftPeerSupport
 import GRPCNIOTransportHTTP2
-import OTLPWire
+import OTLPProto
 import Synchronization
 
 #if canImport(Glibc)
