@@ -3,6 +3,7 @@
 // session). Every method runs on that thread.
 import CNGHTTP2
 import HTTPTransportCore
+import OTLPSync
 #if canImport(Glibc)
 import Glibc
 #endif

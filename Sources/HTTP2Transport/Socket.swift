@@ -7,14 +7,6 @@ import OTLPSync
 import Glibc
 #endif
 
-/// Monotonic time in nanoseconds (CLOCK_MONOTONIC).
-@inline(__always)
-func monotonicNanos() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-}
-
 /// Milliseconds from now until `deadline` for poll(), at least 0, at most `cap`.
 func pollTimeout(until deadline: UInt64?, now: UInt64, cap: Int32 = 60_000) -> Int32 {
     guard let deadline else { return cap }

@@ -1,3 +1,4 @@
+import OTLPSync
 import Foundation
 @testable import HTTP2Transport
 import HTTPTransportCore
