@@ -101,6 +101,22 @@ private func groupedByScope<Item, Output>(
     return groups
 }
 
+/// The resource messages of a batch's request: one, holding one message per scope (`scoped`,
+/// from the scope and its converted items) in order of first appearance; none for an empty batch.
+@inline(__always)
+private func resourceGroups<Item, Output, Scoped, Resourced>(
+    _ resource: Resource, _ items: [Item],
+    scope: (borrowing Item) -> InstrumentationScope, convert: (borrowing Item) -> Output,
+    scoped: (CommonV1InstrumentationScope, [Output]) -> Scoped,
+    resourced: (ResourceV1Resource, [Scoped]) -> Resourced
+) -> [Resourced] {
+    guard !items.isEmpty else { return [] }
+    let scopes = groupedByScope(items, scope: scope, convert: convert).map { scope, outputs in
+        scoped(scope.otlpScope, outputs)
+    }
+    return [resourced(resource.otlpResource, scopes)]
+}
+
 extension SpanKind {
     var otlpKind: TraceV1Span.SpanKind {
         switch self {
@@ -169,17 +185,10 @@ extension SpanBatch {
     /// The batch as an OTLP export request: one resource, one `ScopeSpans` per scope.
     public func makeRequest() -> CollectorTraceV1ExportTraceServiceRequest {
         let spans = self.spans  // copied out of the pipeline's blocks once
-        var resourceSpans = TraceV1ResourceSpans()
-        resourceSpans.resource = resource.otlpResource
-        resourceSpans.scopeSpans = groupedByScope(spans, scope: { $0.scope }, convert: { SpanData.otlpSpan(of: $0) }).map { scope, spans in
-            var scopeSpans = TraceV1ScopeSpans()
-            scopeSpans.scope = scope.otlpScope
-            scopeSpans.spans = spans
-            return scopeSpans
-        }
-        var request = CollectorTraceV1ExportTraceServiceRequest()
-        if !spans.isEmpty { request.resourceSpans = [resourceSpans] }
-        return request
+        return CollectorTraceV1ExportTraceServiceRequest(resourceSpans: resourceGroups(
+            resource, spans, scope: { $0.scope }, convert: { SpanData.otlpSpan(of: $0) },
+            scoped: { TraceV1ScopeSpans(scope: $0, spans: $1) },
+            resourced: { TraceV1ResourceSpans(resource: $0, scopeSpans: $1) }))
     }
 }
 
@@ -205,17 +214,10 @@ extension LogRecordData {
 extension LogBatch {
     /// The batch as an OTLP export request: one resource, one `ScopeLogs` per scope.
     public func makeRequest() -> CollectorLogsV1ExportLogsServiceRequest {
-        var resourceLogs = LogsV1ResourceLogs()
-        resourceLogs.resource = resource.otlpResource
-        resourceLogs.scopeLogs = groupedByScope(records, scope: { $0.scope }, convert: { $0.otlpLogRecord }).map { scope, records in
-            var scopeLogs = LogsV1ScopeLogs()
-            scopeLogs.scope = scope.otlpScope
-            scopeLogs.logRecords = records
-            return scopeLogs
-        }
-        var request = CollectorLogsV1ExportLogsServiceRequest()
-        if !records.isEmpty { request.resourceLogs = [resourceLogs] }
-        return request
+        CollectorLogsV1ExportLogsServiceRequest(resourceLogs: resourceGroups(
+            resource, records, scope: { $0.scope }, convert: { $0.otlpLogRecord },
+            scoped: { LogsV1ScopeLogs(scope: $0, logRecords: $1) },
+            resourced: { LogsV1ResourceLogs(resource: $0, scopeLogs: $1) }))
     }
 }
 
@@ -310,16 +312,9 @@ extension MetricData {
 extension MetricBatch {
     /// The collection as an OTLP export request: one resource, one `ScopeMetrics` per scope.
     public func makeRequest() -> CollectorMetricsV1ExportMetricsServiceRequest {
-        var resourceMetrics = MetricsV1ResourceMetrics()
-        resourceMetrics.resource = resource.otlpResource
-        resourceMetrics.scopeMetrics = groupedByScope(metrics, scope: { $0.scope }, convert: { $0.otlpMetric }).map { scope, metrics in
-            var scopeMetrics = MetricsV1ScopeMetrics()
-            scopeMetrics.scope = scope.otlpScope
-            scopeMetrics.metrics = metrics
-            return scopeMetrics
-        }
-        var request = CollectorMetricsV1ExportMetricsServiceRequest()
-        if !metrics.isEmpty { request.resourceMetrics = [resourceMetrics] }
-        return request
+        CollectorMetricsV1ExportMetricsServiceRequest(resourceMetrics: resourceGroups(
+            resource, metrics, scope: { $0.scope }, convert: { $0.otlpMetric },
+            scoped: { MetricsV1ScopeMetrics(scope: $0, metrics: $1) },
+            resourced: { MetricsV1ResourceMetrics(resource: $0, scopeMetrics: $1) }))
     }
 }
