@@ -319,14 +319,14 @@ enum OTLPReceiver {
     }
 
     static func decode(_ signal: Signal, _ bytes: [UInt8], json: Bool, maxMessageBytes: Int) throws -> OTLPTestCollector.Payload {
-        let options = ProtoDecodingOptions(maxMessageSize: max(maxMessageBytes, 1))
-        switch (signal, json) {
-        case (.traces, false): return .traces(try CollectorTraceV1ExportTraceServiceRequest(serializedBytes: bytes, options: options))
-        case (.traces, true): return .traces(try CollectorTraceV1ExportTraceServiceRequest(jsonBytes: bytes, options: options))
-        case (.metrics, false): return .metrics(try CollectorMetricsV1ExportMetricsServiceRequest(serializedBytes: bytes, options: options))
-        case (.metrics, true): return .metrics(try CollectorMetricsV1ExportMetricsServiceRequest(jsonBytes: bytes, options: options))
-        case (.logs, false): return .logs(try CollectorLogsV1ExportLogsServiceRequest(serializedBytes: bytes, options: options))
-        case (.logs, true): return .logs(try CollectorLogsV1ExportLogsServiceRequest(jsonBytes: bytes, options: options))
+        guard json else {
+            return try bytes.withUnsafeBytes { try decodeBinary(signal, $0, maxMessageBytes: maxMessageBytes) }
+        }
+        let options = decodingOptions(maxMessageBytes)
+        switch signal {
+        case .traces: return .traces(try CollectorTraceV1ExportTraceServiceRequest(jsonBytes: bytes, options: options))
+        case .metrics: return .metrics(try CollectorMetricsV1ExportMetricsServiceRequest(jsonBytes: bytes, options: options))
+        case .logs: return .logs(try CollectorLogsV1ExportLogsServiceRequest(jsonBytes: bytes, options: options))
         }
     }
 
@@ -339,34 +339,17 @@ enum OTLPReceiver {
             message = text
         }
         let partial = rejected != 0 || !message.isEmpty
+        func encoded(_ response: some JSONMessage) -> [UInt8] { json ? response.jsonBytes() : response.serializedBytes() }
         switch signal {
         case .traces:
-            var response = CollectorTraceV1ExportTraceServiceResponse()
-            if partial {
-                var value = CollectorTraceV1ExportTracePartialSuccess()
-                value.rejectedSpans = rejected
-                value.errorMessage = message
-                response.partialSuccess = value
-            }
-            return json ? response.jsonBytes() : response.serializedBytes()
+            return encoded(CollectorTraceV1ExportTraceServiceResponse(partialSuccess: partial
+                ? CollectorTraceV1ExportTracePartialSuccess(rejectedSpans: rejected, errorMessage: message) : nil))
         case .metrics:
-            var response = CollectorMetricsV1ExportMetricsServiceResponse()
-            if partial {
-                var value = CollectorMetricsV1ExportMetricsPartialSuccess()
-                value.rejectedDataPoints = rejected
-                value.errorMessage = message
-                response.partialSuccess = value
-            }
-            return json ? response.jsonBytes() : response.serializedBytes()
+            return encoded(CollectorMetricsV1ExportMetricsServiceResponse(partialSuccess: partial
+                ? CollectorMetricsV1ExportMetricsPartialSuccess(rejectedDataPoints: rejected, errorMessage: message) : nil))
         case .logs:
-            var response = CollectorLogsV1ExportLogsServiceResponse()
-            if partial {
-                var value = CollectorLogsV1ExportLogsPartialSuccess()
-                value.rejectedLogRecords = rejected
-                value.errorMessage = message
-                response.partialSuccess = value
-            }
-            return json ? response.jsonBytes() : response.serializedBytes()
+            return encoded(CollectorLogsV1ExportLogsServiceResponse(partialSuccess: partial
+                ? CollectorLogsV1ExportLogsPartialSuccess(rejectedLogRecords: rejected, errorMessage: message) : nil))
         }
     }
 
