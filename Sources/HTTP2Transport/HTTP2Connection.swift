@@ -258,9 +258,9 @@ final class HTTP2Connection: @unchecked Sendable {
     }
 
     private func startSession() throws(TransportError) {
-        let session = try NGHTTP2Session(owner: self, maxHeaderListBytes: configuration.maxHeaderListBytes)
+        let session = try NGHTTP2Session(.client, callbacks: .client, owner: self)
         self.session = session
-        var settings = [
+        try session.start(settings: [
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue),
                                    value: UInt32(configuration.initialStreamWindow)),
@@ -269,12 +269,7 @@ final class HTTP2Connection: @unchecked Sendable {
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue), value: 100),
             // RFC 9218: no RFC 7540 priority tree (cheaper stream scheduling in nghttp2).
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES.rawValue), value: 1),
-        ]
-        var rc = nghttp2_submit_settings(session.session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &settings, settings.count)
-        guard rc == 0 else { throw NGHTTP2Errors.error("nghttp2_submit_settings", code: Int(rc)) }
-        rc = nghttp2_session_set_local_window_size(session.session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0,
-                                                   configuration.connectionWindow)
-        guard rc == 0 else { throw NGHTTP2Errors.error("nghttp2_session_set_local_window_size", code: Int(rc)) }
+        ], connectionWindow: configuration.connectionWindow)
     }
 
     private func loop() throws(TransportError) {

@@ -8,7 +8,8 @@
 // - Socket.swift         DNS (getaddrinfo, IPv4/IPv6, on a detached thread within the connect deadline),
 //                        non-blocking connect with a deadline, buffers
 // - TLS.swift            `TLSContext` (SSL_CTX: TLS 1.2+, ALPN list, h2 required or not, verification) and `TLSConnection` (SSL on the socket)
-// - NGHTTP2Callbacks.swift  `NGHTTP2Session` (owns nghttp2_session, hardening options) and the C callbacks
+// - NGHTTP2Session.swift  `NGHTTP2Session` (owns nghttp2_session, client or server: hardening options,
+//                        first SETTINGS); NGHTTP2Callbacks.swift: the client's C callbacks
 // - ConnectionStateMachine.swift  stream admission, GOAWAY, deadlines, shutdown — no sockets, unit-tested
 // - HTTP2Connection.swift one connection, its own I/O thread (poll on socket + wake-up pipe)
 // - HTTP2Client.swift    reconnecting `HTTP2Client`

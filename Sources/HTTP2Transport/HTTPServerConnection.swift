@@ -42,7 +42,7 @@ final class HTTPServerConnection {
     private var mode = Mode.detecting
     private var detectBuffer: [UInt8] = []
     private var parser: HTTP1RequestParser
-    private var session: NGHTTP2ServerSession?
+    private var session: NGHTTP2Session?
     private var tls: ServerTLSSession?
     /// The TLS handshake waits for the socket to be writable.
     private var handshakeWantsWrite = false
@@ -354,9 +354,9 @@ final class HTTPServerConnection {
     private func startHTTP2() {
         let configuration = loop.configuration
         do throws(TransportError) {
-            let session = try NGHTTP2ServerSession(owner: self)
+            let session = try NGHTTP2Session(.server, callbacks: .server, owner: self)
             self.session = session
-            var settings = [
+            try session.start(settings: [
                 nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue),
                                        value: UInt32(clamping: configuration.maxConcurrentStreams)),
                 nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue),
@@ -364,12 +364,7 @@ final class HTTPServerConnection {
                 nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue),
                                        value: UInt32(clamping: configuration.maxHeaderListBytes)),
                 nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES.rawValue), value: 1),
-            ]
-            var rc = nghttp2_submit_settings(session.session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &settings, settings.count)
-            guard rc == 0 else { throw NGHTTP2Errors.error("nghttp2_submit_settings", code: Int(rc)) }
-            rc = nghttp2_session_set_local_window_size(session.session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0,
-                                                       Int32(clamping: configuration.connectionWindow))
-            guard rc == 0 else { throw NGHTTP2Errors.error("nghttp2_session_set_local_window_size", code: Int(rc)) }
+            ], connectionWindow: Int32(clamping: configuration.connectionWindow))
         } catch {
             closeNow = true
         }

@@ -1,58 +1,18 @@
-// nghttp2 callbacks: file-level functions that recover the connection from user_data and make
+// nghttp2 client-session callbacks: file-level functions that recover the connection from user_data and make
 // one call into Swift. No Swift error crosses into C.
 import CNGHTTP2
 import HTTPTransportCore
 
-/// Owns an `nghttp2_session` (client) and frees it.
-final class NGHTTP2Session {
-    let session: OpaquePointer
-
-    /// Creates a client session whose callbacks call into `owner` (held unretained: the owner
-    /// owns the nghttp2 session and outlives it).
-    init(owner: HTTP2Connection, maxHeaderListBytes: Int) throws(TransportError) {
-        var callbacksPointer: OpaquePointer?
-        guard nghttp2_session_callbacks_new(&callbacksPointer) == 0, let callbacks = callbacksPointer else {
-            throw TransportError(.internalError, "nghttp2_session_callbacks_new failed")
-        }
-        defer { nghttp2_session_callbacks_del(callbacks) }
-        nghttp2_session_callbacks_set_on_header_callback(callbacks, nghttp2OnHeader)
-        nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, nghttp2OnFrameRecv)
-        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, nghttp2OnDataChunkRecv)
-        nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, nghttp2OnStreamClose)
-        nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, nghttp2OnBeginHeaders)
-        nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, nghttp2OnFrameSend)
-
-        var optionPointer: OpaquePointer?
-        guard nghttp2_option_new(&optionPointer) == 0, let option = optionPointer else {
-            throw TransportError(.internalError, "nghttp2_option_new failed")
-        }
-        defer { nghttp2_option_del(option) }
-        // Hardening: bounded CONTINUATION frames per header block, SETTINGS entries, outbound
-        // control-frame ACK queue, reserved (pushed) streams, and our own header block size.
-        nghttp2_option_set_max_continuations(option, 16)
-        nghttp2_option_set_max_settings(option, 32)
-        nghttp2_option_set_max_outbound_ack(option, 1000)
-        nghttp2_option_set_max_reserved_remote_streams(option, 0)
-        nghttp2_option_set_max_send_header_block_length(option, 64 << 10)
-        nghttp2_option_set_no_closed_streams(option, 1)
-
-        var sessionPointer: OpaquePointer?
-        let userData = Unmanaged.passUnretained(owner).toOpaque()
-        let rc = nghttp2_session_client_new2(&sessionPointer, callbacks, userData, option)
-        guard rc == 0, let session = sessionPointer else {
-            throw NGHTTP2Errors.error("nghttp2_session_client_new2", code: Int(rc))
-        }
-        self.session = session
+extension NGHTTP2Session.Callbacks {
+    /// The client's callbacks; the session's user data is its `HTTP2Connection`.
+    static var client: Self {
+        Self(onBeginHeaders: nghttp2OnBeginHeaders, onHeader: nghttp2OnHeader, onFrameRecv: nghttp2OnFrameRecv,
+             onDataChunkRecv: nghttp2OnDataChunkRecv, onStreamClose: nghttp2OnStreamClose, onFrameSend: nghttp2OnFrameSend)
     }
-
-    deinit { nghttp2_session_del(session) }
 }
 
 @inline(__always)
-private func owner(_ userData: UnsafeMutableRawPointer?) -> HTTP2Connection? {
-    guard let userData else { return nil }
-    return Unmanaged<HTTP2Connection>.fromOpaque(userData).takeUnretainedValue()
-}
+private func owner(_ userData: UnsafeMutableRawPointer?) -> HTTP2Connection? { NGHTTP2Session.owner(of: userData) }
 
 @inline(__always)
 private func stream(_ session: OpaquePointer?, _ streamID: Int32) -> RequestContext? {

@@ -3,56 +3,16 @@
 import CNGHTTP2
 import HTTPTransportCore
 
-/// Owns an `nghttp2_session` (server) and frees it.
-final class NGHTTP2ServerSession {
-    let session: OpaquePointer
-
-    /// Creates a server session whose callbacks call into `owner` (held unretained: the owner
-    /// owns the nghttp2 session and outlives it).
-    init(owner: HTTPServerConnection) throws(TransportError) {
-        var callbacksPointer: OpaquePointer?
-        guard nghttp2_session_callbacks_new(&callbacksPointer) == 0, let callbacks = callbacksPointer else {
-            throw TransportError(.internalError, "nghttp2_session_callbacks_new failed")
-        }
-        defer { nghttp2_session_callbacks_del(callbacks) }
-        nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, serverOnBeginHeaders)
-        nghttp2_session_callbacks_set_on_header_callback(callbacks, serverOnHeader)
-        nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, serverOnFrameRecv)
-        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, serverOnDataChunkRecv)
-        nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, serverOnStreamClose)
-        nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, serverOnFrameSend)
-
-        var optionPointer: OpaquePointer?
-        guard nghttp2_option_new(&optionPointer) == 0, let option = optionPointer else {
-            throw TransportError(.internalError, "nghttp2_option_new failed")
-        }
-        defer { nghttp2_option_del(option) }
-        // Hardening: bounded CONTINUATION frames per header block, SETTINGS entries, queued
-        // control-frame ACKs (PING/SETTINGS floods), and the rate of stream resets (rapid reset).
-        nghttp2_option_set_max_continuations(option, 16)
-        nghttp2_option_set_max_settings(option, 32)
-        nghttp2_option_set_max_outbound_ack(option, 1000)
-        nghttp2_option_set_stream_reset_rate_limit(option, 1000, 33)
-        nghttp2_option_set_max_send_header_block_length(option, 64 << 10)
-        nghttp2_option_set_no_closed_streams(option, 1)
-
-        var sessionPointer: OpaquePointer?
-        let userData = Unmanaged.passUnretained(owner).toOpaque()
-        let rc = nghttp2_session_server_new2(&sessionPointer, callbacks, userData, option)
-        guard rc == 0, let session = sessionPointer else {
-            throw NGHTTP2Errors.error("nghttp2_session_server_new2", code: Int(rc))
-        }
-        self.session = session
+extension NGHTTP2Session.Callbacks {
+    /// The server's callbacks; the session's user data is its `HTTPServerConnection`.
+    static var server: Self {
+        Self(onBeginHeaders: serverOnBeginHeaders, onHeader: serverOnHeader, onFrameRecv: serverOnFrameRecv,
+             onDataChunkRecv: serverOnDataChunkRecv, onStreamClose: serverOnStreamClose, onFrameSend: serverOnFrameSend)
     }
-
-    deinit { nghttp2_session_del(session) }
 }
 
 @inline(__always)
-private func owner(_ userData: UnsafeMutableRawPointer?) -> HTTPServerConnection? {
-    guard let userData else { return nil }
-    return Unmanaged<HTTPServerConnection>.fromOpaque(userData).takeUnretainedValue()
-}
+private func owner(_ userData: UnsafeMutableRawPointer?) -> HTTPServerConnection? { NGHTTP2Session.owner(of: userData) }
 
 private func serverOnBeginHeaders(
     _ session: OpaquePointer?, _ frame: UnsafePointer<nghttp2_frame>?, _ userData: UnsafeMutableRawPointer?
