@@ -1,4 +1,4 @@
-// One HTTP/2 connection driven by its own I/O thread (poll on the socket and an eventfd).
+// One HTTP/2 connection driven by its own I/O thread (poll on the socket and a wake-up pipe).
 import CNGHTTP2
 import HTTPTransportCore
 import OTLPSync
@@ -68,9 +68,8 @@ final class HTTP2Connection: @unchecked Sendable {
     private enum ShutdownRequest { case graceful, immediate }
 
     private let shared = LockedValue(Shared())
-    /// Read end (polled by the I/O thread) and write end of the wake-up pipe.
-    private let wakeFD: Int32
-    private let wakeWriteFD: Int32
+    /// Polled by the I/O thread; written by submitting threads when it sleeps.
+    private let wakePipe: WakePipe
     let configuration: HTTP2ClientConfiguration
     private let tlsContext: TLSContext?
     private var thread: pthread_t?
@@ -113,31 +112,13 @@ final class HTTP2Connection: @unchecked Sendable {
         machine = ConnectionStateMachine(maxConcurrentStreams: configuration.maxConcurrentStreams)
         scheme = configuration.endpoint.useTLS ? "https" : "http"
         authority = configuration.endpoint.authority
-        var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { throw POSIXErrors.error(.internalError, "pipe", errno: errno) }
-        for fd in fds {
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        }
-        wakeFD = fds[0]
-        wakeWriteFD = fds[1]
+        wakePipe = try WakePipe()
         input = UnsafeMutableRawPointer.allocate(byteCount: inputCapacity, alignment: 16)
     }
 
     /// Starts the I/O thread (which connects). Call once.
     func start() throws(TransportError) {
-        let retained = Unmanaged.passRetained(self).toOpaque()
-        var tid = pthread_t()
-        let rc = pthread_create(&tid, nil, { argument in
-            let connection = Unmanaged<HTTP2Connection>.fromOpaque(argument!).takeRetainedValue()
-            connection.run()
-            return nil
-        }, retained)
-        guard rc == 0 else {
-            Unmanaged<HTTP2Connection>.fromOpaque(retained).release()
-            throw POSIXErrors.error(.internalError, "pthread_create", errno: rc)
-        }
-        thread = tid
+        thread = try startThread { self.run() }
     }
 
     deinit {
@@ -148,8 +129,6 @@ final class HTTP2Connection: @unchecked Sendable {
                 else { pthread_join(thread, nil) }
             }
         }
-        _ = close(wakeFD)
-        _ = close(wakeWriteFD)
         input.deallocate()
     }
 
@@ -201,8 +180,7 @@ final class HTTP2Connection: @unchecked Sendable {
     }
 
     private func wakeUp() {
-        var one: UInt8 = 1
-        _ = write(wakeWriteFD, &one, 1)
+        wakePipe.wake()
     }
 
     // MARK: - I/O thread
@@ -248,9 +226,9 @@ final class HTTP2Connection: @unchecked Sendable {
                 }
                 let limit = min(deadline, machine.nextDeadline ?? .max)
                 var fds = [pollfd(fd: socket.fd, events: Int16(wait == .wantWrite ? POLLOUT : POLLIN), revents: 0),
-                           pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+                           pollfd(fd: wakePipe.readFD, events: Int16(POLLIN), revents: 0)]
                 _ = poll(&fds, 2, pollTimeout(until: limit, now: now, cap: 100))
-                if fds[1].revents != 0 { drainWake() }
+                if fds[1].revents != 0 { wakePipe.drain() }
                 pendingActions += machine.expire(now: monotonicNanos())
                 processActions()
             }
@@ -312,22 +290,17 @@ final class HTTP2Connection: @unchecked Sendable {
                 return true
             }
             var fds = [pollfd(fd: socket.fd, events: Int16(POLLIN) | (wantsWrite ? Int16(POLLOUT) : 0), revents: 0),
-                       pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+                       pollfd(fd: wakePipe.readFD, events: Int16(POLLIN), revents: 0)]
             let timeout = mayBlock ? pollTimeout(until: timeoutTarget, now: monotonicNanos()) : 0
             let n = poll(&fds, 2, timeout)
             shared.withLock { $0.sleeping = false }
             if n < 0 && errno != EINTR { throw POSIXErrors.error(.ioError, "poll", errno: errno) }
-            if fds[1].revents != 0 { drainWake() }
+            if fds[1].revents != 0 { wakePipe.drain() }
             if fds[0].revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 { try readAvailable(session: session) }
         }
     }
 
     private var shutdownSeen = false
-
-    private func drainWake() {
-        var scratch = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-        while withUnsafeMutableBytes(of: &scratch, { read(wakeFD, $0.baseAddress, $0.count) }) > 0 {}
-    }
 
     /// Moves submitted requests into the state machine; applies a shutdown request once.
     private func drainSubmissions() {

@@ -7,6 +7,7 @@
 // - CErrors.swift        the one place per C library where errors become `TransportError`s
 // - Socket.swift         DNS (getaddrinfo, IPv4/IPv6, on a detached thread within the connect deadline),
 //                        non-blocking connect with a deadline, buffers
+// - IOThread.swift       `startThread` (I/O and DNS threads) and `WakePipe`, which wakes a polling I/O thread
 // - TLS.swift            `TLSContext` (SSL_CTX: TLS 1.2+, ALPN list, h2 required or not, verification) and `TLSConnection` (SSL on the socket)
 // - NGHTTP2Session.swift  `NGHTTP2Session` (owns nghttp2_session, client or server: hardening options,
 //                        first SETTINGS); NGHTTP2Callbacks.swift: the client's C callbacks

@@ -274,8 +274,7 @@ final class ListeningSocket {
             // accept4 is hidden behind _GNU_SOURCE in Glibc's module: accept, then set the flags.
             let fd = Glibc.accept(handle.fd, nil, nil)
             if fd >= 0 {
-                _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-                _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+                setNonBlockingCloseOnExec(fd)
                 var one: Int32 = 1
                 _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
                 return fd
@@ -296,8 +295,8 @@ final class ServerLoop: @unchecked Sendable {
     let statistics = LockedValue(HTTPServerStatistics())
     let tlsContext: ServerTLSContext?
     private let listener: ListeningSocket
-    private let wakeFD: Int32
-    private let wakeWriteFD: Int32
+    /// Polled by the I/O thread; written by `stop`.
+    private let wakePipe: WakePipe
 
     private struct Shared {
         var stopping = false
@@ -318,36 +317,16 @@ final class ServerLoop: @unchecked Sendable {
         self.listener = listener
         self.handler = handler
         tlsContext = try configuration.tls.map { (tls) throws(TransportError) in try ServerTLSContext(configuration: tls) }
-        var fds: [Int32] = [-1, -1]
-        guard pipe(&fds) == 0 else { throw POSIXErrors.error(.internalError, "pipe", errno: errno) }
-        for fd in fds {
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-        }
-        wakeFD = fds[0]
-        wakeWriteFD = fds[1]
+        wakePipe = try WakePipe()
         input = UnsafeMutableRawPointer.allocate(byteCount: inputCapacity, alignment: 16)
     }
 
     deinit {
-        _ = close(wakeFD)
-        _ = close(wakeWriteFD)
         input.deallocate()
     }
 
     func start() throws(TransportError) {
-        let retained = Unmanaged.passRetained(self).toOpaque()
-        var tid = pthread_t()
-        let rc = pthread_create(&tid, nil, { argument in
-            let loop = Unmanaged<ServerLoop>.fromOpaque(argument!).takeRetainedValue()
-            loop.run()
-            return nil
-        }, retained)
-        guard rc == 0 else {
-            Unmanaged<ServerLoop>.fromOpaque(retained).release()
-            throw POSIXErrors.error(.internalError, "pthread_create", errno: rc)
-        }
-        pthread_detach(tid)
+        pthread_detach(try startThread { self.run() })
     }
 
     /// Asks the thread to stop; `whenDone` runs once it has (at once if it already has).
@@ -359,8 +338,7 @@ final class ServerLoop: @unchecked Sendable {
             return false
         }
         if runNow { whenDone?() }
-        var one: UInt8 = 1
-        _ = write(wakeWriteFD, &one, 1)
+        wakePipe.wake()
     }
 
     func count(_ update: (inout HTTPServerStatistics) -> Void) {
@@ -377,7 +355,7 @@ final class ServerLoop: @unchecked Sendable {
             let now = monotonicNanos()
             var deadline = now &+ 1_000_000_000
             fds.removeAll(keepingCapacity: true)
-            fds.append(pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0))
+            fds.append(pollfd(fd: wakePipe.readFD, events: Int16(POLLIN), revents: 0))
             fds.append(pollfd(fd: now >= acceptPausedUntil ? listener.handle.fd : -1, events: Int16(POLLIN), revents: 0))
             for connection in connections {
                 var events: Int16 = 0
@@ -391,10 +369,7 @@ final class ServerLoop: @unchecked Sendable {
             if acceptPausedUntil > now { deadline = min(deadline, acceptPausedUntil) }
             let n = poll(&fds, nfds_t(fds.count), pollTimeout(until: deadline, now: monotonicNanos(), cap: 1000))
             if n < 0 && errno != EINTR { break }
-            if fds[0].revents != 0 {
-                var sink = [UInt8](repeating: 0, count: 64)
-                while read(wakeFD, &sink, sink.count) > 0 {}
-            }
+            if fds[0].revents != 0 { wakePipe.drain() }
             if fds[1].revents != 0 { acceptAll() }
             // Connections accepted in this turn were not polled: fds covers the earlier ones.
             for index in 0..<min(connections.count, fds.count - 2) {

@@ -138,18 +138,10 @@ extension SocketHandle {
     static func resolve(host: String, port: UInt16, deadline: UInt64,
                         lookup: @escaping AddressLookup) throws(TransportError) -> ResolvedAddresses {
         let job = AddressLookupJob(host: host, port: port, lookup: lookup)
-        let retained = Unmanaged.passRetained(job)
-        var thread = pthread_t()
-        let started = pthread_create(&thread, nil, { argument in
-            let job = Unmanaged<AddressLookupJob>.fromOpaque(argument!).takeRetainedValue()
-            job.run()
-            return nil
-        }, retained.toOpaque())
-        if started == 0 {
-            pthread_detach(thread)
-        } else {
-            // No thread available: look up inline (unbounded, as before) rather than fail.
-            retained.release()
+        do {
+            pthread_detach(try startThread { job.run() })
+        } catch {
+            // No thread available: look up inline (unbounded) rather than fail.
             job.run()
         }
         let now = monotonicNanos()
