@@ -69,23 +69,7 @@ struct LoadCommand: AsyncParsableCommand {
     @Option(name: .long, parsing: .upToNextOption, help: "Extra attributes K=V added to every item.")
     var attributes: [String] = []
 
-    @Flag(name: .long, help: "gzip-compress requests.")
-    var gzip = false
-
-    @Option(name: .long, help: "Extra request header K=V (repeatable), e.g. authorization=Bearer x.")
-    var header: [String] = []
-
-    @Option(name: .customLong("ca-file"), help: "PEM CA certificates to trust instead of the system store.")
-    var caFile: String?
-
-    @Option(name: .customLong("client-cert"), help: "PEM client certificate for mTLS (with --client-key).")
-    var clientCert: String?
-
-    @Option(name: .customLong("client-key"), help: "PEM client key for mTLS (with --client-cert).")
-    var clientKey: String?
-
-    @Flag(name: .long, help: "Do not verify the server certificate (testing only).")
-    var insecure = false
+    @OptionGroup var connection: ConnectionOptions
 
     @Option(name: .long, help: "Per-export timeout in seconds (default: OTEL_EXPORTER_OTLP_TIMEOUT, else 10).")
     var timeout: Double?
@@ -155,11 +139,7 @@ struct LoadCommand: AsyncParsableCommand {
             guard let eq = entry.firstIndex(of: "="), eq != entry.startIndex else { throw usage("--attributes takes K=V: \(entry)") }
             extra.append(Attribute(String(entry[..<eq]), .string(String(entry[entry.index(after: eq)...]))))
         }
-        var headers: [String: String] = [:]
-        for entry in header {
-            guard let eq = entry.firstIndex(of: "="), eq != entry.startIndex else { throw usage("--header takes K=V: \(entry)") }
-            headers[String(entry[..<eq]).lowercased()] = String(entry[entry.index(after: eq)...])
-        }
+        var headers = Dictionary(try connection.headerFields(orUsage: usage), uniquingKeysWith: { _, later in later })
         // The per-signal variable as it is; the shared one gets the signal's path over OTLP/HTTP.
         let specificEndpoint = environment["OTEL_EXPORTER_OTLP_\(upper)_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
         let sharedEndpoint = environment["OTEL_EXPORTER_OTLP_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
@@ -169,20 +149,21 @@ struct LoadCommand: AsyncParsableCommand {
             endpointText = endpointText.hasSuffix("/") ? endpointText + signal.httpPath : endpointText + "/" + signal.httpPath
         }
         var tls: OTLPTLSConfiguration
-        if caFile == nil && clientCert == nil && clientKey == nil {
+        if connection.caFile == nil && connection.clientCert == nil && connection.clientKey == nil {
             tls = fromEnvironment.tls
         } else {
             do {
-                tls = try OTLPTLSConfiguration(caCertificateFile: caFile, clientCertificateFile: clientCert, clientKeyFile: clientKey)
+                tls = try OTLPTLSConfiguration(caCertificateFile: connection.caFile, clientCertificateFile: connection.clientCert,
+                                               clientKeyFile: connection.clientKey)
             } catch { throw usage("\(error)") }
         }
-        if insecure { tls.skipsServerVerification = true }
+        if connection.insecure { tls.skipsServerVerification = true }
         headers = fromEnvironment.headers.merging(headers) { _, flag in flag }
         let retry = OTLPRetryPolicy(initialBackoff: .milliseconds(100), maxBackoff: .seconds(5),
                                     maxElapsedTime: .milliseconds(Int64(maxRetrySeconds * 1000)))
         let exporterConfig = OTLPExporterConfiguration(
             signal: signal, protocol: proto, endpoint: endpointText, headers: headers,
-            timeout: .milliseconds(Int64(timeout * 1000)), compression: gzip ? .gzip : fromEnvironment.compression, tls: tls, retry: retry)
+            timeout: .milliseconds(Int64(timeout * 1000)), compression: connection.gzip ? .gzip : fromEnvironment.compression, tls: tls, retry: retry)
         do { try exporterConfig.validate() } catch { throw usage("\(error)") }
         let options = OTLPExportOptions(maxConcurrentExports: concurrency, diagnosticsInterval: .seconds(10))
 

@@ -30,23 +30,7 @@ struct SendCommand: AsyncParsableCommand {
     @Argument(help: "File holding the binary export request; stdin when omitted.")
     var file: String?
 
-    @Option(name: .long, help: "Extra request metadata K=V (repeatable), e.g. authorization=Bearer x.")
-    var header: [String] = []
-
-    @Flag(name: .long, help: "gzip-compress the request (grpc-encoding: gzip).")
-    var gzip = false
-
-    @Option(name: .customLong("ca-file"), help: "PEM CA certificates to trust instead of the system store.")
-    var caFile: String?
-
-    @Option(name: .customLong("client-cert"), help: "PEM client certificate for mTLS (with --client-key).")
-    var clientCert: String?
-
-    @Option(name: .customLong("client-key"), help: "PEM client key for mTLS (with --client-cert).")
-    var clientKey: String?
-
-    @Flag(name: .long, help: "Do not verify the server certificate (testing only).")
-    var insecure = false
+    @OptionGroup var connection: ConnectionOptions
 
     @Option(name: .long, help: "Deadline of the call in seconds (default 10).")
     var timeout: Double = 10
@@ -69,16 +53,10 @@ struct SendCommand: AsyncParsableCommand {
         do throws(TransportError) { parsedEndpoint = try Endpoint(url: endpointText) } catch { throw usage(error.message) }
         guard let signalText = signal else { throw usage("--signal traces|metrics|logs is required") }
         guard let signal = Signal(rawValue: signalText) else { throw usage("--signal must be traces, metrics or logs, not \(signalText)") }
-        var metadata: [HTTPField] = []
-        for entry in header {
-            guard let equals = entry.firstIndex(of: "="), equals != entry.startIndex else {
-                throw usage("--header must be K=V: \(entry)")
-            }
-            metadata.append(HTTPField(String(entry[..<equals]).lowercased(), String(entry[entry.index(after: equals)...])))
-        }
+        let metadata = try connection.headerFields(orUsage: usage).map { HTTPField($0.name, $0.value) }
         guard timeout > 0, timeout.isFinite else { throw usage("--timeout must be a positive number of seconds") }
-        if (clientCert == nil) != (clientKey == nil) { throw usage("--client-cert and --client-key must be given together") }
-        if !parsedEndpoint.useTLS && (caFile != nil || clientCert != nil || insecure) {
+        if (connection.clientCert == nil) != (connection.clientKey == nil) { throw usage("--client-cert and --client-key must be given together") }
+        if !parsedEndpoint.useTLS && (connection.caFile != nil || connection.clientCert != nil || connection.insecure) {
             throw usage("TLS options need an https:// endpoint")
         }
         let bytes: [UInt8]
@@ -101,8 +79,8 @@ struct SendCommand: AsyncParsableCommand {
 
         // The call: transport failures exit 3.
         var configuration = HTTP2ClientConfiguration(endpoint: parsedEndpoint)
-        configuration.tls = TLSOptions(caFile: caFile, clientCertificateFile: clientCert, clientKeyFile: clientKey,
-                                       insecure: insecure)
+        configuration.tls = TLSOptions(caFile: connection.caFile, clientCertificateFile: connection.clientCert,
+                                       clientKeyFile: connection.clientKey, insecure: connection.insecure)
         let deadline = Duration.milliseconds(Int64((timeout * 1000).rounded(.up)))
         configuration.connectTimeout = deadline
         let client: GRPCClient
@@ -112,7 +90,7 @@ struct SendCommand: AsyncParsableCommand {
         }
         defer { client.shutdown(graceful: false) }
         let result = await client.unary(path: signal.path, metadata: metadata, message: bytes, timeout: deadline,
-                                        compression: gzip ? .gzip : .none)
+                                        compression: connection.gzip ? .gzip : .none)
         let response: GRPCResponse
         switch result {
         case .success(let value): response = value
