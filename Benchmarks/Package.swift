@@ -28,11 +28,13 @@ let package = Package(
             name: "SwiftProtobufPeer",
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")]
         ),
-        // Raw-byte messages and the closed loop of unary calls, for grpc-swift-2 as the peer.
+        // Raw-byte messages and unary calls of them, for grpc-swift-2 as the peer.
         .target(
             name: "GRPCSwiftPeerSupport",
             dependencies: [.product(name: "GRPCCore", package: "grpc-swift-2")]
         ),
+        // The closed loops calls are timed in, for any client (ours, grpc-swift-2's).
+        .target(name: "ClosedLoops"),
         // Codec: our generated OTLP types vs swift-protobuf's.
         .executableTarget(
             name: "CodecBenchmarks",
@@ -66,6 +68,7 @@ let package = Package(
                 .product(name: "HTTP2Transport", package: "swift-otlp"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 "GRPCSwiftPeerSupport",
+                "ClosedLoops",
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ],
             path: "Benchmarks/CollectorBenchmarks",
@@ -78,6 +81,7 @@ let package = Package(
                 .product(name: "HTTP2Transport", package: "swift-otlp"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 "GRPCSwiftPeerSupport",
+                "ClosedLoops",
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
             ]
         ),

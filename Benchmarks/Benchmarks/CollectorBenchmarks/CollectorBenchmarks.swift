@@ -9,6 +9,7 @@
 // suite stops unless it was answered OK and the collector counted its span; every measured call
 // that does not end OK stops the suite too, so a figure never counts failed calls.
 import Benchmark
+import ClosedLoops
 import Foundation
 import GRPCCore
 import GRPCSwiftPeerSupport
@@ -60,45 +61,6 @@ func traceRequest(bytes: Int) -> [UInt8] {
         length += bytes - size
     }
     fail("cannot make a request of exactly \(bytes) bytes")
-}
-
-/// Keeps `inFlight` calls going until `total` have completed; returns how many did not end OK.
-final class ClosedLoop: @unchecked Sendable {
-    private let lock = NSLock()
-    private var issued = 0
-    private var completed = 0
-    private var failures = 0
-    private let done = DispatchSemaphore(value: 0)
-    private let total: Int
-    private let operation: @Sendable (@escaping @Sendable (Bool) -> Void) -> Void
-
-    init(total: Int, operation: @escaping @Sendable (@escaping @Sendable (Bool) -> Void) -> Void) {
-        self.total = total
-        self.operation = operation
-    }
-
-    func run(inFlight: Int) -> Int {
-        for _ in 0..<min(inFlight, total) { issue() }
-        done.wait()
-        return lock.withLock { failures }
-    }
-
-    private func issue() {
-        let go = lock.withLock { () -> Bool in
-            guard issued < total else { return false }
-            issued += 1
-            return true
-        }
-        guard go else { return }
-        operation { [self] ok in
-            let finished = lock.withLock { () -> Bool in
-                completed += 1
-                if !ok { failures += 1 }
-                return completed == total
-            }
-            if finished { done.signal() } else { issue() }
-        }
-    }
 }
 
 /// The collector every benchmark calls, started once: gRPC only, counting without keeping requests.

@@ -1,5 +1,5 @@
-// What the benchmarks share to drive grpc-swift-2 as the peer: raw-byte messages and the closed
-// loop of unary calls they time.
+// What the benchmarks share to drive grpc-swift-2 as the peer: raw-byte messages and unary calls
+// of them (timed in the loops of ClosedLoops).
 public import GRPCCore
 
 /// Passes messages as the bytes they are (the benchmarks send pre-encoded requests).
@@ -24,20 +24,5 @@ extension GRPCClient {
         } catch {
             return false
         }
-    }
-}
-
-/// `count` calls from `inFlight` tasks, each making its share one after the other; the failures.
-public func runClosedLoop(_ count: Int, inFlight: Int, _ call: @escaping @Sendable () async -> Bool) async -> Int {
-    await withTaskGroup(of: Int.self) { group in
-        for worker in 0..<inFlight {
-            let share = count / inFlight + (worker < count % inFlight ? 1 : 0)
-            group.addTask {
-                var failures = 0
-                for _ in 0..<share where !(await call()) { failures += 1 }
-                return failures
-            }
-        }
-        return await group.reduce(0, +)
     }
 }

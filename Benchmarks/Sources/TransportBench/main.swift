@@ -13,6 +13,7 @@
 // Build: swift build -c release --package-path Benchmarks --product TransportBench
 //        swift build -c release --package-path Benchmarks --product BenchPeer
 // Run:   Benchmarks/.build/release/TransportBench [raw] [grpc]
+import ClosedLoops
 import Foundation
 import GRPCCore
 import GRPCSwiftPeerSupport
@@ -51,43 +52,6 @@ struct Measurement {
 func median(_ runs: [Measurement]) -> Measurement {
     let sorted = runs.sorted { $0.requestsPerSecond < $1.requestsPerSecond }
     return sorted[sorted.count / 2]
-}
-
-/// Issues `total` operations keeping `inFlight` outstanding; `operation` calls its argument when done.
-final class ClosedLoop: @unchecked Sendable {
-    private struct State { var issued = 0; var completed = 0; var failures = 0 }
-    private let state = Mutex(State())
-    private let done = DispatchSemaphore(value: 0)
-    private let total: Int
-    private let operation: @Sendable (@escaping @Sendable (Bool) -> Void) -> Void
-
-    init(total: Int, operation: @escaping @Sendable (@escaping @Sendable (Bool) -> Void) -> Void) {
-        self.total = total
-        self.operation = operation
-    }
-
-    func run(inFlight: Int) -> Int {
-        for _ in 0..<min(inFlight, total) { issue() }
-        done.wait()
-        return state.withLock { $0.failures }
-    }
-
-    private func issue() {
-        let go = state.withLock { state -> Bool in
-            guard state.issued < total else { return false }
-            state.issued += 1
-            return true
-        }
-        guard go else { return }
-        operation { [self] ok in
-            let finished = state.withLock { state -> Bool in
-                state.completed += 1
-                if !ok { state.failures += 1 }
-                return state.completed == total
-            }
-            if finished { done.signal() } else { issue() }
-        }
-    }
 }
 
 // MARK: - (a) raw POSTs: ours vs h2load on nghttpd
