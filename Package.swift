@@ -13,8 +13,9 @@ let package = Package(
     products: [
         // What a service imports: the API and SDK (`Telemetry`, which re-exports the data model of
         // `TelemetryCore`), sessions and the metrics client (`TelemetrySession`), and the OTLP
-        // exporters' configuration (`OTLPExporter`).
-        .library(name: "Telemetry", targets: ["Telemetry", "TelemetrySession", "OTLPExporter"]),
+        // exporters' configuration (`OTLPExporter`); `TelemetryPipeline` (the rings, the span pool
+        // and the worker beneath the SDK) for measuring them alone, as `Benchmarks/` does.
+        .library(name: "Telemetry", targets: ["Telemetry", "TelemetrySession", "OTLPExporter", "TelemetryPipeline"]),
         // The embedded OTLP collector for tests.
         .library(name: "OTLPTesting", targets: ["OTLPTesting"]),
         // Lower layers with a use of their own: the generated OTLP messages and their codec (a

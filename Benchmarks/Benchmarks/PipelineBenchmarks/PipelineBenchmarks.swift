@@ -13,6 +13,7 @@ import OTLPExporter
 import OTel
 import ServiceLifecycle
 import Telemetry
+import TelemetryPipeline
 import Tracing
 
 /// Discards every batch (the exporter side is not what these benchmarks measure).
