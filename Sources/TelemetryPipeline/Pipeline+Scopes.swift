@@ -1,5 +1,5 @@
 import OTLPSync
-public import TelemetryCore
+package import TelemetryCore
 
 // The scope registry: span records refer to their tracer's scope unretained, so the pipeline
 // keeps one storage per distinct scope alive for its whole life.

@@ -4,7 +4,7 @@
 
 import CoreMetrics
 public import Logging
-public import OTLPExporter
+package import OTLPExporter
 import OTLPSync
 import Tracing
 
