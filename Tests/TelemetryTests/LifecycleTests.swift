@@ -22,7 +22,7 @@ struct LifecycleTests {
         let provider = makeProvider(spans: spans, metrics: metrics, logs: logs)
         let tracer = provider.tracer("t")
         for index in 0..<1000 {
-            var span = tracer.startSpan("s\(index)")
+            let span = tracer.startSpan("s\(index)")
             span.end()
         }
         provider.logger("l").info("hello")
@@ -43,7 +43,7 @@ struct LifecycleTests {
         let spans = InMemorySpanExporter()
         let provider = makeProvider(spans: spans)
         try await provider.shutdown(timeout: .seconds(60))
-        var span = provider.tracer("t").startSpan("late")
+        let span = provider.tracer("t").startSpan("late")
         span.end()
         provider.logger("l").warn("late")
         provider.meter("m").counter("late").add(1)
@@ -58,7 +58,7 @@ struct LifecycleTests {
     func flushTimeout() async throws {
         let blocking = BlockingSpanExporter()
         let provider = TelemetryProvider(resource: Resource(serviceName: "t"), spanExporters: [blocking])
-        var span = provider.tracer("t").startSpan("stuck")
+        let span = provider.tracer("t").startSpan("stuck")
         span.end()
         do {
             try await provider.forceFlush(timeout: .milliseconds(100))
@@ -82,7 +82,7 @@ struct LifecycleTests {
         let provider = TelemetryProvider(resource: Resource(serviceName: "t"), spanExporters: [blocking], configuration: configuration)
         let tracer = provider.tracer("t")
         for _ in 0..<200 {
-            var span = tracer.startSpan("s")
+            let span = tracer.startSpan("s")
             span.end()
         }
         let stats = provider.statistics(.traces)
