@@ -178,23 +178,10 @@ struct TelemetryProviderSettingsTests {
             #expect(exporter.counts.failed == 0 && exporter.counts.dropped == 0, "\(exporter.configuration.signal): \(exporter.counts)")
         }
 
-        var spans: [[String: Any]] = [], logs: [[String: Any]] = [], points: [[String: Any]] = []
-        let end = Date().addingTimeInterval(10)
-        repeat {
-            (spans, logs, points) = ([], [], [])
-            for line in collector.stdoutSoFar.split(separator: "\n") {
-                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                      let signal = object["accepted"] as? String, let items = object["items"] as? [[String: Any]] else { continue }
-                switch signal {
-                case "traces": spans += items
-                case "logs": logs += items
-                default: points += items
-                }
-            }
-            if spans.contains(where: { $0["key"] as? String == "turn" }) && logs.count >= 2
-                && points.contains(where: { ($0["key"] as? String)?.hasPrefix("readme.requests:") == true }) { break }
-            try await Task.sleep(for: .milliseconds(50))
-        } while Date() < end
+        let (spans, logs, points) = try await acceptedItems(of: collector) { spans, logs, points in
+            spans.contains(where: { $0["key"] as? String == "turn" }) && logs.count >= 2
+                && points.contains(where: { ($0["key"] as? String)?.hasPrefix("readme.requests:") == true })
+        }
 
         let turn = try #require(spans.first { $0["key"] as? String == "turn" })
         let turnSpanID = try #require(turn["span_id"] as? String)
@@ -248,24 +235,9 @@ struct TelemetryProviderSettingsTests {
             #expect(exporter.counts.failed == 0 && exporter.counts.dropped == 0, "\(exporter.configuration.signal): \(exporter.counts)")
         }
 
-        // The collector prints before it answers, but its stdout reaches us through a pipe reader
-        // that may lag under load: parse until everything is in (or 10 s pass).
-        var spans: [[String: Any]] = [], logs: [[String: Any]] = [], points: [[String: Any]] = []
-        let end = Date().addingTimeInterval(10)
-        repeat {
-            (spans, logs, points) = ([], [], [])
-            for line in collector.stdoutSoFar.split(separator: "\n") {
-                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                      let signal = object["accepted"] as? String, let items = object["items"] as? [[String: Any]] else { continue }
-                switch signal {
-                case "traces": spans += items
-                case "logs": logs += items
-                default: points += items
-                }
-            }
-            if spans.count >= 8 && logs.count >= 8 && !points.isEmpty { break }
-            try await Task.sleep(for: .milliseconds(50))
-        } while Date() < end
+        let (spans, logs, points) = try await acceptedItems(of: collector) { spans, logs, points in
+            spans.count >= 8 && logs.count >= 8 && !points.isEmpty
+        }
         #expect(spans.count == 8)
         #expect(logs.count == 8)
         let logAttributes = logs.map { $0["attrs"] as? [String: Any] ?? [:] }
@@ -278,4 +250,29 @@ struct TelemetryProviderSettingsTests {
         let resource = try #require(spans.first?["resource"] as? [String: Any])
         #expect(resource["service.name"] as? String == "grpc-agent")
     }
+}
+
+/// The items the Python collector printed as `{"accepted": signal, "items": [...]}` lines: spans,
+/// log records and metric points. Its stdout reaches us through a pipe reader that may lag under
+/// load, so the lines are parsed again until `done` holds (or 10 s pass).
+private func acceptedItems(
+    of collector: ChildProcess, until done: ([[String: Any]], [[String: Any]], [[String: Any]]) -> Bool
+) async throws -> (spans: [[String: Any]], logs: [[String: Any]], points: [[String: Any]]) {
+    var spans: [[String: Any]] = [], logs: [[String: Any]] = [], points: [[String: Any]] = []
+    let end = Date().addingTimeInterval(10)
+    repeat {
+        (spans, logs, points) = ([], [], [])
+        for line in collector.stdoutSoFar.split(separator: "\n") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let signal = object["accepted"] as? String, let items = object["items"] as? [[String: Any]] else { continue }
+            switch signal {
+            case "traces": spans += items
+            case "logs": logs += items
+            default: points += items
+            }
+        }
+        if done(spans, logs, points) { break }
+        try await Task.sleep(for: .milliseconds(50))
+    } while Date() < end
+    return (spans, logs, points)
 }
