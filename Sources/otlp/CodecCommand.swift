@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OTLPProto
+import TelemetryCore
 
 /// `otlp codec`: converts one Export{Trace,Metrics,Logs}ServiceRequest between the binary
 /// protobuf encoding and OTLP/JSON (binary → binary reproduces the reference encoding).
@@ -14,11 +15,10 @@ struct CodecCommand: ParsableCommand {
             """
     )
 
-    enum Signal: String, ExpressibleByArgument, CaseIterable { case traces, metrics, logs }
     enum Format: String, ExpressibleByArgument, CaseIterable { case binary, json }
 
     @Option(help: "The signal of the request: traces, metrics or logs.")
-    var signal: Signal
+    var signal: TelemetrySignal
 
     @Option(help: "The input encoding: binary or json.")
     var from: Format
@@ -64,3 +64,6 @@ struct CodecCommand: ParsableCommand {
         Foundation.exit(2)
     }
 }
+
+/// `--signal traces|metrics|logs`.
+extension TelemetrySignal: ExpressibleByArgument {}

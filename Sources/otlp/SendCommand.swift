@@ -2,8 +2,10 @@ import ArgumentParser
 import Foundation
 import HTTP2Transport
 import HTTPTransportCore
+import OTLPExporter
 import OTLPProto
 import OTLPWire
+import TelemetryCore
 
 /// `otlp send`: sends one binary OTLP export request as a gRPC call (like grpcurl, for OTLP).
 ///
@@ -35,24 +37,13 @@ struct SendCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Deadline of the call in seconds (default 10).")
     var timeout: Double = 10
 
-    enum Signal: String {
-        case traces, metrics, logs
-        var path: String {
-            switch self {
-            case .traces: CollectorTraceV1TraceService.export.path
-            case .metrics: CollectorMetricsV1MetricsService.export.path
-            case .logs: CollectorLogsV1LogsService.export.path
-            }
-        }
-    }
-
     func run() async throws {
         // Usage and input checks: exit 2.
         guard let endpointText = endpoint else { throw usage("--endpoint URL is required") }
         let parsedEndpoint: Endpoint
         do throws(TransportError) { parsedEndpoint = try Endpoint(url: endpointText) } catch { throw usage(error.message) }
         guard let signalText = signal else { throw usage("--signal traces|metrics|logs is required") }
-        guard let signal = Signal(rawValue: signalText) else { throw usage("--signal must be traces, metrics or logs, not \(signalText)") }
+        guard let signal = TelemetrySignal(rawValue: signalText) else { throw usage("--signal must be traces, metrics or logs, not \(signalText)") }
         let metadata = try connection.headerFields(orUsage: usage).map { HTTPField($0.name, $0.value) }
         guard timeout > 0, timeout.isFinite else { throw usage("--timeout must be a positive number of seconds") }
         if (connection.clientCert == nil) != (connection.clientKey == nil) { throw usage("--client-cert and --client-key must be given together") }
@@ -89,7 +80,7 @@ struct SendCommand: AsyncParsableCommand {
             throw failure(3, "transport error: \(error)")
         }
         defer { client.shutdown(graceful: false) }
-        let result = await client.unary(path: signal.path, metadata: metadata, message: bytes, timeout: deadline,
+        let result = await client.unary(path: signal.grpcPath, metadata: metadata, message: bytes, timeout: deadline,
                                         compression: connection.gzip ? .gzip : .none)
         let response: GRPCResponse
         switch result {
