@@ -113,7 +113,7 @@ let package = Package(
         ),
 
         // MARK: Embedded collector for tests (receivers, decoded views, scripted faults)
-        .target(name: "OTLPTesting", dependencies: ["OTLPProto", "OTLPWire", "HTTPTransportCore", "HTTP2Transport", "TelemetryCore", "OTLPSync"], swiftSettings: internalImports),
+        .target(name: "OTLPTesting", dependencies: ["OTLPProto", "OTLPWire", "HTTPTransportCore", "HTTP2Transport", "OTLPSync"], swiftSettings: internalImports),
 
         // MARK: Command-line tool
         .executableTarget(

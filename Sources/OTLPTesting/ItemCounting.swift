@@ -2,12 +2,11 @@
 // keeps counts only does instead of decoding every span into messages it would free at once.
 import OTLPProto
 import OTLPWire
-import TelemetryCore
 
 enum ItemCounting {
     /// Validates `bytes` as an export request of `signal` (the decoder's checks and errors) and
     /// returns how many spans, metric data points or log records it holds, building no message.
-    static func validateAndCount(_ signal: TelemetrySignal, _ bytes: UnsafeRawBufferPointer,
+    static func validateAndCount(_ signal: OTLPTestCollector.Signal, _ bytes: UnsafeRawBufferPointer,
                                  options: ProtoDecodingOptions) throws(ProtoDecodingError) -> Int {
         switch signal {
         case .traces: try CollectorTraceV1ExportTraceServiceRequest.validate(serializedBytes: bytes, options: options)

@@ -3,7 +3,6 @@
 import HTTP2Transport
 import HTTPTransportCore
 import OTLPProto
-import TelemetryCore
 
 extension OTLPTestCollector {
     /// A scripted answer for one export request, in place of the normal one.
@@ -38,32 +37,33 @@ struct OTLPReceiverOutcome {
     /// (a binary body when the collector keeps counts only); `accepted` is then `nil`.
     var countedItems: Int? = nil
     /// Whether this was an export request at all (a known path) for `requests` counting.
-    var signal: TelemetrySignal?
+    var signal: OTLPTestCollector.Signal?
     /// Answered with an error.
     var rejected: Bool
 }
 
 enum OTLPReceiver {
+    typealias Signal = OTLPTestCollector.Signal
     typealias Fault = OTLPTestCollector.Fault
 
-    static func signal(forGRPCPath path: String) -> TelemetrySignal? {
-        TelemetrySignal.allCases.first { $0.collectorGRPCPath == path }
+    static func signal(forGRPCPath path: String) -> Signal? {
+        Signal.allCases.first { $0.grpcPath == path }
     }
 
-    static func signal(forHTTPPath path: String) -> TelemetrySignal? {
+    static func signal(forHTTPPath path: String) -> Signal? {
         let withoutQuery = path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? path
-        return TelemetrySignal.allCases.first { $0.collectorHTTPPath == withoutQuery }
+        return Signal.allCases.first { $0.httpPath == withoutQuery }
     }
 
     /// Whether the request is for the gRPC side (a path under one of the collector services, any
     /// method, or a gRPC content type).
     static func isGRPC(_ request: HTTPServerRequest) -> Bool {
-        if TelemetrySignal.allCases.contains(where: { request.path.hasPrefix("/\($0.collectorServiceName)/") }) { return true }
+        if Signal.allCases.contains(where: { request.path.hasPrefix("/\($0.grpcServiceName)/") }) { return true }
         return request.value("content-type")?.hasPrefix("application/grpc") ?? false
     }
 
     /// The fault queue's filter: the signal a request is for, if it is an export request.
-    static func signal(of request: HTTPServerRequest) -> TelemetrySignal? {
+    static func signal(of request: HTTPServerRequest) -> Signal? {
         isGRPC(request) ? signal(forGRPCPath: request.path) : signal(forHTTPPath: request.path)
     }
 
@@ -84,7 +84,7 @@ enum OTLPReceiver {
     }
 
     static func handleGRPC(_ request: HTTPServerRequest, fault: Fault?, maxMessageBytes: Int, countsOnly: Bool = false) -> OTLPReceiverOutcome {
-        func reject(_ response: HTTPServerResponse, _ signal: TelemetrySignal?) -> OTLPReceiverOutcome {
+        func reject(_ response: HTTPServerResponse, _ signal: Signal?) -> OTLPReceiverOutcome {
             OTLPReceiverOutcome(response: response, accepted: nil, signal: signal, rejected: true)
         }
         guard let contentType = request.value("content-type"), contentType.hasPrefix("application/grpc") else {
@@ -164,7 +164,7 @@ enum OTLPReceiver {
 
     static func handleHTTP(_ request: HTTPServerRequest, fault: Fault?, maxMessageBytes: Int, countsOnly: Bool = false) -> OTLPReceiverOutcome {
         let json = request.value("content-type").map(mediaType) == "application/json"
-        func reject(_ status: Int, _ message: String, _ signal: TelemetrySignal?) -> OTLPReceiverOutcome {
+        func reject(_ status: Int, _ message: String, _ signal: Signal?) -> OTLPReceiverOutcome {
             OTLPReceiverOutcome(response: httpError(status, message, json: json), accepted: nil, signal: signal, rejected: true)
         }
         guard let signal = signal(forHTTPPath: request.path) else {
@@ -309,7 +309,7 @@ enum OTLPReceiver {
         ProtoDecodingOptions(maxMessageSize: max(maxMessageBytes, 1))
     }
 
-    static func decodeBinary(_ signal: TelemetrySignal, _ bytes: UnsafeRawBufferPointer, maxMessageBytes: Int) throws -> OTLPTestCollector.Payload {
+    static func decodeBinary(_ signal: Signal, _ bytes: UnsafeRawBufferPointer, maxMessageBytes: Int) throws -> OTLPTestCollector.Payload {
         let options = decodingOptions(maxMessageBytes)
         switch signal {
         case .traces: return .traces(try CollectorTraceV1ExportTraceServiceRequest(serializedBytes: bytes, options: options))
@@ -318,7 +318,7 @@ enum OTLPReceiver {
         }
     }
 
-    static func decode(_ signal: TelemetrySignal, _ bytes: [UInt8], json: Bool, maxMessageBytes: Int) throws -> OTLPTestCollector.Payload {
+    static func decode(_ signal: Signal, _ bytes: [UInt8], json: Bool, maxMessageBytes: Int) throws -> OTLPTestCollector.Payload {
         guard json else {
             return try bytes.withUnsafeBytes { try decodeBinary(signal, $0, maxMessageBytes: maxMessageBytes) }
         }
@@ -331,7 +331,7 @@ enum OTLPReceiver {
     }
 
     /// The encoded Export*ServiceResponse, with a partial success when the fault asks for one.
-    static func exportResponse(_ signal: TelemetrySignal, fault: Fault?, json: Bool) -> [UInt8] {
+    static func exportResponse(_ signal: Signal, fault: Fault?, json: Bool) -> [UInt8] {
         var rejected: Int64 = 0
         var message = ""
         if case .partialSuccess(let count, let text) = fault {

@@ -4,7 +4,6 @@ import HTTP2Transport
 import HTTPTransportCore
 import OTLPProto
 import OTLPSync
-public import TelemetryCore
 
 /// An OTLP collector inside the test process.
 ///
@@ -100,7 +99,7 @@ public final class OTLPTestCollector: Sendable {
         var metricPoints: [ReceivedMetricPoint] = []
         var logRecords: [ReceivedLogRecord] = []
         var counters = Counters()
-        var faults: [(signal: TelemetrySignal?, fault: Fault)] = []
+        var faults: [(signal: Signal?, fault: Fault)] = []
         var waiters: [Waiter] = []
         var nextWaiterID = 0
         var stopped = false
@@ -170,7 +169,7 @@ public final class OTLPTestCollector: Sendable {
     public var httpEndpoint: String? { httpServer.map { "\(scheme)://\($0.authority)" } }
     private var scheme: String { configuration.server.tls == nil ? "http" : "https" }
     /// The OTLP/HTTP URL of a signal, e.g. `http://127.0.0.1:PORT/v1/traces`.
-    public func httpURL(for signal: TelemetrySignal) -> String? { httpEndpoint.map { $0 + signal.collectorHTTPPath } }
+    public func httpURL(for signal: Signal) -> String? { httpEndpoint.map { $0 + signal.httpPath } }
 
     // MARK: What arrived
 
@@ -210,14 +209,14 @@ public final class OTLPTestCollector: Sendable {
 
     /// Queues faults: each answers one export request in place of the normal answer, in order.
     /// With `signal`, only requests of that signal take them.
-    public func enqueueFaults(_ faults: [Fault], signal: TelemetrySignal? = nil) {
+    public func enqueueFaults(_ faults: [Fault], signal: Signal? = nil) {
         state.withLock { state in
             for fault in faults { state.faults.append((signal, fault)) }
         }
     }
 
     /// Queues one fault (see ``enqueueFaults(_:signal:)``).
-    public func enqueueFault(_ fault: Fault, signal: TelemetrySignal? = nil) { enqueueFaults([fault], signal: signal) }
+    public func enqueueFault(_ fault: Fault, signal: Signal? = nil) { enqueueFaults([fault], signal: signal) }
 
     /// Faults not yet used.
     public var pendingFaults: Int { state.withLock { $0.faults.count } }
@@ -349,7 +348,7 @@ public final class OTLPTestCollector: Sendable {
         return outcome.response
     }
 
-    private static func count(_ items: Int, of signal: TelemetrySignal, into counters: inout Counters) {
+    private static func count(_ items: Int, of signal: Signal, into counters: inout Counters) {
         switch signal {
         case .traces: counters.spans += items
         case .metrics: counters.metricPoints += items

@@ -2,9 +2,36 @@
 import HTTPTransportCore
 import OTLPProto
 import OTLPSync
-public import TelemetryCore
 
 extension OTLPTestCollector {
+    /// An OTLP signal.
+    public enum Signal: String, Sendable, Hashable, CaseIterable {
+        case traces, metrics, logs
+
+        /// The OTLP/HTTP path (`/v1/traces` ...).
+        public var httpPath: String { "/v1/\(rawValue)" }
+
+        /// The gRPC method path of the signal's collector service, from its generated service
+        /// descriptor.
+        public var grpcPath: String {
+            switch self {
+            case .traces: CollectorTraceV1TraceService.export.path
+            case .metrics: CollectorMetricsV1MetricsService.export.path
+            case .logs: CollectorLogsV1LogsService.export.path
+            }
+        }
+
+        /// The fully qualified name of the signal's collector service
+        /// (`opentelemetry.proto.collector.trace.v1.TraceService` ...).
+        public var grpcServiceName: String {
+            switch self {
+            case .traces: CollectorTraceV1TraceService.name
+            case .metrics: CollectorMetricsV1MetricsService.name
+            case .logs: CollectorLogsV1LogsService.name
+            }
+        }
+    }
+
     /// How a request arrived.
     public enum Encoding: String, Sendable, Hashable {
         /// OTLP/gRPC.
@@ -23,7 +50,7 @@ extension OTLPTestCollector {
         case logs(CollectorLogsV1ExportLogsServiceRequest)
 
         /// The signal of the request.
-        public var signal: TelemetrySignal {
+        public var signal: Signal {
             switch self {
             case .traces: .traces
             case .metrics: .metrics
@@ -57,7 +84,7 @@ extension OTLPTestCollector {
         public var httpProtocol: HTTPServerProtocol
 
         /// The signal of the request.
-        public var signal: TelemetrySignal { payload.signal }
+        public var signal: Signal { payload.signal }
 
         /// The first header value named `name` (lower-case).
         public func header(_ name: String) -> String? { headers.first { $0.name == name }?.value }
@@ -111,7 +138,7 @@ extension OTLPTestCollector {
         /// Export requests received (accepted or not), per signal in `requestsBySignal`.
         public var requests = 0
         /// Export requests per signal.
-        public var requestsBySignal: [TelemetrySignal: Int] = [:]
+        public var requestsBySignal: [Signal: Int] = [:]
         /// Requests answered with an error: malformed body, wrong content type, unknown path,
         /// too large, or a scripted error fault.
         public var rejectedRequests = 0
@@ -294,31 +321,6 @@ extension Array where Element == CommonV1KeyValue {
         case .boolValue(let value): String(value)
         case .doubleValue(let value): String(value)
         default: nil
-        }
-    }
-}
-
-extension TelemetrySignal {
-    /// The OTLP/HTTP path the collector serves the signal on (`/v1/traces` ...).
-    var collectorHTTPPath: String { "/v1/\(rawValue)" }
-
-    /// The gRPC method path of the signal's collector service, from its generated service
-    /// descriptor.
-    var collectorGRPCPath: String {
-        switch self {
-        case .traces: CollectorTraceV1TraceService.export.path
-        case .metrics: CollectorMetricsV1MetricsService.export.path
-        case .logs: CollectorLogsV1LogsService.export.path
-        }
-    }
-
-    /// The fully qualified name of the signal's collector service
-    /// (`opentelemetry.proto.collector.trace.v1.TraceService` ...).
-    var collectorServiceName: String {
-        switch self {
-        case .traces: CollectorTraceV1TraceService.name
-        case .metrics: CollectorMetricsV1MetricsService.name
-        case .logs: CollectorLogsV1LogsService.name
         }
     }
 }

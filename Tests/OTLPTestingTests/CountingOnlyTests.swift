@@ -3,7 +3,6 @@
 import HTTP2Transport
 import HTTPTransportCore
 import OTLPProto
-import TelemetryCore
 import Testing
 @testable import OTLPTesting
 
@@ -30,7 +29,7 @@ import Testing
         return ld(1, ld(2, ld(2, metric)))
     }()
 
-    static func requests() -> [(TelemetrySignal, [UInt8])] {
+    static func requests() -> [(OTLPTestCollector.Signal, [UInt8])] {
         var twoResources = Fixtures.traces(["a", "b", "c"])
         twoResources.resourceSpans.append(contentsOf: Fixtures.traces(["d", "e"]).resourceSpans)
         twoResources.resourceSpans[1].scopeSpans.append(contentsOf: Fixtures.traces(["f"]).resourceSpans[0].scopeSpans)
@@ -45,13 +44,13 @@ import Testing
         ]
     }
 
-    func grpc(_ signal: TelemetrySignal, _ body: [UInt8]) -> HTTPServerRequest {
-        HTTPServerRequest(method: "POST", path: signal.collectorGRPCPath, headers: [HTTPField("content-type", "application/grpc")],
+    func grpc(_ signal: OTLPTestCollector.Signal, _ body: [UInt8]) -> HTTPServerRequest {
+        HTTPServerRequest(method: "POST", path: signal.grpcPath, headers: [HTTPField("content-type", "application/grpc")],
                           body: Fixtures.grpcFrame(body))
     }
 
-    func http(_ signal: TelemetrySignal, _ body: [UInt8]) -> HTTPServerRequest {
-        HTTPServerRequest(method: "POST", path: signal.collectorHTTPPath, headers: [HTTPField("content-type", "application/x-protobuf")],
+    func http(_ signal: OTLPTestCollector.Signal, _ body: [UInt8]) -> HTTPServerRequest {
+        HTTPServerRequest(method: "POST", path: signal.httpPath, headers: [HTTPField("content-type", "application/x-protobuf")],
                           body: body, httpProtocol: .http1)
     }
 
@@ -131,7 +130,7 @@ import Testing
         for (round, count) in [3000, 600, 1800, 400, 3000].enumerated() {
             let names = (0..<count).map { "r\(round)-span-\($0)" }
             expected += names
-            let result = try await client.unary(path: TelemetrySignal.traces.collectorGRPCPath,
+            let result = try await client.unary(path: OTLPTestCollector.Signal.traces.grpcPath,
                                                 message: Fixtures.traces(names).serializedBytes(), timeout: .seconds(60)).get()
             #expect(result.code == .ok)
         }

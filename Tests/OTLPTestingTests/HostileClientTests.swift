@@ -3,18 +3,16 @@
 import Foundation
 import HTTP2Transport
 import HTTPTransportCore
-import OTLPExporter
 import OTLPProto
 import OTLPTesting
 import OTLPTestSupport
-import TelemetryCore
 import Testing
 
 /// A well-behaved gRPC export through our client; returns the gRPC status.
 func healthyGRPCExport(_ collector: OTLPTestCollector) async throws -> GRPCStatusCode {
     let client = try GRPCClient(configuration: HTTP2ClientConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: try #require(collector.grpcPort), useTLS: false)))
     defer { client.shutdown() }
-    let result = await client.unary(path: TelemetrySignal.traces.grpcPath,
+    let result = await client.unary(path: OTLPTestCollector.Signal.traces.grpcPath,
                                     message: Fixtures.traces(["healthy"]).serializedBytes(), timeout: .seconds(60))
     return try result.get().code
 }
@@ -72,9 +70,9 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         defer { client.shutdown() }
         let big = Fixtures.traces((0..<4000).map { "span-with-a-long-name-\($0)" }).serializedBytes()
         #expect(big.count > 64 << 10)
-        let rejected = try await client.unary(path: TelemetrySignal.traces.grpcPath, message: big, timeout: .seconds(60)).get()
+        let rejected = try await client.unary(path: OTLPTestCollector.Signal.traces.grpcPath, message: big, timeout: .seconds(60)).get()
         #expect(rejected.code == .resourceExhausted)
-        let accepted = try await client.unary(path: TelemetrySignal.traces.grpcPath,
+        let accepted = try await client.unary(path: OTLPTestCollector.Signal.traces.grpcPath,
                                               message: Fixtures.traces(["small"]).serializedBytes(), timeout: .seconds(60)).get()
         #expect(accepted.code == .ok)
         #expect(collector.transportStatistics.grpc?.oversizedRequests == 1)
@@ -122,7 +120,7 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         #expect(try await http.response()?.status == 413)
         let client = try GRPCClient(configuration: HTTP2ClientConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: try #require(collector.grpcPort), useTLS: false)))
         defer { client.shutdown() }
-        let answer = try await client.transport.execute(HTTP2Request(path: TelemetrySignal.traces.grpcPath, headers: [
+        let answer = try await client.transport.execute(HTTP2Request(path: OTLPTestCollector.Signal.traces.grpcPath, headers: [
             HTTPField("content-type", "application/grpc"), HTTPField("grpc-encoding", "gzip"), HTTPField("te", "trailers"),
         ], body: Fixtures.grpcFrame(bomb, compressed: true), timeout: .seconds(60)))
         #expect(answer.value("grpc-status") == String(GRPCStatusCode.resourceExhausted.rawValue))
@@ -145,7 +143,7 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         #expect(jsonBody.contains("\"code\":3"))
         let client = try GRPCClient(configuration: HTTP2ClientConfiguration(endpoint: Endpoint(host: "127.0.0.1", port: try #require(collector.grpcPort), useTLS: false)))
         defer { client.shutdown() }
-        let grpc = try await client.unary(path: TelemetrySignal.metrics.grpcPath, message: [0x0A, 0x05, 0x01], timeout: .seconds(60)).get()
+        let grpc = try await client.unary(path: OTLPTestCollector.Signal.metrics.grpcPath, message: [0x0A, 0x05, 0x01], timeout: .seconds(60)).get()
         #expect(grpc.code == .invalidArgument)
         #expect(collector.counters.rejectedRequests == 3 && collector.counters.requests == 3)
         await collector.stop()
@@ -164,7 +162,7 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         defer { client.shutdown() }
         let unknown = try await client.unary(path: "/opentelemetry.proto.collector.trace.v1.TraceService/Nope", message: [], timeout: .seconds(60)).get()
         #expect(unknown.code == .unimplemented)
-        let wrongType = try await client.transport.execute(HTTP2Request(path: TelemetrySignal.traces.grpcPath, headers: [
+        let wrongType = try await client.transport.execute(HTTP2Request(path: OTLPTestCollector.Signal.traces.grpcPath, headers: [
             HTTPField("content-type", "application/json")], body: Array("{}".utf8), timeout: .seconds(60)))
         #expect(wrongType.status == 415)
         #expect(collector.counters.rejectedRequests == 5)
@@ -230,7 +228,7 @@ func healthyHTTPExport(_ collector: OTLPTestCollector) async throws -> Int? {
         let output = try await offPool { try ChildProcess.run("/usr/bin/h2load", [
             "-n", "20000", "-c", "2", "-m", "1000", "-d", body.path,
             "-H", "content-type: application/grpc", "-H", "te: trailers",
-            "\(collector.grpcEndpoint!)\(TelemetrySignal.traces.grpcPath)",
+            "\(collector.grpcEndpoint!)\(OTLPTestCollector.Signal.traces.grpcPath)",
         ], timeout: 300) }
         #expect(output.status == 0, "\(output.stderrText)")
         #expect(output.stdoutText.contains("20000 succeeded"), "\(output.stdoutText)")

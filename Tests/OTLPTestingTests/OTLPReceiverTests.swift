@@ -2,13 +2,12 @@
 import HTTP2Transport
 import HTTPTransportCore
 import OTLPProto
-import TelemetryCore
 import Testing
 @testable import OTLPTesting
 
 @Suite struct OTLPReceiverTests {
-    func grpcRequest(_ signal: TelemetrySignal, _ body: [UInt8], headers: [HTTPField] = []) -> HTTPServerRequest {
-        HTTPServerRequest(method: "POST", path: signal.collectorGRPCPath, headers: [HTTPField("content-type", "application/grpc")] + headers, body: body)
+    func grpcRequest(_ signal: OTLPTestCollector.Signal, _ body: [UInt8], headers: [HTTPField] = []) -> HTTPServerRequest {
+        HTTPServerRequest(method: "POST", path: signal.grpcPath, headers: [HTTPField("content-type", "application/grpc")] + headers, body: body)
     }
 
     func trailer(_ response: HTTPServerResponse, _ name: String) -> String? {
