@@ -142,18 +142,8 @@ struct TelemetryProviderSettingsTests {
     /// attributes and tracestate and the session's trace view as its event, a swift-log record
     /// correlated with it, a swift-metrics counter.
     @Test(PythonPeers.trait) func ecosystemBackEndsExportOverOTLPGRPCToThePythonCollector() async throws {
-        let python = TestEnvironment.python
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            Issue.record("test peer Python not found at \(python): run tools/setup.sh")
-            return
-        }
-        let script = TestEnvironment.repositoryRoot.appendingPathComponent("tools/peers/fault_collector.py").path
-        let collector = try startGuardedPeer(python, ["-u", script, "--port", "0", "--detail"])
+        let (collector, endpoint) = try await startDetailCollector()
         defer { collector.kill() }
-        let banner = try await collector.waitForOutput(containing: "{\"listening\"", timeout: 20)
-        let portLine = try #require(banner.split(separator: "\n").first { $0.hasPrefix("{\"listening\"") })
-        let port = try #require(try JSONSerialization.jsonObject(with: Data(portLine.utf8)) as? [String: Any])["listening"] as? Int
-        let endpoint = "http://127.0.0.1:\(try #require(port))"
         var settings = TelemetrySettings(serviceName: "ecosystem-agent")
         settings.traceExporter = .otlpGRPC(signal: .traces, endpoint: endpoint)
         settings.metricsExporter = .otlpGRPC(signal: .metrics, endpoint: endpoint)
@@ -205,21 +195,12 @@ struct TelemetryProviderSettingsTests {
     }
 
     @Test(PythonPeers.trait) func sessionOverOTLPGRPCArrivesAtThePythonCollector() async throws {
-        let python = TestEnvironment.python
-        guard FileManager.default.isExecutableFile(atPath: python) else {
-            Issue.record("test peer Python not found at \(python): run tools/setup.sh")
-            return
-        }
-        let script = TestEnvironment.repositoryRoot.appendingPathComponent("tools/peers/fault_collector.py").path
-        let collector = try startGuardedPeer(python, ["-u", script, "--port", "0", "--detail"])
+        let (collector, endpoint) = try await startDetailCollector()
         defer { collector.kill() }
-        let banner = try await collector.waitForOutput(containing: "{\"listening\"", timeout: 20)
-        let portLine = try #require(banner.split(separator: "\n").first { $0.hasPrefix("{\"listening\"") })
-        let port = try #require(try JSONSerialization.jsonObject(with: Data(portLine.utf8)) as? [String: Any])["listening"] as? Int
 
         var settings = TelemetrySettings(serviceName: "grpc-agent")
         for signal in TelemetrySignal.allCases {
-            let exporter = TelemetryExporter.otlpGRPC(signal: signal, endpoint: "http://127.0.0.1:\(try #require(port))")
+            let exporter = TelemetryExporter.otlpGRPC(signal: signal, endpoint: endpoint)
             switch signal {
             case .traces: settings.traceExporter = exporter
             case .metrics: settings.metricsExporter = exporter
@@ -275,4 +256,20 @@ private func acceptedItems(
         try await Task.sleep(for: .milliseconds(50))
     } while Date() < end
     return (spans, logs, points)
+}
+
+/// Starts the Python fault collector printing each accepted item (`--detail`) on a free port;
+/// returns it with its `http://127.0.0.1:PORT` endpoint.
+private func startDetailCollector() async throws -> (ChildProcess, String) {
+    let script = TestEnvironment.repositoryRoot.appendingPathComponent("tools/peers/fault_collector.py").path
+    let collector = try startGuardedPeer(TestEnvironment.python, ["-u", script, "--port", "0", "--detail"])
+    do {
+        let banner = try await collector.waitForOutput(containing: "{\"listening\"", timeout: 20)
+        let portLine = try #require(banner.split(separator: "\n").first { $0.hasPrefix("{\"listening\"") })
+        let port = try #require(try JSONSerialization.jsonObject(with: Data(portLine.utf8)) as? [String: Any])["listening"] as? Int
+        return (collector, "http://127.0.0.1:\(try #require(port))")
+    } catch {
+        collector.kill()
+        throw error
+    }
 }
